@@ -1,0 +1,479 @@
+//! The backward engine.
+//!
+//! 1. Discover the graph from the roots, counting for every node how many edges lead into it.
+//! 2. Run nodes whose gradient inputs are complete, latest-created first (as PyTorch does), summing
+//!    gradients that reach the same node output, and accumulating into leaves' `.grad` under the
+//!    leaf's lock (so concurrent backward calls from many threads sum exactly).
+//! 3. Without `retain_graph`, free each node's saved tensors once it has run.
+//!
+//! Everything is iterative: a graph a million nodes deep needs no deep stack.
+
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+use crate::autograd::arena::NodeRef;
+use crate::autograd::grad_mode::GradModeGuard;
+use crate::autograd::node::{Ctx, Edge, Hook};
+use crate::error::{fmt_shape, Error, Result};
+use crate::tensor::Tensor;
+
+/// What to do with the gradients that reach the requested tensors.
+enum Mode {
+    /// `backward()`: accumulate into `.grad` of leaves (only of `inputs` when given).
+    Accumulate,
+    /// `autograd.grad()`: return the gradients of `inputs`, touching no `.grad`.
+    Capture,
+}
+
+/// A tensor whose gradient is wanted: a leaf (matched by identity) or a node output.
+enum Target {
+    Leaf(Tensor),
+    Output { key: usize, output_nr: usize, tensor: Tensor },
+}
+
+/// `backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`.
+pub fn backward(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Option<&[Tensor]>,
+) -> Result<()> {
+    run(roots, grad_roots, retain_graph, create_graph, inputs, Mode::Accumulate).map(|_| ())
+}
+
+/// `autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
+pub fn grad(
+    outputs: &[Tensor],
+    inputs: &[Tensor],
+    grad_outputs: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    allow_unused: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let grads = run(outputs, grad_outputs, retain_graph, create_graph, Some(inputs), Mode::Capture)?;
+    if !allow_unused && grads.iter().any(|g| g.is_none()) {
+        return Err(Error::runtime(
+            "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.",
+        ));
+    }
+    Ok(grads)
+}
+
+/// A node ready to run, ordered by creation (later first).
+struct Ready {
+    seq: u64,
+    key: usize,
+}
+impl PartialEq for Ready {
+    fn eq(&self, o: &Self) -> bool {
+        self.seq == o.seq
+    }
+}
+impl Eq for Ready {}
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ready {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.seq.cmp(&o.seq)
+    }
+}
+
+struct GraphTask {
+    /// Every node reachable from the roots, kept alive for the run.
+    nodes: HashMap<usize, NodeRef>,
+    /// Incoming edges not yet delivered, per node.
+    deps: HashMap<usize, usize>,
+    /// Gradients collected for each node's outputs.
+    buffers: HashMap<usize, Vec<Option<Tensor>>>,
+    /// When targets are given: the nodes from which some target can be reached.
+    needed: Option<HashMap<usize, bool>>,
+    targets: Vec<Target>,
+    captured: Vec<Option<Tensor>>,
+    mode: Mode,
+    create_graph: bool,
+    retain_graph: bool,
+}
+
+fn run(
+    roots: &[Tensor],
+    grad_roots: &[Option<Tensor>],
+    retain_graph: bool,
+    create_graph: bool,
+    inputs: Option<&[Tensor]>,
+    mode: Mode,
+) -> Result<Vec<Option<Tensor>>> {
+    if roots.len() != grad_roots.len() {
+        return Err(Error::runtime(format!(
+            "grad can be implicitly created only for scalar outputs: got {} tensors and {} gradients",
+            roots.len(),
+            grad_roots.len()
+        )));
+    }
+    if let Some(inputs) = inputs {
+        if inputs.is_empty() {
+            return Err(Error::runtime("grad requires non-empty inputs."));
+        }
+        for t in inputs {
+            if !t.requires_grad() {
+                return Err(Error::runtime("One of the differentiated Tensors does not require grad"));
+            }
+        }
+    }
+
+    // The root gradients: given, or ones for a scalar.
+    let mut root_grads = Vec::with_capacity(roots.len());
+    for (i, (root, g)) in roots.iter().zip(grad_roots).enumerate() {
+        if !root.requires_grad() {
+            return Err(Error::runtime(format!(
+                "element {i} of tensors does not require grad and does not have a grad_fn"
+            )));
+        }
+        let g = match g {
+            Some(g) => {
+                if g.shape() != root.shape() {
+                    return Err(Error::runtime(format!(
+                        "Mismatch in shape: grad_output[{i}] has a shape of {} and output[{i}] has a shape of {}.",
+                        fmt_shape(&g.shape()),
+                        fmt_shape(&root.shape())
+                    )));
+                }
+                g.clone()
+            }
+            None => {
+                if root.numel() != 1 {
+                    return Err(Error::runtime("grad can be implicitly created only for scalar outputs"));
+                }
+                root.ones_like()?
+            }
+        };
+        root_grads.push(g);
+    }
+
+    let targets: Vec<Target> = inputs
+        .unwrap_or(&[])
+        .iter()
+        .map(|t| match t.grad_fn() {
+            Some(node) => Target::Output { key: node.key(), output_nr: t.output_nr(), tensor: t.clone() },
+            None => Target::Leaf(t.clone()),
+        })
+        .collect();
+    let mut task = GraphTask {
+        nodes: HashMap::new(),
+        deps: HashMap::new(),
+        buffers: HashMap::new(),
+        needed: None,
+        captured: vec![None; targets.len()],
+        targets,
+        mode,
+        create_graph,
+        retain_graph,
+    };
+    let has_targets = inputs.is_some();
+
+    // Keep the targets' own non-leaf gradients for them when they are roots themselves.
+    let mut heap = BinaryHeap::new();
+    let mut root_nodes = Vec::new();
+    for (root, g) in roots.iter().zip(root_grads) {
+        match root.grad_fn() {
+            Some(node) => {
+                let nr = root.output_nr();
+                let key = node.key();
+                let n = node.get()?;
+                let buf = task.buffers.entry(key).or_insert_with(|| vec![None; n.num_outputs()]);
+                buf[nr] = Some(match buf[nr].take() {
+                    Some(prev) => prev.add(&g)?,
+                    None => g,
+                });
+                drop(n);
+                if !task.nodes.contains_key(&key) {
+                    root_nodes.push(node.clone());
+                    task.nodes.insert(key, node);
+                }
+            }
+            None => task.deliver_to_leaf(root, g)?,
+        }
+    }
+
+    task.discover(&root_nodes)?;
+    if has_targets {
+        task.compute_needed()?;
+    }
+    for node in &root_nodes {
+        if task.deps.get(&node.key()).copied().unwrap_or(0) == 0 {
+            heap.push(Ready { seq: node.get()?.seq(), key: node.key() });
+        }
+    }
+
+    while let Some(Ready { key, .. }) = heap.pop() {
+        let node = task.nodes.get(&key).cloned().ok_or_else(|| Error::runtime("internal error: unknown node"))?;
+        let ready = task.execute(&node)?;
+        for k in ready {
+            let seq = task.nodes[&k].get()?.seq();
+            heap.push(Ready { seq, key: k });
+        }
+    }
+    Ok(task.captured)
+}
+
+impl GraphTask {
+    /// Counts incoming edges of every node reachable from the roots (iterative DFS).
+    fn discover(&mut self, roots: &[NodeRef]) -> Result<()> {
+        let mut stack: Vec<NodeRef> = roots.to_vec();
+        let mut seen: std::collections::HashSet<usize> = roots.iter().map(|n| n.key()).collect();
+        while let Some(node) = stack.pop() {
+            let n = node.get()?;
+            for edge in n.edges() {
+                if let Edge::Node { node: next, .. } = edge {
+                    *self.deps.entry(next.key()).or_insert(0) += 1;
+                    if seen.insert(next.key()) {
+                        self.nodes.insert(next.key(), next.clone());
+                        stack.push(next.clone());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the nodes that lead to a target, so the rest are skipped (as PyTorch prunes).
+    fn compute_needed(&mut self) -> Result<()> {
+        // Topological order by Kahn's algorithm on a copy of the dependency counts.
+        let mut deps = self.deps.clone();
+        let mut order = Vec::with_capacity(self.nodes.len());
+        let mut queue: Vec<usize> = self.nodes.keys().filter(|k| !deps.contains_key(k)).copied().collect();
+        while let Some(k) = queue.pop() {
+            order.push(k);
+            let n = self.nodes[&k].get()?;
+            for edge in n.edges() {
+                if let Edge::Node { node, .. } = edge {
+                    let d = deps.get_mut(&node.key()).ok_or_else(|| Error::runtime("internal error: graph changed"))?;
+                    *d -= 1;
+                    if *d == 0 {
+                        queue.push(node.key());
+                    }
+                }
+            }
+        }
+        let mut needed: HashMap<usize, bool> = HashMap::with_capacity(order.len());
+        for &k in order.iter().rev() {
+            let n = self.nodes[&k].get()?;
+            let own = self.targets.iter().any(|t| matches!(t, Target::Output { key, .. } if *key == k));
+            let via_edges = n.edges().iter().any(|e| match e {
+                Edge::Node { node, .. } => needed.get(&node.key()).copied().unwrap_or(false),
+                Edge::Leaf(leaf) => self.targets.iter().any(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf))),
+                Edge::None => false,
+            });
+            needed.insert(k, own || via_edges);
+        }
+        self.needed = Some(needed);
+        Ok(())
+    }
+
+    fn is_needed(&self, key: usize) -> bool {
+        self.needed.as_ref().is_none_or(|n| n.get(&key).copied().unwrap_or(false))
+    }
+
+    /// Runs one node; returns the keys of nodes that became ready.
+    fn execute(&mut self, node_ref: &NodeRef) -> Result<Vec<usize>> {
+        let key = node_ref.key();
+        let node = node_ref.get()?;
+        // Everything below (rules, sums of gradients, fitting) is recorded only for create_graph.
+        let _mode = GradModeGuard::new(self.create_graph);
+        let mut grads = self.buffers.remove(&key).unwrap_or_else(|| vec![None; node.num_outputs()]);
+
+        // Hooks registered on this node's outputs, then retained grads and captures.
+        let (hooks, retained): (Vec<(usize, Hook)>, Vec<_>) = {
+            let state = node.state.lock();
+            (
+                state.pre_hooks.iter().map(|(_, nr, h)| (*nr, h.clone())).collect(),
+                state.retained.clone(),
+            )
+        };
+        for (nr, hook) in hooks {
+            if let Some(g) = &grads[nr] {
+                if let Some(replacement) = hook(g)? {
+                    grads[nr] = Some(replacement);
+                }
+            }
+        }
+        for (nr, weak) in retained {
+            if let (Some(g), Some(owner)) = (&grads[nr], weak.upgrade()) {
+                if matches!(self.mode, Mode::Accumulate) {
+                    accumulate(&Tensor(owner), g.clone(), self.create_graph)?;
+                }
+            }
+        }
+        for (i, target) in self.targets.iter().enumerate() {
+            if let Target::Output { key: k, output_nr, tensor } = target {
+                if let (true, Some(g)) = (*k == key, &grads[*output_nr]) {
+                    match self.mode {
+                        Mode::Capture => self.captured[i] = Some(sum_opt(self.captured[i].take(), g)?),
+                        Mode::Accumulate => accumulate(tensor, g.clone(), self.create_graph)?,
+                    }
+                }
+            }
+        }
+
+        let run_rule = self.is_needed(key) && grads.iter().any(|g| g.is_some());
+        let outputs = if run_rule {
+            let saved = node.unpack_saved(node_ref)?;
+            let needs: Vec<bool> = node.edges().iter().map(|e| e.is_some()).collect();
+            let ctx = Ctx::new(&saved, &needs);
+            let result = node.apply(&ctx, &grads);
+            drop(saved);
+            if !self.retain_graph {
+                node.release_saved();
+            }
+            let outputs = result?;
+            if outputs.len() != node.edges().len() {
+                return Err(Error::runtime(format!(
+                    "function {} returned an incorrect number of gradients (expected {}, got {})",
+                    node.name(),
+                    node.edges().len(),
+                    outputs.len()
+                )));
+            }
+            outputs
+        } else {
+            vec![None; node.edges().len()]
+        };
+        drop(grads);
+
+        let mut ready = Vec::new();
+        for (i, (edge, grad)) in node.edges().iter().zip(outputs).enumerate() {
+            let grad = match grad {
+                Some(g) if edge.is_some() => Some(fit_gradient(node.name(), i, g, &node.input_meta()[i])?),
+                _ => None,
+            };
+            match edge {
+                Edge::None => {}
+                Edge::Leaf(leaf) => {
+                    if let Some(g) = grad {
+                        self.deliver_to_leaf(leaf, g)?;
+                    }
+                }
+                Edge::Node { node: next, output_nr } => {
+                    let nk = next.key();
+                    if let Some(g) = grad {
+                        let n_out = next.get()?.num_outputs();
+                        let buf = self.buffers.entry(nk).or_insert_with(|| vec![None; n_out]);
+                        buf[*output_nr] = Some(sum_opt(buf[*output_nr].take(), &g)?);
+                    }
+                    let d = self.deps.get_mut(&nk).ok_or_else(|| Error::runtime("internal error: missing dependency count"))?;
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(nk);
+                    }
+                }
+            }
+        }
+        Ok(ready)
+    }
+
+    fn deliver_to_leaf(&mut self, leaf: &Tensor, g: Tensor) -> Result<()> {
+        let target = self.targets.iter().position(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf)));
+        match (&self.mode, target) {
+            (Mode::Capture, Some(i)) => {
+                self.captured[i] = Some(sum_opt(self.captured[i].take(), &g)?);
+                Ok(())
+            }
+            (Mode::Capture, None) => Ok(()),
+            (Mode::Accumulate, _) if !self.targets.is_empty() && target.is_none() => Ok(()),
+            (Mode::Accumulate, _) => accumulate(leaf, g, self.create_graph),
+        }
+    }
+}
+
+fn sum_opt(acc: Option<Tensor>, g: &Tensor) -> Result<Tensor> {
+    match acc {
+        Some(a) => a.add(g),
+        None => Ok(g.clone()),
+    }
+}
+
+/// Checks a returned gradient against the input it is for: reduces broadcast gradients to the
+/// input's shape and casts to its dtype; a shape that cannot be fitted is an error.
+fn fit_gradient(name: &str, index: usize, g: Tensor, meta: &crate::autograd::node::InputMeta) -> Result<Tensor> {
+    let mut g = g;
+    if g.shape() != meta.shape {
+        let fits = broadcast_compatible(&meta.shape, &g.shape());
+        if !fits {
+            return Err(Error::runtime(format!(
+                "Function {name} returned an invalid gradient at index {index} - got {} but expected shape compatible with {}",
+                fmt_shape(&g.shape()),
+                fmt_shape(&meta.shape)
+            )));
+        }
+        g = g.sum_to_shape(&meta.shape)?;
+    }
+    if g.dtype() != meta.dtype {
+        g = g.to_dtype(meta.dtype)?;
+    }
+    if g.device() != meta.device {
+        return Err(Error::runtime(format!(
+            "Function {name} returned an invalid gradient at index {index} - expected device {} but got {}",
+            meta.device,
+            g.device()
+        )));
+    }
+    Ok(g)
+}
+
+fn broadcast_compatible(target: &[usize], from: &[usize]) -> bool {
+    if from.len() < target.len() {
+        return false;
+    }
+    let lead = from.len() - target.len();
+    target.iter().enumerate().all(|(i, &t)| t == from[lead + i] || t == 1)
+}
+
+/// Adds `g` into `leaf.grad` (hooks first), under the leaf's lock.
+pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+    let hooks: Vec<Hook> = leaf.lock_meta().hooks.iter().map(|(_, h)| h.clone()).collect();
+    let mut g = g;
+    for hook in hooks {
+        if let Some(r) = hook(&g)? {
+            g = r;
+        }
+    }
+    let mut meta = leaf.lock_meta();
+    match meta.grad.take() {
+        None => {
+            meta.grad = Some(if create_graph { g } else { owned_contiguous(g)? });
+        }
+        Some(old) => {
+            if create_graph {
+                let _mode = GradModeGuard::new(true);
+                meta.grad = Some(old.add(&g)?);
+            } else {
+                let _mode = GradModeGuard::new(false);
+                match old.add_(&g) {
+                    Ok(()) => meta.grad = Some(old),
+                    Err(e) => {
+                        meta.grad = Some(old);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The gradient itself when nothing else can see it and it is contiguous, else a fresh copy:
+/// a leaf's `.grad` must never alias another tensor.
+fn owned_contiguous(g: Tensor) -> Result<Tensor> {
+    let unique = Arc::strong_count(&g.0) == 1 && Arc::strong_count(&g.storage()) == 2 && g.view_base().is_none();
+    let plain = g.is_contiguous() && g.storage_offset() == 0 && g.storage().len() == g.numel();
+    if unique && plain {
+        g.detach_()?;
+        Ok(g)
+    } else {
+        let _mode = GradModeGuard::new(false);
+        g.detach().copy()
+    }
+}

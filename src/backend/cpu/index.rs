@@ -1,0 +1,220 @@
+//! Index kernels: index_select / index_add along a dim, gather / scatter, and advanced indexing in
+//! its leading-dims form (the ops layer permutes indexed dims to the front).
+//!
+//! Indices arrive validated and non-negative; the kernels only move data.
+
+use crate::error::Result;
+use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
+use crate::tensor::layout::{contiguous_strides, Dims, Layout, StridedOffsets};
+use crate::with_dtype;
+
+/// `out = src.index_select(dim, idx)`: contiguous output with `dim` of size `idx.len()`.
+pub fn index_select(src: &CpuStorage, layout: &Layout, dim: usize, idx: &[i64]) -> Result<CpuStorage> {
+    let mut shape = layout.dims().clone();
+    shape[dim] = idx.len();
+    let outer: usize = shape[..dim].iter().product();
+    let inner: usize = shape[dim + 1..].iter().product();
+    with_dtype!(src.dtype(), T => {
+        let x = src.slice::<T>()?;
+        let mut out = Buffer::<T>::uninit(outer * idx.len() * inner)?;
+        let o = out.as_mut_slice();
+        // A per-(outer, index) view of the inner block.
+        let inner_layout = Layout::from_parts(
+            Dims::from_slice(&layout.shape()[dim + 1..]),
+            Dims::from_slice(&layout.strides()[dim + 1..]),
+            0,
+        );
+        let inner_offs: Vec<usize> = StridedOffsets::new(&inner_layout).collect();
+        let outer_layout = Layout::from_parts(
+            Dims::from_slice(&layout.shape()[..dim]),
+            Dims::from_slice(&layout.strides()[..dim]),
+            layout.offset(),
+        );
+        let sd = layout.strides()[dim];
+        let mut w = 0;
+        for base in StridedOffsets::new(&outer_layout) {
+            for &i in idx {
+                let b = base + i as usize * sd;
+                for &io in &inner_offs {
+                    o[w] = x[b + io];
+                    w += 1;
+                }
+            }
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+/// Zeros of `shape` plus `src` added at positions `idx` along `dim` (`index_add`).
+pub fn index_add(shape: &[usize], dim: usize, idx: &[i64], src: &CpuStorage, src_layout: &Layout) -> Result<CpuStorage> {
+    let outer: usize = shape[..dim].iter().product();
+    let inner: usize = shape[dim + 1..].iter().product();
+    let size = shape[dim];
+    with_dtype!(src.dtype(), T => {
+        let s = src.slice::<T>()?;
+        let mut out = Buffer::<T>::zeros(shape.iter().product())?;
+        let o = out.as_mut_slice();
+        let mut offs = StridedOffsets::new(src_layout);
+        for a in 0..outer {
+            for &i in idx {
+                let base = (a * size + i as usize) * inner;
+                for k in 0..inner {
+                    if let Some(so) = offs.next() {
+                        o[base + k] = add(o[base + k], s[so]);
+                    }
+                }
+            }
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+#[inline]
+fn add<T: CpuElement>(a: T, b: T) -> T {
+    match T::DTYPE {
+        crate::DType::I64 => T::from_i64(a.to_i64().wrapping_add(b.to_i64())),
+        crate::DType::Bool => T::from_i64((a.is_nonzero() || b.is_nonzero()) as i64),
+        _ => T::from_f64(a.to_f64() + b.to_f64()),
+    }
+}
+
+/// `out[i][j][k] = src[i][index[i][j][k]][k]` (for dim 1): output has the index's shape.
+pub fn gather(src: &CpuStorage, layout: &Layout, dim: usize, index: &[i64], index_shape: &[usize]) -> Result<CpuStorage> {
+    let n: usize = index_shape.iter().product();
+    let istrides = contiguous_strides(index_shape);
+    with_dtype!(src.dtype(), T => {
+        let x = src.slice::<T>()?;
+        let mut out = Buffer::<T>::uninit(n)?;
+        for (flat, o) in out.as_mut_slice().iter_mut().enumerate() {
+            let mut off = layout.offset();
+            for d in 0..index_shape.len() {
+                let coord = (flat / istrides[d]) % index_shape[d];
+                let c = if d == dim { index[flat] as usize } else { coord };
+                off += c * layout.strides()[d];
+            }
+            *o = x[off];
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+/// `base` (contiguous, `shape`) with `src` values written (or added) at `index` along `dim`.
+pub fn scatter(
+    base: &CpuStorage,
+    base_layout: &Layout,
+    dim: usize,
+    index: &[i64],
+    index_shape: &[usize],
+    src: &CpuStorage,
+    src_layout: &Layout,
+    accumulate: bool,
+) -> Result<CpuStorage> {
+    let shape = base_layout.shape();
+    let strides = contiguous_strides(shape);
+    let istrides = contiguous_strides(index_shape);
+    with_dtype!(base.dtype(), T => {
+        let b = base.slice::<T>()?;
+        let s = src.slice::<T>()?;
+        let mut out = crate::backend::cpu::elementwise::map_unary(b, base_layout, |v: T| v)?;
+        let o = out.as_mut_slice();
+        // src is read at the index's coordinates.
+        for flat in 0..index.len() {
+            let (mut off, mut soff) = (0usize, src_layout.offset());
+            for d in 0..index_shape.len() {
+                let coord = (flat / istrides[d]) % index_shape[d];
+                let c = if d == dim { index[flat] as usize } else { coord };
+                off += c * strides[d];
+                soff += coord * src_layout.strides()[d];
+            }
+            o[off] = if accumulate { add(o[off], s[soff]) } else { s[soff] };
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+/// Advanced indexing in leading form: `src` is [I0, .., Ik-1, rest..]; `indices[j]` (each of
+/// `bcast` elements, already broadcast) index dim j. Output is [bcast.., rest..].
+pub fn index_leading(src: &CpuStorage, layout: &Layout, indices: &[Vec<i64>], bcast: usize) -> Result<CpuStorage> {
+    let k = indices.len();
+    let rest = Layout::from_parts(
+        Dims::from_slice(&layout.shape()[k..]),
+        Dims::from_slice(&layout.strides()[k..]),
+        0,
+    );
+    let rest_offs: Vec<usize> = StridedOffsets::new(&rest).collect();
+    with_dtype!(src.dtype(), T => {
+        let x = src.slice::<T>()?;
+        let mut out = Buffer::<T>::uninit(bcast * rest_offs.len())?;
+        let o = out.as_mut_slice();
+        let mut w = 0;
+        for b in 0..bcast {
+            let mut base = layout.offset();
+            for (j, idx) in indices.iter().enumerate() {
+                base += idx[b] as usize * layout.strides()[j];
+            }
+            for &r in &rest_offs {
+                o[w] = x[base + r];
+                w += 1;
+            }
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+/// The inverse of `index_leading`: a contiguous copy of `dst` with `values` ([bcast.., rest..],
+/// strided) written or added at the indexed positions.
+pub fn index_put_leading(
+    dst: &CpuStorage,
+    dst_layout: &Layout,
+    indices: &[Vec<i64>],
+    bcast: usize,
+    values: &CpuStorage,
+    values_layout: &Layout,
+    accumulate: bool,
+) -> Result<CpuStorage> {
+    let k = indices.len();
+    let shape = dst_layout.shape();
+    let strides = contiguous_strides(shape);
+    let rest_n: usize = shape[k..].iter().product();
+    with_dtype!(dst.dtype(), T => {
+        let d = dst.slice::<T>()?;
+        let v = values.slice::<T>()?;
+        let mut out = crate::backend::cpu::elementwise::map_unary(d, dst_layout, |x: T| x)?;
+        let o = out.as_mut_slice();
+        let mut voffs = StridedOffsets::new(values_layout);
+        for b in 0..bcast {
+            let mut base = 0usize;
+            for (j, idx) in indices.iter().enumerate() {
+                base += idx[b] as usize * strides[j];
+            }
+            for r in 0..rest_n {
+                if let Some(vo) = voffs.next() {
+                    let at = base + r;
+                    o[at] = if accumulate { add(o[at], v[vo]) } else { v[vo] };
+                }
+            }
+        }
+        Ok(T::wrap(out))
+    })
+}
+
+/// Coordinates of the nonzero elements, as an [n, ndim] int64 buffer.
+pub fn nonzero(src: &CpuStorage, layout: &Layout) -> Result<(Buffer<i64>, usize)> {
+    let shape = layout.shape();
+    let nd = shape.len();
+    let strides = contiguous_strides(shape);
+    with_dtype!(src.dtype(), T => {
+        let x = src.slice::<T>()?;
+        let mut coords: Vec<i64> = Vec::new();
+        let mut n = 0;
+        for (flat, off) in StridedOffsets::new(layout).enumerate() {
+            if x[off].is_nonzero() {
+                n += 1;
+                for d in 0..nd {
+                    coords.push(((flat / strides[d]) % shape[d]) as i64);
+                }
+            }
+        }
+        Ok((Buffer::from_slice(&coords)?, n))
+    })
+}

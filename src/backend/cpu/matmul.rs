@@ -1,0 +1,157 @@
+//! Matrix multiplication through the `gemm` crate: strided operands (transposes cost nothing),
+//! batches, and an accumulate form used by fused ops (linear's bias, conv's weight gradient).
+
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
+use crate::tensor::layout::{Dims, Layout};
+
+/// Below this many multiply-adds a product runs on one thread.
+const GEMM_PARALLEL_FLOPS: usize = 1 << 18;
+
+/// Strides of a matrix operand: (row stride, column stride).
+#[derive(Copy, Clone, Debug)]
+pub struct Mat {
+    pub offset: usize,
+    pub rs: isize,
+    pub cs: isize,
+}
+
+/// Per-batch offsets of a layout whose last two dims are the matrix.
+fn batch_offsets(layout: &Layout) -> Vec<usize> {
+    let nd = layout.ndim();
+    let batch = Layout::from_parts(
+        Dims::from_slice(&layout.shape()[..nd - 2]),
+        Dims::from_slice(&layout.strides()[..nd - 2]),
+        layout.offset(),
+    );
+    crate::tensor::layout::StridedOffsets::new(&batch).collect()
+}
+
+/// `out (+)= lhs @ rhs` for every batch: `lhs` is [B.., m, k], `rhs` is [B.., k, n] (batch dims
+/// already broadcast to the same shape) and `out` is a contiguous [B.., m, n].
+pub fn matmul_into<T: CpuElement>(out: &mut [T], lhs: &[T], ll: &Layout, rhs: &[T], rl: &Layout, accumulate: bool) -> Result<()> {
+    let nd = ll.ndim();
+    if nd < 2 || rl.ndim() != nd {
+        return Err(Error::runtime("internal error: matmul_into expects batched matrices of equal rank"));
+    }
+    let (m, k) = (ll.shape()[nd - 2], ll.shape()[nd - 1]);
+    let n = rl.shape()[nd - 1];
+    let lb = batch_offsets(ll);
+    let rb = batch_offsets(rl);
+    let (lrs, lcs) = (ll.strides()[nd - 2] as isize, ll.strides()[nd - 1] as isize);
+    let (rrs, rcs) = (rl.strides()[nd - 2] as isize, rl.strides()[nd - 1] as isize);
+    let mn = m * n;
+    if mn == 0 {
+        return Ok(());
+    }
+    let flops = m * n * k;
+    let batches = lb.len();
+    let run = |o: &mut [T], a: usize, b: usize, threads: usize| {
+        gemm_one(
+            o,
+            (m, n, k),
+            lhs,
+            Mat { offset: a, rs: lrs, cs: lcs },
+            rhs,
+            Mat { offset: b, rs: rrs, cs: rcs },
+            accumulate,
+            threads,
+        )
+    };
+    if batches > 1 && flops < GEMM_PARALLEL_FLOPS * 4 && flops * batches >= GEMM_PARALLEL_FLOPS {
+        out.par_chunks_mut(mn).zip(lb.par_iter().zip(rb.par_iter())).for_each(|(o, (&a, &b))| run(o, a, b, 1));
+    } else {
+        let threads = if flops >= GEMM_PARALLEL_FLOPS { rayon::current_num_threads() } else { 1 };
+        for ((o, &a), &b) in out.chunks_mut(mn).zip(&lb).zip(&rb) {
+            run(o, a, b, threads);
+        }
+    }
+    Ok(())
+}
+
+/// One product `out (+)= A @ B` with A (m x k) and B (k x n) given by strides; `out` row-major.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_one<T: CpuElement>(
+    out: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    accumulate: bool,
+    threads: usize,
+) {
+    debug_assert!(out.len() >= m * n);
+    if k == 0 {
+        if !accumulate {
+            out[..m * n].fill(T::zero());
+        }
+        return;
+    }
+    macro_rules! call_gemm {
+        ($t:ty) => {{
+            // SAFETY: the pointers come from slices that cover every element the strides reach
+            // (checked by the layouts that produced them), and `out` is m x n row-major.
+            let (o, a, b) = (out.as_mut_ptr() as *mut $t, a.as_ptr() as *const $t, b.as_ptr() as *const $t);
+            let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+            unsafe {
+                gemm::gemm::<$t>(
+                    m,
+                    n,
+                    k,
+                    o,
+                    1,
+                    n as isize,
+                    accumulate,
+                    a.add(am.offset),
+                    am.cs,
+                    am.rs,
+                    b.add(bm.offset),
+                    bm.cs,
+                    bm.rs,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    parallelism,
+                )
+            }
+        }};
+    }
+    match T::DTYPE {
+        crate::DType::F32 => call_gemm!(f32),
+        crate::DType::F64 => call_gemm!(f64),
+        _ => naive_gemm(out, (m, n, k), a, am, b, bm, accumulate),
+    }
+}
+
+fn naive_gemm<T: Element>(out: &mut [T], (m, n, k): (usize, usize, usize), a: &[T], am: Mat, b: &[T], bm: Mat, accumulate: bool) {
+    for i in 0..m {
+        for j in 0..n {
+            let mut acc = 0i64;
+            for p in 0..k {
+                let x = a[(am.offset as isize + i as isize * am.rs + p as isize * am.cs) as usize].to_i64();
+                let y = b[(bm.offset as isize + p as isize * bm.rs + j as isize * bm.cs) as usize].to_i64();
+                acc = acc.wrapping_add(x.wrapping_mul(y));
+            }
+            let o = &mut out[i * n + j];
+            *o = T::from_i64(if accumulate { o.to_i64().wrapping_add(acc) } else { acc });
+        }
+    }
+}
+
+/// `lhs @ rhs` for batched operands of one dtype, into a new contiguous buffer.
+pub fn matmul(lhs: &CpuStorage, ll: &Layout, rhs: &CpuStorage, rl: &Layout) -> Result<CpuStorage> {
+    let nd = ll.ndim();
+    let mut shape = Dims::from_slice(&ll.shape()[..nd - 1]);
+    shape.push(rl.shape()[nd - 1]);
+    let numel: usize = shape.iter().product();
+    crate::with_dtype!(lhs.dtype(), T => {
+        let mut out = Buffer::<T>::uninit(numel)?;
+        matmul_into(out.as_mut_slice(), lhs.slice::<T>()?, ll, rhs.slice::<T>()?, rl, false)?;
+        Ok(T::wrap(out))
+    })
+}

@@ -1,0 +1,9 @@
+//! CPU kernels. Generic over the element type; rayon above a size threshold.
+
+pub mod elementwise;
+pub mod index;
+pub mod math;
+pub mod matmul;
+pub mod nn;
+pub mod reduce;
+pub mod strided;

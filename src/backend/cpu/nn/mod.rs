@@ -1,0 +1,3 @@
+//! CPU kernels of the neural-network ops.
+
+pub mod softmax;

@@ -1,0 +1,259 @@
+//! Reductions over a set of dims (sum, mean, prod, max, min, all, any) and max/min with indices.
+
+use rayon::prelude::*;
+
+use crate::backend::cpu::strided::{RowPlan, PARALLEL_THRESHOLD};
+use crate::backend::ReduceOp;
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element};
+use crate::tensor::layout::{coalesce, Dims, Layout, StridedOffsets};
+use crate::with_dtype;
+
+/// Splits `layout` into the kept dims (output order) and the reduced dims.
+fn split(layout: &Layout, dims: &[usize]) -> (Layout, Layout) {
+    let (mut ks, mut kst, mut rs, mut rst) = (Dims::new(), Dims::new(), Dims::new(), Dims::new());
+    for d in 0..layout.ndim() {
+        if dims.contains(&d) {
+            rs.push(layout.shape()[d]);
+            rst.push(layout.strides()[d]);
+        } else {
+            ks.push(layout.shape()[d]);
+            kst.push(layout.strides()[d]);
+        }
+    }
+    (Layout::from_parts(ks, kst, layout.offset()), Layout::from_parts(rs, rst, 0))
+}
+
+/// Sum of a contiguous slice: eight f64 lanes, so long f32 sums keep their precision.
+#[inline]
+fn sum_slice<T: Element>(x: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let chunks = x.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += v.to_f64();
+        }
+    }
+    let mut s: f64 = lanes.iter().sum();
+    for &v in rest {
+        s += v.to_f64();
+    }
+    s
+}
+
+/// Calls `f(slice_or_none, base, stride_row)` for each row of the reduced block at `base`.
+#[inline]
+fn for_each_reduced_row<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, mut f: impl FnMut(RowView<'_, T>)) {
+    let len = plan.len;
+    let s = plan.inner_strides[0];
+    plan.for_rows(0, plan.rows(), |_, [off]| {
+        let start = base + off;
+        if s == 1 {
+            f(RowView::Contiguous(&x[start..start + len]));
+        } else {
+            f(RowView::Strided { x, start, stride: s, len });
+        }
+    });
+}
+
+enum RowView<'a, T> {
+    Contiguous(&'a [T]),
+    Strided { x: &'a [T], start: usize, stride: usize, len: usize },
+}
+
+impl<T: Element> RowView<'_, T> {
+    #[inline]
+    fn for_each(&self, mut f: impl FnMut(usize, T)) {
+        match self {
+            RowView::Contiguous(s) => s.iter().enumerate().for_each(|(i, &v)| f(i, v)),
+            RowView::Strided { x, start, stride, len } => (0..*len).for_each(|i| f(i, x[start + i * stride])),
+        }
+    }
+    #[inline]
+    fn sum(&self) -> f64 {
+        match self {
+            RowView::Contiguous(s) => sum_slice(s),
+            _ => {
+                let mut acc = 0.0;
+                self.for_each(|_, v| acc += v.to_f64());
+                acc
+            }
+        }
+    }
+}
+
+/// Reduces `dims` (sorted, unique) of the strided `src`; the output has the kept dims, contiguous.
+pub fn reduce(op: ReduceOp, src: &CpuStorage, layout: &Layout, dims: &[usize]) -> Result<CpuStorage> {
+    with_dtype!(src.dtype(), T => reduce_typed::<T>(op, src.slice::<T>()?, layout, dims))
+}
+
+fn out_dtype(op: ReduceOp, dtype: DType) -> DType {
+    match op {
+        ReduceOp::Sum | ReduceOp::Prod if !dtype.is_floating_point() => DType::I64,
+        ReduceOp::ArgMax | ReduceOp::ArgMin => DType::I64,
+        ReduceOp::All | ReduceOp::Any => DType::Bool,
+        _ => dtype,
+    }
+}
+
+fn reduce_typed<T: CpuElement>(op: ReduceOp, x: &[T], layout: &Layout, dims: &[usize]) -> Result<CpuStorage> {
+    let (kept, red) = split(layout, dims);
+    let n_out = kept.numel();
+    let n_red = red.numel();
+    if n_red == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin) {
+        return Err(Error::index(format!(
+            "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
+            match op {
+                ReduceOp::Max => "max",
+                ReduceOp::Min => "min",
+                ReduceOp::ArgMax => "argmax",
+                _ => "argmin",
+            }
+        )));
+    }
+    let plan = RowPlan::new(red.shape(), [&red]);
+    let dtype = out_dtype(op, T::DTYPE);
+
+    // Sum and mean over leading dims of a row-major block: accumulate whole rows (vectorised).
+    if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && T::DTYPE.is_floating_point() {
+        if let Some(out) = column_sum(x, &kept, &red, op == ReduceOp::Mean)? {
+            return Ok(out);
+        }
+    }
+
+    with_dtype!(dtype, O => {
+        let mut out = Buffer::<O>::uninit(n_out)?;
+        let bases: Vec<usize> = StridedOffsets::new(&kept).collect();
+        let reduce_one = |base: usize| -> O {
+            match op {
+                ReduceOp::Sum | ReduceOp::Mean => {
+                    if T::DTYPE.is_floating_point() {
+                        let mut acc = 0.0f64;
+                        for_each_reduced_row(x, base, &plan, |row| acc += row.sum());
+                        if op == ReduceOp::Mean { acc /= n_red as f64; }
+                        O::from_f64(acc)
+                    } else {
+                        let mut acc = 0i64;
+                        for_each_reduced_row(x, base, &plan, |row| row.for_each(|_, v| acc = acc.wrapping_add(v.to_i64())));
+                        O::from_i64(acc)
+                    }
+                }
+                ReduceOp::Prod => {
+                    if T::DTYPE.is_floating_point() {
+                        let mut acc = 1.0f64;
+                        for_each_reduced_row(x, base, &plan, |row| row.for_each(|_, v| acc *= v.to_f64()));
+                        O::from_f64(acc)
+                    } else {
+                        let mut acc = 1i64;
+                        for_each_reduced_row(x, base, &plan, |row| row.for_each(|_, v| acc = acc.wrapping_mul(v.to_i64())));
+                        O::from_i64(acc)
+                    }
+                }
+                ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin => {
+                    let want_max = matches!(op, ReduceOp::Max | ReduceOp::ArgMax);
+                    let (best, idx) = extreme(x, base, &plan, want_max);
+                    if matches!(op, ReduceOp::ArgMax | ReduceOp::ArgMin) {
+                        O::from_i64(idx as i64)
+                    } else {
+                        crate::backend::cpu::elementwise::convert::<T, O>(best)
+                    }
+                }
+                ReduceOp::All => {
+                    let mut all = true;
+                    for_each_reduced_row(x, base, &plan, |row| row.for_each(|_, v| all &= v.is_nonzero()));
+                    O::from_i64(all as i64)
+                }
+                ReduceOp::Any => {
+                    let mut any = false;
+                    for_each_reduced_row(x, base, &plan, |row| row.for_each(|_, v| any |= v.is_nonzero()));
+                    O::from_i64(any as i64)
+                }
+            }
+        };
+        let o = out.as_mut_slice();
+        if n_out * n_red.max(1) >= PARALLEL_THRESHOLD && n_out > 1 {
+            o.par_iter_mut().zip(bases.par_iter()).for_each(|(o, &b)| *o = reduce_one(b));
+        } else {
+            for (o, &b) in o.iter_mut().zip(&bases) {
+                *o = reduce_one(b);
+            }
+        }
+        Ok(O::wrap(out))
+    })
+}
+
+/// The max (or min) of the reduced block at `base` and its flat index within the block. NaN wins,
+/// and the first of equal extremes is kept, as in PyTorch.
+fn extreme<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, want_max: bool) -> (T, usize) {
+    let mut best: Option<T> = None;
+    let mut best_idx = 0usize;
+    let mut flat = 0usize;
+    let mut found_nan = false;
+    for_each_reduced_row(x, base, plan, |row| {
+        row.for_each(|_, v| {
+            if !found_nan {
+                #[allow(clippy::eq_op)]
+                let is_nan = v != v;
+                let better = match best {
+                    None => true,
+                    Some(b) => is_nan || (want_max && v > b) || (!want_max && v < b),
+                };
+                if better {
+                    best = Some(v);
+                    best_idx = flat;
+                    found_nan = is_nan;
+                }
+            }
+            flat += 1;
+        })
+    });
+    (best.unwrap_or_default(), best_idx)
+}
+
+/// Sum over leading dims when the kept dims form one contiguous run: out += row, row by row.
+fn column_sum<T: CpuElement>(x: &[T], kept: &Layout, red: &Layout, mean: bool) -> Result<Option<CpuStorage>> {
+    let Some((kshape, kstrides)) = coalesce(kept.shape(), &[kept.strides()]) else { return Ok(None) };
+    if kshape.len() != 1 || kstrides[0][0] != 1 {
+        return Ok(None);
+    }
+    let n_out = kshape[0];
+    let n_red = red.numel();
+    if n_red < 2 {
+        return Ok(None);
+    }
+    let mut acc = vec![0.0f64; n_out];
+    for off in StridedOffsets::new(red) {
+        let row = &x[kept.offset() + off..kept.offset() + off + n_out];
+        for (a, &v) in acc.iter_mut().zip(row) {
+            *a += v.to_f64();
+        }
+    }
+    let scale = if mean { 1.0 / n_red as f64 } else { 1.0 };
+    let out = Buffer::<T>::from_iter_exact(n_out, acc.iter().map(|&a| T::from_f64(a * scale)))?;
+    Ok(Some(T::wrap(out)))
+}
+
+/// Max or min along one dim: (values, int64 indices), both with the dim removed.
+pub fn extreme_along(src: &CpuStorage, layout: &Layout, dim: usize, want_max: bool) -> Result<(CpuStorage, CpuStorage)> {
+    with_dtype!(src.dtype(), T => {
+        let x = src.slice::<T>()?;
+        let (kept, red) = split(layout, &[dim]);
+        if red.numel() == 0 {
+            return Err(Error::index(format!(
+                "{}(): Expected reduction dim {dim} to have non-zero size.",
+                if want_max { "max" } else { "min" }
+            )));
+        }
+        let plan = RowPlan::new(red.shape(), [&red]);
+        let bases: Vec<usize> = StridedOffsets::new(&kept).collect();
+        let mut vals = Buffer::<T>::uninit(bases.len())?;
+        let mut idxs = Buffer::<i64>::uninit(bases.len())?;
+        for ((v, i), &b) in vals.as_mut_slice().iter_mut().zip(idxs.as_mut_slice()).zip(&bases) {
+            let (best, idx) = extreme(x, b, &plan, want_max);
+            *v = best;
+            *i = idx as i64;
+        }
+        Ok((T::wrap(vals), CpuStorage::I64(idxs)))
+    })
+}

@@ -1,0 +1,176 @@
+//! Walking several strided operands over one broadcast shape, a row at a time.
+//!
+//! Elementwise kernels see the work as rows: the innermost (coalesced) dimension, with one stride
+//! per operand. When every stride is 1 the row is a plain slice loop that LLVM vectorises. The
+//! output is always contiguous, so row `r` writes `out[r * len .. (r + 1) * len]`, which lets rows be
+//! split across threads without any locking.
+
+use rayon::prelude::*;
+
+use crate::tensor::layout::{coalesce, Dims, Layout};
+
+/// Elementwise work below this many elements stays on the calling thread.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// The rows of a broadcast loop over `N` operands.
+pub struct RowPlan<const N: usize> {
+    outer_shape: Dims,
+    outer_strides: [Dims; N],
+    pub len: usize,
+    pub inner_strides: [usize; N],
+    base: [usize; N],
+    rows: usize,
+}
+
+impl<const N: usize> RowPlan<N> {
+    /// Plans the loop over `shape`; every layout must already have `shape` (broadcast views).
+    pub fn new(shape: &[usize], layouts: [&Layout; N]) -> Self {
+        let strides: Vec<&[usize]> = layouts.iter().map(|l| l.strides()).collect();
+        let base = std::array::from_fn(|i| layouts[i].offset());
+        match coalesce(shape, &strides) {
+            None => RowPlan {
+                outer_shape: Dims::new(),
+                outer_strides: std::array::from_fn(|_| Dims::new()),
+                len: 0,
+                inner_strides: [0; N],
+                base,
+                rows: 0,
+            },
+            Some((mut cshape, cstrides)) => {
+                let mut cstrides: Vec<Dims> = cstrides;
+                let (len, inner_strides) = match cshape.pop() {
+                    Some(len) => (len, std::array::from_fn(|i| cstrides[i].pop().unwrap_or(0))),
+                    None => (1, [0; N]),
+                };
+                let rows = cshape.iter().product();
+                let mut it = cstrides.into_iter();
+                RowPlan {
+                    outer_shape: cshape,
+                    outer_strides: std::array::from_fn(|_| it.next().unwrap_or_default()),
+                    len,
+                    inner_strides,
+                    base,
+                    rows,
+                }
+            }
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Operand offsets of the first element of row `row`.
+    pub fn row_offsets(&self, row: usize) -> [usize; N] {
+        let mut offs = self.base;
+        let mut rem = row;
+        for d in (0..self.outer_shape.len()).rev() {
+            let idx = rem % self.outer_shape[d];
+            rem /= self.outer_shape[d];
+            for (o, s) in offs.iter_mut().zip(&self.outer_strides) {
+                *o += idx * s[d];
+            }
+        }
+        offs
+    }
+
+    /// Calls `f(row, offsets)` for rows `start..start + count` in order.
+    #[inline]
+    pub fn for_rows(&self, start: usize, count: usize, mut f: impl FnMut(usize, [usize; N])) {
+        if count == 0 {
+            return;
+        }
+        let nd = self.outer_shape.len();
+        let mut offs = self.row_offsets(start);
+        let mut index: Dims = Dims::from_elem(0, nd);
+        let mut rem = start;
+        for d in (0..nd).rev() {
+            index[d] = rem % self.outer_shape[d];
+            rem /= self.outer_shape[d];
+        }
+        for row in start..start + count {
+            f(row, offs);
+            // Advance the odometer.
+            let mut d = nd;
+            while d > 0 {
+                d -= 1;
+                index[d] += 1;
+                for (o, s) in offs.iter_mut().zip(&self.outer_strides) {
+                    *o += s[d];
+                }
+                if index[d] < self.outer_shape[d] {
+                    break;
+                }
+                for (o, s) in offs.iter_mut().zip(&self.outer_strides) {
+                    *o -= s[d] * self.outer_shape[d];
+                }
+                index[d] = 0;
+            }
+        }
+    }
+
+    /// Fills the contiguous `out` (rows * len elements) by calling `f(out_row, offsets)` per row,
+    /// in parallel for big outputs.
+    pub fn fill_rows<O: Send>(&self, out: &mut [O], f: impl Fn(&mut [O], [usize; N]) + Sync) {
+        let len = self.len;
+        if len == 0 || self.rows == 0 {
+            return;
+        }
+        let total = self.rows * len;
+        if total < PARALLEL_THRESHOLD || self.rows == 1 {
+            self.for_rows(0, self.rows, |row, offs| f(&mut out[row * len..(row + 1) * len], offs));
+            return;
+        }
+        let threads = rayon::current_num_threads().max(1);
+        let rows_per_task = self.rows.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / len / 4).max(1);
+        out.par_chunks_mut(rows_per_task * len).enumerate().for_each(|(task, chunk)| {
+            let first = task * rows_per_task;
+            let n = chunk.len() / len;
+            self.for_rows(first, n, |row, offs| {
+                let r = row - first;
+                f(&mut chunk[r * len..(r + 1) * len], offs)
+            });
+        });
+    }
+}
+
+/// Splits a contiguous length-`n` job in parallel chunks when it is big.
+pub fn par_chunks_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
+    let n = out.len();
+    if n < PARALLEL_THRESHOLD {
+        f(0, out);
+        return;
+    }
+    let threads = rayon::current_num_threads().max(1);
+    let chunk = n.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / 4);
+    out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_a_broadcast() {
+        let shape = [2, 3];
+        let a = Layout::contiguous(&[2, 3]);
+        let b = Layout::contiguous(&[3]).broadcast_to(&shape);
+        let plan = RowPlan::new(&shape, [&a, &b]);
+        assert_eq!(plan.len, 3);
+        assert_eq!(plan.inner_strides, [1, 1]);
+        let mut seen = vec![];
+        plan.for_rows(0, plan.rows(), |r, o| seen.push((r, o)));
+        assert_eq!(seen, vec![(0, [0, 0]), (1, [3, 0])]);
+    }
+
+    #[test]
+    fn rows_of_a_transpose() {
+        let shape = [3, 2];
+        let a = Layout::contiguous(&[2, 3]).transpose(0, 1);
+        let plan = RowPlan::new(&shape, [&a]);
+        assert_eq!((plan.len, plan.inner_strides), (2, [3]));
+        let mut seen = vec![];
+        plan.for_rows(1, 2, |r, o| seen.push((r, o[0])));
+        assert_eq!(seen, vec![(1, 1), (2, 2)]);
+    }
+}

@@ -1,0 +1,3 @@
+//! Neural-network ops, each a single op with its own backward rule.
+
+pub mod softmax;
