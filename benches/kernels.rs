@@ -6,7 +6,9 @@ use rustgrad::{DType, Device, Tensor};
 fn matmul(c: &mut Criterion) {
     let a = Tensor::randn(&[256, 256], DType::F32, Device::Cpu, None).unwrap();
     let b = Tensor::randn(&[256, 256], DType::F32, Device::Cpu, None).unwrap();
-    c.bench_function("matmul_256_f32", |bench| bench.iter(|| a.matmul(&b).unwrap()));
+    c.bench_function("matmul_256_f32", |bench| {
+        bench.iter(|| a.matmul(&b).unwrap())
+    });
 }
 
 fn add_small(c: &mut Criterion) {

@@ -56,13 +56,21 @@ impl Error {
 
     /// PyTorch's message for an index past the end of a dimension.
     pub fn index_out_of_range(index: i64, dim: usize, size: usize) -> Self {
-        Error::Index(format!("index {index} is out of bounds for dimension {dim} with size {size}"))
+        Error::Index(format!(
+            "index {index} is out of bounds for dimension {dim} with size {size}"
+        ))
     }
 
     /// PyTorch's message for a dimension argument out of range.
     pub fn dim_out_of_range(dim: i64, ndim: usize) -> Self {
-        let (lo, hi) = if ndim == 0 { (-1, 0) } else { (-(ndim as i64), ndim as i64 - 1) };
-        Error::Index(format!("Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"))
+        let (lo, hi) = if ndim == 0 {
+            (-1, 0)
+        } else {
+            (-(ndim as i64), ndim as i64 - 1)
+        };
+        Error::Index(format!(
+            "Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})"
+        ))
     }
 
     /// An allocation the allocator refused.

@@ -25,7 +25,10 @@ fn broadcast_gradients_sum_back() -> Result<()> {
     let b = t(&[1.0, 2.0, 3.0], &[3]).requires_grad_(true)?;
     a.mul(&b)?.sum()?.backward()?;
     assert_eq!(b.grad().unwrap().to_vec::<f64>()?, vec![2.0, 2.0, 2.0]);
-    assert_eq!(a.grad().unwrap().to_vec::<f64>()?, vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]);
+    assert_eq!(
+        a.grad().unwrap().to_vec::<f64>()?,
+        vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0]
+    );
     Ok(())
 }
 
@@ -45,7 +48,10 @@ fn second_backward_without_retain_graph_fails() -> Result<()> {
     let y = x.mul(&x)?.sum()?;
     y.backward()?;
     let err = y.backward().unwrap_err().to_string();
-    assert!(err.starts_with("Trying to backward through the graph a second time"), "{err}");
+    assert!(
+        err.starts_with("Trying to backward through the graph a second time"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -99,7 +105,12 @@ fn threads_accumulate_exactly_into_a_shared_leaf() -> Result<()> {
         h.join().expect("thread panicked")?;
     }
     let expected = 50.0 * (1..=8).sum::<i32>() as f64;
-    assert!(w.grad().unwrap().to_vec::<f64>()?.iter().all(|&g| g == expected));
+    assert!(w
+        .grad()
+        .unwrap()
+        .to_vec::<f64>()?
+        .iter()
+        .all(|&g| g == expected));
     Ok(())
 }
 
@@ -115,8 +126,15 @@ fn no_grad_records_nothing() -> Result<()> {
 #[test]
 fn inplace_on_leaf_requiring_grad_fails() -> Result<()> {
     let x = t(&[1.0], &[1]).requires_grad_(true)?;
-    let err = x.add_scalar(1.0).and_then(|_| x.fill_(2.0)).unwrap_err().to_string();
-    assert_eq!(err, "a leaf Variable that requires grad is being used in an in-place operation.");
+    let err = x
+        .add_scalar(1.0)
+        .and_then(|_| x.fill_(2.0))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "a leaf Variable that requires grad is being used in an in-place operation."
+    );
     Ok(())
 }
 

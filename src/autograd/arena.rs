@@ -50,9 +50,9 @@ impl NodeRef {
 
     /// The node. A live handle keeps its node in the arena, so this only fails on an internal bug.
     pub fn get(&self) -> Result<NodeGuard<'_>> {
-        ARENA
-            .get(self.key)
-            .ok_or_else(|| Error::runtime("internal error: autograd node was released while referenced"))
+        ARENA.get(self.key).ok_or_else(|| {
+            Error::runtime("internal error: autograd node was released while referenced")
+        })
     }
 
     /// The node's generational key: unique among live nodes, never reused for a live one.
@@ -101,7 +101,9 @@ fn release(key: usize) {
         return;
     }
     loop {
-        let Some(next) = PENDING_RELEASE.with(|p| p.borrow_mut().pop()) else { break };
+        let Some(next) = PENDING_RELEASE.with(|p| p.borrow_mut().pop()) else {
+            break;
+        };
         if let Some(node) = ARENA.take(next) {
             LIVE_NODES.fetch_sub(1, Ordering::AcqRel);
             // Dropping the node drops its edges and saved tensors; nodes they free are queued.

@@ -28,7 +28,11 @@ enum Mode {
 /// A tensor whose gradient is wanted: a leaf (matched by identity) or a node output.
 enum Target {
     Leaf(Tensor),
-    Output { key: usize, output_nr: usize, tensor: Tensor },
+    Output {
+        key: usize,
+        output_nr: usize,
+        tensor: Tensor,
+    },
 }
 
 /// `backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`.
@@ -39,7 +43,15 @@ pub fn backward(
     create_graph: bool,
     inputs: Option<&[Tensor]>,
 ) -> Result<()> {
-    run(roots, grad_roots, retain_graph, create_graph, inputs, Mode::Accumulate).map(|_| ())
+    run(
+        roots,
+        grad_roots,
+        retain_graph,
+        create_graph,
+        inputs,
+        Mode::Accumulate,
+    )
+    .map(|_| ())
 }
 
 /// `autograd.grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused)`.
@@ -51,7 +63,14 @@ pub fn grad(
     create_graph: bool,
     allow_unused: bool,
 ) -> Result<Vec<Option<Tensor>>> {
-    let grads = run(outputs, grad_outputs, retain_graph, create_graph, Some(inputs), Mode::Capture)?;
+    let grads = run(
+        outputs,
+        grad_outputs,
+        retain_graph,
+        create_graph,
+        Some(inputs),
+        Mode::Capture,
+    )?;
     if !allow_unused && grads.iter().any(|g| g.is_none()) {
         return Err(Error::runtime(
             "One of the differentiated Tensors appears to not have been used in the graph. Set allow_unused=True if this is the desired behavior.",
@@ -119,7 +138,9 @@ fn run(
         }
         for t in inputs {
             if !t.requires_grad() {
-                return Err(Error::runtime("One of the differentiated Tensors does not require grad"));
+                return Err(Error::runtime(
+                    "One of the differentiated Tensors does not require grad",
+                ));
             }
         }
     }
@@ -145,7 +166,9 @@ fn run(
             }
             None => {
                 if root.numel() != 1 {
-                    return Err(Error::runtime("grad can be implicitly created only for scalar outputs"));
+                    return Err(Error::runtime(
+                        "grad can be implicitly created only for scalar outputs",
+                    ));
                 }
                 root.ones_like()?
             }
@@ -157,7 +180,11 @@ fn run(
         .unwrap_or(&[])
         .iter()
         .map(|t| match t.grad_fn() {
-            Some(node) => Target::Output { key: node.key(), output_nr: t.output_nr(), tensor: t.clone() },
+            Some(node) => Target::Output {
+                key: node.key(),
+                output_nr: t.output_nr(),
+                tensor: t.clone(),
+            },
             None => Target::Leaf(t.clone()),
         })
         .collect();
@@ -183,7 +210,10 @@ fn run(
                 let nr = root.output_nr();
                 let key = node.key();
                 let n = node.get()?;
-                let buf = task.buffers.entry(key).or_insert_with(|| vec![None; n.num_outputs()]);
+                let buf = task
+                    .buffers
+                    .entry(key)
+                    .or_insert_with(|| vec![None; n.num_outputs()]);
                 buf[nr] = Some(match buf[nr].take() {
                     Some(prev) => prev.add(&g)?,
                     None => g,
@@ -204,12 +234,19 @@ fn run(
     }
     for node in &root_nodes {
         if task.deps.get(&node.key()).copied().unwrap_or(0) == 0 {
-            heap.push(Ready { seq: node.get()?.seq(), key: node.key() });
+            heap.push(Ready {
+                seq: node.get()?.seq(),
+                key: node.key(),
+            });
         }
     }
 
     while let Some(Ready { key, .. }) = heap.pop() {
-        let node = task.nodes.get(&key).cloned().ok_or_else(|| Error::runtime("internal error: unknown node"))?;
+        let node = task
+            .nodes
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| Error::runtime("internal error: unknown node"))?;
         let ready = task.execute(&node)?;
         for k in ready {
             let seq = task.nodes[&k].get()?.seq();
@@ -244,13 +281,20 @@ impl GraphTask {
         // Topological order by Kahn's algorithm on a copy of the dependency counts.
         let mut deps = self.deps.clone();
         let mut order = Vec::with_capacity(self.nodes.len());
-        let mut queue: Vec<usize> = self.nodes.keys().filter(|k| !deps.contains_key(k)).copied().collect();
+        let mut queue: Vec<usize> = self
+            .nodes
+            .keys()
+            .filter(|k| !deps.contains_key(k))
+            .copied()
+            .collect();
         while let Some(k) = queue.pop() {
             order.push(k);
             let n = self.nodes[&k].get()?;
             for edge in n.edges() {
                 if let Edge::Node { node, .. } = edge {
-                    let d = deps.get_mut(&node.key()).ok_or_else(|| Error::runtime("internal error: graph changed"))?;
+                    let d = deps
+                        .get_mut(&node.key())
+                        .ok_or_else(|| Error::runtime("internal error: graph changed"))?;
                     *d -= 1;
                     if *d == 0 {
                         queue.push(node.key());
@@ -261,10 +305,16 @@ impl GraphTask {
         let mut needed: HashMap<usize, bool> = HashMap::with_capacity(order.len());
         for &k in order.iter().rev() {
             let n = self.nodes[&k].get()?;
-            let own = self.targets.iter().any(|t| matches!(t, Target::Output { key, .. } if *key == k));
+            let own = self
+                .targets
+                .iter()
+                .any(|t| matches!(t, Target::Output { key, .. } if *key == k));
             let via_edges = n.edges().iter().any(|e| match e {
                 Edge::Node { node, .. } => needed.get(&node.key()).copied().unwrap_or(false),
-                Edge::Leaf(leaf) => self.targets.iter().any(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf))),
+                Edge::Leaf(leaf) => self
+                    .targets
+                    .iter()
+                    .any(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf))),
                 Edge::None => false,
             });
             needed.insert(k, own || via_edges);
@@ -274,7 +324,9 @@ impl GraphTask {
     }
 
     fn is_needed(&self, key: usize) -> bool {
-        self.needed.as_ref().is_none_or(|n| n.get(&key).copied().unwrap_or(false))
+        self.needed
+            .as_ref()
+            .is_none_or(|n| n.get(&key).copied().unwrap_or(false))
     }
 
     /// Runs one node; returns the keys of nodes that became ready.
@@ -283,13 +335,20 @@ impl GraphTask {
         let node = node_ref.get()?;
         // Everything below (rules, sums of gradients, fitting) is recorded only for create_graph.
         let _mode = GradModeGuard::new(self.create_graph);
-        let mut grads = self.buffers.remove(&key).unwrap_or_else(|| vec![None; node.num_outputs()]);
+        let mut grads = self
+            .buffers
+            .remove(&key)
+            .unwrap_or_else(|| vec![None; node.num_outputs()]);
 
         // Hooks registered on this node's outputs, then retained grads and captures.
         let (hooks, retained): (Vec<(usize, Hook)>, Vec<_>) = {
             let state = node.state.lock();
             (
-                state.pre_hooks.iter().map(|(_, nr, h)| (*nr, h.clone())).collect(),
+                state
+                    .pre_hooks
+                    .iter()
+                    .map(|(_, nr, h)| (*nr, h.clone()))
+                    .collect(),
                 state.retained.clone(),
             )
         };
@@ -308,10 +367,17 @@ impl GraphTask {
             }
         }
         for (i, target) in self.targets.iter().enumerate() {
-            if let Target::Output { key: k, output_nr, tensor } = target {
+            if let Target::Output {
+                key: k,
+                output_nr,
+                tensor,
+            } = target
+            {
                 if let (true, Some(g)) = (*k == key, &grads[*output_nr]) {
                     match self.mode {
-                        Mode::Capture => self.captured[i] = Some(sum_opt(self.captured[i].take(), g)?),
+                        Mode::Capture => {
+                            self.captured[i] = Some(sum_opt(self.captured[i].take(), g)?)
+                        }
                         Mode::Accumulate => accumulate(tensor, g.clone(), self.create_graph)?,
                     }
                 }
@@ -346,7 +412,9 @@ impl GraphTask {
         let mut ready = Vec::new();
         for (i, (edge, grad)) in node.edges().iter().zip(outputs).enumerate() {
             let grad = match grad {
-                Some(g) if edge.is_some() => Some(fit_gradient(node.name(), i, g, &node.input_meta()[i])?),
+                Some(g) if edge.is_some() => {
+                    Some(fit_gradient(node.name(), i, g, &node.input_meta()[i])?)
+                }
                 _ => None,
             };
             match edge {
@@ -356,14 +424,19 @@ impl GraphTask {
                         self.deliver_to_leaf(leaf, g)?;
                     }
                 }
-                Edge::Node { node: next, output_nr } => {
+                Edge::Node {
+                    node: next,
+                    output_nr,
+                } => {
                     let nk = next.key();
                     if let Some(g) = grad {
                         let n_out = next.get()?.num_outputs();
                         let buf = self.buffers.entry(nk).or_insert_with(|| vec![None; n_out]);
                         buf[*output_nr] = Some(sum_opt(buf[*output_nr].take(), &g)?);
                     }
-                    let d = self.deps.get_mut(&nk).ok_or_else(|| Error::runtime("internal error: missing dependency count"))?;
+                    let d = self.deps.get_mut(&nk).ok_or_else(|| {
+                        Error::runtime("internal error: missing dependency count")
+                    })?;
                     *d -= 1;
                     if *d == 0 {
                         ready.push(nk);
@@ -375,7 +448,10 @@ impl GraphTask {
     }
 
     fn deliver_to_leaf(&mut self, leaf: &Tensor, g: Tensor) -> Result<()> {
-        let target = self.targets.iter().position(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf)));
+        let target = self
+            .targets
+            .iter()
+            .position(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf)));
         match (&self.mode, target) {
             (Mode::Capture, Some(i)) => {
                 self.captured[i] = Some(sum_opt(self.captured[i].take(), &g)?);
@@ -397,7 +473,12 @@ fn sum_opt(acc: Option<Tensor>, g: &Tensor) -> Result<Tensor> {
 
 /// Checks a returned gradient against the input it is for: reduces broadcast gradients to the
 /// input's shape and casts to its dtype; a shape that cannot be fitted is an error.
-fn fit_gradient(name: &str, index: usize, g: Tensor, meta: &crate::autograd::node::InputMeta) -> Result<Tensor> {
+fn fit_gradient(
+    name: &str,
+    index: usize,
+    g: Tensor,
+    meta: &crate::autograd::node::InputMeta,
+) -> Result<Tensor> {
     let mut g = g;
     if g.shape() != meta.shape {
         let fits = broadcast_compatible(&meta.shape, &g.shape());
@@ -428,12 +509,20 @@ fn broadcast_compatible(target: &[usize], from: &[usize]) -> bool {
         return false;
     }
     let lead = from.len() - target.len();
-    target.iter().enumerate().all(|(i, &t)| t == from[lead + i] || t == 1)
+    target
+        .iter()
+        .enumerate()
+        .all(|(i, &t)| t == from[lead + i] || t == 1)
 }
 
 /// Adds `g` into `leaf.grad` (hooks first), under the leaf's lock.
 pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
-    let hooks: Vec<Hook> = leaf.lock_meta().hooks.iter().map(|(_, h)| h.clone()).collect();
+    let hooks: Vec<Hook> = leaf
+        .lock_meta()
+        .hooks
+        .iter()
+        .map(|(_, h)| h.clone())
+        .collect();
     let mut g = g;
     for hook in hooks {
         if let Some(r) = hook(&g)? {
@@ -443,7 +532,11 @@ pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result
     let mut meta = leaf.lock_meta();
     match meta.grad.take() {
         None => {
-            meta.grad = Some(if create_graph { g } else { owned_contiguous(g)? });
+            meta.grad = Some(if create_graph {
+                g
+            } else {
+                owned_contiguous(g)?
+            });
         }
         Some(old) => {
             if create_graph {
@@ -467,7 +560,9 @@ pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result
 /// The gradient itself when nothing else can see it and it is contiguous, else a fresh copy:
 /// a leaf's `.grad` must never alias another tensor.
 fn owned_contiguous(g: Tensor) -> Result<Tensor> {
-    let unique = Arc::strong_count(&g.0) == 1 && Arc::strong_count(&g.storage()) == 2 && g.view_base().is_none();
+    let unique = Arc::strong_count(&g.0) == 1
+        && Arc::strong_count(&g.storage()) == 2
+        && g.view_base().is_none();
     let plain = g.is_contiguous() && g.storage_offset() == 0 && g.storage().len() == g.numel();
     if unique && plain {
         g.detach_()?;

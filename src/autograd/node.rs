@@ -28,7 +28,10 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     pub(crate) fn new(saved: &'a [Tensor], needs_input_grad: &'a [bool]) -> Self {
-        Ctx { saved, needs_input_grad }
+        Ctx {
+            saved,
+            needs_input_grad,
+        }
     }
     /// The `i`-th saved tensor, in the order the op listed them.
     pub fn saved(&self, i: usize) -> &'a Tensor {
@@ -154,7 +157,11 @@ impl Node {
                 "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.",
             ));
         }
-        state.saved.iter().map(|s| s.unpack(this, self.name)).collect()
+        state
+            .saved
+            .iter()
+            .map(|s| s.unpack(this, self.name))
+            .collect()
     }
 
     /// Frees the saved tensors (after a backward without retain_graph).
@@ -166,7 +173,11 @@ impl Node {
         }
     }
 
-    pub(crate) fn apply(&self, ctx: &Ctx<'_>, grads: &[Option<Tensor>]) -> Result<Vec<Option<Tensor>>> {
+    pub(crate) fn apply(
+        &self,
+        ctx: &Ctx<'_>,
+        grads: &[Option<Tensor>],
+    ) -> Result<Vec<Option<Tensor>>> {
         self.backward.apply(ctx, grads)
     }
 }
@@ -178,7 +189,11 @@ impl SavedTensor {
             let owner = match self.output_nr {
                 Some(nr) => format!(", which is output {nr} of {node_name},"),
                 None => match self.tensor.grad_fn() {
-                    Some(f) => format!(", which is output {} of {},", self.tensor.output_nr(), f.get()?.name()),
+                    Some(f) => format!(
+                        ", which is output {} of {},",
+                        self.tensor.output_nr(),
+                        f.get()?.name()
+                    ),
                     None => String::new(),
                 },
             };
@@ -221,18 +236,30 @@ where
     let edges: SmallVec<[Edge; 2]> = inputs.iter().map(|t| t.gradient_edge()).collect();
     let input_meta = inputs
         .iter()
-        .map(|t| InputMeta { shape: t.shape(), dtype: t.dtype(), device: t.device() })
+        .map(|t| InputMeta {
+            shape: t.shape(),
+            dtype: t.dtype(),
+            device: t.device(),
+        })
         .collect();
     let saved = saved()
         .into_iter()
         .map(|s| match s {
-            Saved::Input(i) => SavedTensor { version: inputs[i].version(), tensor: inputs[i].clone(), output_nr: None },
+            Saved::Input(i) => SavedTensor {
+                version: inputs[i].version(),
+                tensor: inputs[i].clone(),
+                output_nr: None,
+            },
             Saved::Output(i) => SavedTensor {
                 version: outputs[i].version(),
                 tensor: outputs[i].detached_alias(),
                 output_nr: Some(i),
             },
-            Saved::Aux(t) => SavedTensor { version: t.version(), tensor: t, output_nr: None },
+            Saved::Aux(t) => SavedTensor {
+                version: t.version(),
+                tensor: t,
+                output_nr: None,
+            },
         })
         .collect();
     let node = Node {
@@ -243,7 +270,10 @@ where
         edges,
         input_meta,
         num_outputs: outputs.len(),
-        state: Mutex::new(NodeState { saved, ..Default::default() }),
+        state: Mutex::new(NodeState {
+            saved,
+            ..Default::default()
+        }),
     };
     let node = NodeRef::insert(node)?;
     for (nr, out) in outputs.iter().enumerate() {

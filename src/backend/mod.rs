@@ -36,12 +36,18 @@ pub enum UnaryOp {
     Erf,
     LeakyRelu(f64),
     Elu(f64),
-    Softplus { beta: f64, threshold: f64 },
+    Softplus {
+        beta: f64,
+        threshold: f64,
+    },
     /// `x ** exponent` for a scalar exponent.
     PowScalar(f64),
     /// `exponent ** x` for a scalar base.
     RPowScalar(f64),
-    Clamp { min: Option<f64>, max: Option<f64> },
+    Clamp {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     LogicalNot,
     IsNan,
 }
@@ -107,7 +113,10 @@ pub enum BinaryOp {
     /// (grad, x).
     SiluBackward,
     /// (grad, x): grad where min <= x <= max.
-    ClampBackward { min: Option<f64>, max: Option<f64> },
+    ClampBackward {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
 }
 
 impl BinaryOp {
@@ -190,13 +199,15 @@ pub(crate) fn binary(op: BinaryOp, a: &Tensor, b: &Tensor, shape: &[usize]) -> R
     let (ba, bb) = (a.body(), b.body());
     let (da, db) = (ba.storage.read(), bb.storage.read());
     match (&*da, &*db) {
-        (StorageData::Cpu(x), StorageData::Cpu(y)) => {
-            Ok(wrap_cpu(cpu::elementwise::binary(op, x, &ba.layout, y, &bb.layout, shape)?, shape))
-        }
+        (StorageData::Cpu(x), StorageData::Cpu(y)) => Ok(wrap_cpu(
+            cpu::elementwise::binary(op, x, &ba.layout, y, &bb.layout, shape)?,
+            shape,
+        )),
         #[cfg(feature = "cuda")]
-        (StorageData::Cuda(x), StorageData::Cuda(y)) => {
-            Ok(wrap(StorageData::Cuda(cuda::binary(op, x, &ba.layout, y, &bb.layout, shape)?), shape))
-        }
+        (StorageData::Cuda(x), StorageData::Cuda(y)) => Ok(wrap(
+            StorageData::Cuda(cuda::binary(op, x, &ba.layout, y, &bb.layout, shape)?),
+            shape,
+        )),
         #[cfg(feature = "cuda")]
         _ => Err(mixed_devices()),
     }
@@ -208,12 +219,22 @@ pub(crate) fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> 
     let (dc, da, db) = (bc.storage.read(), ba.storage.read(), bb.storage.read());
     match (&*dc, &*da, &*db) {
         (StorageData::Cpu(c), StorageData::Cpu(x), StorageData::Cpu(y)) => Ok(wrap_cpu(
-            cpu::elementwise::where_(c.slice::<u8>()?, &bc.layout, x, &ba.layout, y, &bb.layout, shape)?,
+            cpu::elementwise::where_(
+                c.slice::<u8>()?,
+                &bc.layout,
+                x,
+                &ba.layout,
+                y,
+                &bb.layout,
+                shape,
+            )?,
             shape,
         )),
         #[cfg(feature = "cuda")]
         (StorageData::Cuda(c), StorageData::Cuda(x), StorageData::Cuda(y)) => Ok(wrap(
-            StorageData::Cuda(cuda::where_(c, &bc.layout, x, &ba.layout, y, &bb.layout, shape)?),
+            StorageData::Cuda(cuda::where_(
+                c, &bc.layout, x, &ba.layout, y, &bb.layout, shape,
+            )?),
             shape,
         )),
         #[cfg(feature = "cuda")]
@@ -235,7 +256,10 @@ pub(crate) fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     let body = x.body();
     let data = body.storage.read();
-    let shape: Vec<usize> = (0..body.layout.ndim()).filter(|d| !dims.contains(d)).map(|d| body.layout.shape()[d]).collect();
+    let shape: Vec<usize> = (0..body.layout.ndim())
+        .filter(|d| !dims.contains(d))
+        .map(|d| body.layout.shape()[d])
+        .collect();
     on_device!(&*data, s =>
         cpu: Ok(wrap_cpu(cpu::reduce::reduce(op, s, &body.layout, dims)?, &shape)),
         cuda: Ok(wrap(StorageData::Cuda(cuda::reduce(op, s, &body.layout, dims)?), &shape)))
@@ -248,14 +272,14 @@ pub(crate) fn extreme_along(x: &Tensor, dim: usize, want_max: bool) -> Result<(T
     let mut shape = body.layout.dims().clone();
     shape.remove(dim);
     on_device!(&*data, s =>
-        cpu: {
-            let (v, i) = cpu::reduce::extreme_along(s, &body.layout, dim, want_max)?;
-            Ok((wrap_cpu(v, &shape), wrap_cpu(i, &shape)))
-        },
-        cuda: {
-            let (v, i) = cuda::extreme_along(s, &body.layout, dim, want_max)?;
-            Ok((wrap(StorageData::Cuda(v), &shape), wrap(StorageData::Cuda(i), &shape)))
-        })
+    cpu: {
+        let (v, i) = cpu::reduce::extreme_along(s, &body.layout, dim, want_max)?;
+        Ok((wrap_cpu(v, &shape), wrap_cpu(i, &shape)))
+    },
+    cuda: {
+        let (v, i) = cuda::extreme_along(s, &body.layout, dim, want_max)?;
+        Ok((wrap(StorageData::Cuda(v), &shape), wrap(StorageData::Cuda(i), &shape)))
+    })
 }
 
 /// Batched `a @ b` over layouts already broadcast in their batch dims.
@@ -266,9 +290,13 @@ pub(crate) fn matmul(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result
     let mut shape = crate::tensor::Dims::from_slice(&la.shape()[..nd - 1]);
     shape.push(lb.shape()[nd - 1]);
     match (&*da, &*db) {
-        (StorageData::Cpu(x), StorageData::Cpu(y)) => Ok(wrap_cpu(cpu::matmul::matmul(x, la, y, lb)?, &shape)),
+        (StorageData::Cpu(x), StorageData::Cpu(y)) => {
+            Ok(wrap_cpu(cpu::matmul::matmul(x, la, y, lb)?, &shape))
+        }
         #[cfg(feature = "cuda")]
-        (StorageData::Cuda(x), StorageData::Cuda(y)) => Ok(wrap(StorageData::Cuda(cuda::matmul(x, la, y, lb)?), &shape)),
+        (StorageData::Cuda(x), StorageData::Cuda(y)) => {
+            Ok(wrap(StorageData::Cuda(cuda::matmul(x, la, y, lb)?), &shape))
+        }
         #[cfg(feature = "cuda")]
         _ => Err(mixed_devices()),
     }
@@ -277,13 +305,19 @@ pub(crate) fn matmul(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result
 /// Writes `src` (broadcast to `dst`'s shape) into `dst` in place, converting dtype. When both
 /// share storage the source is copied first, so overlapping copies are safe.
 pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
-    let src = if dst.shares_storage(src) { cast(src, src.dtype())? } else { src.clone() };
+    let src = if dst.shares_storage(src) {
+        cast(src, src.dtype())?
+    } else {
+        src.clone()
+    };
     let (bd, bs) = (dst.body(), src.body());
     let sl = bs.layout.broadcast_to(bd.layout.shape());
     let ds = bs.storage.read();
     let mut dd = bd.storage.write();
     match (&mut *dd, &*ds) {
-        (StorageData::Cpu(d), StorageData::Cpu(s)) => cpu::elementwise::copy_into(d, &bd.layout, s, &sl)?,
+        (StorageData::Cpu(d), StorageData::Cpu(s)) => {
+            cpu::elementwise::copy_into(d, &bd.layout, s, &sl)?
+        }
         #[cfg(feature = "cuda")]
         (StorageData::Cuda(d), StorageData::Cuda(s)) => cuda::copy_into(d, &bd.layout, s, &sl)?,
         #[cfg(feature = "cuda")]
@@ -322,7 +356,13 @@ pub(crate) fn to_device(x: &Tensor, device: crate::storage::Device) -> Result<Te
 }
 
 /// `bias + a @ b` for 2-D `a` [m, k] and `b` [k, n] (given by layouts); bias broadcasts over rows.
-pub(crate) fn addmm(bias: Option<&Tensor>, a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result<Tensor> {
+pub(crate) fn addmm(
+    bias: Option<&Tensor>,
+    a: &Tensor,
+    la: &Layout,
+    b: &Tensor,
+    lb: &Layout,
+) -> Result<Tensor> {
     let (m, n) = (la.shape()[0], lb.shape()[1]);
     let (ba, bb) = (a.body(), b.body());
     let (da, db) = (ba.storage.read(), bb.storage.read());
@@ -352,7 +392,10 @@ pub(crate) fn addmm(bias: Option<&Tensor>, a: &Tensor, la: &Layout, b: &Tensor, 
                 Some(t) => Some(t.broadcast_to(&[n])?.contiguous()?),
                 None => None,
             };
-            Ok(wrap(StorageData::Cuda(cuda::addmm(bias.as_ref(), x, la, y, lb)?), &[m, n]))
+            Ok(wrap(
+                StorageData::Cuda(cuda::addmm(bias.as_ref(), x, la, y, lb)?),
+                &[m, n],
+            ))
         }
         #[cfg(feature = "cuda")]
         _ => Err(mixed_devices()),

@@ -36,7 +36,16 @@ fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
 
 /// `op(lhs, rhs)` with NumPy broadcasting, PyTorch type promotion and autograd.
 pub fn binary_op(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>) -> Result<Tensor> {
-    let tensors: Vec<&Tensor> = [lhs, rhs].iter().filter_map(|o| if let Operand::Tensor(t) = o { Some(*t) } else { None }).collect();
+    let tensors: Vec<&Tensor> = [lhs, rhs]
+        .iter()
+        .filter_map(|o| {
+            if let Operand::Tensor(t) = o {
+                Some(*t)
+            } else {
+                None
+            }
+        })
+        .collect();
     let device = common_device(&tensors)?;
     let dtype = compute_dtype(op, result_type(&[lhs, rhs]))?;
     let a = operand_tensor(lhs, dtype, device)?;
@@ -46,8 +55,16 @@ pub fn binary_op(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>) -> Result<Ten
     if !op.returns_bool() && dtype.is_floating_point() {
         // Gradients flow to the original operands (the engine casts them back to their dtypes).
         let inputs: Vec<Tensor> = vec![
-            if let Operand::Tensor(t) = lhs { t.clone() } else { a.clone() },
-            if let Operand::Tensor(t) = rhs { t.clone() } else { b.clone() },
+            if let Operand::Tensor(t) = lhs {
+                t.clone()
+            } else {
+                a.clone()
+            },
+            if let Operand::Tensor(t) = rhs {
+                t.clone()
+            } else {
+                b.clone()
+            },
         ];
         record_binary(op, &inputs[0], &inputs[1], &a, &b, &out)?;
     }
@@ -56,7 +73,14 @@ pub fn binary_op(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>) -> Result<Ten
 
 /// Records the backward of a differentiable binary op. `a` and `b` are the operands as computed
 /// (promoted dtype); `x` and `y` the tensors gradients go to.
-fn record_binary(op: BinaryOp, x: &Tensor, y: &Tensor, a: &Tensor, b: &Tensor, out: &Tensor) -> Result<()> {
+fn record_binary(
+    op: BinaryOp,
+    x: &Tensor,
+    y: &Tensor,
+    a: &Tensor,
+    b: &Tensor,
+    out: &Tensor,
+) -> Result<()> {
     let (sa, sb) = (x.shape(), y.shape());
     let name = node_name(op);
     if name == "NotDifferentiable" {
@@ -69,14 +93,21 @@ fn record_binary(op: BinaryOp, x: &Tensor, y: &Tensor, a: &Tensor, b: &Tensor, o
         &[out],
         || match op {
             BinaryOp::Add | BinaryOp::Sub => vec![],
-            BinaryOp::Pow => vec![Saved::Aux(a.clone()), Saved::Aux(b.clone()), Saved::Output(0)],
+            BinaryOp::Pow => vec![
+                Saved::Aux(a.clone()),
+                Saved::Aux(b.clone()),
+                Saved::Output(0),
+            ],
             _ => vec![Saved::Aux(a.clone()), Saved::Aux(b.clone())],
         },
         move |ctx, grads| {
             let g = grad0(grads)?;
             let (ga, gb) = match op {
                 BinaryOp::Add => (Some(g.clone()), Some(g.clone())),
-                BinaryOp::Sub => (Some(g.clone()), ctx.needs_input_grad(1).then(|| g.neg()).transpose()?),
+                BinaryOp::Sub => (
+                    Some(g.clone()),
+                    ctx.needs_input_grad(1).then(|| g.neg()).transpose()?,
+                ),
                 BinaryOp::Mul => {
                     let (a, b) = (ctx.saved(0), ctx.saved(1));
                     (
@@ -88,7 +119,9 @@ fn record_binary(op: BinaryOp, x: &Tensor, y: &Tensor, a: &Tensor, b: &Tensor, o
                     let (a, b) = (ctx.saved(0), ctx.saved(1));
                     (
                         ctx.needs_input_grad(0).then(|| g.div(b)).transpose()?,
-                        ctx.needs_input_grad(1).then(|| g.neg()?.mul(a)?.div(&b.mul(b)?)).transpose()?,
+                        ctx.needs_input_grad(1)
+                            .then(|| g.neg()?.mul(a)?.div(&b.mul(b)?))
+                            .transpose()?,
                     )
                 }
                 BinaryOp::Pow => {
@@ -116,7 +149,11 @@ fn record_binary(op: BinaryOp, x: &Tensor, y: &Tensor, a: &Tensor, b: &Tensor, o
                 BinaryOp::Maximum | BinaryOp::Minimum => {
                     let (a, b) = (ctx.saved(0), ctx.saved(1));
                     // The larger (smaller) operand gets the gradient; ties split it evenly.
-                    let (wins_a, wins_b) = if op == BinaryOp::Maximum { (a.gt(b)?, b.gt(a)?) } else { (a.lt(b)?, b.lt(a)?) };
+                    let (wins_a, wins_b) = if op == BinaryOp::Maximum {
+                        (a.gt(b)?, b.gt(a)?)
+                    } else {
+                        (a.lt(b)?, b.lt(a)?)
+                    };
                     let tie = a.eq(b)?;
                     let half = g.mul_scalar(0.5)?;
                     let share = |wins: &Tensor| -> Result<Tensor> {
@@ -124,13 +161,20 @@ fn record_binary(op: BinaryOp, x: &Tensor, y: &Tensor, a: &Tensor, b: &Tensor, o
                         Tensor::where_(wins, g, &Tensor::where_(&tie, &half, &zero)?)
                     };
                     (
-                        ctx.needs_input_grad(0).then(|| share(&wins_a)).transpose()?,
-                        ctx.needs_input_grad(1).then(|| share(&wins_b)).transpose()?,
+                        ctx.needs_input_grad(0)
+                            .then(|| share(&wins_a))
+                            .transpose()?,
+                        ctx.needs_input_grad(1)
+                            .then(|| share(&wins_b))
+                            .transpose()?,
                     )
                 }
                 _ => (None, None),
             };
-            Ok(vec![ga.map(|t| t.sum_to_shape(&sa)).transpose()?, gb.map(|t| t.sum_to_shape(&sb)).transpose()?])
+            Ok(vec![
+                ga.map(|t| t.sum_to_shape(&sa)).transpose()?,
+                gb.map(|t| t.sum_to_shape(&sb)).transpose()?,
+            ])
         },
     )
 }
@@ -192,19 +236,35 @@ binary_methods! {
 impl Tensor {
     /// Elementwise power with a tensor exponent (`pow_scalar` takes a number).
     pub fn pow(&self, exponent: &Tensor) -> Result<Tensor> {
-        binary_op(BinaryOp::Pow, Operand::Tensor(self), Operand::Tensor(exponent))
+        binary_op(
+            BinaryOp::Pow,
+            Operand::Tensor(self),
+            Operand::Tensor(exponent),
+        )
     }
     /// `scalar ** self`.
     pub fn rpow_scalar(&self, base: impl Into<Scalar>) -> Result<Tensor> {
-        binary_op(BinaryOp::Pow, Operand::Scalar(base.into()), Operand::Tensor(self))
+        binary_op(
+            BinaryOp::Pow,
+            Operand::Scalar(base.into()),
+            Operand::Tensor(self),
+        )
     }
     /// `scalar - self`.
     pub fn rsub_scalar(&self, other: impl Into<Scalar>) -> Result<Tensor> {
-        binary_op(BinaryOp::Sub, Operand::Scalar(other.into()), Operand::Tensor(self))
+        binary_op(
+            BinaryOp::Sub,
+            Operand::Scalar(other.into()),
+            Operand::Tensor(self),
+        )
     }
     /// `scalar / self`.
     pub fn rdiv_scalar(&self, other: impl Into<Scalar>) -> Result<Tensor> {
-        binary_op(BinaryOp::Div, Operand::Scalar(other.into()), Operand::Tensor(self))
+        binary_op(
+            BinaryOp::Div,
+            Operand::Scalar(other.into()),
+            Operand::Tensor(self),
+        )
     }
 
     /// `cond ? a : b` elementwise with broadcasting (`torch.where`).
@@ -226,10 +286,18 @@ impl Tensor {
         let shape = broadcast_shapes(&self.shape(), &mask.shape())?;
         let out = backend::where_(mask, &v, self, &shape)?;
         let (mask, own_shape) = (mask.clone(), self.shape());
-        record("MaskedFillBackward0", &[self], &[&out], || vec![Saved::Aux(mask)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            Ok(vec![Some(g.masked_fill(ctx.saved(0), 0.0)?.sum_to_shape(&own_shape)?)])
-        })?;
+        record(
+            "MaskedFillBackward0",
+            &[self],
+            &[&out],
+            || vec![Saved::Aux(mask)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                Ok(vec![Some(
+                    g.masked_fill(ctx.saved(0), 0.0)?.sum_to_shape(&own_shape)?,
+                )])
+            },
+        )?;
         Ok(out)
     }
 }
@@ -250,34 +318,62 @@ pub fn where_operands(cond: &Tensor, a: Operand<'_>, b: Operand<'_>) -> Result<T
     }
     let device = common_device(&tensors)?;
     let dtype = result_type(&[a, b]);
-    let (ta, tb) = (operand_tensor(a, dtype, device)?, operand_tensor(b, dtype, device)?);
+    let (ta, tb) = (
+        operand_tensor(a, dtype, device)?,
+        operand_tensor(b, dtype, device)?,
+    );
     let shape = broadcast_shapes(&broadcast_shapes(&cond.shape(), &ta.shape())?, &tb.shape())?;
     let out = backend::where_(cond, &ta, &tb, &shape)?;
     if dtype.is_floating_point() {
         let (sa, sb) = (ta.shape(), tb.shape());
-        let x = if let Operand::Tensor(t) = a { t.clone() } else { ta.clone() };
-        let y = if let Operand::Tensor(t) = b { t.clone() } else { tb.clone() };
+        let x = if let Operand::Tensor(t) = a {
+            t.clone()
+        } else {
+            ta.clone()
+        };
+        let y = if let Operand::Tensor(t) = b {
+            t.clone()
+        } else {
+            tb.clone()
+        };
         let cond = cond.clone();
-        record("WhereBackward0", &[&x, &y], &[&out], || vec![Saved::Aux(cond)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let c = ctx.saved(0);
-            let zero = Tensor::scalar(0.0, g.dtype(), g.device())?;
-            let ga = ctx
-                .needs_input_grad(0)
-                .then(|| where_operands(c, Operand::Tensor(g), Operand::Tensor(&zero))?.sum_to_shape(&sa))
-                .transpose()?;
-            let gb = ctx
-                .needs_input_grad(1)
-                .then(|| where_operands(c, Operand::Tensor(&zero), Operand::Tensor(g))?.sum_to_shape(&sb))
-                .transpose()?;
-            Ok(vec![ga, gb])
-        })?;
+        record(
+            "WhereBackward0",
+            &[&x, &y],
+            &[&out],
+            || vec![Saved::Aux(cond)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let c = ctx.saved(0);
+                let zero = Tensor::scalar(0.0, g.dtype(), g.device())?;
+                let ga = ctx
+                    .needs_input_grad(0)
+                    .then(|| {
+                        where_operands(c, Operand::Tensor(g), Operand::Tensor(&zero))?
+                            .sum_to_shape(&sa)
+                    })
+                    .transpose()?;
+                let gb = ctx
+                    .needs_input_grad(1)
+                    .then(|| {
+                        where_operands(c, Operand::Tensor(&zero), Operand::Tensor(g))?
+                            .sum_to_shape(&sb)
+                    })
+                    .transpose()?;
+                Ok(vec![ga, gb])
+            },
+        )?;
     }
     Ok(out)
 }
 
 /// A fused gradient kernel `op(grad, saved)` when no graph is recorded, else `composite()`.
-pub(crate) fn fused_grad(op: BinaryOp, g: &Tensor, saved: &Tensor, composite: impl FnOnce() -> Result<Tensor>) -> Result<Tensor> {
+pub(crate) fn fused_grad(
+    op: BinaryOp,
+    g: &Tensor,
+    saved: &Tensor,
+    composite: impl FnOnce() -> Result<Tensor>,
+) -> Result<Tensor> {
     if is_grad_enabled() || g.dtype() != saved.dtype() {
         return composite();
     }

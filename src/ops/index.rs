@@ -15,7 +15,11 @@ pub enum TensorIndex {
     /// A single position (removes the dim).
     Int(i64),
     /// `start:stop:step` with Python's optional bounds.
-    Slice { start: Option<i64>, stop: Option<i64>, step: Option<i64> },
+    Slice {
+        start: Option<i64>,
+        stop: Option<i64>,
+        step: Option<i64>,
+    },
     /// `None`: a new size-1 dim.
     NewAxis,
     /// `...`: as many full slices as needed.
@@ -25,7 +29,12 @@ pub enum TensorIndex {
 }
 
 /// Python's slice bounds resolved against a dim of `size`: (start, stop) clamped, step > 0.
-fn resolve_slice(start: Option<i64>, stop: Option<i64>, step: Option<i64>, size: usize) -> Result<(usize, usize, usize)> {
+fn resolve_slice(
+    start: Option<i64>,
+    stop: Option<i64>,
+    step: Option<i64>,
+    size: usize,
+) -> Result<(usize, usize, usize)> {
     let step = step.unwrap_or(1);
     ensure!(step > 0, Error::value("step must be greater than zero"));
     let n = size as i64;
@@ -48,7 +57,10 @@ fn normalize_positions(idx: &mut [i64], size: usize, dim: usize) -> Result<()> {
     let n = size as i64;
     for v in idx.iter_mut() {
         if *v < -n || *v >= n {
-            return Err(Error::index(format!("index {} is out of bounds for dimension {dim} with size {size}", *v)));
+            return Err(Error::index(format!(
+                "index {} is out of bounds for dimension {dim} with size {size}",
+                *v
+            )));
         }
         if *v < 0 {
             *v += n;
@@ -66,7 +78,11 @@ fn check_index_dtype(t: &Tensor) -> Result<()> {
 }
 
 /// Wraps a CPU kernel result on `device`.
-fn from_cpu(data: crate::storage::CpuStorage, shape: &[usize], device: crate::Device) -> Result<Tensor> {
+fn from_cpu(
+    data: crate::storage::CpuStorage,
+    shape: &[usize],
+    device: crate::Device,
+) -> Result<Tensor> {
     let t = Tensor::from_storage(Storage::new(StorageData::Cpu(data)), shape);
     if device.is_cuda() {
         t.to_device(device)
@@ -76,7 +92,10 @@ fn from_cpu(data: crate::storage::CpuStorage, shape: &[usize], device: crate::De
 }
 
 /// Runs `f` on a host copy of `t` (the index kernels are host kernels).
-fn on_host<R>(t: &Tensor, f: impl FnOnce(&crate::storage::CpuStorage, &crate::tensor::Layout) -> Result<R>) -> Result<R> {
+fn on_host<R>(
+    t: &Tensor,
+    f: impl FnOnce(&crate::storage::CpuStorage, &crate::tensor::Layout) -> Result<R>,
+) -> Result<R> {
     if t.device().is_cuda() {
         t.to_device(crate::Device::Cpu)?.with_cpu(f)
     } else {
@@ -112,7 +131,10 @@ impl Tensor {
             Error::index(format!("too many indices for tensor of dimension {nd}"))
         );
         ensure!(
-            spec.iter().filter(|s| matches!(s, TensorIndex::Ellipsis)).count() <= 1,
+            spec.iter()
+                .filter(|s| matches!(s, TensorIndex::Ellipsis))
+                .count()
+                <= 1,
             Error::index("an index can only have a single ellipsis ('...')")
         );
         let mut out = self.clone();
@@ -162,7 +184,11 @@ impl Tensor {
                             // A 0-d mask adds a dim of size 1 (true) or 0 (false).
                             out = out.unsqueeze(dim as i64)?;
                             let keep = t.item()? == Scalar::Bool(true);
-                            advanced.push(Some(Tensor::zeros(&[keep as usize], DType::I64, out.device())?));
+                            advanced.push(Some(Tensor::zeros(
+                                &[keep as usize],
+                                DType::I64,
+                                out.device(),
+                            )?));
                             dim += 1;
                             continue;
                         }
@@ -188,7 +214,8 @@ impl Tensor {
     pub fn advanced_index(&self, indices: &[Option<Tensor>]) -> Result<Tensor> {
         let plan = AdvancedPlan::new(self, indices)?;
         let permuted = self.permute(&plan.perm_i64())?;
-        let leading = index_leading_op(&permuted, plan.positions.clone(), plan.bcast_shape.clone())?;
+        let leading =
+            index_leading_op(&permuted, plan.positions.clone(), plan.bcast_shape.clone())?;
         plan.restore(&leading)
     }
 
@@ -203,14 +230,25 @@ impl Tensor {
     }
 
     /// A copy of `self` with `values` written (or added) at advanced `indices`.
-    pub fn index_put(&self, indices: &[Option<Tensor>], values: &Tensor, accumulate: bool) -> Result<Tensor> {
+    pub fn index_put(
+        &self,
+        indices: &[Option<Tensor>],
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
         let plan = AdvancedPlan::new(self, indices)?;
         let permuted = self.permute(&plan.perm_i64())?;
         // Values broadcast to the result shape of indexing, then into leading form.
         let target_shape = plan.result_shape(&self.shape());
         let values = values.to_dtype(self.dtype())?.broadcast_to(&target_shape)?;
         let values_leading = plan.to_leading(&values)?;
-        let put = index_put_leading_op(&permuted, plan.positions.clone(), plan.bcast_shape.clone(), &values_leading, accumulate)?;
+        let put = index_put_leading_op(
+            &permuted,
+            plan.positions.clone(),
+            plan.bcast_shape.clone(),
+            &values_leading,
+            accumulate,
+        )?;
         put.permute(&plan.inverse_perm_i64())
     }
 
@@ -221,16 +259,26 @@ impl Tensor {
             index.dtype() == DType::I64,
             Error::runtime("index_select(): Expected dtype int32 or int64 for index")
         );
-        ensure!(index.ndim() <= 1, Error::index("index_select(): Index is supposed to be a vector"));
+        ensure!(
+            index.ndim() <= 1,
+            Error::index("index_select(): Index is supposed to be a vector")
+        );
         let d = normalize_dim(dim, self.ndim())?;
         let nd = self.ndim();
         let size = if nd == 0 { 1 } else { self.shape()[d] };
         let mut idx = host_indices(index)?;
         for &v in &idx {
-            ensure!(v >= -(size as i64) && v < size as i64, Error::index("index out of range in self"));
+            ensure!(
+                v >= -(size as i64) && v < size as i64,
+                Error::index("index out of range in self")
+            );
         }
         normalize_positions(&mut idx, size, d)?;
-        let src = if nd == 0 { self.reshape_dims(&[1])? } else { self.clone() };
+        let src = if nd == 0 {
+            self.reshape_dims(&[1])?
+        } else {
+            self.clone()
+        };
         let mut shape = src.shape();
         shape[d] = idx.len();
         let data = on_host(&src, |s, l| kernels::index_select(s, l, d, &idx))?;
@@ -238,13 +286,23 @@ impl Tensor {
         let out = if nd == 0 { out.reshape_dims(&[])? } else { out };
         let in_shape = src.shape();
         let index = index.clone();
-        record("IndexSelectBackward0", &[self], &[&out], || vec![Saved::Aux(index)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let g = if g.ndim() == 0 { g.reshape_dims(&[1])? } else { g.clone() };
-            let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
-            let r = z.index_add(d as i64, ctx.saved(0), &g)?;
-            Ok(vec![Some(if nd == 0 { r.reshape_dims(&[])? } else { r })])
-        })?;
+        record(
+            "IndexSelectBackward0",
+            &[self],
+            &[&out],
+            || vec![Saved::Aux(index)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let g = if g.ndim() == 0 {
+                    g.reshape_dims(&[1])?
+                } else {
+                    g.clone()
+                };
+                let z = Tensor::zeros(&in_shape, g.dtype(), g.device())?;
+                let r = z.index_add(d as i64, ctx.saved(0), &g)?;
+                Ok(vec![Some(if nd == 0 { r.reshape_dims(&[])? } else { r })])
+            },
+        )?;
         Ok(out)
     }
 
@@ -269,18 +327,30 @@ impl Tensor {
         let added = from_cpu(added, &shape, self.device())?;
         let out = crate::autograd::no_grad(|| self.add(&added))?;
         let index = index.clone();
-        record("IndexAddBackward0", &[self, src], &[&out], || vec![Saved::Aux(index)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let gs = ctx.needs_input_grad(1).then(|| g.index_select(d as i64, ctx.saved(0))).transpose()?;
-            Ok(vec![Some(g.clone()), gs])
-        })?;
+        record(
+            "IndexAddBackward0",
+            &[self, src],
+            &[&out],
+            || vec![Saved::Aux(index)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let gs = ctx
+                    .needs_input_grad(1)
+                    .then(|| g.index_select(d as i64, ctx.saved(0)))
+                    .transpose()?;
+                Ok(vec![Some(g.clone()), gs])
+            },
+        )?;
         Ok(out)
     }
 
     /// `out[i][j] = self[i][index[i][j]]` (dim 1), the index's shape.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         common_device(&[self, index])?;
-        ensure!(index.dtype() == DType::I64, Error::runtime("gather(): Expected dtype int64 for index"));
+        ensure!(
+            index.dtype() == DType::I64,
+            Error::runtime("gather(): Expected dtype int64 for index")
+        );
         let d = normalize_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
@@ -303,11 +373,17 @@ impl Tensor {
         let data = on_host(self, |s, l| kernels::gather(s, l, d, &idx, &ishape))?;
         let out = from_cpu(data, &ishape, self.device())?;
         let index = index.clone();
-        record("GatherBackward0", &[self], &[&out], || vec![Saved::Aux(index)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
-            Ok(vec![Some(z.scatter_add(d as i64, ctx.saved(0), g)?)])
-        })?;
+        record(
+            "GatherBackward0",
+            &[self],
+            &[&out],
+            || vec![Saved::Aux(index)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
+                Ok(vec![Some(z.scatter_add(d as i64, ctx.saved(0), g)?)])
+            },
+        )?;
         Ok(out)
     }
 
@@ -321,9 +397,18 @@ impl Tensor {
         self.scatter_impl(dim, index, src, true)
     }
 
-    fn scatter_impl(&self, dim: i64, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+    fn scatter_impl(
+        &self,
+        dim: i64,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
         common_device(&[self, index, src])?;
-        ensure!(index.dtype() == DType::I64, Error::runtime("scatter(): Expected dtype int64 for index"));
+        ensure!(
+            index.dtype() == DType::I64,
+            Error::runtime("scatter(): Expected dtype int64 for index")
+        );
         let d = normalize_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
@@ -345,23 +430,50 @@ impl Tensor {
         }
         let mut idx = host_indices(index)?;
         normalize_positions(&mut idx, shape[d], d)?;
-        let base = if self.device().is_cuda() { self.to_device(crate::Device::Cpu)? } else { self.clone() };
-        let srch = if src_c.device().is_cuda() { src_c.to_device(crate::Device::Cpu)? } else { src_c.clone() };
-        let data = base.with_cpu(|b, bl| srch.with_cpu(|s, sl| kernels::scatter(b, bl, d, &idx, &ishape, s, sl, accumulate)))?;
+        let base = if self.device().is_cuda() {
+            self.to_device(crate::Device::Cpu)?
+        } else {
+            self.clone()
+        };
+        let srch = if src_c.device().is_cuda() {
+            src_c.to_device(crate::Device::Cpu)?
+        } else {
+            src_c.clone()
+        };
+        let data = base.with_cpu(|b, bl| {
+            srch.with_cpu(|s, sl| kernels::scatter(b, bl, d, &idx, &ishape, s, sl, accumulate))
+        })?;
         let out = from_cpu(data, &shape, self.device())?;
         let index = index.clone();
-        let name = if accumulate { "ScatterAddBackward0" } else { "ScatterBackward0" };
-        record(name, &[self, src], &[&out], || vec![Saved::Aux(index)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let index = ctx.saved(0);
-            let gself = if accumulate {
-                g.clone()
-            } else {
-                g.scatter(d as i64, index, &Tensor::zeros(&index.shape(), g.dtype(), g.device())?)?
-            };
-            let gsrc = ctx.needs_input_grad(1).then(|| g.gather(d as i64, index)).transpose()?;
-            Ok(vec![Some(gself), gsrc])
-        })?;
+        let name = if accumulate {
+            "ScatterAddBackward0"
+        } else {
+            "ScatterBackward0"
+        };
+        record(
+            name,
+            &[self, src],
+            &[&out],
+            || vec![Saved::Aux(index)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let index = ctx.saved(0);
+                let gself = if accumulate {
+                    g.clone()
+                } else {
+                    g.scatter(
+                        d as i64,
+                        index,
+                        &Tensor::zeros(&index.shape(), g.dtype(), g.device())?,
+                    )?
+                };
+                let gsrc = ctx
+                    .needs_input_grad(1)
+                    .then(|| g.gather(d as i64, index))
+                    .transpose()?;
+                Ok(vec![Some(gself), gsrc])
+            },
+        )?;
         Ok(out)
     }
 
@@ -405,12 +517,19 @@ impl AdvancedPlan {
         let nd = shape.len();
         ensure!(
             indices.len() <= nd,
-            Error::index(format!("too many indices for tensor of dimension {nd} (got {})", indices.len()))
+            Error::index(format!(
+                "too many indices for tensor of dimension {nd} (got {})",
+                indices.len()
+            ))
         );
-        let indexed: Vec<usize> = (0..indices.len()).filter(|&d| indices[d].is_some()).collect();
+        let indexed: Vec<usize> = (0..indices.len())
+            .filter(|&d| indices[d].is_some())
+            .collect();
         let mut bshape = Dims::new();
         for &d in &indexed {
-            let t = indices[d].as_ref().ok_or_else(|| Error::runtime("internal error"))?;
+            let t = indices[d]
+                .as_ref()
+                .ok_or_else(|| Error::runtime("internal error"))?;
             check_index_dtype(t)?;
             ensure!(
                 t.dtype() == DType::I64,
@@ -430,16 +549,28 @@ impl AdvancedPlan {
         }
         let mut positions = Vec::with_capacity(indexed.len());
         for &d in &indexed {
-            let t = indices[d].as_ref().ok_or_else(|| Error::runtime("internal error"))?;
+            let t = indices[d]
+                .as_ref()
+                .ok_or_else(|| Error::runtime("internal error"))?;
             let mut p = host_indices(&t.broadcast_to(&bshape)?)?;
             normalize_positions(&mut p, shape[d], d)?;
             positions.push(p);
         }
         let adjacent = indexed.windows(2).all(|w| w[1] == w[0] + 1);
-        let insert_at = if adjacent { indexed.first().copied().unwrap_or(0) } else { 0 };
+        let insert_at = if adjacent {
+            indexed.first().copied().unwrap_or(0)
+        } else {
+            0
+        };
         let mut perm = indexed.clone();
         perm.extend((0..nd).filter(|d| !indexed.contains(d)));
-        Ok(AdvancedPlan { perm, positions, bcast_shape: bshape, insert_at, ndim: nd })
+        Ok(AdvancedPlan {
+            perm,
+            positions,
+            bcast_shape: bshape,
+            insert_at,
+            ndim: nd,
+        })
     }
 
     fn perm_i64(&self) -> Vec<i64> {
@@ -484,7 +615,9 @@ impl AdvancedPlan {
             return Ok(result.clone());
         }
         let rest = self.ndim - self.positions.len();
-        let mut perm: Vec<i64> = (self.insert_at..self.insert_at + b).map(|d| d as i64).collect();
+        let mut perm: Vec<i64> = (self.insert_at..self.insert_at + b)
+            .map(|d| d as i64)
+            .collect();
         perm.extend((0..self.insert_at).map(|d| d as i64));
         perm.extend((self.insert_at + b..b + rest).map(|d| d as i64));
         result.permute(&perm)
@@ -500,34 +633,77 @@ fn index_leading_op(src: &Tensor, positions: Vec<Vec<i64>>, bcast: Dims) -> Resu
     out_shape.extend_from_slice(&shape[k..]);
     let data = on_host(src, |s, l| kernels::index_leading(s, l, &positions, n))?;
     let out = from_cpu(data, &out_shape, src.device())?;
-    record("IndexBackward0", &[src], &[&out], Vec::new, move |_, grads| {
-        let g = grad0(grads)?;
-        let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
-        Ok(vec![Some(index_put_leading_op(&z, positions.clone(), bcast.clone(), g, true)?)])
-    })?;
+    record(
+        "IndexBackward0",
+        &[src],
+        &[&out],
+        Vec::new,
+        move |_, grads| {
+            let g = grad0(grads)?;
+            let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
+            Ok(vec![Some(index_put_leading_op(
+                &z,
+                positions.clone(),
+                bcast.clone(),
+                g,
+                true,
+            )?)])
+        },
+    )?;
     Ok(out)
 }
 
 /// A copy of `dst` (leading form) with `values` ([bcast.., rest..]) put or added at `positions`.
-fn index_put_leading_op(dst: &Tensor, positions: Vec<Vec<i64>>, bcast: Dims, values: &Tensor, accumulate: bool) -> Result<Tensor> {
+fn index_put_leading_op(
+    dst: &Tensor,
+    positions: Vec<Vec<i64>>,
+    bcast: Dims,
+    values: &Tensor,
+    accumulate: bool,
+) -> Result<Tensor> {
     let shape = dst.shape();
     let n: usize = bcast.iter().product();
-    let dh = if dst.device().is_cuda() { dst.to_device(crate::Device::Cpu)? } else { dst.clone() };
-    let vh = if values.device().is_cuda() { values.to_device(crate::Device::Cpu)? } else { values.clone() };
-    let data = dh.with_cpu(|d, dl| vh.with_cpu(|v, vl| kernels::index_put_leading(d, dl, &positions, n, v, vl, accumulate)))?;
-    let out = from_cpu(data, &shape, dst.device())?;
-    record("IndexPutBackward0", &[dst, values], &[&out], Vec::new, move |ctx, grads| {
-        let g = grad0(grads)?;
-        let gdst = if accumulate {
-            g.clone()
-        } else {
-            let zeros = Tensor::zeros(&[], g.dtype(), g.device())?;
-            let mut vshape = bcast.clone();
-            vshape.extend_from_slice(&g.shape()[positions.len()..]);
-            index_put_leading_op(g, positions.clone(), bcast.clone(), &zeros.broadcast_to(&vshape)?, false)?
-        };
-        let gv = ctx.needs_input_grad(1).then(|| index_leading_op(g, positions.clone(), bcast.clone())).transpose()?;
-        Ok(vec![Some(gdst), gv])
+    let dh = if dst.device().is_cuda() {
+        dst.to_device(crate::Device::Cpu)?
+    } else {
+        dst.clone()
+    };
+    let vh = if values.device().is_cuda() {
+        values.to_device(crate::Device::Cpu)?
+    } else {
+        values.clone()
+    };
+    let data = dh.with_cpu(|d, dl| {
+        vh.with_cpu(|v, vl| kernels::index_put_leading(d, dl, &positions, n, v, vl, accumulate))
     })?;
+    let out = from_cpu(data, &shape, dst.device())?;
+    record(
+        "IndexPutBackward0",
+        &[dst, values],
+        &[&out],
+        Vec::new,
+        move |ctx, grads| {
+            let g = grad0(grads)?;
+            let gdst = if accumulate {
+                g.clone()
+            } else {
+                let zeros = Tensor::zeros(&[], g.dtype(), g.device())?;
+                let mut vshape = bcast.clone();
+                vshape.extend_from_slice(&g.shape()[positions.len()..]);
+                index_put_leading_op(
+                    g,
+                    positions.clone(),
+                    bcast.clone(),
+                    &zeros.broadcast_to(&vshape)?,
+                    false,
+                )?
+            };
+            let gv = ctx
+                .needs_input_grad(1)
+                .then(|| index_leading_op(g, positions.clone(), bcast.clone()))
+                .transpose()?;
+            Ok(vec![Some(gdst), gv])
+        },
+    )?;
     Ok(out)
 }

@@ -22,7 +22,9 @@ impl Tensor {
             return Ok(());
         }
         if self.is_leaf() && self.requires_grad() {
-            return Err(Error::runtime("a leaf Variable that requires grad is being used in an in-place operation."));
+            return Err(Error::runtime(
+                "a leaf Variable that requires grad is being used in an in-place operation.",
+            ));
         }
         if let Some(base) = self.view_base() {
             if base.is_leaf() && base.requires_grad() {
@@ -36,10 +38,15 @@ impl Tensor {
 
     /// Replaces this tensor's value by `compute(old value)`, in place, with autograd history.
     /// `others` are the other tensors `compute` reads (to know whether to record).
-    pub(crate) fn apply_inplace(&self, others: &[&Tensor], compute: impl FnOnce(&Tensor) -> Result<Tensor>) -> Result<()> {
+    pub(crate) fn apply_inplace(
+        &self,
+        others: &[&Tensor],
+        compute: impl FnOnce(&Tensor) -> Result<Tensor>,
+    ) -> Result<()> {
         self.check_inplace()?;
         let base_tracked = self.view_base().is_some_and(|b| b.requires_grad());
-        let track = is_grad_enabled() && (self.requires_grad() || base_tracked || others.iter().any(|t| t.requires_grad()));
+        let track = is_grad_enabled()
+            && (self.requires_grad() || base_tracked || others.iter().any(|t| t.requires_grad()));
         let source = if track { self.copy()? } else { self.clone() };
         let result = compute(&source)?;
         let (own, got) = (self.shape(), result.shape());
@@ -65,7 +72,11 @@ impl Tensor {
             match self.view_base() {
                 Some(base) => self.rebase_view_history(base, &result)?,
                 None => {
-                    let result = if result.dtype() == self.dtype() { result } else { result.to_dtype(self.dtype())? };
+                    let result = if result.dtype() == self.dtype() {
+                        result
+                    } else {
+                        result.to_dtype(self.dtype())?
+                    };
                     if let Some(node) = result.grad_fn() {
                         self.set_grad_fn(node, result.output_nr());
                     }
@@ -91,16 +102,26 @@ impl Tensor {
         );
         let base_shape = base.shape();
         let region = rel.clone();
-        record("CopySlices", &[base, value], &[base], Vec::new, move |_, grads| {
-            let g = grad0(grads)?;
-            let in_region = g.gather_view(&region)?;
-            let g_base = g.sub(&in_region.scatter_view(&base_shape, &region)?)?;
-            Ok(vec![Some(g_base), Some(in_region)])
-        })?;
+        record(
+            "CopySlices",
+            &[base, value],
+            &[base],
+            Vec::new,
+            move |_, grads| {
+                let g = grad0(grads)?;
+                let in_region = g.gather_view(&region)?;
+                let g_base = g.sub(&in_region.scatter_view(&base_shape, &region)?)?;
+                Ok(vec![Some(g_base), Some(in_region)])
+            },
+        )?;
         let shape = base.shape();
-        record("AsStridedBackward0", &[base], &[self], Vec::new, move |_, grads| {
-            Ok(vec![Some(grad0(grads)?.scatter_view(&shape, &rel)?)])
-        })
+        record(
+            "AsStridedBackward0",
+            &[base],
+            &[self],
+            Vec::new,
+            move |_, grads| Ok(vec![Some(grad0(grads)?.scatter_view(&shape, &rel)?)]),
+        )
     }
 
     fn binary_inplace(&self, op: BinaryOp, other: Operand<'_>) -> Result<()> {
@@ -110,7 +131,11 @@ impl Tensor {
         };
         // The result dtype must fit in self (PyTorch refuses int_tensor.add_(1.5)).
         let rt = result_type(&[Operand::Tensor(self), other]);
-        let rt = if op == BinaryOp::Div && !rt.is_floating_point() { crate::DType::F32 } else { rt };
+        let rt = if op == BinaryOp::Div && !rt.is_floating_point() {
+            crate::DType::F32
+        } else {
+            rt
+        };
         ensure!(
             can_cast(rt, self.dtype()),
             Error::runtime(format!(
@@ -158,7 +183,9 @@ impl Tensor {
 
     pub fn clamp_(&self, min: Option<f64>, max: Option<f64>) -> Result<()> {
         if min.is_none() && max.is_none() {
-            return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+            return Err(Error::runtime(
+                "torch.clamp: At least one of 'min' or 'max' must not be None",
+            ));
         }
         self.unary_(UnaryOp::Clamp { min, max })
     }
@@ -166,7 +193,9 @@ impl Tensor {
     /// Sets every element to `value`.
     pub fn fill_(&self, value: impl Into<Scalar>) -> Result<()> {
         let value = value.into();
-        if !is_grad_enabled() || !self.requires_grad() && !self.view_base().is_some_and(|b| b.requires_grad()) {
+        if !is_grad_enabled()
+            || !self.requires_grad() && !self.view_base().is_some_and(|b| b.requires_grad())
+        {
             self.check_inplace()?;
             check_no_internal_overlap(&self.layout())?;
             return backend::fill(self, value);
@@ -197,7 +226,9 @@ impl Tensor {
             }
         })?;
         let tracked = is_grad_enabled()
-            && (src.requires_grad() || self.requires_grad() || self.view_base().is_some_and(|b| b.requires_grad()));
+            && (src.requires_grad()
+                || self.requires_grad()
+                || self.view_base().is_some_and(|b| b.requires_grad()));
         if !tracked {
             self.check_inplace()?;
             check_no_internal_overlap(&self.layout())?;
@@ -220,7 +251,11 @@ impl Tensor {
 
 /// A written-to tensor must not have two elements on one memory location (an expanded view).
 fn check_no_internal_overlap(layout: &Layout) -> Result<()> {
-    let overlap = layout.shape().iter().zip(layout.strides()).any(|(&d, &s)| d > 1 && s == 0);
+    let overlap = layout
+        .shape()
+        .iter()
+        .zip(layout.strides())
+        .any(|(&d, &s)| d > 1 && s == 0);
     ensure!(
         !overlap,
         Error::runtime(

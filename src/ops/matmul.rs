@@ -12,8 +12,16 @@ fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<()> {
         a.dtype() == b.dtype(),
         Error::runtime(format!(
             "expected m1 and m2 to have the same dtype, but got: {} != {}",
-            a.dtype().name().replace("float32", "float").replace("float64", "double").replace("int64", "long"),
-            b.dtype().name().replace("float32", "float").replace("float64", "double").replace("int64", "long")
+            a.dtype()
+                .name()
+                .replace("float32", "float")
+                .replace("float64", "double")
+                .replace("int64", "long"),
+            b.dtype()
+                .name()
+                .replace("float32", "float")
+                .replace("float64", "double")
+                .replace("int64", "long")
         ))
     );
     ensure!(
@@ -43,12 +51,17 @@ impl Tensor {
                         sa[0], sb[0], sa[0], sb[0]
                     ))
                 );
-                self.unsqueeze(0)?.mm(&other.unsqueeze(1)?)?.reshape_dims(&[])
+                self.unsqueeze(0)?
+                    .mm(&other.unsqueeze(1)?)?
+                    .reshape_dims(&[])
             }
             (2, 1) => {
                 ensure!(
                     sa[1] == sb[0],
-                    Error::runtime(format!("size mismatch, got input ({}), mat ({}x{}), vec ({})", sa[0], sa[0], sa[1], sb[0]))
+                    Error::runtime(format!(
+                        "size mismatch, got input ({}), mat ({}x{}), vec ({})",
+                        sa[0], sa[0], sa[1], sb[0]
+                    ))
                 );
                 self.mm(&other.unsqueeze(1)?)?.squeeze(Some(1))
             }
@@ -71,8 +84,14 @@ impl Tensor {
         common_device(&[self, other])?;
         check_dtypes(self, other)?;
         let (sa, sb) = (self.shape(), other.shape());
-        ensure!(sa.len() == 2, Error::runtime(format!("self must be a matrix, got {}-D tensor", sa.len())));
-        ensure!(sb.len() == 2, Error::runtime(format!("mat2 must be a matrix, got {}-D tensor", sb.len())));
+        ensure!(
+            sa.len() == 2,
+            Error::runtime(format!("self must be a matrix, got {}-D tensor", sa.len()))
+        );
+        ensure!(
+            sb.len() == 2,
+            Error::runtime(format!("mat2 must be a matrix, got {}-D tensor", sb.len()))
+        );
         ensure!(
             sa[1] == sb[0],
             Error::runtime(format!(
@@ -108,7 +127,9 @@ impl Tensor {
         ensure!(
             k == k2,
             if na == 2 && nb == 2 {
-                Error::runtime(format!("mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"))
+                Error::runtime(format!(
+                    "mat1 and mat2 shapes cannot be multiplied ({m}x{k} and {k2}x{n})"
+                ))
             } else {
                 Error::runtime(format!(
                     "Expected size for first two dimensions of batch2 tensor to be: [{}, {k}] but got: [{}, {k2}].",
@@ -125,19 +146,25 @@ impl Tensor {
         let la = self.layout().broadcast_to(&la_shape);
         let lb = other.layout().broadcast_to(&lb_shape);
         let out = backend::matmul(self, &la, other, &lb)?;
-        record("MmBackward0", &[self, other], &[&out], || vec![Saved::Input(0), Saved::Input(1)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let (a, b) = (ctx.saved(0), ctx.saved(1));
-            let ga = ctx
-                .needs_input_grad(0)
-                .then(|| g.batched_matmul(&b.transpose(-1, -2)?)?.sum_to_shape(&sa))
-                .transpose()?;
-            let gb = ctx
-                .needs_input_grad(1)
-                .then(|| a.transpose(-1, -2)?.batched_matmul(g)?.sum_to_shape(&sb))
-                .transpose()?;
-            Ok(vec![ga, gb])
-        })?;
+        record(
+            "MmBackward0",
+            &[self, other],
+            &[&out],
+            || vec![Saved::Input(0), Saved::Input(1)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let (a, b) = (ctx.saved(0), ctx.saved(1));
+                let ga = ctx
+                    .needs_input_grad(0)
+                    .then(|| g.batched_matmul(&b.transpose(-1, -2)?)?.sum_to_shape(&sa))
+                    .transpose()?;
+                let gb = ctx
+                    .needs_input_grad(1)
+                    .then(|| a.transpose(-1, -2)?.batched_matmul(g)?.sum_to_shape(&sb))
+                    .transpose()?;
+                Ok(vec![ga, gb])
+            },
+        )?;
         Ok(out)
     }
 
@@ -151,8 +178,19 @@ impl Tensor {
         check_dtypes(self, weight)?;
         let xs = self.shape();
         let ws = weight.shape();
-        ensure!(ws.len() == 2, Error::runtime(format!("t() expects a tensor with <= 2 dimensions, but self is {}D", ws.len())));
-        ensure!(!xs.is_empty(), Error::runtime("both arguments to linear need to be at least 1D, but they are 0D and 2D"));
+        ensure!(
+            ws.len() == 2,
+            Error::runtime(format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {}D",
+                ws.len()
+            ))
+        );
+        ensure!(
+            !xs.is_empty(),
+            Error::runtime(
+                "both arguments to linear need to be at least 1D, but they are 0D and 2D"
+            )
+        );
         let in_f = *xs.last().unwrap_or(&0);
         let rows: usize = xs[..xs.len() - 1].iter().product();
         ensure!(
@@ -163,7 +201,10 @@ impl Tensor {
             ))
         );
         if let Some(b) = bias {
-            ensure!(b.dtype() == self.dtype(), Error::runtime("expected bias to have the same dtype as input"));
+            ensure!(
+                b.dtype() == self.dtype(),
+                Error::runtime("expected bias to have the same dtype as input")
+            );
             let bs = b.shape();
             ensure!(
                 bs.len() <= 1 && (bs.is_empty() || bs[0] == ws[0] || bs[0] == 1),
@@ -182,21 +223,34 @@ impl Tensor {
         out_shape.push(out_f);
         let out = out2.reshape_dims(&out_shape)?;
         let has_bias = bias.is_some();
-        record("AddmmBackward0", &inputs, &[&out], || vec![Saved::Input(0), Saved::Input(1)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let (x, w) = (ctx.saved(0), ctx.saved(1));
-            let g2 = g.reshape_dims(&[rows, out_f])?;
-            let gx = ctx.needs_input_grad(0).then(|| g2.mm(w)?.reshape_dims(&xs)).transpose()?;
-            let gw = ctx
-                .needs_input_grad(1)
-                .then(|| g2.t()?.mm(&x.reshape_dims(&[rows, in_f])?))
-                .transpose()?;
-            let mut out = vec![gx, gw];
-            if has_bias {
-                out.push(ctx.needs_input_grad(2).then(|| g2.sum_dims(&[0], false)).transpose()?);
-            }
-            Ok(out)
-        })?;
+        record(
+            "AddmmBackward0",
+            &inputs,
+            &[&out],
+            || vec![Saved::Input(0), Saved::Input(1)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let (x, w) = (ctx.saved(0), ctx.saved(1));
+                let g2 = g.reshape_dims(&[rows, out_f])?;
+                let gx = ctx
+                    .needs_input_grad(0)
+                    .then(|| g2.mm(w)?.reshape_dims(&xs))
+                    .transpose()?;
+                let gw = ctx
+                    .needs_input_grad(1)
+                    .then(|| g2.t()?.mm(&x.reshape_dims(&[rows, in_f])?))
+                    .transpose()?;
+                let mut out = vec![gx, gw];
+                if has_bias {
+                    out.push(
+                        ctx.needs_input_grad(2)
+                            .then(|| g2.sum_dims(&[0], false))
+                            .transpose()?,
+                    );
+                }
+                Ok(out)
+            },
+        )?;
         Ok(out)
     }
 }

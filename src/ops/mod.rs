@@ -34,7 +34,8 @@ impl<'a> From<&'a Tensor> for Operand<'a> {
 /// PyTorch's result type: dimensioned tensors outrank zero-dim tensors, which outrank Python
 /// numbers, except that an operand of a higher category (bool < integer < float) promotes.
 pub fn result_type(operands: &[Operand<'_>]) -> DType {
-    let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) = (None, None, None);
+    let (mut dim, mut zero, mut wrapped): (Option<DType>, Option<DType>, Option<DType>) =
+        (None, None, None);
     let promote = |acc: Option<DType>, d: DType| Some(acc.map_or(d, |a| a.promote(d)));
     for op in operands {
         match op {
@@ -60,7 +61,11 @@ pub fn common_device(tensors: &[&Tensor]) -> Result<Device> {
     for t in &tensors[1..] {
         let d = t.device();
         if d != first {
-            let (a, b) = if first.is_cuda() { (first, d) } else { (d, first) };
+            let (a, b) = if first.is_cuda() {
+                (first, d)
+            } else {
+                (d, first)
+            };
             return Err(Error::runtime(format!(
                 "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
             )));
@@ -112,7 +117,11 @@ impl Tensor {
                 dims.push((lead + i) as i64);
             }
         }
-        let summed = if dims.is_empty() { self.clone() } else { self.sum_dims(&dims, true)? };
+        let summed = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum_dims(&dims, true)?
+        };
         summed.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())
     }
 }
@@ -127,11 +136,20 @@ mod tests {
         let f = Tensor::from_slice(&[1.0f32, 2.0], &[2]).unwrap();
         let d0 = Tensor::scalar(1.0, DType::F64, Device::Cpu).unwrap();
         let b = Tensor::from_slice(&[1u8, 0], &[2]).unwrap();
-        assert_eq!(result_type(&[(&i).into(), Operand::Scalar(Scalar::Float(2.5))]), DType::F32);
+        assert_eq!(
+            result_type(&[(&i).into(), Operand::Scalar(Scalar::Float(2.5))]),
+            DType::F32
+        );
         assert_eq!(result_type(&[(&f).into(), (&d0).into()]), DType::F32);
         assert_eq!(result_type(&[(&i).into(), (&d0).into()]), DType::F64);
-        assert_eq!(result_type(&[(&b).into(), Operand::Scalar(Scalar::Int(2))]), DType::I64);
-        assert_eq!(result_type(&[(&i).into(), Operand::Scalar(Scalar::Bool(true))]), DType::I64);
+        assert_eq!(
+            result_type(&[(&b).into(), Operand::Scalar(Scalar::Int(2))]),
+            DType::I64
+        );
+        assert_eq!(
+            result_type(&[(&i).into(), Operand::Scalar(Scalar::Bool(true))]),
+            DType::I64
+        );
         assert_eq!(result_type(&[(&i).into(), (&f).into()]), DType::F32);
     }
 }

@@ -17,7 +17,9 @@ pub fn reduce_dims(dims: &[i64], ndim: usize) -> Result<Vec<usize>> {
         let d = normalize_dim(d, ndim)?;
         ensure!(
             !out.contains(&d),
-            Error::runtime(format!("dim {d} appears multiple times in the list of dims"))
+            Error::runtime(format!(
+                "dim {d} appears multiple times in the list of dims"
+            ))
         );
         out.push(d);
     }
@@ -71,10 +73,16 @@ impl Tensor {
         let shape = self.shape();
         let d = reduce_dims(dims, shape.len())?;
         let out = self.reduce_op(ReduceOp::Sum, &d, keepdim)?;
-        record("SumBackward1", &[self], &[&out], Vec::new, move |_, grads| {
-            let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
-            Ok(vec![Some(g.broadcast_to(&shape)?)])
-        })?;
+        record(
+            "SumBackward1",
+            &[self],
+            &[&out],
+            Vec::new,
+            move |_, grads| {
+                let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
+                Ok(vec![Some(g.broadcast_to(&shape)?)])
+            },
+        )?;
         Ok(out)
     }
 
@@ -96,10 +104,18 @@ impl Tensor {
         let d = reduce_dims(dims, shape.len())?;
         let count: usize = d.iter().map(|&k| shape[k]).product();
         let out = self.reduce_op(ReduceOp::Mean, &d, keepdim)?;
-        record("MeanBackward1", &[self], &[&out], Vec::new, move |_, grads| {
-            let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
-            Ok(vec![Some(g.div_scalar(count as f64)?.broadcast_to(&shape)?)])
-        })?;
+        record(
+            "MeanBackward1",
+            &[self],
+            &[&out],
+            Vec::new,
+            move |_, grads| {
+                let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
+                Ok(vec![Some(
+                    g.div_scalar(count as f64)?.broadcast_to(&shape)?,
+                )])
+            },
+        )?;
         Ok(out)
     }
 
@@ -108,12 +124,18 @@ impl Tensor {
         let shape = self.shape();
         let d = reduce_dims(dims, shape.len())?;
         let out = self.reduce_op(ReduceOp::Prod, &d, keepdim)?;
-        record("ProdBackward1", &[self], &[&out], || vec![Saved::Input(0), Saved::Output(0)], move |ctx, grads| {
-            // d prod / d x_i = prod / x_i (inputs with zeros would need the product of the others).
-            let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
-            let p = unreduce(ctx.saved(1), &shape, &d, keepdim)?;
-            Ok(vec![Some(g.mul(&p)?.div(ctx.saved(0))?)])
-        })?;
+        record(
+            "ProdBackward1",
+            &[self],
+            &[&out],
+            || vec![Saved::Input(0), Saved::Output(0)],
+            move |ctx, grads| {
+                // d prod / d x_i = prod / x_i (inputs with zeros would need the product of the others).
+                let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
+                let p = unreduce(ctx.saved(1), &shape, &d, keepdim)?;
+                Ok(vec![Some(g.mul(&p)?.div(ctx.saved(0))?)])
+            },
+        )?;
         Ok(out)
     }
 
@@ -152,17 +174,31 @@ impl Tensor {
     }
 
     fn extreme_all(&self, want_max: bool) -> Result<Tensor> {
-        let op = if want_max { ReduceOp::Max } else { ReduceOp::Min };
+        let op = if want_max {
+            ReduceOp::Max
+        } else {
+            ReduceOp::Min
+        };
         let all: Vec<usize> = (0..self.ndim()).collect();
         let out = self.reduce_op(op, &all, false)?;
-        let name = if want_max { "MaxBackward1" } else { "MinBackward1" };
-        record(name, &[self], &[&out], || vec![Saved::Input(0), Saved::Output(0)], |ctx, grads| {
-            // The gradient is shared evenly by all elements equal to the extreme.
-            let g = grad0(grads)?;
-            let mask = ctx.saved(0).eq(ctx.saved(1))?.to_dtype(g.dtype())?;
-            let count = mask.sum()?;
-            Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
-        })?;
+        let name = if want_max {
+            "MaxBackward1"
+        } else {
+            "MinBackward1"
+        };
+        record(
+            name,
+            &[self],
+            &[&out],
+            || vec![Saved::Input(0), Saved::Output(0)],
+            |ctx, grads| {
+                // The gradient is shared evenly by all elements equal to the extreme.
+                let g = grad0(grads)?;
+                let mask = ctx.saved(0).eq(ctx.saved(1))?.to_dtype(g.dtype())?;
+                let count = mask.sum()?;
+                Ok(vec![Some(mask.mul(&g.div(&count)?)?)])
+            },
+        )?;
         Ok(out)
     }
 
@@ -189,18 +225,28 @@ impl Tensor {
         } else {
             (values, indices)
         };
-        let name = if want_max { "MaxBackward0" } else { "MinBackward0" };
+        let name = if want_max {
+            "MaxBackward0"
+        } else {
+            "MinBackward0"
+        };
         let idx = indices.clone();
-        record(name, &[self], &[&values], || vec![Saved::Aux(idx)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let (g, i) = if keepdim {
-                (g.clone(), ctx.saved(0).clone())
-            } else {
-                (g.unsqueeze(d as i64)?, ctx.saved(0).unsqueeze(d as i64)?)
-            };
-            let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
-            Ok(vec![Some(z.scatter(d as i64, &i, &g)?)])
-        })?;
+        record(
+            name,
+            &[self],
+            &[&values],
+            || vec![Saved::Aux(idx)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let (g, i) = if keepdim {
+                    (g.clone(), ctx.saved(0).clone())
+                } else {
+                    (g.unsqueeze(d as i64)?, ctx.saved(0).unsqueeze(d as i64)?)
+                };
+                let z = Tensor::zeros(&shape, g.dtype(), g.device())?;
+                Ok(vec![Some(z.scatter(d as i64, &i, &g)?)])
+            },
+        )?;
         Ok((values, indices))
     }
 
@@ -219,7 +265,11 @@ impl Tensor {
         match dim {
             None => {
                 let flat = x.reshape_dims(&[x.numel()])?;
-                let op = if want_max { ReduceOp::ArgMax } else { ReduceOp::ArgMin };
+                let op = if want_max {
+                    ReduceOp::ArgMax
+                } else {
+                    ReduceOp::ArgMin
+                };
                 let out = flat.reduce_op(op, &[0], false)?;
                 if keepdim {
                     out.reshape_dims(&vec![1; x.ndim()])
@@ -280,7 +330,9 @@ impl Tensor {
             }
             Ok(m)
         } else {
-            a.pow_scalar(p)?.sum_dims(dims, keepdim)?.pow_scalar(1.0 / p)
+            a.pow_scalar(p)?
+                .sum_dims(dims, keepdim)?
+                .pow_scalar(1.0 / p)
         }
     }
 }

@@ -17,15 +17,25 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
     let mut known = 1usize;
     for (i, &d) in shape.iter().enumerate() {
         if d == -1 {
-            ensure!(infer.is_none(), Error::runtime("only one dimension can be inferred"));
+            ensure!(
+                infer.is_none(),
+                Error::runtime("only one dimension can be inferred")
+            );
             infer = Some(i);
         } else if d < 0 {
             return Err(Error::runtime(format!("invalid shape dimension {d}")));
         } else {
-            known = known.checked_mul(d as usize).ok_or_else(|| Error::runtime("shape is too large"))?;
+            known = known
+                .checked_mul(d as usize)
+                .ok_or_else(|| Error::runtime("shape is too large"))?;
         }
     }
-    let invalid = || Error::runtime(format!("shape '{}' is invalid for input of size {numel}", fmt_ishape(shape)));
+    let invalid = || {
+        Error::runtime(format!(
+            "shape '{}' is invalid for input of size {numel}",
+            fmt_ishape(shape)
+        ))
+    };
     let mut out: Dims = shape.iter().map(|&d| d.max(0) as usize).collect();
     match infer {
         None => ensure!(known == numel, invalid()),
@@ -53,7 +63,9 @@ impl Tensor {
         backward: impl Fn(&Tensor) -> Result<Tensor> + Send + Sync + 'static,
     ) -> Result<Tensor> {
         let out = self.view_with_layout(layout);
-        record(name, &[self], &[&out], Vec::new, move |_, grads| Ok(vec![Some(backward(grad0(grads)?)?)]))?;
+        record(name, &[self], &[&out], Vec::new, move |_, grads| {
+            Ok(vec![Some(backward(grad0(grads)?)?)])
+        })?;
         Ok(out)
     }
 
@@ -105,17 +117,25 @@ impl Tensor {
                 dims.len()
             ))
         );
-        let perm: Vec<usize> = dims.iter().map(|&d| normalize_dim(d, nd)).collect::<Result<_>>()?;
+        let perm: Vec<usize> = dims
+            .iter()
+            .map(|&d| normalize_dim(d, nd))
+            .collect::<Result<_>>()?;
         let mut seen = vec![false; nd];
         for &p in &perm {
-            ensure!(!seen[p], Error::runtime("permute(): duplicate dims are not allowed."));
+            ensure!(
+                !seen[p],
+                Error::runtime("permute(): duplicate dims are not allowed.")
+            );
             seen[p] = true;
         }
         let mut inverse = vec![0i64; nd];
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i as i64;
         }
-        self.make_view(self.layout().permute(&perm), "PermuteBackward0", move |g| g.permute(&inverse))
+        self.make_view(self.layout().permute(&perm), "PermuteBackward0", move |g| {
+            g.permute(&inverse)
+        })
     }
 
     /// Swaps two dims.
@@ -125,7 +145,11 @@ impl Tensor {
         if nd == 0 {
             return Ok(self.clone());
         }
-        self.make_view(self.layout().transpose(a, b), "TransposeBackward0", move |g| g.transpose(a as i64, b as i64))
+        self.make_view(
+            self.layout().transpose(a, b),
+            "TransposeBackward0",
+            move |g| g.transpose(a as i64, b as i64),
+        )
     }
 
     /// Transpose of a matrix (`t()`); 0-D and 1-D tensors come back as they are.
@@ -133,7 +157,9 @@ impl Tensor {
         let nd = self.ndim();
         ensure!(
             nd <= 2,
-            Error::runtime(format!("t() expects a tensor with <= 2 dimensions, but self is {nd}D"))
+            Error::runtime(format!(
+                "t() expects a tensor with <= 2 dimensions, but self is {nd}D"
+            ))
         );
         if nd < 2 {
             return Ok(self.clone());
@@ -200,7 +226,9 @@ impl Tensor {
     pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
         let d = normalize_insert_dim(dim, self.ndim())?;
         let layout = self.layout().unsqueeze(d);
-        self.make_view(layout, "UnsqueezeBackward0", move |g| g.squeeze(Some(d as i64)))
+        self.make_view(layout, "UnsqueezeBackward0", move |g| {
+            g.squeeze(Some(d as i64))
+        })
     }
 
     /// Merges dims `start..=end` into one.
@@ -209,8 +237,14 @@ impl Tensor {
         if shape.is_empty() {
             return self.reshape_dims(&[1]);
         }
-        let (s, e) = (normalize_dim(start_dim, shape.len())?, normalize_dim(end_dim, shape.len())?);
-        ensure!(s <= e, Error::runtime("flatten() has invalid args: start_dim cannot come after end_dim"));
+        let (s, e) = (
+            normalize_dim(start_dim, shape.len())?,
+            normalize_dim(end_dim, shape.len())?,
+        );
+        ensure!(
+            s <= e,
+            Error::runtime("flatten() has invalid args: start_dim cannot come after end_dim")
+        );
         if s == e {
             return Ok(self.clone());
         }
@@ -234,17 +268,25 @@ impl Tensor {
     /// Elements `start..start+length` of `dim`, as a view.
     pub fn narrow(&self, dim: i64, start: i64, length: usize) -> Result<Tensor> {
         let shape = self.shape();
-        ensure!(!shape.is_empty(), Error::runtime("narrow() cannot be applied to a 0-dim tensor."));
+        ensure!(
+            !shape.is_empty(),
+            Error::runtime("narrow() cannot be applied to a 0-dim tensor.")
+        );
         let d = normalize_dim(dim, shape.len())?;
         let size = shape[d] as i64;
         let start = if start < 0 { start + size } else { start };
         ensure!(
             start >= 0 && start <= size,
-            Error::index(format!("start out of range (expected to be in range of [{}, {size}], but got {start})", -size))
+            Error::index(format!(
+                "start out of range (expected to be in range of [{}, {size}], but got {start})",
+                -size
+            ))
         );
         ensure!(
             start as usize + length <= shape[d],
-            Error::runtime(format!("start ({start}) + length ({length}) exceeds dimension size ({size})."))
+            Error::runtime(format!(
+                "start ({start}) + length ({length}) exceeds dimension size ({size})."
+            ))
         );
         self.slice(d, start as usize, start as usize + length, 1)
     }
@@ -260,23 +302,34 @@ impl Tensor {
         let end = end.min(shape[dim]);
         let start = start.min(end);
         let rel = Layout::contiguous(&shape).slice(dim, start, end, step);
-        self.make_view(layout.slice(dim, start, end, step), "SliceBackward0", move |g| g.scatter_view(&shape, &rel))
+        self.make_view(
+            layout.slice(dim, start, end, step),
+            "SliceBackward0",
+            move |g| g.scatter_view(&shape, &rel),
+        )
     }
 
     /// Index `index` of `dim`, removing the dim (a view).
     pub fn select(&self, dim: i64, index: i64) -> Result<Tensor> {
         let layout = self.layout();
         let shape = layout.dims().clone();
-        ensure!(!shape.is_empty(), Error::index("select() cannot be applied to a 0-dim tensor."));
+        ensure!(
+            !shape.is_empty(),
+            Error::index("select() cannot be applied to a 0-dim tensor.")
+        );
         let d = normalize_dim(dim, shape.len())?;
         let size = shape[d] as i64;
         ensure!(
             index >= -size && index < size,
-            Error::index(format!("index {index} is out of bounds for dimension {d} with size {size}"))
+            Error::index(format!(
+                "index {index} is out of bounds for dimension {d} with size {size}"
+            ))
         );
         let i = if index < 0 { index + size } else { index } as usize;
         let rel = Layout::contiguous(&shape).select(d, i);
-        self.make_view(layout.select(d, i), "SelectBackward0", move |g| g.scatter_view(&shape, &rel))
+        self.make_view(layout.select(d, i), "SelectBackward0", move |g| {
+            g.scatter_view(&shape, &rel)
+        })
     }
 
     /// Reads this tensor, taken as row-major, through `view` geometry (a view of a contiguous copy).
@@ -284,9 +337,15 @@ impl Tensor {
         let base = self.contiguous()?;
         let offset = base.storage_offset();
         let shape = base.shape();
-        let layout = Layout::from_parts(view.dims().clone(), Dims::from_slice(view.strides()), view.offset() + offset);
+        let layout = Layout::from_parts(
+            view.dims().clone(),
+            Dims::from_slice(view.strides()),
+            view.offset() + offset,
+        );
         let rel = view.clone();
-        base.make_view(layout, "AsStridedBackward0", move |g| g.scatter_view(&shape, &rel))
+        base.make_view(layout, "AsStridedBackward0", move |g| {
+            g.scatter_view(&shape, &rel)
+        })
     }
 
     /// Zeros of `base_shape` with this tensor written at `view` geometry (the gradient of a view).
@@ -296,9 +355,13 @@ impl Tensor {
         crate::autograd::no_grad(|| backend::copy_into(&target, self))?;
         drop(target);
         let rel = view.clone();
-        record("AsStridedScatterBackward0", &[self], &[&out], Vec::new, move |_, grads| {
-            Ok(vec![Some(grad0(grads)?.gather_view(&rel)?)])
-        })?;
+        record(
+            "AsStridedScatterBackward0",
+            &[self],
+            &[&out],
+            Vec::new,
+            move |_, grads| Ok(vec![Some(grad0(grads)?.gather_view(&rel)?)]),
+        )?;
         Ok(out)
     }
 
@@ -314,7 +377,9 @@ impl Tensor {
     /// A copy with its own storage (PyTorch's `clone()`).
     pub fn copy(&self) -> Result<Tensor> {
         let out = backend::cast(self, self.dtype())?;
-        record("CloneBackward0", &[self], &[&out], Vec::new, |_, grads| Ok(vec![Some(grad0(grads)?.clone())]))?;
+        record("CloneBackward0", &[self], &[&out], Vec::new, |_, grads| {
+            Ok(vec![Some(grad0(grads)?.clone())])
+        })?;
         Ok(out)
     }
 
@@ -326,9 +391,13 @@ impl Tensor {
         let out = backend::cast(self, dtype)?;
         if dtype.is_floating_point() && self.dtype().is_floating_point() {
             let from = self.dtype();
-            record("ToCopyBackward0", &[self], &[&out], Vec::new, move |_, grads| {
-                Ok(vec![Some(grad0(grads)?.to_dtype(from)?)])
-            })?;
+            record(
+                "ToCopyBackward0",
+                &[self],
+                &[&out],
+                Vec::new,
+                move |_, grads| Ok(vec![Some(grad0(grads)?.to_dtype(from)?)]),
+            )?;
         }
         Ok(out)
     }
@@ -340,21 +409,34 @@ impl Tensor {
             return Ok(self.clone());
         }
         let out = backend::to_device(self, device)?;
-        record("ToCopyBackward0", &[self], &[&out], Vec::new, move |_, grads| {
-            Ok(vec![Some(grad0(grads)?.to_device(from)?)])
-        })?;
+        record(
+            "ToCopyBackward0",
+            &[self],
+            &[&out],
+            Vec::new,
+            move |_, grads| Ok(vec![Some(grad0(grads)?.to_device(from)?)]),
+        )?;
         Ok(out)
     }
 
     /// Concatenates along `dim` (dtypes promote; empty 1-D tensors are skipped, as in PyTorch).
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        ensure!(!tensors.is_empty(), Error::runtime("torch.cat(): expected a non-empty list of Tensors"));
+        ensure!(
+            !tensors.is_empty(),
+            Error::runtime("torch.cat(): expected a non-empty list of Tensors")
+        );
         let refs: Vec<&Tensor> = tensors.iter().collect();
         let device = common_device(&refs)?;
         let operands: Vec<Operand<'_>> = refs.iter().map(|t| Operand::Tensor(t)).collect();
         let dtype = result_type(&operands);
-        let parts: Vec<&Tensor> = refs.iter().copied().filter(|t| !(t.ndim() == 1 && t.numel() == 0)).collect();
-        let Some(first) = parts.first() else { return tensors[0].to_dtype(dtype) };
+        let parts: Vec<&Tensor> = refs
+            .iter()
+            .copied()
+            .filter(|t| !(t.ndim() == 1 && t.numel() == 0))
+            .collect();
+        let Some(first) = parts.first() else {
+            return tensors[0].to_dtype(dtype);
+        };
         let ref_shape = first.shape();
         ensure!(
             !ref_shape.is_empty(),
@@ -395,22 +477,31 @@ impl Tensor {
             offset += n;
             sizes.push(n);
         }
-        record("CatBackward0", &parts, &[&out], Vec::new, move |_, grads| {
-            let g = grad0(grads)?;
-            let mut start = 0;
-            let mut gs = Vec::with_capacity(sizes.len());
-            for &n in &sizes {
-                gs.push(Some(g.narrow(d as i64, start as i64, n)?));
-                start += n;
-            }
-            Ok(gs)
-        })?;
+        record(
+            "CatBackward0",
+            &parts,
+            &[&out],
+            Vec::new,
+            move |_, grads| {
+                let g = grad0(grads)?;
+                let mut start = 0;
+                let mut gs = Vec::with_capacity(sizes.len());
+                for &n in &sizes {
+                    gs.push(Some(g.narrow(d as i64, start as i64, n)?));
+                    start += n;
+                }
+                Ok(gs)
+            },
+        )?;
         Ok(out)
     }
 
     /// Joins tensors of one shape along a new dim.
     pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        ensure!(!tensors.is_empty(), Error::runtime("stack expects a non-empty TensorList"));
+        ensure!(
+            !tensors.is_empty(),
+            Error::runtime("stack expects a non-empty TensorList")
+        );
         let shape = tensors[0].shape();
         for (i, t) in tensors.iter().enumerate() {
             ensure!(
@@ -423,7 +514,10 @@ impl Tensor {
             );
         }
         let d = normalize_insert_dim(dim, shape.len())? as i64;
-        let parts: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        let parts: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d))
+            .collect::<Result<_>>()?;
         Tensor::cat(&parts, d)
     }
 
@@ -471,7 +565,10 @@ impl Tensor {
 
     /// `chunks` nearly equal pieces along `dim`.
     pub fn chunk(&self, chunks: usize, dim: i64) -> Result<Vec<Tensor>> {
-        ensure!(chunks > 0, Error::runtime("chunk expects `chunks` to be greater than 0, got: 0"));
+        ensure!(
+            chunks > 0,
+            Error::runtime("chunk expects `chunks` to be greater than 0, got: 0")
+        );
         let size = self.shape()[normalize_dim(dim, self.ndim())?];
         self.split(size.div_ceil(chunks).max(1), dim)
     }
@@ -479,7 +576,9 @@ impl Tensor {
     /// All slices along `dim`, the dim removed.
     pub fn unbind(&self, dim: i64) -> Result<Vec<Tensor>> {
         let d = normalize_dim(dim, self.ndim())?;
-        (0..self.shape()[d] as i64).map(|i| self.select(d as i64, i)).collect()
+        (0..self.shape()[d] as i64)
+            .map(|i| self.select(d as i64, i))
+            .collect()
     }
 
     /// Tiles the tensor `repeats` times along each dim.
@@ -501,7 +600,10 @@ impl Tensor {
             expanded.extend_from_slice(&[r as i64, s as i64]);
             result.push((r * s) as i64);
         }
-        self.reshape(&interleaved)?.expand(&expanded)?.contiguous()?.reshape(&result)
+        self.reshape(&interleaved)?
+            .expand(&expanded)?
+            .contiguous()?
+            .reshape(&result)
     }
 
     /// Reverses the order of elements along `dims`.
@@ -511,7 +613,13 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim(d, nd)?;
             let n = self.shape()[d];
-            let idx = Tensor::arange((n as i64 - 1).into(), (-1i64).into(), (-1i64).into(), DType::I64, self.device())?;
+            let idx = Tensor::arange(
+                (n as i64 - 1).into(),
+                (-1i64).into(),
+                (-1i64).into(),
+                DType::I64,
+                self.device(),
+            )?;
             out = out.index_select(d as i64, &idx)?;
         }
         Ok(out)

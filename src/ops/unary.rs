@@ -80,45 +80,70 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
             let gx = match op {
                 UnaryOp::Neg => g.neg()?,
                 UnaryOp::Abs => g.mul(&s().sign()?)?,
-                UnaryOp::Sign | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc => g.zeros_like()?,
+                UnaryOp::Sign
+                | UnaryOp::Floor
+                | UnaryOp::Ceil
+                | UnaryOp::Round
+                | UnaryOp::Trunc => g.zeros_like()?,
                 UnaryOp::Square => g.mul(&s().mul_scalar(2.0)?)?,
-                UnaryOp::Relu => fused_grad(BinaryOp::ReluBackward, g, s(), || g.mul(&s().gt_scalar(0.0)?.to_dtype(g.dtype())?))?,
+                UnaryOp::Relu => fused_grad(BinaryOp::ReluBackward, g, s(), || {
+                    g.mul(&s().gt_scalar(0.0)?.to_dtype(g.dtype())?)
+                })?,
                 UnaryOp::Exp => g.mul(s())?,
                 UnaryOp::Log => g.div(s())?,
                 UnaryOp::Sqrt => g.div(&s().mul_scalar(2.0)?)?,
                 UnaryOp::Rsqrt => g.mul(&s().pow_scalar(3.0)?.mul_scalar(-0.5)?)?,
                 UnaryOp::Sin => g.mul(&s().cos()?)?,
                 UnaryOp::Cos => g.mul(&s().sin()?.neg()?)?,
-                UnaryOp::Tanh => fused_grad(BinaryOp::TanhBackward, g, s(), || g.mul(&s().mul(s())?.rsub_scalar(1.0)?))?,
-                UnaryOp::Sigmoid => {
-                    fused_grad(BinaryOp::SigmoidBackward, g, s(), || g.mul(&s().mul(&s().rsub_scalar(1.0)?)?))?
-                }
+                UnaryOp::Tanh => fused_grad(BinaryOp::TanhBackward, g, s(), || {
+                    g.mul(&s().mul(s())?.rsub_scalar(1.0)?)
+                })?,
+                UnaryOp::Sigmoid => fused_grad(BinaryOp::SigmoidBackward, g, s(), || {
+                    g.mul(&s().mul(&s().rsub_scalar(1.0)?)?)
+                })?,
                 UnaryOp::Log1p => g.div(&s().add_scalar(1.0)?)?,
                 UnaryOp::Expm1 => g.mul(&s().add_scalar(1.0)?)?,
                 UnaryOp::Reciprocal => g.mul(&s().mul(s())?.neg()?)?,
                 UnaryOp::Gelu => fused_grad(BinaryOp::GeluBackward, g, s(), || {
                     let x = s();
-                    let cdf = x.mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?.erf()?.add_scalar(1.0)?.mul_scalar(0.5)?;
-                    let pdf = x.mul(x)?.mul_scalar(-0.5)?.exp()?.mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt())?;
+                    let cdf = x
+                        .mul_scalar(std::f64::consts::FRAC_1_SQRT_2)?
+                        .erf()?
+                        .add_scalar(1.0)?
+                        .mul_scalar(0.5)?;
+                    let pdf = x
+                        .mul(x)?
+                        .mul_scalar(-0.5)?
+                        .exp()?
+                        .mul_scalar(1.0 / (2.0 * std::f64::consts::PI).sqrt())?;
                     g.mul(&cdf.add(&x.mul(&pdf)?)?)
                 })?,
                 UnaryOp::GeluTanh => fused_grad(BinaryOp::GeluTanhBackward, g, s(), || {
                     let x = s();
                     let k = (2.0 / std::f64::consts::PI).sqrt();
                     let x2 = x.mul(x)?;
-                    let t = x.mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?.mul_scalar(k)?.tanh()?;
+                    let t = x
+                        .mul(&x2.mul_scalar(0.044715)?.add_scalar(1.0)?)?
+                        .mul_scalar(k)?
+                        .tanh()?;
                     let left = t.add_scalar(1.0)?.mul_scalar(0.5)?;
-                    let dt = t.mul(&t)?.rsub_scalar(1.0)?.mul(&x2.mul_scalar(3.0 * 0.044715)?.add_scalar(1.0)?)?.mul_scalar(k)?;
+                    let dt = t
+                        .mul(&t)?
+                        .rsub_scalar(1.0)?
+                        .mul(&x2.mul_scalar(3.0 * 0.044715)?.add_scalar(1.0)?)?
+                        .mul_scalar(k)?;
                     g.mul(&left.add(&x.mul(&dt)?.mul_scalar(0.5)?)?)
                 })?,
                 UnaryOp::Silu => fused_grad(BinaryOp::SiluBackward, g, s(), || {
                     let sg = s().sigmoid()?;
                     g.mul(&sg.mul(&s().mul(&sg.rsub_scalar(1.0)?)?.add_scalar(1.0)?)?)
                 })?,
-                UnaryOp::LeakyRelu(slope) => fused_grad(BinaryOp::LeakyReluBackward(slope), g, s(), || {
-                    let pos = s().gt_scalar(0.0)?;
-                    Tensor::where_(&pos, g, &g.mul_scalar(slope)?)
-                })?,
+                UnaryOp::LeakyRelu(slope) => {
+                    fused_grad(BinaryOp::LeakyReluBackward(slope), g, s(), || {
+                        let pos = s().gt_scalar(0.0)?;
+                        Tensor::where_(&pos, g, &g.mul_scalar(slope)?)
+                    })?
+                }
                 UnaryOp::Elu(alpha) => {
                     let x = s();
                     let neg = x.exp()?.mul_scalar(alpha)?;
@@ -127,7 +152,8 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                 UnaryOp::Softplus { beta, threshold } => {
                     let x = s();
                     let z = x.mul_scalar(beta)?;
-                    let d = Tensor::where_(&z.gt_scalar(threshold)?, &x.ones_like()?, &z.sigmoid()?)?;
+                    let d =
+                        Tensor::where_(&z.gt_scalar(threshold)?, &x.ones_like()?, &z.sigmoid()?)?;
                     g.mul(&d)?
                 }
                 UnaryOp::PowScalar(e) => {
@@ -138,18 +164,25 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                     }
                 }
                 UnaryOp::RPowScalar(base) => g.mul(&s().mul_scalar(base.ln())?)?,
-                UnaryOp::Clamp { min, max } => fused_grad(BinaryOp::ClampBackward { min, max }, g, s(), || {
-                    let x = s();
-                    let mut keep = x.eq(x)?; // all true, except NaN
-                    if let Some(lo) = min {
-                        keep = keep.logical_and(&x.ge_scalar(lo)?)?;
-                    }
-                    if let Some(hi) = max {
-                        keep = keep.logical_and(&x.le_scalar(hi)?)?;
-                    }
-                    g.mul(&keep.to_dtype(g.dtype())?)
-                })?,
-                UnaryOp::Erf => g.mul(&s().square()?.neg()?.exp()?.mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?)?,
+                UnaryOp::Clamp { min, max } => {
+                    fused_grad(BinaryOp::ClampBackward { min, max }, g, s(), || {
+                        let x = s();
+                        let mut keep = x.eq(x)?; // all true, except NaN
+                        if let Some(lo) = min {
+                            keep = keep.logical_and(&x.ge_scalar(lo)?)?;
+                        }
+                        if let Some(hi) = max {
+                            keep = keep.logical_and(&x.le_scalar(hi)?)?;
+                        }
+                        g.mul(&keep.to_dtype(g.dtype())?)
+                    })?
+                }
+                UnaryOp::Erf => g.mul(
+                    &s().square()?
+                        .neg()?
+                        .exp()?
+                        .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
+                )?,
                 UnaryOp::LogicalNot | UnaryOp::IsNan => return Ok(vec![None]),
             };
             Ok(vec![Some(gx)])
@@ -228,7 +261,9 @@ impl Tensor {
         match approximate {
             "none" => unary_op(UnaryOp::Gelu, self),
             "tanh" => unary_op(UnaryOp::GeluTanh, self),
-            other => Err(Error::runtime(format!("approximate argument must be either none or tanh. Got {other}"))),
+            other => Err(Error::runtime(format!(
+                "approximate argument must be either none or tanh. Got {other}"
+            ))),
         }
     }
     /// `x` if positive, else `slope * x`.
@@ -252,7 +287,9 @@ impl Tensor {
     /// Clamps into `[min, max]` (either bound optional).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {
         if min.is_none() && max.is_none() {
-            return Err(Error::runtime("torch.clamp: At least one of 'min' or 'max' must not be None"));
+            return Err(Error::runtime(
+                "torch.clamp: At least one of 'min' or 'max' must not be None",
+            ));
         }
         unary_op(UnaryOp::Clamp { min, max }, self)
     }

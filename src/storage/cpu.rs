@@ -42,11 +42,21 @@ impl<T: Element> Buffer<T> {
     fn alloc_with(len: usize, zeroed: bool) -> Result<Self> {
         let layout = Self::alloc_layout(len)?;
         // SAFETY: the layout has a non-zero size.
-        let raw = unsafe { if zeroed { alloc::alloc_zeroed(layout) } else { alloc::alloc(layout) } };
+        let raw = unsafe {
+            if zeroed {
+                alloc::alloc_zeroed(layout)
+            } else {
+                alloc::alloc(layout)
+            }
+        };
         let ptr = NonNull::new(raw as *mut T).ok_or_else(|| {
             Error::out_of_memory(len * std::mem::size_of::<T>(), "DefaultCPUAllocator")
         })?;
-        Ok(Buffer { ptr, len, owner: Owner::Ours })
+        Ok(Buffer {
+            ptr,
+            len,
+            owner: Owner::Ours,
+        })
     }
 
     /// Uninitialised memory for `len` elements, filled by the caller before any read. Elements are
@@ -89,9 +99,17 @@ impl<T: Element> Buffer<T> {
     /// # Safety
     /// `ptr` must be valid for reads and writes of `len` elements, suitably aligned for `T`, for
     /// as long as `owner` lives.
-    pub unsafe fn from_external(ptr: *mut T, len: usize, owner: Box<dyn Any + Send + Sync>) -> Result<Self> {
+    pub unsafe fn from_external(
+        ptr: *mut T,
+        len: usize,
+        owner: Box<dyn Any + Send + Sync>,
+    ) -> Result<Self> {
         let ptr = NonNull::new(ptr).unwrap_or(NonNull::dangling());
-        Ok(Buffer { ptr, len, owner: Owner::External(owner) })
+        Ok(Buffer {
+            ptr,
+            len,
+            owner: Owner::External(owner),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -209,13 +227,17 @@ impl CpuStorage {
     /// The typed slice of this storage; an internal error if the dtype is not `T`.
     #[inline]
     pub fn slice<T: CpuElement>(&self) -> Result<&[T]> {
-        T::buffer(self).map(|b| b.as_slice()).ok_or_else(|| dtype_confusion::<T>(self.dtype()))
+        T::buffer(self)
+            .map(|b| b.as_slice())
+            .ok_or_else(|| dtype_confusion::<T>(self.dtype()))
     }
 
     #[inline]
     pub fn slice_mut<T: CpuElement>(&mut self) -> Result<&mut [T]> {
         let dtype = self.dtype();
-        T::buffer_mut(self).map(|b| b.as_mut_slice()).ok_or_else(|| dtype_confusion::<T>(dtype))
+        T::buffer_mut(self)
+            .map(|b| b.as_mut_slice())
+            .ok_or_else(|| dtype_confusion::<T>(dtype))
     }
 
     /// Raw pointer to the first byte (for zero-copy export to NumPy).
@@ -230,7 +252,11 @@ impl CpuStorage {
 }
 
 fn dtype_confusion<T: Element>(actual: DType) -> Error {
-    Error::runtime(format!("internal error: expected {} storage, found {}", T::DTYPE, actual))
+    Error::runtime(format!(
+        "internal error: expected {} storage, found {}",
+        T::DTYPE,
+        actual
+    ))
 }
 
 #[cfg(test)]

@@ -106,7 +106,9 @@ impl fmt::Display for DType {
 
 /// A Rust type that can be a tensor element. Bool is stored as `u8` holding 0 or 1, so that any
 /// byte pattern in shared memory (NumPy, files) is a valid value.
-pub trait Element: Copy + Send + Sync + 'static + PartialOrd + PartialEq + fmt::Debug + Default {
+pub trait Element:
+    Copy + Send + Sync + 'static + PartialOrd + PartialEq + fmt::Debug + Default
+{
     const DTYPE: DType;
     fn from_f64(v: f64) -> Self;
     fn to_f64(self) -> f64;
@@ -239,9 +241,15 @@ impl Element for u8 {
 }
 
 /// Floating-point elements: the math kernels are generic over this.
-pub trait Float: Element + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self>
-    + std::ops::Mul<Output = Self> + std::ops::Div<Output = Self> + std::ops::Neg<Output = Self>
-    + std::ops::AddAssign + std::iter::Sum
+pub trait Float:
+    Element
+    + std::ops::Add<Output = Self>
+    + std::ops::Sub<Output = Self>
+    + std::ops::Mul<Output = Self>
+    + std::ops::Div<Output = Self>
+    + std::ops::Neg<Output = Self>
+    + std::ops::AddAssign
+    + std::iter::Sum
 {
     const NEG_INFINITY: Self;
     const INFINITY: Self;

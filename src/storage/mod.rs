@@ -82,7 +82,13 @@ impl Storage {
             #[cfg(feature = "cuda")]
             StorageData::Cuda(c) => (c.dtype(), Device::Cuda(c.ordinal()), c.len()),
         };
-        Storage { dtype, device, len, version: AtomicU64::new(0), data: RwLock::new(data) }
+        Storage {
+            dtype,
+            device,
+            len,
+            version: AtomicU64::new(0),
+            data: RwLock::new(data),
+        }
     }
 
     pub fn cpu(data: CpuStorage) -> Self {
@@ -125,14 +131,18 @@ impl StorageData {
         match self {
             StorageData::Cpu(c) => Ok(c),
             #[cfg(feature = "cuda")]
-            StorageData::Cuda(_) => Err(Error::runtime("expected a CPU tensor but got a CUDA tensor")),
+            StorageData::Cuda(_) => Err(Error::runtime(
+                "expected a CPU tensor but got a CUDA tensor",
+            )),
         }
     }
     pub fn as_cpu_mut(&mut self) -> Result<&mut CpuStorage> {
         match self {
             StorageData::Cpu(c) => Ok(c),
             #[cfg(feature = "cuda")]
-            StorageData::Cuda(_) => Err(Error::runtime("expected a CPU tensor but got a CUDA tensor")),
+            StorageData::Cuda(_) => Err(Error::runtime(
+                "expected a CPU tensor but got a CUDA tensor",
+            )),
         }
     }
 }

@@ -3,7 +3,9 @@
 use crate::error::{ensure, Error, Result};
 use crate::storage::{Buffer, CpuElement, DType, Device, Element};
 use crate::tensor::layout::checked_numel;
-use crate::tensor::random::{self, box_muller, default_generator, uniform_f32, uniform_f64, Generator};
+use crate::tensor::random::{
+    self, box_muller, default_generator, uniform_f32, uniform_f64, Generator,
+};
 use crate::tensor::{Scalar, Tensor};
 use crate::with_dtype;
 
@@ -17,7 +19,12 @@ fn on_device(t: Tensor, device: Device) -> Result<Tensor> {
 
 impl Tensor {
     /// A tensor of `shape` filled with `value`.
-    pub fn full(shape: &[usize], value: impl Into<Scalar>, dtype: DType, device: Device) -> Result<Tensor> {
+    pub fn full(
+        shape: &[usize],
+        value: impl Into<Scalar>,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         let value = value.into();
         let numel = checked_numel(shape)?;
         #[cfg(feature = "cuda")]
@@ -31,7 +38,9 @@ impl Tensor {
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
         if device == Device::Cpu {
-            return Ok(with_dtype!(dtype, T => Tensor::from_buffer(Buffer::<T>::zeros(numel)?, shape)));
+            return Ok(
+                with_dtype!(dtype, T => Tensor::from_buffer(Buffer::<T>::zeros(numel)?, shape)),
+            );
         }
         Tensor::full(shape, Scalar::Int(0), dtype, device)
     }
@@ -61,7 +70,13 @@ impl Tensor {
     }
 
     /// Values `start, start+step, ...` below `end`, as `torch.arange`.
-    pub fn arange(start: Scalar, end: Scalar, step: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
+    pub fn arange(
+        start: Scalar,
+        end: Scalar,
+        step: Scalar,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         let (s, e, st) = (start.to_f64(), end.to_f64(), step.to_f64());
         ensure!(st != 0.0, Error::runtime("step must be nonzero"));
         ensure!(
@@ -81,11 +96,27 @@ impl Tensor {
     }
 
     /// `steps` evenly spaced values from `start` to `end` inclusive.
-    pub fn linspace(start: f64, end: f64, steps: usize, dtype: DType, device: Device) -> Result<Tensor> {
-        let step = if steps > 1 { (end - start) / (steps - 1) as f64 } else { 0.0 };
+    pub fn linspace(
+        start: f64,
+        end: f64,
+        steps: usize,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        let step = if steps > 1 {
+            (end - start) / (steps - 1) as f64
+        } else {
+            0.0
+        };
         let half = steps / 2;
         // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
-        let value = |i: usize| if i < half { start + step * i as f64 } else { end - step * (steps - 1 - i) as f64 };
+        let value = |i: usize| {
+            if i < half {
+                start + step * i as f64
+            } else {
+                end - step * (steps - 1 - i) as f64
+            }
+        };
         let t = with_dtype!(dtype, T => {
             let buf = Buffer::<T>::from_iter_exact(steps, (0..steps).map(|i| T::from_f64(value(i))))?;
             Tensor::from_buffer(buf, &[steps])
@@ -108,7 +139,12 @@ impl Tensor {
     }
 
     /// Uniform samples in [0, 1), from `generator` or the default generator.
-    pub fn rand(shape: &[usize], dtype: DType, device: Device, generator: Option<&mut Generator>) -> Result<Tensor> {
+    pub fn rand(
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+        generator: Option<&mut Generator>,
+    ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
         let t = match dtype {
             DType::F32 => {
@@ -120,16 +156,28 @@ impl Tensor {
             DType::F64 => {
                 let mut buf = Buffer::<f64>::uninit(numel)?;
                 let (key, start) = reserve(generator, numel * 2);
-                random::fill_from_stream(key, start, buf.as_mut_slice(), 2, |w| uniform_f64(w[0], w[1]));
+                random::fill_from_stream(key, start, buf.as_mut_slice(), 2, |w| {
+                    uniform_f64(w[0], w[1])
+                });
                 Tensor::from_buffer(buf, shape)
             }
-            other => return Err(Error::runtime(format!("\"check_uniform_bounds\" not implemented for '{}'", other.scalar_name()))),
+            other => {
+                return Err(Error::runtime(format!(
+                    "\"check_uniform_bounds\" not implemented for '{}'",
+                    other.scalar_name()
+                )))
+            }
         };
         on_device(t, device)
     }
 
     /// Standard normal samples (Box-Muller over Philox uniforms).
-    pub fn randn(shape: &[usize], dtype: DType, device: Device, generator: Option<&mut Generator>) -> Result<Tensor> {
+    pub fn randn(
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+        generator: Option<&mut Generator>,
+    ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
         let t = match dtype {
             DType::F32 => {
@@ -148,16 +196,30 @@ impl Tensor {
                 });
                 Tensor::from_buffer(buf, shape)
             }
-            other => return Err(Error::runtime(format!("\"normal_kernel_cpu\" not implemented for '{}'", other.scalar_name()))),
+            other => {
+                return Err(Error::runtime(format!(
+                    "\"normal_kernel_cpu\" not implemented for '{}'",
+                    other.scalar_name()
+                )))
+            }
         };
         on_device(t, device)
     }
 
     /// Integers uniformly drawn from `low..high`.
-    pub fn randint(low: i64, high: i64, shape: &[usize], dtype: DType, device: Device, generator: Option<&mut Generator>) -> Result<Tensor> {
+    pub fn randint(
+        low: i64,
+        high: i64,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+        generator: Option<&mut Generator>,
+    ) -> Result<Tensor> {
         ensure!(
             high > low,
-            Error::runtime(format!("random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"))
+            Error::runtime(format!(
+                "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+            ))
         );
         let numel = checked_numel(shape)?;
         let range = (high as i128 - low as i128) as u128 as u64;
@@ -168,12 +230,21 @@ impl Tensor {
             (low as i128 + r as i128) as i64
         });
         let t = Tensor::from_buffer(vals, shape);
-        let t = if dtype == DType::I64 { t } else { crate::autograd::no_grad(|| t.to_dtype(dtype))? };
+        let t = if dtype == DType::I64 {
+            t
+        } else {
+            crate::autograd::no_grad(|| t.to_dtype(dtype))?
+        };
         on_device(t, device)
     }
 
     /// A random permutation of `0..n` (Fisher-Yates).
-    pub fn randperm(n: usize, dtype: DType, device: Device, generator: Option<&mut Generator>) -> Result<Tensor> {
+    pub fn randperm(
+        n: usize,
+        dtype: DType,
+        device: Device,
+        generator: Option<&mut Generator>,
+    ) -> Result<Tensor> {
         let mut perm: Vec<i64> = (0..n as i64).collect();
         let (key, start) = reserve(generator, n.max(1) * 2);
         let words = random::words(key, start, n.max(1) * 2);
@@ -182,12 +253,21 @@ impl Tensor {
             perm.swap(i, r as usize);
         }
         let t = Tensor::from_slice(&perm, &[n])?;
-        let t = if dtype == DType::I64 { t } else { crate::autograd::no_grad(|| t.to_dtype(dtype))? };
+        let t = if dtype == DType::I64 {
+            t
+        } else {
+            crate::autograd::no_grad(|| t.to_dtype(dtype))?
+        };
         on_device(t, device)
     }
 
     /// Bernoulli(1 - p) keep-mask scaled by 1 / (1 - p), for dropout.
-    pub(crate) fn dropout_mask(shape: &[usize], p: f64, dtype: DType, device: Device) -> Result<Tensor> {
+    pub(crate) fn dropout_mask(
+        shape: &[usize],
+        p: f64,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
         let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
         let (key, start) = reserve(None, numel);

@@ -31,16 +31,21 @@ pub fn contiguous_strides(shape: &[usize]) -> Dims {
 
 /// Number of elements of a shape; errors when the product overflows.
 pub fn checked_numel(shape: &[usize]) -> Result<usize> {
-    shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d)).ok_or_else(|| {
-        Error::runtime(format!("numel of shape {} overflows", fmt_shape(shape)))
-    })
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| Error::runtime(format!("numel of shape {} overflows", fmt_shape(shape))))
 }
 
 /// Wraps a possibly negative dim into `0..ndim` with PyTorch's error.
 pub fn normalize_dim(dim: i64, ndim: usize) -> Result<usize> {
     let n = ndim.max(1) as i64;
     ensure!(dim >= -n && dim < n, Error::dim_out_of_range(dim, ndim));
-    Ok(if dim < 0 { (dim + n) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + n) as usize
+    } else {
+        dim as usize
+    })
 }
 
 /// Like `normalize_dim` for ops that insert a dimension (unsqueeze, stack): range is `ndim + 1`.
@@ -57,8 +62,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
     let mut out: Dims = SmallVec::from_elem(0, ndim);
     for i in 0..ndim {
         let offset = ndim - 1 - i;
-        let da = if offset < a.len() { a[a.len() - 1 - offset] } else { 1 };
-        let db = if offset < b.len() { b[b.len() - 1 - offset] } else { 1 };
+        let da = if offset < a.len() {
+            a[a.len() - 1 - offset]
+        } else {
+            1
+        };
+        let db = if offset < b.len() {
+            b[b.len() - 1 - offset]
+        } else {
+            1
+        };
         ensure!(da == db || da == 1 || db == 1, Error::broadcast(i, da, db));
         out[i] = if da == 1 { db } else { da };
     }
@@ -68,13 +81,21 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Result<Dims> {
 impl Layout {
     /// A row-major layout of `shape` starting at offset 0.
     pub fn contiguous(shape: &[usize]) -> Self {
-        Layout { shape: Dims::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: Dims::from_slice(shape),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     /// A layout from explicit parts (used by `as_strided`-style ops and storage sharing).
     pub fn from_parts(shape: Dims, strides: Dims, offset: usize) -> Self {
         debug_assert_eq!(shape.len(), strides.len());
-        Layout { shape, strides, offset }
+        Layout {
+            shape,
+            strides,
+            offset,
+        }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -116,7 +137,8 @@ impl Layout {
 
     /// The contiguous element range `offset..offset+numel` when the layout is contiguous.
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
-        self.is_contiguous().then(|| self.offset..self.offset + self.numel())
+        self.is_contiguous()
+            .then(|| self.offset..self.offset + self.numel())
     }
 
     /// One past the largest storage index this layout touches (0 for an empty tensor).
@@ -124,7 +146,14 @@ impl Layout {
         if self.shape.contains(&0) {
             return 0;
         }
-        self.offset + self.shape.iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
+        self.offset
+            + self
+                .shape
+                .iter()
+                .zip(&self.strides)
+                .map(|(&d, &s)| (d - 1) * s)
+                .sum::<usize>()
+            + 1
     }
 
     /// PyTorch's `view` stride computation: a layout with `new_shape` over the same elements, or
@@ -149,7 +178,8 @@ impl Layout {
                 || (self.shape[tensor_d - 1] != 1
                     && self.strides[tensor_d - 1] != tensor_numel * chunk_base_stride);
             if chunk_end {
-                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1)
+                {
                     new_strides[view_d as usize] = view_numel * chunk_base_stride;
                     view_numel *= new_shape[view_d as usize];
                     view_d -= 1;
@@ -167,7 +197,11 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout { shape: Dims::from_slice(new_shape), strides: new_strides, offset: self.offset })
+        Some(Layout {
+            shape: Dims::from_slice(new_shape),
+            strides: new_strides,
+            offset: self.offset,
+        })
     }
 
     /// Reorders dims; `perm` must be a permutation (checked by the caller).
@@ -217,7 +251,11 @@ impl Layout {
                 );
             }
         }
-        Ok(Layout { shape: Dims::from_slice(shape), strides, offset: self.offset })
+        Ok(Layout {
+            shape: Dims::from_slice(shape),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Broadcast view used internally by kernels (no size-1 check, the caller has broadcast shapes).
@@ -229,12 +267,20 @@ impl Layout {
                 strides[i] = self.strides[i - lead];
             }
         }
-        Layout { shape: Dims::from_slice(shape), strides, offset: self.offset }
+        Layout {
+            shape: Dims::from_slice(shape),
+            strides,
+            offset: self.offset,
+        }
     }
 
     pub fn unsqueeze(&self, dim: usize) -> Layout {
         let mut out = self.clone();
-        let stride = if dim < self.ndim() { self.shape[dim] * self.strides[dim] } else { 1 };
+        let stride = if dim < self.ndim() {
+            self.shape[dim] * self.strides[dim]
+        } else {
+            1
+        };
         out.shape.insert(dim, 1);
         out.strides.insert(dim, stride);
         out
@@ -251,7 +297,11 @@ impl Layout {
     /// Elements `start, start+step, ...` below `end` along `dim` (bounds already clamped).
     pub fn slice(&self, dim: usize, start: usize, end: usize, step: usize) -> Layout {
         let mut out = self.clone();
-        let len = if end > start { (end - start).div_ceil(step) } else { 0 };
+        let len = if end > start {
+            (end - start).div_ceil(step)
+        } else {
+            0
+        };
         if len > 0 {
             out.offset += start * self.strides[dim];
         }
@@ -384,7 +434,10 @@ mod tests {
 
     #[test]
     fn broadcasting() {
-        assert_eq!(broadcast_shapes(&[2, 1, 4], &[3, 1]).unwrap().as_slice(), &[2, 3, 4]);
+        assert_eq!(
+            broadcast_shapes(&[2, 1, 4], &[3, 1]).unwrap().as_slice(),
+            &[2, 3, 4]
+        );
         let err = broadcast_shapes(&[2, 3], &[2, 4]).unwrap_err();
         assert_eq!(
             err.to_string(),
@@ -398,7 +451,10 @@ mod tests {
         let offs: Vec<usize> = StridedOffsets::new(&l).collect();
         assert_eq!(offs, vec![0, 3, 1, 4, 2, 5]);
         let e = Layout::contiguous(&[1, 3]).expand(&[2, 3]).unwrap();
-        assert_eq!(StridedOffsets::new(&e).collect::<Vec<_>>(), vec![0, 1, 2, 0, 1, 2]);
+        assert_eq!(
+            StridedOffsets::new(&e).collect::<Vec<_>>(),
+            vec![0, 1, 2, 0, 1, 2]
+        );
     }
 
     #[test]

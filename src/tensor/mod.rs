@@ -119,7 +119,11 @@ impl From<bool> for Scalar {
 impl Tensor {
     // ----- construction -------------------------------------------------------------------------
 
-    pub(crate) fn from_body(storage: Arc<Storage>, layout: Layout, view_base: Option<Tensor>) -> Tensor {
+    pub(crate) fn from_body(
+        storage: Arc<Storage>,
+        layout: Layout,
+        view_base: Option<Tensor>,
+    ) -> Tensor {
         Tensor(Arc::new(TensorImpl {
             body: RwLock::new(Body { storage, layout }),
             meta: Mutex::new(AutogradMeta::default()),
@@ -143,11 +147,17 @@ impl Tensor {
                 data.len()
             )));
         }
-        Ok(Tensor::from_storage(Storage::cpu(T::wrap(crate::storage::Buffer::from_slice(data)?)), shape))
+        Ok(Tensor::from_storage(
+            Storage::cpu(T::wrap(crate::storage::Buffer::from_slice(data)?)),
+            shape,
+        ))
     }
 
     /// A CPU tensor taking a typed buffer.
-    pub(crate) fn from_buffer<T: CpuElement>(buf: crate::storage::Buffer<T>, shape: &[usize]) -> Tensor {
+    pub(crate) fn from_buffer<T: CpuElement>(
+        buf: crate::storage::Buffer<T>,
+        shape: &[usize],
+    ) -> Tensor {
         Tensor::from_storage(Storage::cpu(T::wrap(buf)), shape)
     }
 
@@ -249,9 +259,9 @@ impl Tensor {
         let body = self.body();
         let data = body.storage.read();
         match &*data {
-            StorageData::Cpu(c) => {
-                Some(c.as_ptr() as usize + body.layout.offset() * body.storage.dtype().size_in_bytes())
-            }
+            StorageData::Cpu(c) => Some(
+                c.as_ptr() as usize + body.layout.offset() * body.storage.dtype().size_in_bytes(),
+            ),
             #[cfg(feature = "cuda")]
             _ => None,
         }
@@ -263,14 +273,24 @@ impl Tensor {
 
     /// Copies the elements (row-major) into a Vec of `T`, converting from the tensor's dtype.
     pub fn to_vec<T: CpuElement>(&self) -> Result<Vec<T>> {
-        let t = if self.device() == Device::Cpu { self.clone() } else { self.to_device(Device::Cpu)? };
-        let t = if t.dtype() == T::DTYPE { t } else { crate::autograd::no_grad(|| t.to_dtype(T::DTYPE))? };
+        let t = if self.device() == Device::Cpu {
+            self.clone()
+        } else {
+            self.to_device(Device::Cpu)?
+        };
+        let t = if t.dtype() == T::DTYPE {
+            t
+        } else {
+            crate::autograd::no_grad(|| t.to_dtype(T::DTYPE))?
+        };
         let body = t.body();
         let data = body.storage.read();
         let src: &[T] = data.as_cpu()?.slice::<T>()?;
         Ok(match body.layout.contiguous_range() {
             Some(r) => src[r].to_vec(),
-            None => layout::StridedOffsets::new(&body.layout).map(|o| src[o]).collect(),
+            None => layout::StridedOffsets::new(&body.layout)
+                .map(|o| src[o])
+                .collect(),
         })
     }
 
@@ -278,7 +298,9 @@ impl Tensor {
     pub fn item(&self) -> Result<Scalar> {
         let n = self.numel();
         if n != 1 {
-            return Err(Error::runtime(format!("a Tensor with {n} elements cannot be converted to Scalar")));
+            return Err(Error::runtime(format!(
+                "a Tensor with {n} elements cannot be converted to Scalar"
+            )));
         }
         Ok(match self.dtype() {
             DType::F32 | DType::F64 => Scalar::Float(self.to_vec::<f64>()?[0]),
@@ -288,7 +310,10 @@ impl Tensor {
     }
 
     /// Runs `f` on the CPU storage and layout of this tensor under a read lock.
-    pub(crate) fn with_cpu<R>(&self, f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>) -> Result<R> {
+    pub(crate) fn with_cpu<R>(
+        &self,
+        f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>,
+    ) -> Result<R> {
         let body = self.body();
         let data = body.storage.read();
         f(data.as_cpu()?, &body.layout)
@@ -352,7 +377,9 @@ impl Tensor {
                 return Err(Error::runtime("assigned grad has data of a different type"));
             }
             if g.device() != self.device() {
-                return Err(Error::runtime("assigned grad has data located on a different device"));
+                return Err(Error::runtime(
+                    "assigned grad has data located on a different device",
+                ));
             }
         }
         self.0.meta.lock().grad = grad;
@@ -392,7 +419,10 @@ impl Tensor {
     pub(crate) fn gradient_edge(&self) -> Edge {
         let meta = self.0.meta.lock();
         match &meta.grad_fn {
-            Some(node) => Edge::Node { node: node.clone(), output_nr: meta.output_nr },
+            Some(node) => Edge::Node {
+                node: node.clone(),
+                output_nr: meta.output_nr,
+            },
             None if meta.requires_grad => Edge::Leaf(self.clone()),
             None => Edge::None,
         }
@@ -403,7 +433,9 @@ impl Tensor {
         let mut meta = self.0.meta.lock();
         let Some(node) = meta.grad_fn.clone() else {
             if !meta.requires_grad {
-                return Err(Error::runtime("can't retain_grad on Tensor that has requires_grad=False"));
+                return Err(Error::runtime(
+                    "can't retain_grad on Tensor that has requires_grad=False",
+                ));
             }
             return Ok(()); // leaves keep their grad anyway
         };
@@ -413,7 +445,11 @@ impl Tensor {
         meta.retains_grad = true;
         let nr = meta.output_nr;
         drop(meta);
-        node.get()?.state.lock().retained.push((nr, Arc::downgrade(&self.0)));
+        node.get()?
+            .state
+            .lock()
+            .retained
+            .push((nr, Arc::downgrade(&self.0)));
         Ok(())
     }
 
@@ -424,7 +460,9 @@ impl Tensor {
     /// Registers a hook on this tensor's gradient; returns an id for `remove_hook`.
     pub fn register_hook(&self, hook: Hook) -> Result<u64> {
         if !self.requires_grad() {
-            return Err(Error::runtime("cannot register a hook on a tensor that doesn't require gradient"));
+            return Err(Error::runtime(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
         }
         let id = next_hook_id();
         let mut meta = self.0.meta.lock();
@@ -467,7 +505,13 @@ impl Tensor {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={:?}, dtype={}, device={}", self.shape().as_slice(), self.dtype(), self.device())?;
+        write!(
+            f,
+            "Tensor(shape={:?}, dtype={}, device={}",
+            self.shape().as_slice(),
+            self.dtype(),
+            self.device()
+        )?;
         if self.requires_grad() {
             write!(f, ", requires_grad=true")?;
         }

@@ -141,7 +141,8 @@ pub fn fill_from_stream<T: Send>(
 
 /// The process-wide default generator (`rustgrad.manual_seed`).
 pub fn default_generator() -> &'static Mutex<Generator> {
-    static DEFAULT: LazyLock<Mutex<Generator>> = LazyLock::new(|| Mutex::new(Generator::new(67_280_421_310_721)));
+    static DEFAULT: LazyLock<Mutex<Generator>> =
+        LazyLock::new(|| Mutex::new(Generator::new(67_280_421_310_721)));
     &DEFAULT
 }
 
@@ -164,7 +165,10 @@ mod tests {
     #[test]
     fn philox_known_answer() {
         // Random123's known-answer test for philox4x32_10 with counter = 0 and key = 0.
-        assert_eq!(philox4x32(0, 0), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox4x32(0, 0),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
     }
 
     #[test]

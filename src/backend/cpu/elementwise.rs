@@ -9,7 +9,11 @@ use crate::tensor::{Layout, Scalar};
 use crate::with_dtype;
 
 /// `out[i] = f(src[i])` over a strided source, into a new contiguous buffer.
-pub fn map_unary<T: CpuElement, O: CpuElement>(src: &[T], layout: &Layout, f: impl Fn(T) -> O + Sync) -> Result<Buffer<O>> {
+pub fn map_unary<T: CpuElement, O: CpuElement>(
+    src: &[T],
+    layout: &Layout,
+    f: impl Fn(T) -> O + Sync,
+) -> Result<Buffer<O>> {
     let n = layout.numel();
     let mut out = Buffer::<O>::uninit(n)?;
     if let Some(r) = layout.contiguous_range() {
@@ -98,7 +102,11 @@ pub fn map_ternary<A: CpuElement, B: CpuElement, C: CpuElement, O: CpuElement>(
 ) -> Result<Buffer<O>> {
     let n: usize = shape.iter().product();
     let mut out = Buffer::<O>::uninit(n)?;
-    let (la, lb, lc) = (la.broadcast_to(shape), lb.broadcast_to(shape), lc.broadcast_to(shape));
+    let (la, lb, lc) = (
+        la.broadcast_to(shape),
+        lb.broadcast_to(shape),
+        lc.broadcast_to(shape),
+    );
     let plan = RowPlan::new(shape, [&la, &lb, &lc]);
     let [sa, sb, sc] = plan.inner_strides;
     plan.fill_rows(out.as_mut_slice(), |row, [oa, ob, oc]| {
@@ -110,7 +118,9 @@ pub fn map_ternary<A: CpuElement, B: CpuElement, C: CpuElement, O: CpuElement>(
 }
 
 fn dtype_mismatch(a: DType, b: DType) -> Error {
-    Error::runtime(format!("internal error: kernel operands of different dtypes ({a} and {b})"))
+    Error::runtime(format!(
+        "internal error: kernel operands of different dtypes ({a} and {b})"
+    ))
 }
 
 // ----- unary ------------------------------------------------------------------------------------
@@ -136,9 +146,21 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
     Ok(match op {
         UnaryOp::Neg => map!(|v: T| -v),
         UnaryOp::Abs => map!(|v: T| v.abs()),
-        UnaryOp::Sign => map!(move |v: T| if v > zero { one } else if v < zero { -one } else { v }),
+        UnaryOp::Sign => map!(move |v: T| if v > zero {
+            one
+        } else if v < zero {
+            -one
+        } else {
+            v
+        }),
         UnaryOp::Square => map!(|v: T| v * v),
-        UnaryOp::Relu => map!(move |v: T| if v > zero { v } else if v.is_nan() { v } else { zero }),
+        UnaryOp::Relu => map!(move |v: T| if v > zero {
+            v
+        } else if v.is_nan() {
+            v
+        } else {
+            zero
+        }),
         UnaryOp::Exp => map!(|v: T| v.exp()),
         UnaryOp::Log => map!(|v: T| v.ln()),
         UnaryOp::Sqrt => map!(|v: T| v.sqrt()),
@@ -174,7 +196,11 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
         }),
         UnaryOp::Softplus { beta, threshold } => map!(move |v: T| {
             let x = v.to_f64();
-            T::from_f64(if x * beta > threshold { x } else { (x * beta).exp().ln_1p() / beta })
+            T::from_f64(if x * beta > threshold {
+                x
+            } else {
+                (x * beta).exp().ln_1p() / beta
+            })
         }),
         UnaryOp::PowScalar(e) => {
             if e == 2.0 {
@@ -224,7 +250,10 @@ fn gelu_tanh(x: f64) -> f64 {
 }
 
 fn not_for(op: impl std::fmt::Debug, dtype: DType) -> Error {
-    Error::runtime(format!("\"{op:?}\" not implemented for '{}'", dtype.scalar_name()))
+    Error::runtime(format!(
+        "\"{op:?}\" not implemented for '{}'",
+        dtype.scalar_name()
+    ))
 }
 
 fn int_unary(op: UnaryOp, x: &[i64], l: &Layout) -> Result<CpuStorage> {
@@ -234,7 +263,9 @@ fn int_unary(op: UnaryOp, x: &[i64], l: &Layout) -> Result<CpuStorage> {
         UnaryOp::Sign => CpuStorage::I64(map_unary(x, l, |v: i64| v.signum())?),
         UnaryOp::Square => CpuStorage::I64(map_unary(x, l, |v: i64| v.wrapping_mul(v))?),
         UnaryOp::Relu => CpuStorage::I64(map_unary(x, l, |v: i64| v.max(0))?),
-        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc => CpuStorage::I64(map_unary(x, l, |v: i64| v)?),
+        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::Trunc => {
+            CpuStorage::I64(map_unary(x, l, |v: i64| v)?)
+        }
         UnaryOp::Clamp { min, max } => {
             let (lo, hi) = (min.map(|v| v as i64), max.map(|v| v as i64));
             CpuStorage::I64(map_unary(x, l, move |v: i64| {
@@ -267,17 +298,39 @@ fn bool_unary(op: UnaryOp, x: &[u8], l: &Layout) -> Result<CpuStorage> {
 // ----- binary -----------------------------------------------------------------------------------
 
 /// Applies `op` to two tensors of one dtype broadcast to `shape`; the result is contiguous.
-pub fn binary(op: BinaryOp, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout, shape: &[usize]) -> Result<CpuStorage> {
+pub fn binary(
+    op: BinaryOp,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
     match (a, b) {
-        (CpuStorage::F32(x), CpuStorage::F32(y)) => float_binary(op, x.as_slice(), la, y.as_slice(), lb, shape),
-        (CpuStorage::F64(x), CpuStorage::F64(y)) => float_binary(op, x.as_slice(), la, y.as_slice(), lb, shape),
-        (CpuStorage::I64(x), CpuStorage::I64(y)) => int_binary(op, x.as_slice(), la, y.as_slice(), lb, shape),
-        (CpuStorage::Bool(x), CpuStorage::Bool(y)) => bool_binary(op, x.as_slice(), la, y.as_slice(), lb, shape),
+        (CpuStorage::F32(x), CpuStorage::F32(y)) => {
+            float_binary(op, x.as_slice(), la, y.as_slice(), lb, shape)
+        }
+        (CpuStorage::F64(x), CpuStorage::F64(y)) => {
+            float_binary(op, x.as_slice(), la, y.as_slice(), lb, shape)
+        }
+        (CpuStorage::I64(x), CpuStorage::I64(y)) => {
+            int_binary(op, x.as_slice(), la, y.as_slice(), lb, shape)
+        }
+        (CpuStorage::Bool(x), CpuStorage::Bool(y)) => {
+            bool_binary(op, x.as_slice(), la, y.as_slice(), lb, shape)
+        }
         _ => Err(dtype_mismatch(a.dtype(), b.dtype())),
     }
 }
 
-fn float_binary<T: Float + CpuElement>(op: BinaryOp, a: &[T], la: &Layout, b: &[T], lb: &Layout, shape: &[usize]) -> Result<CpuStorage> {
+fn float_binary<T: Float + CpuElement>(
+    op: BinaryOp,
+    a: &[T],
+    la: &Layout,
+    b: &[T],
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
     macro_rules! map {
         ($f:expr) => {
             T::wrap(map_binary(a, la, b, lb, shape, $f)?)
@@ -285,7 +338,9 @@ fn float_binary<T: Float + CpuElement>(op: BinaryOp, a: &[T], la: &Layout, b: &[
     }
     macro_rules! test {
         ($f:expr) => {
-            u8::wrap(map_binary(a, la, b, lb, shape, move |x: T, y: T| ($f)(x, y) as u8)?)
+            u8::wrap(map_binary(a, la, b, lb, shape, move |x: T, y: T| {
+                ($f)(x, y) as u8
+            })?)
         };
     }
     let (zero, one) = (T::zero(), T::one());
@@ -325,7 +380,8 @@ fn float_binary<T: Float + CpuElement>(op: BinaryOp, a: &[T], la: &Layout, b: &[
         BinaryOp::GeluBackward => map!(|g: T, x: T| {
             let x = x.to_f64();
             let cdf = 0.5 * (1.0 + math::erf(x * std::f64::consts::FRAC_1_SQRT_2));
-            let pdf = (-0.5 * x * x).exp() * (0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
+            let pdf = (-0.5 * x * x).exp()
+                * (0.5 * std::f64::consts::FRAC_2_SQRT_PI * std::f64::consts::FRAC_1_SQRT_2);
             g * T::from_f64(cdf + x * pdf)
         }),
         BinaryOp::GeluTanhBackward => map!(|g: T, x: T| {
@@ -355,7 +411,14 @@ fn float_binary<T: Float + CpuElement>(op: BinaryOp, a: &[T], la: &Layout, b: &[
     })
 }
 
-fn int_binary(op: BinaryOp, a: &[i64], la: &Layout, b: &[i64], lb: &Layout, shape: &[usize]) -> Result<CpuStorage> {
+fn int_binary(
+    op: BinaryOp,
+    a: &[i64],
+    la: &Layout,
+    b: &[i64],
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
     macro_rules! map {
         ($f:expr) => {
             CpuStorage::I64(map_binary(a, la, b, lb, shape, $f)?)
@@ -363,7 +426,9 @@ fn int_binary(op: BinaryOp, a: &[i64], la: &Layout, b: &[i64], lb: &Layout, shap
     }
     macro_rules! test {
         ($f:expr) => {
-            CpuStorage::Bool(map_binary(a, la, b, lb, shape, move |x: i64, y: i64| ($f)(x, y) as u8)?)
+            CpuStorage::Bool(map_binary(a, la, b, lb, shape, move |x: i64, y: i64| {
+                ($f)(x, y) as u8
+            })?)
         };
     }
     let divisor_has_zero = || -> Result<()> {
@@ -381,13 +446,16 @@ fn int_binary(op: BinaryOp, a: &[i64], la: &Layout, b: &[i64], lb: &Layout, shap
         BinaryOp::Minimum => map!(|x: i64, y: i64| x.min(y)),
         BinaryOp::Pow => {
             if any_negative(b, lb)? {
-                return Err(Error::runtime("Integers to negative integer powers are not allowed."));
+                return Err(Error::runtime(
+                    "Integers to negative integer powers are not allowed.",
+                ));
             }
             map!(|x: i64, y: i64| x.wrapping_pow(y.min(u32::MAX as i64) as u32))
         }
         BinaryOp::FloorDivide => {
             divisor_has_zero()?;
-            map!(|x: i64, y: i64| x.wrapping_div(y) - (((x % y) != 0 && ((x < 0) != (y < 0))) as i64))
+            map!(|x: i64, y: i64| x.wrapping_div(y)
+                - (((x % y) != 0 && ((x < 0) != (y < 0))) as i64))
         }
         BinaryOp::Remainder => {
             divisor_has_zero()?;
@@ -413,10 +481,19 @@ fn int_binary(op: BinaryOp, a: &[i64], la: &Layout, b: &[i64], lb: &Layout, shap
     })
 }
 
-fn bool_binary(op: BinaryOp, a: &[u8], la: &Layout, b: &[u8], lb: &Layout, shape: &[usize]) -> Result<CpuStorage> {
+fn bool_binary(
+    op: BinaryOp,
+    a: &[u8],
+    la: &Layout,
+    b: &[u8],
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
     macro_rules! test {
         ($f:expr) => {
-            CpuStorage::Bool(map_binary(a, la, b, lb, shape, move |x: u8, y: u8| ($f)(x != 0, y != 0) as u8)?)
+            CpuStorage::Bool(map_binary(a, la, b, lb, shape, move |x: u8, y: u8| {
+                ($f)(x != 0, y != 0) as u8
+            })?)
         };
     }
     Ok(match op {
@@ -450,7 +527,15 @@ fn any_negative(x: &[i64], l: &Layout) -> Result<bool> {
 // ----- where, casts, copies ---------------------------------------------------------------------
 
 /// `cond ? a : b` with broadcasting; `a` and `b` share a dtype.
-pub fn where_(cond: &[u8], lc: &Layout, a: &CpuStorage, la: &Layout, b: &CpuStorage, lb: &Layout, shape: &[usize]) -> Result<CpuStorage> {
+pub fn where_(
+    cond: &[u8],
+    lc: &Layout,
+    a: &CpuStorage,
+    la: &Layout,
+    b: &CpuStorage,
+    lb: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
     if a.dtype() != b.dtype() {
         return Err(dtype_mismatch(a.dtype(), b.dtype()));
     }
@@ -472,7 +557,9 @@ pub fn cast(src: &CpuStorage, layout: &Layout, dtype: DType) -> Result<CpuStorag
 #[inline]
 pub fn convert<S: Element, D: Element>(v: S) -> D {
     match (S::DTYPE, D::DTYPE) {
-        (DType::I64, DType::I64) | (DType::Bool, DType::I64) | (DType::I64, DType::Bool) => D::from_i64(v.to_i64()),
+        (DType::I64, DType::I64) | (DType::Bool, DType::I64) | (DType::I64, DType::Bool) => {
+            D::from_i64(v.to_i64())
+        }
         _ => D::from_f64(v.to_f64()),
     }
 }
@@ -491,7 +578,13 @@ pub fn copy_into(dst: &mut CpuStorage, dl: &Layout, src: &CpuStorage, sl: &Layou
 }
 
 /// `dst[i] = f(src[i])` over two strided views of one shape (the destination written in place).
-pub fn copy_strided<S: Element, D: Element>(dst: &mut [D], dl: &Layout, src: &[S], sl: &Layout, f: impl Fn(S) -> D) {
+pub fn copy_strided<S: Element, D: Element>(
+    dst: &mut [D],
+    dl: &Layout,
+    src: &[S],
+    sl: &Layout,
+    f: impl Fn(S) -> D,
+) {
     let shape = dl.shape();
     let sl = sl.broadcast_to(shape);
     if let (Some(rd), Some(rs)) = (dl.contiguous_range(), sl.contiguous_range()) {

@@ -9,7 +9,12 @@ use crate::tensor::layout::{contiguous_strides, Dims, Layout, StridedOffsets};
 use crate::with_dtype;
 
 /// `out = src.index_select(dim, idx)`: contiguous output with `dim` of size `idx.len()`.
-pub fn index_select(src: &CpuStorage, layout: &Layout, dim: usize, idx: &[i64]) -> Result<CpuStorage> {
+pub fn index_select(
+    src: &CpuStorage,
+    layout: &Layout,
+    dim: usize,
+    idx: &[i64],
+) -> Result<CpuStorage> {
     let mut shape = layout.dims().clone();
     shape[dim] = idx.len();
     let outer: usize = shape[..dim].iter().product();
@@ -46,7 +51,13 @@ pub fn index_select(src: &CpuStorage, layout: &Layout, dim: usize, idx: &[i64]) 
 }
 
 /// Zeros of `shape` plus `src` added at positions `idx` along `dim` (`index_add`).
-pub fn index_add(shape: &[usize], dim: usize, idx: &[i64], src: &CpuStorage, src_layout: &Layout) -> Result<CpuStorage> {
+pub fn index_add(
+    shape: &[usize],
+    dim: usize,
+    idx: &[i64],
+    src: &CpuStorage,
+    src_layout: &Layout,
+) -> Result<CpuStorage> {
     let outer: usize = shape[..dim].iter().product();
     let inner: usize = shape[dim + 1..].iter().product();
     let size = shape[dim];
@@ -79,7 +90,13 @@ fn add<T: CpuElement>(a: T, b: T) -> T {
 }
 
 /// `out[i][j][k] = src[i][index[i][j][k]][k]` (for dim 1): output has the index's shape.
-pub fn gather(src: &CpuStorage, layout: &Layout, dim: usize, index: &[i64], index_shape: &[usize]) -> Result<CpuStorage> {
+pub fn gather(
+    src: &CpuStorage,
+    layout: &Layout,
+    dim: usize,
+    index: &[i64],
+    index_shape: &[usize],
+) -> Result<CpuStorage> {
     let n: usize = index_shape.iter().product();
     let istrides = contiguous_strides(index_shape);
     with_dtype!(src.dtype(), T => {
@@ -134,7 +151,12 @@ pub fn scatter(
 
 /// Advanced indexing in leading form: `src` is [I0, .., Ik-1, rest..]; `indices[j]` (each of
 /// `bcast` elements, already broadcast) index dim j. Output is [bcast.., rest..].
-pub fn index_leading(src: &CpuStorage, layout: &Layout, indices: &[Vec<i64>], bcast: usize) -> Result<CpuStorage> {
+pub fn index_leading(
+    src: &CpuStorage,
+    layout: &Layout,
+    indices: &[Vec<i64>],
+    bcast: usize,
+) -> Result<CpuStorage> {
     let k = indices.len();
     let rest = Layout::from_parts(
         Dims::from_slice(&layout.shape()[k..]),

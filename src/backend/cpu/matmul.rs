@@ -31,10 +31,19 @@ fn batch_offsets(layout: &Layout) -> Vec<usize> {
 
 /// `out (+)= lhs @ rhs` for every batch: `lhs` is [B.., m, k], `rhs` is [B.., k, n] (batch dims
 /// already broadcast to the same shape) and `out` is a contiguous [B.., m, n].
-pub fn matmul_into<T: CpuElement>(out: &mut [T], lhs: &[T], ll: &Layout, rhs: &[T], rl: &Layout, accumulate: bool) -> Result<()> {
+pub fn matmul_into<T: CpuElement>(
+    out: &mut [T],
+    lhs: &[T],
+    ll: &Layout,
+    rhs: &[T],
+    rl: &Layout,
+    accumulate: bool,
+) -> Result<()> {
     let nd = ll.ndim();
     if nd < 2 || rl.ndim() != nd {
-        return Err(Error::runtime("internal error: matmul_into expects batched matrices of equal rank"));
+        return Err(Error::runtime(
+            "internal error: matmul_into expects batched matrices of equal rank",
+        ));
     }
     let (m, k) = (ll.shape()[nd - 2], ll.shape()[nd - 1]);
     let n = rl.shape()[nd - 1];
@@ -53,17 +62,31 @@ pub fn matmul_into<T: CpuElement>(out: &mut [T], lhs: &[T], ll: &Layout, rhs: &[
             o,
             (m, n, k),
             lhs,
-            Mat { offset: a, rs: lrs, cs: lcs },
+            Mat {
+                offset: a,
+                rs: lrs,
+                cs: lcs,
+            },
             rhs,
-            Mat { offset: b, rs: rrs, cs: rcs },
+            Mat {
+                offset: b,
+                rs: rrs,
+                cs: rcs,
+            },
             accumulate,
             threads,
         )
     };
     if batches > 1 && flops < GEMM_PARALLEL_FLOPS * 4 && flops * batches >= GEMM_PARALLEL_FLOPS {
-        out.par_chunks_mut(mn).zip(lb.par_iter().zip(rb.par_iter())).for_each(|(o, (&a, &b))| run(o, a, b, 1));
+        out.par_chunks_mut(mn)
+            .zip(lb.par_iter().zip(rb.par_iter()))
+            .for_each(|(o, (&a, &b))| run(o, a, b, 1));
     } else {
-        let threads = if flops >= GEMM_PARALLEL_FLOPS { rayon::current_num_threads() } else { 1 };
+        let threads = if flops >= GEMM_PARALLEL_FLOPS {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
         for ((o, &a), &b) in out.chunks_mut(mn).zip(&lb).zip(&rb) {
             run(o, a, b, threads);
         }
@@ -94,8 +117,16 @@ pub fn gemm_one<T: CpuElement>(
         ($t:ty) => {{
             // SAFETY: the pointers come from slices that cover every element the strides reach
             // (checked by the layouts that produced them), and `out` is m x n row-major.
-            let (o, a, b) = (out.as_mut_ptr() as *mut $t, a.as_ptr() as *const $t, b.as_ptr() as *const $t);
-            let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+            let (o, a, b) = (
+                out.as_mut_ptr() as *mut $t,
+                a.as_ptr() as *const $t,
+                b.as_ptr() as *const $t,
+            );
+            let parallelism = if threads > 1 {
+                gemm::Parallelism::Rayon(threads)
+            } else {
+                gemm::Parallelism::None
+            };
             unsafe {
                 gemm::gemm::<$t>(
                     m,
@@ -128,17 +159,31 @@ pub fn gemm_one<T: CpuElement>(
     }
 }
 
-fn naive_gemm<T: Element>(out: &mut [T], (m, n, k): (usize, usize, usize), a: &[T], am: Mat, b: &[T], bm: Mat, accumulate: bool) {
+fn naive_gemm<T: Element>(
+    out: &mut [T],
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    accumulate: bool,
+) {
     for i in 0..m {
         for j in 0..n {
             let mut acc = 0i64;
             for p in 0..k {
-                let x = a[(am.offset as isize + i as isize * am.rs + p as isize * am.cs) as usize].to_i64();
-                let y = b[(bm.offset as isize + p as isize * bm.rs + j as isize * bm.cs) as usize].to_i64();
+                let x = a[(am.offset as isize + i as isize * am.rs + p as isize * am.cs) as usize]
+                    .to_i64();
+                let y = b[(bm.offset as isize + p as isize * bm.rs + j as isize * bm.cs) as usize]
+                    .to_i64();
                 acc = acc.wrapping_add(x.wrapping_mul(y));
             }
             let o = &mut out[i * n + j];
-            *o = T::from_i64(if accumulate { o.to_i64().wrapping_add(acc) } else { acc });
+            *o = T::from_i64(if accumulate {
+                o.to_i64().wrapping_add(acc)
+            } else {
+                acc
+            });
         }
     }
 }

@@ -21,7 +21,10 @@ fn split(layout: &Layout, dims: &[usize]) -> (Layout, Layout) {
             kst.push(layout.strides()[d]);
         }
     }
-    (Layout::from_parts(ks, kst, layout.offset()), Layout::from_parts(rs, rst, 0))
+    (
+        Layout::from_parts(ks, kst, layout.offset()),
+        Layout::from_parts(rs, rst, 0),
+    )
 }
 
 /// Sum of a contiguous slice: eight f64 lanes, so long f32 sums keep their precision.
@@ -44,7 +47,12 @@ fn sum_slice<T: Element>(x: &[T]) -> f64 {
 
 /// Calls `f(slice_or_none, base, stride_row)` for each row of the reduced block at `base`.
 #[inline]
-fn for_each_reduced_row<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, mut f: impl FnMut(RowView<'_, T>)) {
+fn for_each_reduced_row<T: Element>(
+    x: &[T],
+    base: usize,
+    plan: &RowPlan<1>,
+    mut f: impl FnMut(RowView<'_, T>),
+) {
     let len = plan.len;
     let s = plan.inner_strides[0];
     plan.for_rows(0, plan.rows(), |_, [off]| {
@@ -52,14 +60,24 @@ fn for_each_reduced_row<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, mut
         if s == 1 {
             f(RowView::Contiguous(&x[start..start + len]));
         } else {
-            f(RowView::Strided { x, start, stride: s, len });
+            f(RowView::Strided {
+                x,
+                start,
+                stride: s,
+                len,
+            });
         }
     });
 }
 
 enum RowView<'a, T> {
     Contiguous(&'a [T]),
-    Strided { x: &'a [T], start: usize, stride: usize, len: usize },
+    Strided {
+        x: &'a [T],
+        start: usize,
+        stride: usize,
+        len: usize,
+    },
 }
 
 impl<T: Element> RowView<'_, T> {
@@ -67,7 +85,12 @@ impl<T: Element> RowView<'_, T> {
     fn for_each(&self, mut f: impl FnMut(usize, T)) {
         match self {
             RowView::Contiguous(s) => s.iter().enumerate().for_each(|(i, &v)| f(i, v)),
-            RowView::Strided { x, start, stride, len } => (0..*len).for_each(|i| f(i, x[start + i * stride])),
+            RowView::Strided {
+                x,
+                start,
+                stride,
+                len,
+            } => (0..*len).for_each(|i| f(i, x[start + i * stride])),
         }
     }
     #[inline]
@@ -84,7 +107,12 @@ impl<T: Element> RowView<'_, T> {
 }
 
 /// Reduces `dims` (sorted, unique) of the strided `src`; the output has the kept dims, contiguous.
-pub fn reduce(op: ReduceOp, src: &CpuStorage, layout: &Layout, dims: &[usize]) -> Result<CpuStorage> {
+pub fn reduce(
+    op: ReduceOp,
+    src: &CpuStorage,
+    layout: &Layout,
+    dims: &[usize],
+) -> Result<CpuStorage> {
     with_dtype!(src.dtype(), T => reduce_typed::<T>(op, src.slice::<T>()?, layout, dims))
 }
 
@@ -97,11 +125,21 @@ fn out_dtype(op: ReduceOp, dtype: DType) -> DType {
     }
 }
 
-fn reduce_typed<T: CpuElement>(op: ReduceOp, x: &[T], layout: &Layout, dims: &[usize]) -> Result<CpuStorage> {
+fn reduce_typed<T: CpuElement>(
+    op: ReduceOp,
+    x: &[T],
+    layout: &Layout,
+    dims: &[usize],
+) -> Result<CpuStorage> {
     let (kept, red) = split(layout, dims);
     let n_out = kept.numel();
     let n_red = red.numel();
-    if n_red == 0 && matches!(op, ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin) {
+    if n_red == 0
+        && matches!(
+            op,
+            ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
+        )
+    {
         return Err(Error::index(format!(
             "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
             match op {
@@ -212,8 +250,15 @@ fn extreme<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, want_max: bool) 
 }
 
 /// Sum over leading dims when the kept dims form one contiguous run: out += row, row by row.
-fn column_sum<T: CpuElement>(x: &[T], kept: &Layout, red: &Layout, mean: bool) -> Result<Option<CpuStorage>> {
-    let Some((kshape, kstrides)) = coalesce(kept.shape(), &[kept.strides()]) else { return Ok(None) };
+fn column_sum<T: CpuElement>(
+    x: &[T],
+    kept: &Layout,
+    red: &Layout,
+    mean: bool,
+) -> Result<Option<CpuStorage>> {
+    let Some((kshape, kstrides)) = coalesce(kept.shape(), &[kept.strides()]) else {
+        return Ok(None);
+    };
     if kshape.len() != 1 || kstrides[0][0] != 1 {
         return Ok(None);
     }
@@ -235,7 +280,12 @@ fn column_sum<T: CpuElement>(x: &[T], kept: &Layout, red: &Layout, mean: bool) -
 }
 
 /// Max or min along one dim: (values, int64 indices), both with the dim removed.
-pub fn extreme_along(src: &CpuStorage, layout: &Layout, dim: usize, want_max: bool) -> Result<(CpuStorage, CpuStorage)> {
+pub fn extreme_along(
+    src: &CpuStorage,
+    layout: &Layout,
+    dim: usize,
+    want_max: bool,
+) -> Result<(CpuStorage, CpuStorage)> {
     with_dtype!(src.dtype(), T => {
         let x = src.slice::<T>()?;
         let (kept, red) = split(layout, &[dim]);

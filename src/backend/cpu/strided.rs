@@ -118,19 +118,27 @@ impl<const N: usize> RowPlan<N> {
         }
         let total = self.rows * len;
         if total < PARALLEL_THRESHOLD || self.rows == 1 {
-            self.for_rows(0, self.rows, |row, offs| f(&mut out[row * len..(row + 1) * len], offs));
+            self.for_rows(0, self.rows, |row, offs| {
+                f(&mut out[row * len..(row + 1) * len], offs)
+            });
             return;
         }
         let threads = rayon::current_num_threads().max(1);
-        let rows_per_task = self.rows.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / len / 4).max(1);
-        out.par_chunks_mut(rows_per_task * len).enumerate().for_each(|(task, chunk)| {
-            let first = task * rows_per_task;
-            let n = chunk.len() / len;
-            self.for_rows(first, n, |row, offs| {
-                let r = row - first;
-                f(&mut chunk[r * len..(r + 1) * len], offs)
+        let rows_per_task = self
+            .rows
+            .div_ceil(threads * 4)
+            .max(PARALLEL_THRESHOLD / len / 4)
+            .max(1);
+        out.par_chunks_mut(rows_per_task * len)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let first = task * rows_per_task;
+                let n = chunk.len() / len;
+                self.for_rows(first, n, |row, offs| {
+                    let r = row - first;
+                    f(&mut chunk[r * len..(r + 1) * len], offs)
+                });
             });
-        });
     }
 }
 
@@ -143,7 +151,9 @@ pub fn par_chunks_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync
     }
     let threads = rayon::current_num_threads().max(1);
     let chunk = n.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / 4);
-    out.par_chunks_mut(chunk).enumerate().for_each(|(i, c)| f(i * chunk, c));
+    out.par_chunks_mut(chunk)
+        .enumerate()
+        .for_each(|(i, c)| f(i * chunk, c));
 }
 
 #[cfg(test)]

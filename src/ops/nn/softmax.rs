@@ -23,15 +23,19 @@ fn backward_kernel(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Result<Tens
     let (dg, dy) = (bg.storage.read(), by.storage.read());
     let shape = bg.layout.shape();
     let out = match (&*dg, &*dy) {
-        (StorageData::Cpu(a), StorageData::Cpu(b)) => {
-            StorageData::Cpu(cpu::nn::softmax::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?)
-        }
+        (StorageData::Cpu(a), StorageData::Cpu(b)) => StorageData::Cpu(
+            cpu::nn::softmax::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?,
+        ),
         #[cfg(feature = "cuda")]
-        (StorageData::Cuda(a), StorageData::Cuda(b)) => {
-            StorageData::Cuda(backend::cuda::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?)
-        }
+        (StorageData::Cuda(a), StorageData::Cuda(b)) => StorageData::Cuda(
+            backend::cuda::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?,
+        ),
         #[cfg(feature = "cuda")]
-        _ => return Err(crate::Error::runtime("softmax backward: tensors on different devices")),
+        _ => {
+            return Err(crate::Error::runtime(
+                "softmax backward: tensors on different devices",
+            ))
+        }
     };
     Ok(Tensor::from_storage(Storage::new(out), shape))
 }
@@ -54,23 +58,37 @@ impl Tensor {
         let d = normalize_dim(dim, x.ndim())?;
         let out = forward(&x, d, log)?;
         let out = if scalar { out.reshape_dims(&[])? } else { out };
-        let name = if log { "LogSoftmaxBackward0" } else { "SoftmaxBackward0" };
-        record(name, &[self], &[&out], || vec![Saved::Output(0)], move |ctx, grads| {
-            let g = grad0(grads)?;
-            let y = ctx.saved(0);
-            let (g1, y1) = if scalar { (g.reshape_dims(&[1])?, y.reshape_dims(&[1])?) } else { (g.clone(), y.clone()) };
-            let gx = if is_grad_enabled() || g1.dtype() != y1.dtype() {
-                let dd = d as i64;
-                if log {
-                    g1.sub(&y1.exp()?.mul(&g1.sum_dims(&[dd], true)?)?)?
+        let name = if log {
+            "LogSoftmaxBackward0"
+        } else {
+            "SoftmaxBackward0"
+        };
+        record(
+            name,
+            &[self],
+            &[&out],
+            || vec![Saved::Output(0)],
+            move |ctx, grads| {
+                let g = grad0(grads)?;
+                let y = ctx.saved(0);
+                let (g1, y1) = if scalar {
+                    (g.reshape_dims(&[1])?, y.reshape_dims(&[1])?)
                 } else {
-                    y1.mul(&g1.sub(&g1.mul(&y1)?.sum_dims(&[dd], true)?)?)?
-                }
-            } else {
-                backward_kernel(&g1, &y1, d, log)?
-            };
-            Ok(vec![Some(if scalar { gx.reshape_dims(&[])? } else { gx })])
-        })?;
+                    (g.clone(), y.clone())
+                };
+                let gx = if is_grad_enabled() || g1.dtype() != y1.dtype() {
+                    let dd = d as i64;
+                    if log {
+                        g1.sub(&y1.exp()?.mul(&g1.sum_dims(&[dd], true)?)?)?
+                    } else {
+                        y1.mul(&g1.sub(&g1.mul(&y1)?.sum_dims(&[dd], true)?)?)?
+                    }
+                } else {
+                    backward_kernel(&g1, &y1, d, log)?
+                };
+                Ok(vec![Some(if scalar { gx.reshape_dims(&[])? } else { gx })])
+            },
+        )?;
         Ok(out)
     }
 }

@@ -24,7 +24,12 @@ fn out_index(shape: &[usize], dim: usize) -> (Vec<usize>, usize) {
     (starts, s)
 }
 
-fn softmax_typed<T: Float + CpuElement>(x: &[T], layout: &Layout, dim: usize, log: bool) -> Result<Buffer<T>> {
+fn softmax_typed<T: Float + CpuElement>(
+    x: &[T],
+    layout: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<Buffer<T>> {
     let (starts, s, n) = rows(layout, dim);
     let (ostarts, os) = out_index(layout.shape(), dim);
     let mut out = Buffer::<T>::uninit(layout.numel())?;
@@ -75,13 +80,33 @@ impl<T> SyncPtr<T> {
 /// Softmax (or log-softmax) of `x` along `dim`; contiguous result.
 pub fn softmax(x: &CpuStorage, layout: &Layout, dim: usize, log: bool) -> Result<CpuStorage> {
     match x {
-        CpuStorage::F32(b) => Ok(CpuStorage::F32(softmax_typed(b.as_slice(), layout, dim, log)?)),
-        CpuStorage::F64(b) => Ok(CpuStorage::F64(softmax_typed(b.as_slice(), layout, dim, log)?)),
-        _ => Err(Error::runtime(format!("\"softmax_lastdim_kernel_impl\" not implemented for '{}'", x.dtype().scalar_name()))),
+        CpuStorage::F32(b) => Ok(CpuStorage::F32(softmax_typed(
+            b.as_slice(),
+            layout,
+            dim,
+            log,
+        )?)),
+        CpuStorage::F64(b) => Ok(CpuStorage::F64(softmax_typed(
+            b.as_slice(),
+            layout,
+            dim,
+            log,
+        )?)),
+        _ => Err(Error::runtime(format!(
+            "\"softmax_lastdim_kernel_impl\" not implemented for '{}'",
+            x.dtype().scalar_name()
+        ))),
     }
 }
 
-fn softmax_backward_typed<T: Float + CpuElement>(g: &[T], lg: &Layout, y: &[T], ly: &Layout, dim: usize, log: bool) -> Result<Buffer<T>> {
+fn softmax_backward_typed<T: Float + CpuElement>(
+    g: &[T],
+    lg: &Layout,
+    y: &[T],
+    ly: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<Buffer<T>> {
     let (gs, gstride, n) = rows(lg, dim);
     let (ys, ystride, _) = rows(ly, dim);
     let (ostarts, os) = out_index(lg.shape(), dim);
@@ -92,12 +117,20 @@ fn softmax_backward_typed<T: Float + CpuElement>(g: &[T], lg: &Layout, y: &[T], 
         let mut dot = 0.0f64;
         for j in 0..n {
             let gj = g[gb + j * gstride].to_f64();
-            dot += if log { gj } else { gj * y[yb + j * ystride].to_f64() };
+            dot += if log {
+                gj
+            } else {
+                gj * y[yb + j * ystride].to_f64()
+            };
         }
         let dot = T::from_f64(dot);
         for j in 0..n {
             let (gj, yj) = (g[gb + j * gstride], y[yb + j * ystride]);
-            let v = if log { gj - yj.exp() * dot } else { yj * (gj - dot) };
+            let v = if log {
+                gj - yj.exp() * dot
+            } else {
+                yj * (gj - dot)
+            };
             // SAFETY: as in softmax_typed.
             unsafe { *ptr.get().add(ob + j * os) = v };
         }
@@ -111,10 +144,33 @@ fn softmax_backward_typed<T: Float + CpuElement>(g: &[T], lg: &Layout, y: &[T], 
 }
 
 /// Gradient of softmax (`y` its output) or of log-softmax (`y` its output) along `dim`.
-pub fn softmax_backward(g: &CpuStorage, lg: &Layout, y: &CpuStorage, ly: &Layout, dim: usize, log: bool) -> Result<CpuStorage> {
+pub fn softmax_backward(
+    g: &CpuStorage,
+    lg: &Layout,
+    y: &CpuStorage,
+    ly: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<CpuStorage> {
     match (g, y) {
-        (CpuStorage::F32(a), CpuStorage::F32(b)) => Ok(CpuStorage::F32(softmax_backward_typed(a.as_slice(), lg, b.as_slice(), ly, dim, log)?)),
-        (CpuStorage::F64(a), CpuStorage::F64(b)) => Ok(CpuStorage::F64(softmax_backward_typed(a.as_slice(), lg, b.as_slice(), ly, dim, log)?)),
-        _ => Err(Error::runtime("softmax backward expects float tensors of one dtype")),
+        (CpuStorage::F32(a), CpuStorage::F32(b)) => Ok(CpuStorage::F32(softmax_backward_typed(
+            a.as_slice(),
+            lg,
+            b.as_slice(),
+            ly,
+            dim,
+            log,
+        )?)),
+        (CpuStorage::F64(a), CpuStorage::F64(b)) => Ok(CpuStorage::F64(softmax_backward_typed(
+            a.as_slice(),
+            lg,
+            b.as_slice(),
+            ly,
+            dim,
+            log,
+        )?)),
+        _ => Err(Error::runtime(
+            "softmax backward expects float tensors of one dtype",
+        )),
     }
 }

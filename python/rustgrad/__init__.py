@@ -1,0 +1,171 @@
+"""rustgrad: eager deep learning with a Rust core and PyTorch's Python API.
+
+Change ``import torch`` to ``import rustgrad`` and a training script runs: tensors, autograd,
+``nn``, ``optim``, ``utils.data``, checkpoints, on the CPU or an NVIDIA GPU.
+"""
+
+from . import _C
+from ._C import (
+    Generator,
+    Tensor,
+    arange,
+    as_tensor,
+    cat,
+    device,
+    dtype,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    get_num_threads,
+    initial_seed,
+    is_grad_enabled,
+    isclose,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    set_num_threads,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
+from ._size import Size
+from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
+from ._tensor_str import set_printoptions
+from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
+
+float = float32  # noqa: A001
+double = float64
+long = int64
+# rustgrad has one integer dtype; PyTorch's 32-bit names map to it.
+int = int64  # noqa: A001
+int32 = int64
+
+__version__ = "0.1.0"
+
+
+def manual_seed(seed):
+    """Seeds the default random generator (all devices share it)."""
+    import builtins
+
+    seed = builtins.int(seed)
+    _C.manual_seed(seed)
+    return _default_generator
+
+
+def seed():
+    import time
+
+    s = time.time_ns() & ((1 << 63) - 1)
+    _C.manual_seed(s)
+    return s
+
+
+def get_rng_state():
+    return tensor(list(_C._get_rng_state()), dtype=int64)
+
+
+def set_rng_state(state):
+    seed_, offset = state.tolist()
+    _C._set_rng_state((seed_, offset))
+
+
+class _DefaultGenerator:
+    """The default generator as an object (``rustgrad.default_generator``)."""
+
+    def manual_seed(self, s):
+        _C.manual_seed(s)
+        return self
+
+    def initial_seed(self):
+        return _C.initial_seed()
+
+    def get_state(self):
+        return get_rng_state()
+
+    def set_state(self, state):
+        set_rng_state(state)
+
+
+_default_generator = default_generator = _DefaultGenerator()
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def numel(input):
+    return input.numel()
+
+
+def concat(tensors, dim=0):
+    return cat(tensors, dim)
+
+
+concatenate = concat
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return input.allclose(other, rtol, atol, equal_nan)
+
+
+def equal(input, other):
+    return input.equal(other)
+
+
+def clone(input, *, memory_format=None):
+    return input.clone()
+
+
+def max(input, *args, **kwargs):  # noqa: A001
+    return input.max(*args, **kwargs)
+
+
+def min(input, *args, **kwargs):  # noqa: A001
+    return input.min(*args, **kwargs)
+
+
+def _method(name):
+    def fn(input, *args, **kwargs):
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = name
+    fn.__qualname__ = name
+    fn.__doc__ = f"``rustgrad.{name}(input, ...)`` is ``input.{name}(...)``."
+    return fn
+
+
+# Functions that PyTorch offers both as ``torch.f(x, ...)`` and as ``x.f(...)``.
+for _name in [
+    "abs", "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "pow", "neg", "negative",
+    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "square",
+    "reciprocal", "floor", "ceil", "round", "trunc", "erf", "clamp", "clip", "clamp_min", "clamp_max",
+    "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
+    "logical_not", "isnan", "matmul", "mm", "bmm", "dot", "sum", "mean", "prod", "var", "std", "argmax",
+    "argmin", "all", "any", "logsumexp", "norm", "softmax", "log_softmax", "reshape", "view_as", "permute",
+    "transpose", "swapaxes", "t", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select", "split",
+    "chunk", "unbind", "flip", "index_select", "gather", "scatter", "scatter_add", "index_add", "masked_fill",
+    "masked_select", "nonzero", "sort", "argsort", "topk", "detach",
+]:
+    globals()[_name] = _method(_name)
+del _name
+
+# Subpackages (imported last: they use the names above).
+from . import autograd, cuda, return_types  # noqa: E402
+from . import nn, optim, utils  # noqa: E402
+from .serialization import load, save  # noqa: E402

@@ -1,0 +1,1 @@
+"""Neural-network modules and functional ops (being built)."""

@@ -1,0 +1,1 @@
+//! The CUDA backend: our kernels compiled by NVRTC and launched through cudarc (issue 5).
