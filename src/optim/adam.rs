@@ -279,6 +279,7 @@ fn update<T: Float + CpuElement>(
 
 /// The hyper-parameters of one parameter's step in the element type. As in PyTorch, the bias
 /// corrections and the step size are computed in double precision, then cast.
+#[derive(Clone, Copy)]
 struct Scalars<T> {
     maximize: bool,
     weight_decay: T,
@@ -329,17 +330,32 @@ struct Slices<'a, T> {
     vmax: Option<&'a mut [T]>,
 }
 
+// The element loops take the options as compile-time constants (maximize, the weight-decay
+// mode, the lerp branch), so each loop is branch-free and vectorizes; `kernel` picks the instance.
+
+/// Weight-decay modes (a const parameter of the loops).
+const WD_NONE: u8 = 0;
+const WD_L2: u8 = 1;
+const WD_DECOUPLED: u8 = 2;
+
 /// The element update, in PyTorch's order of operations.
 #[inline(always)]
-fn element<T: Float>(p: &mut T, m: &mut T, v: &mut T, vmax: Option<&mut T>, g: T, k: &Scalars<T>) {
-    let mut g = if k.maximize { -g } else { g };
-    if k.decoupled {
+fn element<T: Float, const MAX: bool, const WD: u8, const SMALL: bool>(
+    p: &mut T,
+    m: &mut T,
+    v: &mut T,
+    vmax: Option<&mut T>,
+    g: T,
+    k: &Scalars<T>,
+) {
+    let mut g = if MAX { -g } else { g };
+    if WD == WD_DECOUPLED {
         *p = *p * k.decay;
-    } else if k.l2 {
+    } else if WD == WD_L2 {
         g += k.weight_decay * *p;
     }
     // exp_avg.lerp_(grad, 1 - beta1), with PyTorch's two-sided lerp formula.
-    *m = if k.lerp_small {
+    *m = if SMALL {
         *m + k.lerp_weight * (g - *m)
     } else {
         g - (g - *m) * k.one_minus_lerp_weight
@@ -358,24 +374,79 @@ fn element<T: Float>(p: &mut T, m: &mut T, v: &mut T, vmax: Option<&mut T>, g: T
     *p += k.neg_step_size * *m / denom;
 }
 
-fn kernel<T: Float>(s: Slices<'_, T>, g: &[T], k: &Scalars<T>) {
-    let Slices { p, m, v, vmax } = s;
-    match vmax {
-        Some(vm) => {
-            for ((((p, m), v), vm), &g) in p.iter_mut().zip(m).zip(v).zip(vm).zip(g) {
-                element(p, m, v, Some(vm), g, k);
-            }
-        }
-        None => {
-            for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
-                element(p, m, v, None, g, k);
-            }
-        }
+fn plain_loop<T: Float, const MAX: bool, const WD: u8, const SMALL: bool>(
+    s: Slices<'_, T>,
+    g: &[T],
+    k: Scalars<T>,
+) {
+    let Slices { p, m, v, .. } = s;
+    for (((p, m), v), &g) in p.iter_mut().zip(m).zip(v).zip(g) {
+        element::<T, MAX, WD, SMALL>(p, m, v, None, g, &k);
     }
+}
+
+fn amsgrad_loop<T: Float, const MAX: bool, const WD: u8, const SMALL: bool>(
+    s: Slices<'_, T>,
+    g: &[T],
+    k: Scalars<T>,
+) {
+    let Slices { p, m, v, vmax } = s;
+    let Some(vm) = vmax else {
+        return plain_loop::<T, MAX, WD, SMALL>(
+            Slices {
+                p,
+                m,
+                v,
+                vmax: None,
+            },
+            g,
+            k,
+        );
+    };
+    for ((((p, m), v), vm), &g) in p.iter_mut().zip(m).zip(v).zip(vm).zip(g) {
+        element::<T, MAX, WD, SMALL>(p, m, v, Some(vm), g, &k);
+    }
+}
+
+type Loop<T> = for<'a> fn(Slices<'a, T>, &'a [T], Scalars<T>);
+
+/// The loop instance for these options.
+fn kernel<T: Float>(k: &Scalars<T>, amsgrad: bool) -> Loop<T> {
+    let wd = if k.decoupled {
+        WD_DECOUPLED
+    } else if k.l2 {
+        WD_L2
+    } else {
+        WD_NONE
+    };
+    macro_rules! pick {
+        ($($a:literal $m:literal $w:ident $s:literal),*) => {
+            match (amsgrad, k.maximize, wd, k.lerp_small) {
+                $(($a, $m, $w, $s) => if $a {
+                    amsgrad_loop::<T, $m, $w, $s> as Loop<T>
+                } else {
+                    plain_loop::<T, $m, $w, $s> as Loop<T>
+                },)*
+                _ => plain_loop::<T, false, WD_NONE, true> as Loop<T>,
+            }
+        };
+    }
+    pick!(
+        false false WD_NONE false, false false WD_NONE true, false false WD_L2 false,
+        false false WD_L2 true, false false WD_DECOUPLED false, false false WD_DECOUPLED true,
+        false true WD_NONE false, false true WD_NONE true, false true WD_L2 false,
+        false true WD_L2 true, false true WD_DECOUPLED false, false true WD_DECOUPLED true,
+        true false WD_NONE false, true false WD_NONE true, true false WD_L2 false,
+        true false WD_L2 true, true false WD_DECOUPLED false, true false WD_DECOUPLED true,
+        true true WD_NONE false, true true WD_NONE true, true true WD_L2 false,
+        true true WD_L2 true, true true WD_DECOUPLED false, true true WD_DECOUPLED true
+    )
 }
 
 fn run<T: Float>(s: Slices<'_, T>, g: &[T], k: &Scalars<T>) {
     let n = s.p.len();
+    let kernel = kernel(k, s.vmax.is_some());
+    let k = *k;
     if n < PARALLEL_THRESHOLD {
         kernel(s, g, k);
         return;

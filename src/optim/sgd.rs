@@ -207,6 +207,7 @@ fn update<T: Float + CpuElement>(
 }
 
 /// The hyper-parameters in the element type (PyTorch casts Python scalars to it).
+#[derive(Clone, Copy)]
 struct Scalars<T> {
     neg_lr: T,
     momentum: T,
@@ -229,59 +230,101 @@ impl<T: Float> Scalars<T> {
             maximize: o.maximize,
         }
     }
+}
 
-    /// The gradient after maximize and weight decay (`grad.add(param, alpha=weight_decay)`).
-    #[inline(always)]
-    fn direction(&self, g: T, p: T) -> T {
-        let g = if self.maximize { -g } else { g };
-        if self.use_weight_decay {
-            g + self.weight_decay * p
-        } else {
-            g
-        }
+// The element loops take every option as a compile-time constant, so each loop is branch-free
+// and vectorizes; `run_plain` and `run_momentum` pick the instance for the options at hand.
+
+/// The gradient after maximize and weight decay (`grad.add(param, alpha=weight_decay)`).
+#[inline(always)]
+fn direction<T: Float, const MAX: bool, const WD: bool>(g: T, p: T, k: &Scalars<T>) -> T {
+    let g = if MAX { -g } else { g };
+    if WD {
+        g + k.weight_decay * p
+    } else {
+        g
     }
 }
 
+fn plain_loop<T: Float, const MAX: bool, const WD: bool>(p: &mut [T], g: &[T], k: Scalars<T>) {
+    for (p, &g) in p.iter_mut().zip(g) {
+        let d = direction::<T, MAX, WD>(g, *p, &k);
+        *p += k.neg_lr * d;
+    }
+}
+
+fn momentum_loop<T: Float, const MAX: bool, const WD: bool, const FIRST: bool, const NEST: bool>(
+    p: &mut [T],
+    buf: &mut [T],
+    g: &[T],
+    k: Scalars<T>,
+) {
+    for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g) {
+        let d = direction::<T, MAX, WD>(g, *p, &k);
+        // buf.mul_(momentum).add_(grad, alpha=1 - dampening); a clone of grad at first.
+        let nb = if FIRST {
+            d
+        } else {
+            *b * k.momentum + k.one_minus_dampening * d
+        };
+        *b = nb;
+        let d = if NEST { d + k.momentum * nb } else { nb };
+        *p += k.neg_lr * d;
+    }
+}
+
+type PlainLoop<T> = fn(&mut [T], &[T], Scalars<T>);
+type MomentumLoop<T> = fn(&mut [T], &mut [T], &[T], Scalars<T>);
+
+fn plain_kernel<T: Float>(k: &Scalars<T>) -> PlainLoop<T> {
+    match (k.maximize, k.use_weight_decay) {
+        (false, false) => plain_loop::<T, false, false>,
+        (false, true) => plain_loop::<T, false, true>,
+        (true, false) => plain_loop::<T, true, false>,
+        (true, true) => plain_loop::<T, true, true>,
+    }
+}
+
+fn momentum_kernel<T: Float>(k: &Scalars<T>, first: bool) -> MomentumLoop<T> {
+    macro_rules! pick {
+        ($($m:literal $w:literal $f:literal $n:literal),*) => {
+            match (k.maximize, k.use_weight_decay, first, k.nesterov) {
+                $(($m, $w, $f, $n) => momentum_loop::<T, $m, $w, $f, $n>,)*
+            }
+        };
+    }
+    pick!(
+        false false false false, false false false true, false false true false, false false true true,
+        false true false false, false true false true, false true true false, false true true true,
+        true false false false, true false false true, true false true false, true false true true,
+        true true false false, true true false true, true true true false, true true true true
+    )
+}
+
 fn run_plain<T: Float>(p: &mut [T], g: &[T], k: &Scalars<T>) {
-    let kernel = |p: &mut [T], g: &[T]| {
-        for (p, &g) in p.iter_mut().zip(g) {
-            let d = k.direction(g, *p);
-            *p += k.neg_lr * d;
-        }
-    };
+    let kernel = plain_kernel(k);
+    let k = *k;
     if p.len() < PARALLEL_THRESHOLD {
-        kernel(p, g);
+        kernel(p, g, k);
     } else {
         let c = chunk_len(p.len());
         p.par_chunks_mut(c)
             .zip(g.par_chunks(c))
-            .for_each(|(p, g)| kernel(p, g));
+            .for_each(|(p, g)| kernel(p, g, k));
     }
 }
 
 fn run_momentum<T: Float>(p: &mut [T], buf: &mut [T], g: &[T], first: bool, k: &Scalars<T>) {
-    let kernel = |p: &mut [T], buf: &mut [T], g: &[T]| {
-        for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g) {
-            let d = k.direction(g, *p);
-            // buf.mul_(momentum).add_(grad, alpha=1 - dampening); a clone of grad at first.
-            let nb = if first {
-                d
-            } else {
-                *b * k.momentum + k.one_minus_dampening * d
-            };
-            *b = nb;
-            let d = if k.nesterov { d + k.momentum * nb } else { nb };
-            *p += k.neg_lr * d;
-        }
-    };
+    let kernel = momentum_kernel(k, first);
+    let k = *k;
     if p.len() < PARALLEL_THRESHOLD {
-        kernel(p, buf, g);
+        kernel(p, buf, g, k);
     } else {
         let c = chunk_len(p.len());
         p.par_chunks_mut(c)
             .zip(buf.par_chunks_mut(c))
             .zip(g.par_chunks(c))
-            .for_each(|((p, b), g)| kernel(p, b, g));
+            .for_each(|((p, b), g)| kernel(p, b, g, k));
     }
 }
 
