@@ -184,9 +184,11 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     if not diff_idx:
         raise ValueError("gradcheck expects at least one input tensor to require gradient, "
                          "but none of the them have requires_grad=True.")
-    outs = _outputs(func(*inputs))
     for i in diff_idx:
         numerical = _numerical_jacobian(func, inputs, i, eps)
+        # The outputs are built after the perturbations: those bump the inputs' version counters,
+        # and a graph recorded before them would (rightly) refuse to backward through saved inputs.
+        outs = _outputs(func(*inputs))
         x = inputs[i]
         for k, out in enumerate(outs):
             if not out.requires_grad:
