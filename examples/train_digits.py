@@ -6,9 +6,10 @@ and upscaled to 28x28 with rustgrad's bilinear ``F.interpolate`` (the ConvNet ex
 the user's programs do), split 80/20 with a fixed seed. ``--data PATH`` trains on MNIST instead
 (an .npz with x_train, y_train, x_test, y_test, as Keras saves it).
 
-Each epoch shows a tqdm bar with the running loss and prints the train loss and test accuracy;
-the last line printed is ``test accuracy: NN.N%``. The checkpoint (safetensors) and a PNG plot of
-loss and accuracy per epoch go into ``--out``.
+SGD with momentum, the learning rate decayed by a cosine schedule. Each epoch shows a tqdm bar with
+the running loss and prints the train loss and test accuracy; the last line printed is
+``test accuracy: NN.N%``. The checkpoint (safetensors) and a PNG plot of loss and accuracy per
+epoch go into ``--out``.
 
     pip install '.[examples]' && python examples/train_digits.py
 """
@@ -52,7 +53,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Train the seed ConvNet on handwritten digits with rustgrad.")
     p.add_argument("--epochs", type=int, default=10, help="passes over the training set (default: 10)")
     p.add_argument("--batch-size", type=int, default=32, help="mini-batch size (default: 32)")
-    p.add_argument("--lr", type=float, default=0.02, help="SGD learning rate (default: 0.02)")
+    p.add_argument("--lr", type=float, default=0.02,
+                   help="initial SGD learning rate, decayed by a cosine schedule (default: 0.02)")
     p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
     p.add_argument("--device", default="cpu", help="'cpu' or 'cuda' (default: cpu)")
     p.add_argument("--out", default="runs/digits", help="folder for the checkpoint and the plot (default: runs/digits)")
@@ -171,6 +173,8 @@ def main(argv=None):
 
     model = ConvNet().to(device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    # Cosine decay to zero over the run: the last epochs settle instead of bouncing.
+    scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs)
     criterion = nn.CrossEntropyLoss()
 
     losses, accuracies = [], []
@@ -191,6 +195,7 @@ def main(argv=None):
             seen += n
             bar.set_postfix(loss=f"{running / seen:.4f}")
         bar.close()
+        scheduler.step()
         train_loss = running / seen
         accuracy = evaluate(model, test_loader, device)
         losses.append(train_loss)

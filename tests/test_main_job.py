@@ -12,9 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "examples" / "train_digits.py"
 
 EPOCHS = 3
-# With 3 epochs the ConvNet reaches about 95% on the 360 held-out digits (PyTorch: 95.0%); the
-# floor leaves room for seed and float differences while still failing for a model that does not learn.
-ACCURACY_FLOOR = 85.0
+# With 3 epochs (cosine-decayed lr) the ConvNet reaches 96-98% on the 359 held-out digits over seeds
+# (PyTorch, same recipe: 98.1%); the floor leaves room for seed and float differences and still
+# fails for a model that does not learn.
+ACCURACY_FLOOR = 90.0
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """Hook handles (as ``torch.utils.hooks``)."""
 
 import weakref
-from collections import OrderedDict
 
 __all__ = ["RemovableHandle"]
 

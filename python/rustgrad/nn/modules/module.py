@@ -679,7 +679,6 @@ class Module:
                                          "modified, it should be done inplace.")
 
         load(self, state_dict)
-        del load
 
         if strict:
             if unexpected_keys:
