@@ -968,3 +968,40 @@ def test_seed_containers_parameters_are_trainable_together():
     logits, value = model(x)
     (logits.sum() + value.sum()).backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+# ----- nn.utils -----------------------------------------------------------------------------------
+
+def test_clip_grad_norm_and_value():
+    a = nn.Parameter(rustgrad.zeros(2))
+    b = nn.Parameter(rustgrad.zeros(2))
+    a.grad = rustgrad.tensor([3.0, 0.0])
+    b.grad = rustgrad.tensor([0.0, 4.0])
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=1.0)
+    assert math.isclose(total.item(), 5.0, rel_tol=1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(b.grad.numpy(), [0.0, 0.8], rtol=1e-5)
+    # Under the limit: unchanged.
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=10.0)
+    assert math.isclose(total.item(), 1.0, rel_tol=1e-5)
+    np.testing.assert_allclose(a.grad.numpy(), [0.6, 0.0], rtol=1e-5)
+    inf_norm = nn.utils.clip_grad_norm_(a, 0.3, norm_type="inf")
+    assert math.isclose(inf_norm.item(), 0.6, rel_tol=1e-6)
+    np.testing.assert_allclose(a.grad.numpy(), [0.3, 0.0], rtol=1e-4)
+    a.grad = rustgrad.tensor([float("nan"), 0.0])
+    with pytest.raises(RuntimeError, match="The total norm of order 2.0 for gradients from `parameters` is non-finite"):
+        nn.utils.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+    assert nn.utils.clip_grad_norm_([nn.Parameter(rustgrad.zeros(1))], 1.0).item() == 0.0
+    b.grad = rustgrad.tensor([-2.0, 0.5])
+    nn.utils.clip_grad_value_([b], 1.0)
+    assert b.grad.tolist() == [-1.0, 0.5]
+
+
+def test_parameters_to_vector_and_back():
+    m = nn.Linear(3, 2)
+    vec = nn.utils.parameters_to_vector(m.parameters())
+    assert tuple(vec.shape) == (8,)
+    assert vec[:6].tolist() == m.weight.reshape(-1).tolist()
+    nn.utils.vector_to_parameters(rustgrad.arange(8, dtype=rustgrad.float32), m.parameters())
+    assert m.weight.tolist() == [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]] and m.bias.tolist() == [6.0, 7.0]
+    assert m.weight.requires_grad
