@@ -116,7 +116,7 @@ def _format_nested(nested, fmt, indent, ndim):
     if ndim == 0:
         return fmt.format(nested)
     if ndim == 1:
-        items = ["..." if x is Ellipsis else fmt.format(x) for x in nested]
+        items = [" ..." if x is Ellipsis else fmt.format(x) for x in nested]
         per_line = max(1, (_LINEWIDTH - indent) // (fmt.width() + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"

@@ -150,21 +150,27 @@ class GradcheckError(RuntimeError):
 
 
 def _numerical_jacobian(fn, inputs, index, eps):
-    """d(outputs)/d(inputs[index]) by central differences, as a list of rows per output element."""
+    """d(outputs)/d(inputs[index]) by central differences: columns[j][k][i] = d out_k[i] / d x[j]."""
     x = inputs[index]
     flat = x.detach().reshape(-1)
-    n = flat.numel()
     columns = []
-    with no_grad():
-        for j in range(n):
+
+    def evaluate():
+        # The function itself runs with grad mode as the caller has it (gradgradcheck needs it).
+        return [o.detach().reshape(-1).double().clone() for o in _outputs(fn(*inputs))]
+
+    for j in range(flat.numel()):
+        with no_grad():
             orig = flat[j].item()
             flat[j] = orig + eps
-            plus = [o.detach().reshape(-1).double().clone() for o in _outputs(fn(*inputs))]
+        plus = evaluate()
+        with no_grad():
             flat[j] = orig - eps
-            minus = [o.detach().reshape(-1).double().clone() for o in _outputs(fn(*inputs))]
+        minus = evaluate()
+        with no_grad():
             flat[j] = orig
-            columns.append([((p - m) / (2 * eps)).tolist() for p, m in zip(plus, minus)])
-    return columns  # columns[j][k][i] = d out_k[i] / d x[j]
+        columns.append([((p - m) / (2 * eps)).tolist() for p, m in zip(plus, minus)])
+    return columns
 
 
 def _outputs(out):
@@ -186,8 +192,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
                          "but none of the them have requires_grad=True.")
     for i in diff_idx:
         numerical = _numerical_jacobian(func, inputs, i, eps)
-        # The outputs are built after the perturbations: those bump the inputs' version counters,
-        # and a graph recorded before them would (rightly) refuse to backward through saved inputs.
+        # A fresh forward: the perturbations above wrote into the inputs in place.
         outs = _outputs(func(*inputs))
         x = inputs[i]
         for k, out in enumerate(outs):

@@ -100,10 +100,7 @@ fn release(key: usize) {
         // An outer call on this thread is draining the list; it will take this key too.
         return;
     }
-    loop {
-        let Some(next) = PENDING_RELEASE.with(|p| p.borrow_mut().pop()) else {
-            break;
-        };
+    while let Some(next) = PENDING_RELEASE.with(|p| p.borrow_mut().pop()) {
         if let Some(node) = ARENA.take(next) {
             LIVE_NODES.fetch_sub(1, Ordering::AcqRel);
             // Dropping the node drops its edges and saved tensors; nodes they free are queued.

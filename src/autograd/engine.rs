@@ -219,9 +219,9 @@ fn run(
                     None => g,
                 });
                 drop(n);
-                if !task.nodes.contains_key(&key) {
+                if let std::collections::hash_map::Entry::Vacant(slot) = task.nodes.entry(key) {
                     root_nodes.push(node.clone());
-                    task.nodes.insert(key, node);
+                    slot.insert(node);
                 }
             }
             None => task.deliver_to_leaf(root, g)?,

@@ -7,7 +7,7 @@ use crate::error::{ensure, Error, Result};
 use crate::ops::common_device;
 use crate::storage::{DType, Storage, StorageData};
 use crate::tensor::layout::{broadcast_shapes, Dims};
-use crate::tensor::{normalize_dim, Scalar, Tensor};
+use crate::tensor::{normalize_dim, normalize_existing_dim, Scalar, Tensor};
 
 /// One entry of an indexing expression.
 #[derive(Clone, Debug)]
@@ -222,6 +222,12 @@ impl Tensor {
     /// `self[spec] = value` in place (Python's `__setitem__`).
     pub fn index_assign(&self, spec: &[TensorIndex], value: &Tensor) -> Result<()> {
         let (view, advanced) = self.apply_basic_indexing(spec)?;
+        // As PyTorch, leading size-1 dims of the value are dropped (`x[0] = t[None]` works).
+        let mut value = value.clone();
+        while value.ndim() > view.ndim() && value.shape()[0] == 1 {
+            value = value.squeeze(Some(0))?;
+        }
+        let value = &value;
         if advanced.iter().all(|a| a.is_none()) {
             return view.copy_(value);
         }
@@ -308,7 +314,7 @@ impl Tensor {
 
     /// `self` plus `src` added at rows `index` of `dim` (out of place).
     pub fn index_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-        let d = normalize_dim(dim, self.ndim())?;
+        let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         let mut idx = host_indices(index)?;
         normalize_positions(&mut idx, shape[d], d)?;
@@ -351,7 +357,7 @@ impl Tensor {
             index.dtype() == DType::I64,
             Error::runtime("gather(): Expected dtype int64 for index")
         );
-        let d = normalize_dim(dim, self.ndim())?;
+        let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
         ensure!(
@@ -409,7 +415,7 @@ impl Tensor {
             index.dtype() == DType::I64,
             Error::runtime("scatter(): Expected dtype int64 for index")
         );
-        let d = normalize_dim(dim, self.ndim())?;
+        let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
         let src_c = src.to_dtype(self.dtype())?;
@@ -441,7 +447,20 @@ impl Tensor {
             src_c.clone()
         };
         let data = base.with_cpu(|b, bl| {
-            srch.with_cpu(|s, sl| kernels::scatter(b, bl, d, &idx, &ishape, s, sl, accumulate))
+            srch.with_cpu(|s, sl| {
+                kernels::scatter(
+                    b,
+                    bl,
+                    &kernels::ScatterIndex {
+                        dim: d,
+                        positions: &idx,
+                        shape: &ishape,
+                    },
+                    s,
+                    sl,
+                    accumulate,
+                )
+            })
         })?;
         let out = from_cpu(data, &shape, self.device())?;
         let index = index.clone();

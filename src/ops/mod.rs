@@ -76,7 +76,7 @@ pub fn common_device(tensors: &[&Tensor]) -> Result<Device> {
 
 /// True when a value of `from` may be written into a tensor of `to` (PyTorch's `canCast`).
 pub fn can_cast(from: DType, to: DType) -> bool {
-    !(from.category() > to.category())
+    from.category() <= to.category()
 }
 
 /// The input made into a tensor of `dtype` on `device`.

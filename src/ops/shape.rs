@@ -9,7 +9,7 @@ use crate::error::{ensure, fmt_ishape, fmt_shape, Error, Result};
 use crate::ops::{common_device, result_type, Operand};
 use crate::storage::{DType, Device};
 use crate::tensor::layout::{normalize_insert_dim, Dims, Layout};
-use crate::tensor::{normalize_dim, Tensor};
+use crate::tensor::{normalize_dim, normalize_existing_dim, Tensor};
 
 /// Resolves a requested shape (one entry may be -1) against `numel`, with PyTorch's messages.
 pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
@@ -257,7 +257,7 @@ impl Tensor {
     /// Splits dim `dim` into `sizes` (one may be -1).
     pub fn unflatten(&self, dim: i64, sizes: &[i64]) -> Result<Tensor> {
         let shape = self.shape();
-        let d = normalize_dim(dim, shape.len())?;
+        let d = normalize_existing_dim(dim, shape.len())?;
         let inner = infer_shape(sizes, shape[d])?;
         let mut new: Dims = shape[..d].iter().copied().collect();
         new.extend_from_slice(&inner);
@@ -524,7 +524,7 @@ impl Tensor {
     /// Pieces of `split_size` along `dim` (the last may be smaller).
     pub fn split(&self, split_size: usize, dim: i64) -> Result<Vec<Tensor>> {
         let shape = self.shape();
-        let d = normalize_dim(dim, shape.len())?;
+        let d = normalize_existing_dim(dim, shape.len())?;
         let size = shape[d];
         if split_size == 0 {
             ensure!(size == 0, Error::runtime(format!("split_size can only be 0 if dimension size is 0, but got dimension size of {size}")));
@@ -543,7 +543,7 @@ impl Tensor {
     /// Pieces with the given sizes along `dim`.
     pub fn split_sizes(&self, sizes: &[usize], dim: i64) -> Result<Vec<Tensor>> {
         let shape = self.shape();
-        let d = normalize_dim(dim, shape.len())?;
+        let d = normalize_existing_dim(dim, shape.len())?;
         let total: usize = sizes.iter().sum();
         ensure!(
             total == shape[d],
@@ -569,13 +569,13 @@ impl Tensor {
             chunks > 0,
             Error::runtime("chunk expects `chunks` to be greater than 0, got: 0")
         );
-        let size = self.shape()[normalize_dim(dim, self.ndim())?];
+        let size = self.shape()[normalize_existing_dim(dim, self.ndim())?];
         self.split(size.div_ceil(chunks).max(1), dim)
     }
 
     /// All slices along `dim`, the dim removed.
     pub fn unbind(&self, dim: i64) -> Result<Vec<Tensor>> {
-        let d = normalize_dim(dim, self.ndim())?;
+        let d = normalize_existing_dim(dim, self.ndim())?;
         (0..self.shape()[d] as i64)
             .map(|i| self.select(d as i64, i))
             .collect()
@@ -611,7 +611,7 @@ impl Tensor {
         let mut out = self.clone();
         let nd = self.ndim();
         for &d in dims {
-            let d = normalize_dim(d, nd)?;
+            let d = normalize_existing_dim(d, nd)?;
             let n = self.shape()[d];
             let idx = Tensor::arange(
                 (n as i64 - 1).into(),

@@ -366,7 +366,9 @@ impl PyTensor {
         let s = self.t.strides();
         match dim {
             None => PyTuple::new(py, s.iter())?.into_bound_py_any(py),
-            Some(d) => s[crate::tensor::normalize_dim(d, s.len()).py()?].into_bound_py_any(py),
+            Some(d) => {
+                s[crate::tensor::normalize_existing_dim(d, s.len()).py()?].into_bound_py_any(py)
+            }
         }
     }
     fn storage_offset(&self) -> usize {
@@ -580,14 +582,11 @@ impl PyTensor {
     fn __bool__(&self) -> PyResult<bool> {
         let n = self.t.numel();
         if n != 1 {
-            return Err(PyRuntimeError::new_err(format!(
-                "Boolean value of Tensor with {} values is ambiguous",
-                if n == 0 {
-                    "no".to_string()
-                } else {
-                    "more than one".to_string()
-                }
-            )));
+            return Err(PyRuntimeError::new_err(if n == 0 {
+                "Boolean value of Tensor with no values is ambiguous"
+            } else {
+                "Boolean value of Tensor with more than one value is ambiguous"
+            }));
         }
         Ok(self.t.item().py()?.to_f64() != 0.0)
     }
@@ -1204,15 +1203,13 @@ impl PyTensor {
     #[pyo3(signature = (*shape))]
     fn view(&self, shape: &Bound<'_, PyTuple>) -> R {
         if shape.len() == 1 {
-            if let Ok(d) = convert::dtype(Some(&shape.get_item(0)?)) {
-                if let Some(d) = d {
-                    if d != self.t.dtype() {
-                        return Err(PyRuntimeError::new_err(
-                            "view(dtype) is only supported for the tensor's own dtype",
-                        ));
-                    }
-                    return Ok(self.t.clone().into());
+            if let Ok(Some(d)) = convert::dtype(Some(&shape.get_item(0)?)) {
+                if d != self.t.dtype() {
+                    return Err(PyRuntimeError::new_err(
+                        "view(dtype) is only supported for the tensor's own dtype",
+                    ));
                 }
+                return Ok(self.t.clone().into());
             }
         }
         Ok(self.t.view(&convert::shape_args(shape)?).py()?.into())

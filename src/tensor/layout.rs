@@ -48,6 +48,17 @@ pub fn normalize_dim(dim: i64, ndim: usize) -> Result<usize> {
     })
 }
 
+/// Like `normalize_dim` for ops that need the dim to exist (a 0-d tensor has none).
+pub fn normalize_existing_dim(dim: i64, ndim: usize) -> Result<usize> {
+    ensure!(
+        ndim > 0,
+        Error::index(format!(
+            "Dimension specified as {dim} but tensor has no dimensions"
+        ))
+    );
+    normalize_dim(dim, ndim)
+}
+
 /// Like `normalize_dim` for ops that insert a dimension (unsqueeze, stack): range is `ndim + 1`.
 pub fn normalize_insert_dim(dim: i64, ndim: usize) -> Result<usize> {
     normalize_dim(dim, ndim + 1)
@@ -137,8 +148,13 @@ impl Layout {
 
     /// The contiguous element range `offset..offset+numel` when the layout is contiguous.
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
+        let numel = self.numel();
+        if numel == 0 {
+            // An empty view may sit at any offset, even one past the end of its storage.
+            return Some(0..0);
+        }
         self.is_contiguous()
-            .then(|| self.offset..self.offset + self.numel())
+            .then(|| self.offset..self.offset + numel)
     }
 
     /// One past the largest storage index this layout touches (0 for an empty tensor).

@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-pub use layout::{broadcast_shapes, contiguous_strides, normalize_dim, Dims, Layout};
+pub use layout::{
+    broadcast_shapes, contiguous_strides, normalize_dim, normalize_existing_dim, Dims, Layout,
+};
 
 use crate::autograd::arena::NodeRef;
 use crate::autograd::node::{next_hook_id, Edge, Hook};
@@ -232,7 +234,7 @@ impl Tensor {
     /// The size of `dim` (negative dims count from the end).
     pub fn size(&self, dim: i64) -> Result<usize> {
         let shape = self.shape();
-        Ok(shape[normalize_dim(dim, shape.len())?])
+        Ok(shape[normalize_existing_dim(dim, shape.len())?])
     }
     /// The storage version counter (bumped by every in-place write to any view of it).
     pub fn version(&self) -> u64 {
@@ -499,7 +501,7 @@ impl Tensor {
 
     /// Runs backward from this tensor (see [`crate::autograd::backward`]).
     pub fn backward(&self) -> Result<()> {
-        crate::autograd::backward(&[self.clone()], &[None], false, false, None)
+        crate::autograd::backward(std::slice::from_ref(self), &[None], false, false, None)
     }
 }
 

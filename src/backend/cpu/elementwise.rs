@@ -154,13 +154,8 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
             v
         }),
         UnaryOp::Square => map!(|v: T| v * v),
-        UnaryOp::Relu => map!(move |v: T| if v > zero {
-            v
-        } else if v.is_nan() {
-            v
-        } else {
-            zero
-        }),
+        // NaN stays NaN, as in PyTorch.
+        UnaryOp::Relu => map!(move |v: T| if v > zero || v.is_nan() { v } else { zero }),
         UnaryOp::Exp => map!(|v: T| v.exp()),
         UnaryOp::Log => map!(|v: T| v.ln()),
         UnaryOp::Sqrt => map!(|v: T| v.sqrt()),

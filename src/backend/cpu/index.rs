@@ -115,17 +115,24 @@ pub fn gather(
     })
 }
 
-/// `base` (contiguous, `shape`) with `src` values written (or added) at `index` along `dim`.
+/// The index of a scatter: positions along `dim`, shaped `shape`.
+pub struct ScatterIndex<'a> {
+    pub dim: usize,
+    pub positions: &'a [i64],
+    pub shape: &'a [usize],
+}
+
+/// `base` (strided) copied, with `src` values written (or added) at `index`.
 pub fn scatter(
     base: &CpuStorage,
     base_layout: &Layout,
-    dim: usize,
-    index: &[i64],
-    index_shape: &[usize],
+    index: &ScatterIndex<'_>,
     src: &CpuStorage,
     src_layout: &Layout,
     accumulate: bool,
 ) -> Result<CpuStorage> {
+    let (dim, index_shape) = (index.dim, index.shape);
+    let index = index.positions;
     let shape = base_layout.shape();
     let strides = contiguous_strides(shape);
     let istrides = contiguous_strides(index_shape);
@@ -135,11 +142,11 @@ pub fn scatter(
         let mut out = crate::backend::cpu::elementwise::map_unary(b, base_layout, |v: T| v)?;
         let o = out.as_mut_slice();
         // src is read at the index's coordinates.
-        for flat in 0..index.len() {
+        for (flat, &pos) in index.iter().enumerate() {
             let (mut off, mut soff) = (0usize, src_layout.offset());
             for d in 0..index_shape.len() {
                 let coord = (flat / istrides[d]) % index_shape[d];
-                let c = if d == dim { index[flat] as usize } else { coord };
+                let c = if d == dim { pos as usize } else { coord };
                 off += c * strides[d];
                 soff += coord * src_layout.strides()[d];
             }

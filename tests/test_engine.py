@@ -1,0 +1,122 @@
+"""The graph arena and the thread-safe engine (issue 2, point 5)."""
+
+import gc
+import threading
+import time
+
+import rustgrad as rg
+from rustgrad.autograd import graph_nodes
+
+
+def test_live_nodes_return_after_backward():
+    gc.collect()
+    before = graph_nodes()
+    x = rg.randn(10, requires_grad=True)
+    y = (x * 2).exp().sum()
+    assert graph_nodes() >= before + 3
+    y.backward()
+    del y
+    gc.collect()
+    assert graph_nodes() == before
+
+
+def test_live_nodes_return_when_graph_dropped_without_backward():
+    gc.collect()
+    before = graph_nodes()
+    x = rg.randn(10, requires_grad=True)
+    y = x
+    for _ in range(100):
+        y = (y * 1.0001).tanh()
+    assert graph_nodes() >= before + 200
+    del y
+    gc.collect()
+    assert graph_nodes() == before
+
+
+def test_million_op_chain_backward_and_drop():
+    x = rg.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 0.0
+    before_drop = graph_nodes()
+    assert before_drop >= 1_000_000
+    y.backward()
+    assert x.grad.item() == 1.0
+    del y
+    gc.collect()
+    assert graph_nodes() < 100
+
+
+def test_million_op_chain_dropped_without_backward():
+    x = rg.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(1_000_000):
+        y = y * 1.0
+    del y
+    gc.collect()
+    assert graph_nodes() < 100
+
+
+def test_threads_share_a_leaf_and_sum_exactly():
+    w = rg.ones(1000, dtype=rg.float64, requires_grad=True)
+    errors = []
+
+    def work(k):
+        try:
+            for _ in range(25):
+                (w * float(k)).sum().backward()
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    expected = 25.0 * sum(range(1, 9))
+    assert w.grad.min().item() == expected and w.grad.max().item() == expected
+
+
+def test_python_thread_runs_while_matmul_computes():
+    a = rg.randn(2048, 2048)
+    b = rg.randn(2048, 2048)
+    ticks = []
+    done = threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    time.sleep(0.01)
+    start = time.perf_counter()
+    for _ in range(3):
+        _ = a @ b
+    end = time.perf_counter()
+    done.set()
+    t.join()
+    during = [x for x in ticks if start < x < end]
+    # The ticker wakes every millisecond; with the GIL held by the matmul it could not run at all.
+    assert len(during) >= max(3, int((end - start) / 0.001 * 0.2)), (len(during), end - start)
+
+
+def test_backward_releases_the_gil():
+    x = rg.randn(512, 512, requires_grad=True)
+    y = (x @ x).tanh().sum()
+    ticks = []
+    done = threading.Event()
+
+    def ticker():
+        while not done.is_set():
+            ticks.append(1)
+            time.sleep(0.0005)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    y.backward()
+    done.set()
+    t.join()
+    assert x.grad.shape == (512, 512)
