@@ -1,1 +1,9 @@
-"""Neural-network modules and functional ops (being built)."""
+"""``rustgrad.nn``: modules, parameters, ``functional`` and ``init``, as ``torch.nn``."""
+
+# The modules first: they import functional, which imports modules.utils.
+from .modules import *  # noqa: F401,F403
+from .modules import __all__ as _modules_all
+from . import functional, init, utils  # noqa: F401,E402
+from .parameter import Parameter  # noqa: E402
+
+__all__ = ["Parameter", "functional", "init", "utils"] + list(_modules_all)

@@ -1,0 +1,520 @@
+"""``rustgrad.nn.functional``: the stateless neural-network ops, as ``torch.nn.functional``.
+
+Each function normalises its arguments the way PyTorch's does (ints to pairs, defaults,
+reduction strings including the legacy ``size_average``/``reduce`` flags) and then calls one Rust
+op in ``rustgrad._C`` (the fused kernels and their backward rules live there).
+"""
+
+import math
+import warnings
+
+from .. import _C
+from .modules.utils import _list_with_default, _pair
+
+Tensor = _C.Tensor
+
+__all__ = [
+    "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
+    "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "linear",
+    "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
+    "upsample", "dropout", "batch_norm", "flatten", "one_hot", "pad", "normalize", "cross_entropy", "nll_loss",
+    "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+]
+
+
+# ----- reductions ---------------------------------------------------------------------------------
+
+def _legacy_reduction(size_average, reduce, emit_warning=True):
+    """The reduction string for the deprecated ``size_average``/``reduce`` flags (as PyTorch)."""
+    if size_average is None:
+        size_average = True
+    if reduce is None:
+        reduce = True
+    if size_average and reduce:
+        ret = "mean"
+    elif reduce:
+        ret = "sum"
+    else:
+        ret = "none"
+    if emit_warning:
+        warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}' instead.",
+                      stacklevel=3)
+    return ret
+
+
+def _reduction(reduction, size_average=None, reduce=None):
+    if size_average is not None or reduce is not None:
+        return _legacy_reduction(size_average, reduce)
+    if reduction == "elementwise_mean":
+        warnings.warn("reduction='elementwise_mean' is deprecated. Please use reduction='mean' instead.",
+                      stacklevel=3)
+        return "mean"
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _broadcast_shape(a, b):
+    """NumPy's broadcast of two shapes, with PyTorch's message when they do not broadcast."""
+    a, b = tuple(a), tuple(b)
+    n = max(len(a), len(b))
+    a = (1,) * (n - len(a)) + a
+    b = (1,) * (n - len(b)) + b
+    out = []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                               f"non-singleton dimension {i}")
+        out.append(x if y == 1 else y)
+    return tuple(out)
+
+
+def _broadcast_pair(input, target):
+    shape = _broadcast_shape(input.shape, target.shape)
+    if tuple(input.shape) != shape:
+        input = input.expand(*shape)
+    if tuple(target.shape) != shape:
+        target = target.expand(*shape)
+    return input, target
+
+
+# ----- activations --------------------------------------------------------------------------------
+
+def _inplace_result(input, out):
+    """Writes ``out`` into ``input`` (the in-place form of an out-of-place Rust op)."""
+    input.copy_(out)
+    return input
+
+
+def relu(input, inplace=False):
+    """max(x, 0) elementwise."""
+    return input.relu_() if inplace else input.relu()
+
+
+def relu_(input):
+    return input.relu_()
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    out = _C.hardtanh(input, float(min_val), float(max_val))
+    return _inplace_result(input, out) if inplace else out
+
+
+def hardtanh_(input, min_val=-1.0, max_val=1.0):
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input, inplace=False):
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    out = _C.leaky_relu(input, float(negative_slope))
+    return _inplace_result(input, out) if inplace else out
+
+
+def leaky_relu_(input, negative_slope=0.01):
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def gelu(input, approximate="none"):
+    """GELU; ``approximate='tanh'`` uses the tanh approximation, as PyTorch."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    return _C.gelu(input, approximate)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    out = _C.elu(input, float(alpha))
+    return _inplace_result(input, out) if inplace else out
+
+
+def elu_(input, alpha=1.0):
+    return elu(input, alpha, inplace=True)
+
+
+def selu(input, inplace=False):
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    out = _C.elu(input, alpha) * scale
+    return _inplace_result(input, out) if inplace else out
+
+
+def silu(input, inplace=False):
+    out = _C.silu(input)
+    return _inplace_result(input, out) if inplace else out
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _C.softplus(input, float(beta), float(threshold))
+
+
+def logsigmoid(input):
+    return -_C.softplus(-input, 1.0, 20.0)
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def _get_softmax_dim(name, ndim, stacklevel):
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  "as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) along ``dim`` (implicit dim, with a warning, when None, as PyTorch)."""
+    if dim is None:
+        dim = _get_softmax_dim("softmax", input.dim(), _stacklevel)
+    return input.softmax(dim, dtype=dtype)
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _get_softmax_dim("softmin", input.dim(), _stacklevel)
+    return (-input).softmax(dim, dtype=dtype)
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    if dim is None:
+        dim = _get_softmax_dim("log_softmax", input.dim(), _stacklevel)
+    return input.log_softmax(dim, dtype=dtype)
+
+
+# ----- linear and convolution ---------------------------------------------------------------------
+
+def linear(input, weight, bias=None):
+    """``input @ weight.T + bias`` as one fused op."""
+    return _C.linear(input, weight, bias)
+
+
+def _conv_padding(padding):
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        return padding
+    return _pair(padding)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) over (N, C, H, W) or unbatched (C, H, W) input."""
+    return _C.conv2d(input, weight, bias, _pair(stride), _conv_padding(padding), _pair(dilation), int(groups))
+
+
+# ----- pooling ------------------------------------------------------------------------------------
+
+def _pool_stride(stride, kernel_size):
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        return _pair(kernel_size)
+    return _pair(stride)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return _C.max_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
+                         _pair(dilation), bool(ceil_mode), True)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max pooling; ``stride`` defaults to ``kernel_size``; with ``return_indices`` also the argmax
+    positions (flat within each H*W plane)."""
+    return _C.max_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
+                         _pair(dilation), bool(ceil_mode), bool(return_indices))
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    return _C.avg_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
+                         bool(ceil_mode), bool(count_include_pad), divisor_override)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed output size; None entries keep the input's size."""
+    size = _list_with_default(output_size, input.size())
+    return _C.adaptive_avg_pool2d(input, _pair(size))
+
+
+# ----- resampling ---------------------------------------------------------------------------------
+
+_INTERPOLATING_MODES = ("linear", "bilinear", "bicubic", "trilinear")
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None, antialias=False):
+    """Resizes (N, C, H, W) input to ``size`` or by ``scale_factor`` ('nearest', 'bilinear', 'area')."""
+    if mode in ("nearest", "area", "nearest-exact"):
+        if align_corners is not None:
+            raise ValueError("align_corners option can only be set with the interpolating modes: "
+                             "linear | bilinear | bicubic | trilinear")
+    elif align_corners is None:
+        align_corners = False
+
+    dim = input.dim() - 2
+    if size is not None and scale_factor is not None:
+        raise ValueError("only one of size or scale_factor should be defined")
+    elif size is not None:
+        scale_factors = None
+        if isinstance(size, (list, tuple)):
+            if len(size) != dim:
+                raise ValueError(
+                    "Input and output must have the same number of spatial dimensions, but got input with spatial "
+                    f"dimensions of {list(input.shape[2:])} and output size of {size}. Please provide input tensor "
+                    "in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, ...,oK) format.")
+            output_size = [int(s) for s in size]
+        else:
+            output_size = [int(size) for _ in range(dim)]
+    elif scale_factor is not None:
+        output_size = None
+        if isinstance(scale_factor, (list, tuple)):
+            if len(scale_factor) != dim:
+                raise ValueError(
+                    "Input and scale_factor must have the same number of spatial dimensions, but got input with "
+                    f"spatial dimensions of {list(input.shape[2:])} and scale_factor of shape {scale_factor}. "
+                    "Please provide input tensor in (N, C, d1, d2, ...,dK) format and scale_factor in "
+                    "(s1, s2, ...,sK) format.")
+            scale_factors = [float(s) for s in scale_factor]
+        else:
+            scale_factors = [float(scale_factor) for _ in range(dim)]
+    else:
+        raise ValueError("either size or scale_factor should be defined")
+
+    if recompute_scale_factor is not None and recompute_scale_factor and size is not None:
+        raise ValueError("recompute_scale_factor is not meaningful with an explicit size.")
+    if mode == "area" and output_size is None:
+        recompute_scale_factor = True
+    if recompute_scale_factor is not None and recompute_scale_factor:
+        output_size = [int(math.floor(float(input.size(i + 2)) * scale_factors[i])) for i in range(dim)]
+        scale_factors = None
+    if antialias and not (mode in ("bilinear", "bicubic") and input.dim() == 4):
+        raise ValueError("Anti-alias option is restricted to bilinear and bicubic modes and requires a 4-D tensor "
+                         "as input")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported by rustgrad")
+
+    if output_size is None:
+        # The output size PyTorch's kernels compute from the scale factors.
+        output_size = [int(math.floor(float(input.size(i + 2)) * scale_factors[i])) for i in range(dim)]
+
+    if input.dim() == 4:
+        if mode == "nearest":
+            return _C.interpolate(input, tuple(output_size), "nearest", None,
+                                  None if scale_factors is None else tuple(scale_factors))
+        if mode == "bilinear":
+            return _C.interpolate(input, tuple(output_size), "bilinear", bool(align_corners),
+                                  None if scale_factors is None else tuple(scale_factors))
+        if mode == "area":
+            return adaptive_avg_pool2d(input, output_size)
+    if input.dim() == 3 and mode == "bilinear":
+        raise NotImplementedError("Got 3D input, but bilinear mode needs 4D input")
+    if input.dim() == 5 and mode == "bilinear":
+        raise NotImplementedError("Got 5D input, but bilinear mode needs 4D input")
+    if input.dim() in (3, 4, 5):
+        raise NotImplementedError(f"interpolate: mode '{mode}' for {input.dim()}D input is not supported by "
+                                  "rustgrad (it has nearest, bilinear and area for 4D input)")
+    raise NotImplementedError(
+        f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the modes: "
+        f"nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact (got {mode})")
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+# ----- regularisation and normalisation -----------------------------------------------------------
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability ``p`` and scales the rest by 1/(1-p) when training."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    out = _C.dropout(input, float(p), bool(training))
+    return _inplace_result(input, out) if inplace and training else out
+
+
+def _verify_batch_size(size):
+    size_prods = size[0]
+    for i in range(len(size) - 2):
+        size_prods *= size[i + 2]
+    if size_prods == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size {size}")
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """Batch normalisation over dim 1; updates ``running_mean``/``running_var`` in place when training."""
+    if training:
+        _verify_batch_size(input.size())
+    return _C.batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum),
+                         float(eps))
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12):
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    denom = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    return input / denom
+
+
+# ----- shapes -------------------------------------------------------------------------------------
+
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def one_hot(tensor, num_classes=-1):
+    """Class indices (int64) to one-hot rows of ``num_classes`` (inferred as max + 1 when -1)."""
+    if not isinstance(tensor, Tensor) or tensor.dtype != _C.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if tensor.numel() == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(tensor.max().item()) + 1
+    elif num_classes < -1:
+        raise RuntimeError("num_classes should be positive")
+    if tensor.numel() > 0:
+        if int(tensor.min().item()) < 0:
+            raise RuntimeError("Class values must be non-negative.")
+        if int(tensor.max().item()) >= num_classes:
+            raise RuntimeError("Class values must be smaller than num_classes.")
+    classes = _C.arange(num_classes, device=tensor.device)
+    return (tensor.unsqueeze(-1) == classes).long()
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Pads the last ``len(pad) // 2`` dims; ``pad`` is (left, right) for the last dim first.
+
+    Negative padding crops. Modes: 'constant' (with ``value``), 'reflect', 'replicate', 'circular'.
+    """
+    pad = [int(p) for p in pad]
+    if len(pad) % 2 != 0:
+        raise RuntimeError("Padding length must be divisible by 2")
+    if len(pad) // 2 > input.dim():
+        raise RuntimeError("Padding length should be less than or equal to two times the input dimension but got "
+                           f"padding length {len(pad)} and input of dimension {input.dim()}")
+    if mode == "constant":
+        return _pad_constant(input, pad, 0.0 if value is None else value)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    return _pad_indexed(input, pad, mode)
+
+
+def _pad_constant(input, pad, value):
+    ndim = input.dim()
+    shape = list(input.shape)
+    # Negative padding crops first (a view), then what is left is placed into a filled tensor.
+    cropped = input
+    out_shape = list(shape)
+    for i in range(len(pad) // 2):
+        d = ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        new = shape[d] + left + right
+        if new < 0:
+            raise RuntimeError(f"The input size {shape[d]}, plus negative padding {left} and {right} resulted in a "
+                               f"negative output size, which is invalid. Check dimension {d} of your input.")
+        out_shape[d] = new
+        start = max(-left, 0)
+        stop = shape[d] - max(-right, 0)
+        cropped = cropped.narrow(d, start, max(stop - start, 0))
+    out = _C.full(out_shape, value, dtype=input.dtype, device=input.device)
+    index = [slice(None)] * ndim
+    for i in range(len(pad) // 2):
+        d = ndim - 1 - i
+        start = max(pad[2 * i], 0)
+        index[d] = slice(start, start + cropped.shape[d])
+    if cropped.numel() > 0:
+        out[tuple(index)] = cropped
+    return out
+
+
+def _pad_indexed(input, pad, mode):
+    """Reflect/replicate/circular padding as an index_select per padded dim (differentiable)."""
+    out = input
+    ndim = input.dim()
+    for i in range(len(pad) // 2):
+        d = ndim - 1 - i
+        left, right = pad[2 * i], pad[2 * i + 1]
+        n = out.shape[d]
+        if mode == "reflect" and (left >= n or right >= n):
+            raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
+                               f"but got: padding ({left}, {right}) at dimension {d} of input {list(input.shape)}")
+        if mode == "circular" and (left > n or right > n):
+            raise RuntimeError("Padding value causes wrapping around more than once.")
+        idx = []
+        for j in range(-left, n + right):
+            if mode == "replicate":
+                idx.append(min(max(j, 0), n - 1))
+            elif mode == "reflect":
+                k = j
+                if k < 0:
+                    k = -k
+                if k >= n:
+                    k = 2 * (n - 1) - k
+                idx.append(k)
+            else:
+                idx.append(j % n)
+        out = out.index_select(d, _C.tensor(idx, dtype=_C.int64, device=input.device))
+    return out
+
+
+# ----- losses -------------------------------------------------------------------------------------
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """Cross-entropy between logits and class indices (int64) or class probabilities, in one fused
+    log-softmax + NLL op."""
+    reduction = _reduction(reduction, size_average, reduce)
+    return _C.cross_entropy(input, target, weight, int(ignore_index), reduction, float(label_smoothing))
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    reduction = _reduction(reduction, size_average, reduce)
+    return _C.nll_loss(input, target, weight, int(ignore_index), reduction)
+
+
+def _size_warning(input, target):
+    if tuple(target.shape) != tuple(input.shape):
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input size ({input.size()}). "
+                      "This will likely lead to incorrect results due to broadcasting. Please ensure they have the "
+                      "same size.", stacklevel=3)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """Mean squared error (broadcasting with a warning when the shapes differ, as PyTorch)."""
+    _size_warning(input, target)
+    reduction = _reduction(reduction, size_average, reduce)
+    input, target = _broadcast_pair(input, target)
+    return _C.mse_loss(input, target, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    _size_warning(input, target)
+    reduction = _reduction(reduction, size_average, reduce)
+    input, target = _broadcast_pair(input, target)
+    return _C.l1_loss(input, target, reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """BCE between probabilities ``input`` and ``target`` of the same shape."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the input size "
+                         f"({input.size()}) is deprecated. Please ensure they have the same size.")
+    if weight is not None:
+        shape = _broadcast_shape(target.shape, weight.shape)
+        weight = weight.expand(*shape)
+    return _C.binary_cross_entropy(input, target, weight, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None, reduction="mean",
+                                     pos_weight=None):
+    """Sigmoid + BCE in one numerically stable op."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if tuple(target.shape) != tuple(input.shape):
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size ({input.size()})")
+    return _C.binary_cross_entropy_with_logits(input, target, weight, pos_weight, reduction)
+

@@ -1,0 +1,35 @@
+"""Argument helpers shared by the modules and ``functional`` (as ``torch.nn.modules.utils``)."""
+
+import collections.abc
+from itertools import repeat
+
+__all__ = ["_single", "_pair", "_triple", "_ntuple", "_reverse_repeat_tuple", "_list_with_default"]
+
+
+def _ntuple(n, name="parse"):
+    def parse(x):
+        if isinstance(x, collections.abc.Iterable) and not isinstance(x, str):
+            return tuple(x)
+        return tuple(repeat(x, n))
+
+    parse.__name__ = name
+    return parse
+
+
+_single = _ntuple(1, "_single")
+_pair = _ntuple(2, "_pair")
+_triple = _ntuple(3, "_triple")
+
+
+def _reverse_repeat_tuple(t, n):
+    """``(1, 2)`` -> ``(2, 2, 1, 1)`` for n=2: the layout ``F.pad`` expects (last dim first)."""
+    return tuple(x for x in reversed(t) for _ in range(n))
+
+
+def _list_with_default(out_size, defaults):
+    """Replaces None entries of an adaptive pool's output size by the input's size."""
+    if isinstance(out_size, int):
+        return out_size
+    if len(defaults) <= len(out_size):
+        raise ValueError(f"Input dimension should be at least {len(out_size) + 1}")
+    return [v if v is not None else d for v, d in zip(out_size, defaults[-len(out_size):])]
