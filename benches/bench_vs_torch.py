@@ -13,14 +13,17 @@ import platform
 import statistics
 import time
 
-import numpy as np
 
-import rustgrad
-
-try:
-    import torch
-except ImportError:  # PyTorch is optional
-    torch = None
+# The memory measurement runs each library in a child process that imports only that library.
+_LIBRARY = os.environ.get("BENCH_LIBRARY", "both")
+rustgrad = torch = None
+if _LIBRARY in ("both", "rustgrad"):
+    import rustgrad
+if _LIBRARY in ("both", "torch"):
+    try:
+        import torch
+    except ImportError:  # PyTorch is optional
+        torch = None
 
 
 def cpu_model():
@@ -157,7 +160,7 @@ WORKLOADS = {
 }
 
 
-def peak_rss_subprocess(lib_name, steps):
+def peak_rss_subprocess(lib_name, steps, threads):
     """Peak resident memory (KiB) of a fresh process running `steps` ConvNet training steps."""
     import subprocess
     import sys
@@ -167,13 +170,15 @@ import resource, sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import bench_vs_torch as b
 import {lib_name} as lib
-lib.set_num_threads({rustgrad.get_num_threads()})
+lib.set_num_threads({threads})
 step = b.convnet_step(lib)
 for _ in range({steps}):
     step()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # The child imports only the library it measures.
+    env = dict(os.environ, BENCH_LIBRARY=lib_name)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return int(out.stdout.strip().splitlines()[-1])
 
 
@@ -220,8 +225,8 @@ def main():
             print(f"{'':<22} {flops / 1e9:.1f} GFLOP/s{share}")
         results[name] = statistics.median(ratios) if ratios else None
     if torch is not None and (not args.only or "memory" in args.only):
-        ours = peak_rss_subprocess("rustgrad", args.memory_steps)
-        theirs = peak_rss_subprocess("torch", args.memory_steps)
+        ours = peak_rss_subprocess("rustgrad", args.memory_steps, args.threads)
+        theirs = peak_rss_subprocess("torch", args.memory_steps, args.threads)
         print(f"{'peak_rss_convnet_200':<22} {ours / 1024:>10.0f}MB {theirs / 1024:>10.0f}MB {theirs / ours:>7.2f}")
     return results
 
