@@ -15,6 +15,8 @@ pub mod autograd;
 pub mod backend;
 pub mod error;
 pub mod ops;
+pub mod optim;
+pub mod serialize;
 pub mod storage;
 pub mod tensor;
 

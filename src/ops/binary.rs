@@ -36,23 +36,19 @@ fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
 
 /// `op(lhs, rhs)` with NumPy broadcasting, PyTorch type promotion and autograd.
 pub fn binary_op(op: BinaryOp, lhs: Operand<'_>, rhs: Operand<'_>) -> Result<Tensor> {
-    let tensors: Vec<&Tensor> = [lhs, rhs]
-        .iter()
-        .filter_map(|o| {
-            if let Operand::Tensor(t) = o {
-                Some(*t)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let device = common_device(&tensors)?;
+    let device = match (lhs, rhs) {
+        (Operand::Tensor(x), Operand::Tensor(y)) => common_device(&[x, y])?,
+        (Operand::Tensor(t), _) | (_, Operand::Tensor(t)) => t.device(),
+        _ => crate::Device::Cpu,
+    };
     let dtype = compute_dtype(op, result_type(&[lhs, rhs]))?;
     let a = operand_tensor(lhs, dtype, device)?;
     let b = operand_tensor(rhs, dtype, device)?;
     let shape = broadcast_shapes(&a.shape(), &b.shape())?;
     let out = backend::binary(op, &a, &b, &shape)?;
-    if !op.returns_bool() && dtype.is_floating_point() {
+    let tracked = |o: Operand<'_>| matches!(o, Operand::Tensor(t) if t.requires_grad());
+    let differentiable = !op.returns_bool() && dtype.is_floating_point();
+    if differentiable && crate::autograd::is_grad_enabled() && (tracked(lhs) || tracked(rhs)) {
         // Gradients flow to the original operands (the engine casts them back to their dtypes).
         let inputs: Vec<Tensor> = vec![
             if let Operand::Tensor(t) = lhs {

@@ -8,6 +8,8 @@ mod convert;
 mod dtype;
 mod functions;
 mod nn;
+mod optim;
+mod serialize;
 mod tensor;
 
 use pyo3::exceptions::{
@@ -61,5 +63,7 @@ fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tensor::register(m)?;
     functions::register(m)?;
     nn::register(m)?;
+    optim::register(m)?;
+    serialize::register(m)?;
     Ok(())
 }

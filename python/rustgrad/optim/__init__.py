@@ -1,1 +1,9 @@
-"""Optimizers (being built)."""
+"""Optimizers and learning-rate schedulers, with PyTorch's API (``rustgrad.optim``)."""
+
+from . import lr_scheduler
+from .adam import Adam
+from .adamw import AdamW
+from .optimizer import Optimizer
+from .sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "lr_scheduler"]

@@ -1,3 +1,147 @@
 //! Neural-network ops, each a single op with its own backward rule.
+//!
+//! Kernels run through [`run_kernel`], which reads the operands' storage and dispatches on the
+//! device they live on (the CPU today; a CUDA arm is added there per kernel). Backward rules use
+//! fused kernels during an ordinary backward and differentiable tensor ops (or ops whose own
+//! backward is known) when a higher-order graph is being recorded.
 
+pub mod conv;
+pub mod dropout;
+pub mod interpolate;
+pub mod loss;
+pub mod norm;
+pub mod pool;
 pub mod softmax;
+
+pub use conv::Padding2d;
+
+use crate::backend::cpu::nn::Src;
+use crate::backend::{self};
+use crate::error::{Error, Result};
+use crate::storage::{CpuStorage, Storage, StorageData};
+use crate::tensor::Tensor;
+
+/// How a loss reduces its per-element values.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// Keep one value per element (or per sample).
+    None,
+    /// The (weighted) mean.
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+impl Reduction {
+    /// `"none" | "mean" | "sum"`, as PyTorch's `reduction=` argument.
+    pub fn parse(s: &str) -> Result<Reduction> {
+        match s {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            other => Err(Error::value(format!(
+                "{other} is not a valid value for reduction"
+            ))),
+        }
+    }
+}
+
+/// Reads the storage of `inputs` (each contiguous) and runs the kernel of their device.
+/// Only CPU kernels exist so far; on another device this is a clear error naming the op.
+// Without the cuda feature the device match has one arm, and `op` names only CUDA errors.
+#[cfg_attr(
+    not(feature = "cuda"),
+    allow(unused_variables, clippy::infallible_destructuring_match)
+)]
+pub(crate) fn run_kernel<R>(
+    op: &str,
+    inputs: &[&Tensor],
+    cpu: impl FnOnce(&[Src<'_>]) -> Result<R>,
+) -> Result<R> {
+    let bodies: Vec<_> = inputs.iter().map(|t| t.body()).collect();
+    let guards: Vec<_> = bodies.iter().map(|b| b.storage.read()).collect();
+    let mut srcs = Vec::with_capacity(inputs.len());
+    for (guard, body) in guards.iter().zip(&bodies) {
+        let s = backend::on_device!(&**guard, s =>
+        cpu: s,
+        cuda: {
+            let _ = s;
+            return Err(Error::not_implemented(format!(
+                "{op}: no CUDA kernel yet; move the tensors to the CPU"
+            )));
+        });
+        srcs.push(Src::new(s, &body.layout)?);
+    }
+    cpu(&srcs)
+}
+
+/// A new CPU tensor of `shape` over a kernel's result.
+pub(crate) fn cpu_tensor(data: CpuStorage, shape: &[usize]) -> Tensor {
+    Tensor::from_storage(Storage::cpu(data), shape)
+}
+
+/// `t` as a contiguous tensor that shares no autograd history (what kernels read).
+pub(crate) fn kernel_operand(t: &Tensor) -> Result<Tensor> {
+    t.detach().contiguous()
+}
+
+/// A linear map of its input (pooling, resampling) given by a forward kernel and its adjoint.
+/// Its backward is the adjoint, and the adjoint's backward is the map again, so gradients of
+/// any order are exact.
+pub(crate) trait LinearMap: Clone + Send + Sync + 'static {
+    /// The node name of the map.
+    fn name(&self) -> &'static str;
+    /// The node name of its adjoint (the map's backward).
+    fn adjoint_name(&self) -> &'static str;
+    /// Applies the map (no autograd).
+    fn apply(&self, x: &Tensor) -> Result<Tensor>;
+    /// Applies the adjoint (no autograd).
+    fn adjoint(&self, g: &Tensor) -> Result<Tensor>;
+}
+
+/// The map applied to `x`, recording its backward.
+pub(crate) fn apply_linear<M: LinearMap>(map: M, x: &Tensor) -> Result<Tensor> {
+    let out = map.apply(x)?;
+    crate::autograd::record(map.name(), &[x], &[&out], Vec::new, move |_, grads| {
+        let g = crate::autograd::grad0(grads)?;
+        Ok(vec![Some(apply_adjoint(map.clone(), g)?)])
+    })?;
+    Ok(out)
+}
+
+/// The adjoint applied to `g`, recording its backward (the map itself).
+pub(crate) fn apply_adjoint<M: LinearMap>(map: M, g: &Tensor) -> Result<Tensor> {
+    let out = map.adjoint(g)?;
+    crate::autograd::record(
+        map.adjoint_name(),
+        &[g],
+        &[&out],
+        Vec::new,
+        move |_, grads| {
+            let gg = crate::autograd::grad0(grads)?;
+            Ok(vec![Some(apply_linear(map.clone(), gg)?)])
+        },
+    )?;
+    Ok(out)
+}
+
+/// Formats a shape as `torch.Size([2, 3])` (messages PyTorch raises from Python).
+pub(crate) fn torch_size(shape: &[usize]) -> String {
+    format!("torch.Size({})", crate::error::fmt_shape(shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reductions_parse() {
+        assert_eq!(Reduction::parse("none").unwrap(), Reduction::None);
+        assert_eq!(Reduction::parse("sum").unwrap(), Reduction::Sum);
+        assert_eq!(
+            Reduction::parse("avg").unwrap_err(),
+            Error::value("avg is not a valid value for reduction")
+        );
+    }
+}

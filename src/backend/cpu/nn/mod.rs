@@ -1,3 +1,103 @@
 //! CPU kernels of the neural-network ops.
+//!
+//! Kernels take contiguous operands (the ops make them so) as typed slices and return new
+//! buffers; parallel loops split work so that each task writes its own part of the output.
 
+pub mod conv;
+pub mod interpolate;
+pub mod loss;
+pub mod norm;
+pub mod pool;
 pub mod softmax;
+
+use crate::error::{Error, Result};
+use crate::storage::{CpuElement, CpuStorage, DType};
+use crate::tensor::Layout;
+
+/// One contiguous kernel operand: its storage and the range of its elements.
+#[derive(Copy, Clone)]
+pub struct Src<'a> {
+    storage: &'a CpuStorage,
+    offset: usize,
+    len: usize,
+}
+
+impl<'a> Src<'a> {
+    /// The operand seen through `layout`, which must be contiguous.
+    pub fn new(storage: &'a CpuStorage, layout: &Layout) -> Result<Self> {
+        let range = layout
+            .contiguous_range()
+            .ok_or_else(|| Error::runtime("internal error: nn kernel operand is not contiguous"))?;
+        Ok(Src {
+            storage,
+            offset: range.start,
+            len: range.len(),
+        })
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype()
+    }
+
+    /// The elements as a typed slice (an internal error for another dtype).
+    pub fn get<T: CpuElement>(&self) -> Result<&'a [T]> {
+        let all = self.storage.slice::<T>()?;
+        all.get(self.offset..self.offset + self.len)
+            .ok_or_else(|| Error::runtime("internal error: nn kernel operand out of range"))
+    }
+}
+
+/// A raw pointer that parallel tasks share, each writing elements no other task writes.
+#[derive(Copy, Clone)]
+pub(crate) struct SyncPtr<T>(pub *mut T);
+// SAFETY: users guarantee that tasks write disjoint elements and that the buffer outlives them.
+unsafe impl<T> Send for SyncPtr<T> {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+
+impl<T> SyncPtr<T> {
+    /// The mutable slice `start..start + len` of the shared buffer.
+    ///
+    /// # Safety
+    /// The range must lie inside the buffer, and no other task may access it concurrently.
+    pub unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
+    }
+}
+
+/// Splits `0..n` into at most `parts` contiguous ranges of near-equal size.
+pub fn split_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = parts.clamp(1, n.max(1));
+    let base = n / parts;
+    let extra = n % parts;
+    let mut out = Vec::with_capacity(parts);
+    let mut start = 0;
+    for i in 0..parts {
+        let len = base + usize::from(i < extra);
+        out.push(start..start + len);
+        start += len;
+    }
+    out
+}
+
+/// The message PyTorch gives for a kernel run on a dtype it does not support.
+pub fn not_implemented_for(kernel: &str, dtype: DType) -> Error {
+    Error::runtime(format!(
+        "\"{kernel}\" not implemented for '{}'",
+        dtype.scalar_name()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_everything_once() {
+        assert_eq!(split_ranges(5, 2), vec![0..3, 3..5]);
+        assert_eq!(split_ranges(2, 4), vec![0..1, 1..2]);
+        assert_eq!(split_ranges(0, 3), vec![0..0]);
+        let r = split_ranges(64, 3);
+        assert_eq!(r.iter().map(|r| r.len()).sum::<usize>(), 64);
+        assert_eq!(r.last().unwrap().end, 64);
+    }
+}

@@ -1,0 +1,654 @@
+//! 2-D convolution as im2col + gemm, and its backward pass.
+//!
+//! For one sample the input `[C, H, W]` is unfolded into a column matrix `[C*kh*kw, OH*OW]` (row
+//! `(c, i, j)` holds the input pixels kernel tap `(i, j)` of channel `c` sees at every output
+//! position, zero where it falls into the padding). Group `g` then is one product
+//! `out[g] (Og x P) = W[g] (Og x K) @ cols[g] (K x P)` with `K = C/groups*kh*kw`, `P = OH*OW`.
+//! The backward uses the same matrices: `dcols = W^T @ dout` folded back by col2im (the adjoint of
+//! im2col) for the input gradient, and `dW += dout @ cols^T` for the weight gradient. Operands
+//! are passed to gemm by strides, so no transpose is ever materialised.
+//!
+//! Work is split over the batch (one column buffer per task, reused for its samples) when there
+//! are enough samples for every thread; otherwise samples run one after another with gemm itself
+//! multithreaded. A 1x1 kernel with unit stride and no padding needs no columns at all.
+
+use rayon::prelude::*;
+
+use super::{split_ranges, SyncPtr};
+use crate::backend::cpu::matmul::{gemm_one, Mat};
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement};
+
+/// Below this many multiply-adds a convolution runs on the calling thread.
+const PARALLEL_MACS: usize = 1 << 18;
+
+/// Shapes and hyper-parameters of one convolution (all sizes already checked).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub n: usize,
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+    /// Output channels.
+    pub o: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub stride: [usize; 2],
+    /// Padding before the first row / column (the padding after is implied by `oh`, `ow`).
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl ConvGeom {
+    /// Input channels per group.
+    pub fn cg(&self) -> usize {
+        self.c / self.groups
+    }
+    /// Output channels per group.
+    pub fn og(&self) -> usize {
+        self.o / self.groups
+    }
+    /// Rows of one group's column matrix (`C/groups * kh * kw`).
+    pub fn k(&self) -> usize {
+        self.cg() * self.kh * self.kw
+    }
+    /// Output positions per channel.
+    pub fn p(&self) -> usize {
+        self.oh * self.ow
+    }
+    fn input_len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    fn output_len(&self) -> usize {
+        self.o * self.p()
+    }
+    fn cols_len(&self) -> usize {
+        self.groups * self.k() * self.p()
+    }
+    /// True when the input itself is the column matrix (1x1 kernel, unit stride, no padding).
+    pub fn pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
+    }
+    /// Multiply-adds of one sample's product.
+    fn macs_per_sample(&self) -> usize {
+        self.o * self.k() * self.p()
+    }
+}
+
+/// The output positions `lo..hi` whose input coordinate `o * stride + shift` lies in `0..len`.
+pub fn valid_range(shift: isize, stride: usize, len: usize, out: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let ceil_div = |a: isize| -> isize { (a + s - 1).div_euclid(s) };
+    let lo = if shift >= 0 { 0 } else { ceil_div(-shift) };
+    let hi = ceil_div(len as isize - shift).max(0);
+    let lo = (lo.max(0) as usize).min(out);
+    let hi = (hi as usize).clamp(lo, out);
+    (lo, hi)
+}
+
+/// Unfolds one sample `x` (`[C, H, W]`) into `cols` (`[C*kh*kw, OH*OW]`).
+pub fn im2col<T: CpuElement>(x: &[T], cols: &mut [T], g: &ConvGeom) {
+    let (p, hw) = (g.p(), g.h * g.w);
+    let zero = T::zero();
+    for c in 0..g.c {
+        let plane = &x[c * hw..(c + 1) * hw];
+        for i in 0..g.kh {
+            let dy = (i * g.dilation[0]) as isize - g.pad[0] as isize;
+            let (y0, y1) = valid_range(dy, g.stride[0], g.h, g.oh);
+            for j in 0..g.kw {
+                let dx = (j * g.dilation[1]) as isize - g.pad[1] as isize;
+                let (x0, x1) = valid_range(dx, g.stride[1], g.w, g.ow);
+                let row = (c * g.kh + i) * g.kw + j;
+                let dst = &mut cols[row * p..(row + 1) * p];
+                dst[..y0 * g.ow].fill(zero);
+                dst[y1 * g.ow..].fill(zero);
+                for oy in y0..y1 {
+                    let iy = (oy * g.stride[0]) as isize + dy;
+                    let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
+                    let seg = &mut dst[oy * g.ow..(oy + 1) * g.ow];
+                    seg[..x0].fill(zero);
+                    seg[x1..].fill(zero);
+                    if x0 < x1 {
+                        let start = (x0 * g.stride[1]) as isize + dx;
+                        let start = start as usize;
+                        if g.stride[1] == 1 {
+                            seg[x0..x1].copy_from_slice(&src[start..start + (x1 - x0)]);
+                        } else {
+                            for (k, v) in seg[x0..x1].iter_mut().enumerate() {
+                                *v = src[start + k * g.stride[1]];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds every column entry back onto the input pixel it came from.
+/// `dx` (`[C, H, W]`) must be initialised (zero) by the caller.
+pub fn col2im<T: CpuElement + std::ops::AddAssign>(cols: &[T], dx: &mut [T], g: &ConvGeom) {
+    let (p, hw) = (g.p(), g.h * g.w);
+    for c in 0..g.c {
+        let plane = &mut dx[c * hw..(c + 1) * hw];
+        for i in 0..g.kh {
+            let dy = (i * g.dilation[0]) as isize - g.pad[0] as isize;
+            let (y0, y1) = valid_range(dy, g.stride[0], g.h, g.oh);
+            for j in 0..g.kw {
+                let dx_ = (j * g.dilation[1]) as isize - g.pad[1] as isize;
+                let (x0, x1) = valid_range(dx_, g.stride[1], g.w, g.ow);
+                if x0 >= x1 {
+                    continue;
+                }
+                let row = (c * g.kh + i) * g.kw + j;
+                let src = &cols[row * p..(row + 1) * p];
+                for oy in y0..y1 {
+                    let iy = ((oy * g.stride[0]) as isize + dy) as usize;
+                    let dst = &mut plane[iy * g.w..(iy + 1) * g.w];
+                    let seg = &src[oy * g.ow + x0..oy * g.ow + x1];
+                    let start = ((x0 * g.stride[1]) as isize + dx_) as usize;
+                    if g.stride[1] == 1 {
+                        for (d, &v) in dst[start..start + seg.len()].iter_mut().zip(seg) {
+                            *d += v;
+                        }
+                    } else {
+                        for (k, &v) in seg.iter().enumerate() {
+                            dst[start + k * g.stride[1]] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How a batch is processed: `tasks` parallel tasks over the samples, and gemm's own threads.
+fn plan(g: &ConvGeom) -> (usize, usize) {
+    let threads = rayon::current_num_threads().max(1);
+    let total = g.macs_per_sample() * g.n;
+    if threads == 1 || total < PARALLEL_MACS {
+        (1, 1)
+    } else if g.n >= threads {
+        (threads, 1)
+    } else {
+        (1, threads)
+    }
+}
+
+fn row_major(offset: usize, cols: usize) -> Mat {
+    Mat {
+        offset,
+        rs: cols as isize,
+        cs: 1,
+    }
+}
+
+fn transposed(offset: usize, cols: usize) -> Mat {
+    Mat {
+        offset,
+        rs: 1,
+        cs: cols as isize,
+    }
+}
+
+/// One sample's forward: `out_n` (`[O, P]`) from `x_n` (`[C, H, W]`).
+fn forward_sample<T: CpuElement>(
+    x_n: &[T],
+    out_n: &mut [T],
+    cols: &mut [T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &ConvGeom,
+    threads: usize,
+) {
+    let (og, k, p) = (g.og(), g.k(), g.p());
+    let src: &[T] = if g.pointwise() {
+        x_n
+    } else {
+        im2col(x_n, cols, g);
+        cols
+    };
+    if let Some(b) = bias {
+        for (row, &v) in out_n.chunks_mut(p.max(1)).zip(b) {
+            row.fill(v);
+        }
+    }
+    for grp in 0..g.groups {
+        gemm_one(
+            &mut out_n[grp * og * p..(grp + 1) * og * p],
+            (og, p, k),
+            w,
+            row_major(grp * og * k, k),
+            src,
+            row_major(grp * k * p, p),
+            bias.is_some(),
+            threads,
+        );
+    }
+}
+
+/// `conv2d(x, w) + bias` for contiguous `x` `[N, C, H, W]` and `w` `[O, C/groups, kh, kw]`; the
+/// result is a contiguous `[N, O, OH, OW]`.
+pub fn conv2d_forward<T: CpuElement>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    g: &ConvGeom,
+) -> Result<Buffer<T>> {
+    let mut out = Buffer::<T>::uninit(g.n * g.output_len())?;
+    let (in_len, out_len) = (g.input_len(), g.output_len());
+    if out_len == 0 {
+        return Ok(out);
+    }
+    let cols_len = if g.pointwise() { 0 } else { g.cols_len() };
+    let (tasks, gemm_threads) = plan(g);
+    if tasks == 1 {
+        let mut cols = Buffer::<T>::uninit(cols_len)?;
+        for (n, out_n) in out.as_mut_slice().chunks_mut(out_len).enumerate() {
+            let x_n = &x[n * in_len..(n + 1) * in_len];
+            forward_sample(x_n, out_n, cols.as_mut_slice(), w, bias, g, gemm_threads);
+        }
+        return Ok(out);
+    }
+    let ranges = split_ranges(g.n, tasks);
+    let ptr = SyncPtr(out.as_mut_ptr());
+    ranges.into_par_iter().try_for_each(|r| -> Result<()> {
+        let mut cols = Buffer::<T>::uninit(cols_len)?;
+        for n in r {
+            // SAFETY: each sample's output block is written by exactly one task.
+            let out_n = unsafe { ptr.slice(n * out_len, out_len) };
+            let x_n = &x[n * in_len..(n + 1) * in_len];
+            forward_sample(x_n, out_n, cols.as_mut_slice(), w, bias, g, 1);
+        }
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Which gradients a backward pass computes.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct ConvNeeds {
+    pub input: bool,
+    pub weight: bool,
+    pub bias: bool,
+}
+
+/// Gradients of a convolution (each present when asked for).
+pub struct ConvGrads<T: CpuElement> {
+    pub input: Option<Buffer<T>>,
+    pub weight: Option<Buffer<T>>,
+    pub bias: Option<Buffer<T>>,
+}
+
+/// Per-task scratch and partial sums of the backward pass.
+struct Scratch<T: CpuElement> {
+    cols: Buffer<T>,
+    dcols: Buffer<T>,
+    dw: Vec<T>,
+    db: Vec<T>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_sample<T: CpuElement + std::ops::AddAssign>(
+    gy_n: &[T],
+    x_n: &[T],
+    dx_n: Option<&mut [T]>,
+    w: &[T],
+    s: &mut Scratch<T>,
+    g: &ConvGeom,
+    needs: ConvNeeds,
+    threads: usize,
+) {
+    let (og, k, p) = (g.og(), g.k(), g.p());
+    if let Some(dx_n) = dx_n {
+        if g.pointwise() {
+            // dx[g] (Cg x HW) = W[g]^T (Cg x Og) @ dy[g] (Og x P), written straight into dx.
+            for grp in 0..g.groups {
+                gemm_one(
+                    &mut dx_n[grp * k * p..(grp + 1) * k * p],
+                    (k, p, og),
+                    w,
+                    transposed(grp * og * k, k),
+                    gy_n,
+                    row_major(grp * og * p, p),
+                    false,
+                    threads,
+                );
+            }
+        } else {
+            let dcols = s.dcols.as_mut_slice();
+            for grp in 0..g.groups {
+                gemm_one(
+                    &mut dcols[grp * k * p..(grp + 1) * k * p],
+                    (k, p, og),
+                    w,
+                    transposed(grp * og * k, k),
+                    gy_n,
+                    row_major(grp * og * p, p),
+                    false,
+                    threads,
+                );
+            }
+            dx_n.fill(T::zero());
+            col2im(dcols, dx_n, g);
+        }
+    }
+    if needs.weight {
+        let src: &[T] = if g.pointwise() {
+            x_n
+        } else {
+            im2col(x_n, s.cols.as_mut_slice(), g);
+            s.cols.as_slice()
+        };
+        for grp in 0..g.groups {
+            // dW[g] (Og x K) += dy[g] (Og x P) @ cols[g]^T (P x K).
+            gemm_one(
+                &mut s.dw[grp * og * k..(grp + 1) * og * k],
+                (og, k, p),
+                gy_n,
+                row_major(grp * og * p, p),
+                src,
+                transposed(grp * k * p, p),
+                true,
+                threads,
+            );
+        }
+    }
+    if needs.bias {
+        for (acc, row) in s.db.iter_mut().zip(gy_n.chunks(p.max(1))) {
+            let mut sum = T::zero();
+            for &v in row {
+                sum += v;
+            }
+            *acc += sum;
+        }
+    }
+}
+
+/// Gradients of [`conv2d_forward`] given the output gradient `gy` (`[N, O, OH, OW]`, contiguous).
+/// The input `x` is needed for the weight gradient and the weight `w` for the input gradient.
+/// The column matrix is built once per sample, only for the weight gradient.
+pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
+    gy: &[T],
+    x: Option<&[T]>,
+    w: Option<&[T]>,
+    g: &ConvGeom,
+    needs: ConvNeeds,
+) -> Result<ConvGrads<T>> {
+    let (in_len, out_len) = (g.input_len(), g.output_len());
+    let missing = || Error::runtime("internal error: conv2d backward without its operands");
+    if needs.weight && x.is_none_or(|x| x.len() < g.n * in_len)
+        || needs.input && w.is_none_or(|w| w.len() < g.o * g.k())
+        || gy.len() < g.n * out_len
+    {
+        return Err(missing());
+    }
+    let needs = ConvNeeds {
+        input: needs.input && w.is_some(),
+        weight: needs.weight && x.is_some(),
+        bias: needs.bias,
+    };
+    let (x, w) = (x.unwrap_or(&[]), w.unwrap_or(&[]));
+    // The sample slice of x (empty when the weight gradient is not asked for).
+    let x_of = |n: usize| -> &[T] {
+        if needs.weight {
+            &x[n * in_len..(n + 1) * in_len]
+        } else {
+            &[]
+        }
+    };
+    let w_len = g.o * g.k();
+    let mut dx = if needs.input {
+        Some(Buffer::<T>::zeros(g.n * in_len)?)
+    } else {
+        None
+    };
+    let pointwise = g.pointwise();
+    let scratch = || -> Result<Scratch<T>> {
+        Ok(Scratch {
+            cols: Buffer::<T>::uninit(if needs.weight && !pointwise {
+                g.cols_len()
+            } else {
+                0
+            })?,
+            dcols: Buffer::<T>::uninit(if needs.input && !pointwise {
+                g.cols_len()
+            } else {
+                0
+            })?,
+            dw: if needs.weight {
+                vec![T::zero(); w_len]
+            } else {
+                Vec::new()
+            },
+            db: if needs.bias {
+                vec![T::zero(); g.o]
+            } else {
+                Vec::new()
+            },
+        })
+    };
+    let (tasks, gemm_threads) = plan(g);
+    let partials: Vec<Scratch<T>> = if tasks == 1 || out_len == 0 {
+        let mut s = scratch()?;
+        for n in 0..g.n {
+            let dx_n = dx
+                .as_mut()
+                .map(|d| &mut d.as_mut_slice()[n * in_len..(n + 1) * in_len]);
+            backward_sample(
+                &gy[n * out_len..(n + 1) * out_len],
+                x_of(n),
+                dx_n,
+                w,
+                &mut s,
+                g,
+                needs,
+                gemm_threads,
+            );
+        }
+        vec![s]
+    } else {
+        let ptr = dx.as_mut().map(|d| SyncPtr(d.as_mut_ptr()));
+        split_ranges(g.n, tasks)
+            .into_par_iter()
+            .map(|r| -> Result<Scratch<T>> {
+                let mut s = scratch()?;
+                for n in r {
+                    // SAFETY: each sample's input-gradient block is written by exactly one task.
+                    let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
+                    backward_sample(
+                        &gy[n * out_len..(n + 1) * out_len],
+                        x_of(n),
+                        dx_n,
+                        w,
+                        &mut s,
+                        g,
+                        needs,
+                        1,
+                    );
+                }
+                Ok(s)
+            })
+            .collect::<Result<Vec<_>>>()?
+    };
+    let sum_parts = |pick: fn(&Scratch<T>) -> &Vec<T>, len: usize| -> Result<Buffer<T>> {
+        let mut out = Buffer::<T>::zeros(len)?;
+        let o = out.as_mut_slice();
+        for part in &partials {
+            for (d, &v) in o.iter_mut().zip(pick(part)) {
+                *d += v;
+            }
+        }
+        Ok(out)
+    };
+    let weight = if needs.weight {
+        Some(sum_parts(|s| &s.dw, w_len)?)
+    } else {
+        None
+    };
+    let bias = if needs.bias {
+        Some(sum_parts(|s| &s.db, g.o)?)
+    } else {
+        None
+    };
+    Ok(ConvGrads {
+        input: dx,
+        weight,
+        bias,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geom(h: usize, w: usize, k: usize, stride: usize, pad: usize, dil: usize) -> ConvGeom {
+        let out = |n: usize| (n + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+        ConvGeom {
+            n: 1,
+            c: 1,
+            h,
+            w,
+            o: 1,
+            kh: k,
+            kw: k,
+            oh: out(h),
+            ow: out(w),
+            stride: [stride; 2],
+            pad: [pad; 2],
+            dilation: [dil; 2],
+            groups: 1,
+        }
+    }
+
+    /// im2col by the definition, one element at a time.
+    fn naive_im2col(x: &[f64], g: &ConvGeom) -> Vec<f64> {
+        let mut cols = vec![0.0; g.k() * g.p()];
+        for c in 0..g.c {
+            for i in 0..g.kh {
+                for j in 0..g.kw {
+                    let row = (c * g.kh + i) * g.kw + j;
+                    for oy in 0..g.oh {
+                        for ox in 0..g.ow {
+                            let iy =
+                                (oy * g.stride[0] + i * g.dilation[0]) as isize - g.pad[0] as isize;
+                            let ix =
+                                (ox * g.stride[1] + j * g.dilation[1]) as isize - g.pad[1] as isize;
+                            if iy >= 0 && ix >= 0 && (iy as usize) < g.h && (ix as usize) < g.w {
+                                cols[row * g.p() + oy * g.ow + ox] =
+                                    x[(c * g.h + iy as usize) * g.w + ix as usize];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cols
+    }
+
+    #[test]
+    fn valid_ranges() {
+        // stride 1, shift -1 (pad 1): output 0 reads -1 (invalid), outputs 1..=5 read 0..=4.
+        assert_eq!(valid_range(-1, 1, 5, 5), (1, 5));
+        assert_eq!(valid_range(1, 1, 5, 5), (0, 4));
+        // stride 2, shift -1: output o reads 2o-1; valid for o = 1, 2 (reads 1, 3) when len 4.
+        assert_eq!(valid_range(-1, 2, 4, 3), (1, 3));
+        assert_eq!(valid_range(-7, 2, 4, 3), (3, 3));
+        assert_eq!(valid_range(9, 1, 4, 3), (0, 0));
+    }
+
+    #[test]
+    fn im2col_matches_the_definition() {
+        for &(h, w, k, s, p, d) in &[
+            (5, 6, 3, 1, 1, 1),
+            (7, 5, 3, 2, 1, 1),
+            (6, 6, 2, 2, 0, 1),
+            (8, 7, 3, 1, 2, 2),
+            (5, 5, 1, 3, 0, 1),
+            (4, 9, 3, 3, 1, 2),
+        ] {
+            let g = geom(h, w, k, s, p, d);
+            let x: Vec<f64> = (0..h * w).map(|v| v as f64 + 1.0).collect();
+            let mut cols = vec![f64::NAN; g.k() * g.p()];
+            im2col(&x, &mut cols, &g);
+            assert_eq!(cols, naive_im2col(&x, &g), "{g:?}");
+        }
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> == <x, col2im(c)> for arbitrary x and c.
+        for &(h, w, k, s, p, d) in &[(5, 6, 3, 1, 1, 1), (7, 5, 3, 2, 1, 1), (8, 7, 3, 2, 2, 2)] {
+            let g = geom(h, w, k, s, p, d);
+            let x: Vec<f64> = (0..h * w).map(|v| ((v * 7) % 11) as f64 - 5.0).collect();
+            let c: Vec<f64> = (0..g.k() * g.p())
+                .map(|v| ((v * 5) % 13) as f64 - 6.0)
+                .collect();
+            let mut cols = vec![0.0; c.len()];
+            im2col(&x, &mut cols, &g);
+            let mut back = vec![0.0; x.len()];
+            col2im(&c, &mut back, &g);
+            let lhs: f64 = cols.iter().zip(&c).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn forward_matches_direct_convolution() {
+        // Two groups, bias, stride 2, padding 1, on 2 samples.
+        let g = ConvGeom {
+            n: 2,
+            c: 4,
+            h: 5,
+            w: 6,
+            o: 6,
+            kh: 3,
+            kw: 2,
+            oh: 3,
+            ow: 4,
+            stride: [2, 2],
+            pad: [1, 1],
+            dilation: [1, 1],
+            groups: 2,
+        };
+        let x: Vec<f64> = (0..g.n * g.c * g.h * g.w)
+            .map(|v| ((v * 37) % 17) as f64 - 8.0)
+            .collect();
+        let w: Vec<f64> = (0..g.o * g.cg() * g.kh * g.kw)
+            .map(|v| ((v * 13) % 7) as f64 - 3.0)
+            .collect();
+        let b: Vec<f64> = (0..g.o).map(|v| v as f64 * 0.5).collect();
+        let out = conv2d_forward(&x, &w, Some(&b), &g).unwrap();
+        for n in 0..g.n {
+            for o in 0..g.o {
+                let grp = o / g.og();
+                for oy in 0..g.oh {
+                    for ox in 0..g.ow {
+                        let mut acc = b[o];
+                        for ci in 0..g.cg() {
+                            let c = grp * g.cg() + ci;
+                            for i in 0..g.kh {
+                                for j in 0..g.kw {
+                                    let iy = (oy * 2 + i) as isize - 1;
+                                    let ix = (ox * 2 + j) as isize - 1;
+                                    if iy < 0 || ix < 0 || iy >= 5 || ix >= 6 {
+                                        continue;
+                                    }
+                                    acc += x
+                                        [((n * g.c + c) * g.h + iy as usize) * g.w + ix as usize]
+                                        * w[((o * g.cg() + ci) * g.kh + i) * g.kw + j];
+                                }
+                            }
+                        }
+                        let got = out.as_slice()[((n * g.o + o) * g.oh + oy) * g.ow + ox];
+                        assert_eq!(got, acc, "n{n} o{o} ({oy},{ox})");
+                    }
+                }
+            }
+        }
+    }
+}

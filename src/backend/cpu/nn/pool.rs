@@ -1,0 +1,419 @@
+//! Pooling over (planes, H, W): max pooling with argmax indices, and average pooling over
+//! per-axis windows (which covers avg_pool2d in all its modes and adaptive_avg_pool2d).
+
+use rayon::prelude::*;
+
+use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use crate::error::Result;
+use crate::storage::{Buffer, CpuElement, Float};
+
+/// Shape and hyper-parameters of a max pooling.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct MaxPoolGeom {
+    /// N * C.
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    pub pad: [usize; 2],
+    pub dilation: [usize; 2],
+}
+
+/// PyTorch's pooling output size (`pooling_output_shape_pad_lr` with equal padding); below 1 when
+/// the input is too small (the caller reports it).
+pub fn pooling_output_size(
+    input: usize,
+    kernel: usize,
+    pad: usize,
+    stride: usize,
+    dilation: usize,
+    ceil_mode: bool,
+) -> i64 {
+    let (i, k, p, s, d) = (
+        input as i64,
+        kernel as i64,
+        pad as i64,
+        stride as i64,
+        dilation as i64,
+    );
+    let num = i + 2 * p - d * (k - 1) - 1 + if ceil_mode { s - 1 } else { 0 };
+    let mut out = num.div_euclid(s) + 1;
+    // The last window must start inside the input or the left padding.
+    if ceil_mode && (out - 1) * s >= i + p {
+        out -= 1;
+    }
+    out
+}
+
+/// The input positions `start, start + dilation, ...` below `end` of output `o` along one axis
+/// (PyTorch's window clipping: start skipped forward past the padding by whole dilations).
+fn max_window(
+    o: usize,
+    stride: usize,
+    pad: usize,
+    k: usize,
+    dil: usize,
+    len: usize,
+) -> (usize, usize) {
+    let start = (o * stride) as isize - pad as isize;
+    let end = (start + ((k - 1) * dil) as isize + 1).min(len as isize);
+    let mut s = start;
+    while s < 0 {
+        s += dil as isize;
+    }
+    (s as usize, end.max(0) as usize)
+}
+
+/// Runs `f(plane, chunk)` over the `len`-element chunks of `out`, in parallel for big jobs.
+fn for_planes<A: Send>(out: &mut [A], len: usize, work: usize, f: impl Fn(usize, &mut [A]) + Sync) {
+    if len == 0 {
+        return;
+    }
+    if work >= PARALLEL_THRESHOLD {
+        out.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(p, x)| f(p, x));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(p, x)| f(p, x));
+    }
+}
+
+/// Max pooling of contiguous planes; returns the maxima and their flat indices within each plane.
+/// NaN wins, as in PyTorch.
+pub fn max_pool2d_forward<T: Float + CpuElement>(
+    x: &[T],
+    g: &MaxPoolGeom,
+) -> Result<(Buffer<T>, Buffer<i64>)> {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    let mut out = Buffer::<T>::uninit(g.planes * ohw)?;
+    let mut idx = Buffer::<i64>::uninit(g.planes * ohw)?;
+    if ohw == 0 {
+        return Ok((out, idx));
+    }
+    let work = g.planes * ohw * g.kernel[0] * g.kernel[1];
+    let body = |p: usize, out: &mut [T], idx: &mut [i64]| {
+        let plane = &x[p * hw..(p + 1) * hw];
+        for oy in 0..g.oh {
+            let (y0, y1) = max_window(oy, g.stride[0], g.pad[0], g.kernel[0], g.dilation[0], g.h);
+            for ox in 0..g.ow {
+                let (x0, x1) =
+                    max_window(ox, g.stride[1], g.pad[1], g.kernel[1], g.dilation[1], g.w);
+                let mut best = T::NEG_INFINITY;
+                let mut best_i = y0 * g.w + x0;
+                for iy in (y0..y1).step_by(g.dilation[0]) {
+                    for ix in (x0..x1).step_by(g.dilation[1]) {
+                        let i = iy * g.w + ix;
+                        let v = plane[i];
+                        if v > best || v.is_nan() {
+                            best = v;
+                            best_i = i;
+                        }
+                    }
+                }
+                out[oy * g.ow + ox] = best;
+                idx[oy * g.ow + ox] = best_i as i64;
+            }
+        }
+    };
+    let (o, i) = (out.as_mut_slice(), idx.as_mut_slice());
+    if work >= PARALLEL_THRESHOLD {
+        o.par_chunks_mut(ohw)
+            .zip(i.par_chunks_mut(ohw))
+            .enumerate()
+            .for_each(|(p, (o, i))| body(p, o, i));
+    } else {
+        for (p, (o, i)) in o.chunks_mut(ohw).zip(i.chunks_mut(ohw)).enumerate() {
+            body(p, o, i);
+        }
+    }
+    Ok((out, idx))
+}
+
+/// Gradient of max pooling: each output gradient added at its argmax.
+pub fn max_pool2d_backward<T: Float + CpuElement>(
+    gy: &[T],
+    idx: &[i64],
+    g: &MaxPoolGeom,
+) -> Result<Buffer<T>> {
+    let (hw, ohw) = (g.h * g.w, g.oh * g.ow);
+    let mut dx = Buffer::<T>::zeros(g.planes * hw)?;
+    for_planes(dx.as_mut_slice(), hw, g.planes * (hw + ohw), |p, dx| {
+        let (gp, ip) = (&gy[p * ohw..(p + 1) * ohw], &idx[p * ohw..(p + 1) * ohw]);
+        for (&v, &i) in gp.iter().zip(ip) {
+            // Indices come from the forward pass; an out-of-plane one is skipped, never a panic.
+            if let Some(d) = usize::try_from(i).ok().and_then(|i| dx.get_mut(i)) {
+                *d += v;
+            }
+        }
+    });
+    Ok(dx)
+}
+
+/// One output's window along one axis: input positions `start..end`, and the factor this axis
+/// contributes to the divisor.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Win {
+    pub start: usize,
+    pub end: usize,
+    pub count: usize,
+}
+
+/// Windows of avg_pool2d along one axis (PyTorch's clipping; `count` is the padded window size
+/// when padding counts, else the number of real inputs).
+pub fn avg_windows(
+    len: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    out: usize,
+    count_include_pad: bool,
+) -> Vec<Win> {
+    (0..out)
+        .map(|o| {
+            let start = (o * stride) as isize - pad as isize;
+            let end = (start + k as isize).min((len + pad) as isize);
+            let pool = (end - start).max(0) as usize;
+            let s = start.max(0) as usize;
+            let e = (end.min(len as isize).max(0) as usize).max(s);
+            Win {
+                start: s,
+                end: e,
+                count: if count_include_pad { pool } else { e - s },
+            }
+        })
+        .collect()
+}
+
+/// Windows of adaptive average pooling along one axis: `floor(o*len/out)..ceil((o+1)*len/out)`.
+pub fn adaptive_windows(len: usize, out: usize) -> Vec<Win> {
+    (0..out)
+        .map(|o| {
+            let start = o * len / out;
+            let end = ((o + 1) * len).div_ceil(out);
+            Win {
+                start,
+                end,
+                count: end - start,
+            }
+        })
+        .collect()
+}
+
+/// Average pooling as per-axis windows over `planes` of `h x w`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AvgGeom {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub rows: Vec<Win>,
+    pub cols: Vec<Win>,
+    /// A fixed divisor (avg_pool2d's divisor_override) instead of the window counts.
+    pub divisor: Option<f64>,
+}
+
+impl AvgGeom {
+    fn factor<T: Float>(&self, ry: &Win, rx: &Win) -> T {
+        let d = self.divisor.unwrap_or((ry.count * rx.count) as f64);
+        if d == 0.0 {
+            T::zero()
+        } else {
+            T::one() / T::from_f64(d)
+        }
+    }
+}
+
+/// Average pooling forward.
+pub fn avg_pool2d_forward<T: Float + CpuElement>(x: &[T], g: &AvgGeom) -> Result<Buffer<T>> {
+    let (hw, oh, ow) = (g.h * g.w, g.rows.len(), g.cols.len());
+    let ohw = oh * ow;
+    let mut out = Buffer::<T>::uninit(g.planes * ohw)?;
+    let kh = g.rows.iter().map(|r| r.end - r.start).max().unwrap_or(0);
+    let kw = g.cols.iter().map(|r| r.end - r.start).max().unwrap_or(0);
+    for_planes(
+        out.as_mut_slice(),
+        ohw,
+        g.planes * ohw * kh * kw,
+        |p, out| {
+            let plane = &x[p * hw..(p + 1) * hw];
+            for (oy, ry) in g.rows.iter().enumerate() {
+                for (ox, rx) in g.cols.iter().enumerate() {
+                    let d = g.divisor.unwrap_or((ry.count * rx.count) as f64);
+                    let mut sum = T::zero();
+                    for iy in ry.start..ry.end {
+                        for &v in &plane[iy * g.w + rx.start..iy * g.w + rx.end] {
+                            sum += v;
+                        }
+                    }
+                    out[oy * ow + ox] = if d == 0.0 {
+                        T::zero()
+                    } else {
+                        sum / T::from_f64(d)
+                    };
+                }
+            }
+        },
+    );
+    Ok(out)
+}
+
+/// Gradient of average pooling: each output gradient spread evenly over its window.
+pub fn avg_pool2d_backward<T: Float + CpuElement>(gy: &[T], g: &AvgGeom) -> Result<Buffer<T>> {
+    let (hw, ow) = (g.h * g.w, g.cols.len());
+    let ohw = g.rows.len() * ow;
+    let mut dx = Buffer::<T>::zeros(g.planes * hw)?;
+    for_planes(dx.as_mut_slice(), hw, g.planes * (hw + ohw), |p, dx| {
+        let gp = &gy[p * ohw..(p + 1) * ohw];
+        for (oy, ry) in g.rows.iter().enumerate() {
+            for (ox, rx) in g.cols.iter().enumerate() {
+                let v = gp[oy * ow + ox] * g.factor::<T>(ry, rx);
+                for iy in ry.start..ry.end {
+                    for d in &mut dx[iy * g.w + rx.start..iy * g.w + rx.end] {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    });
+    Ok(dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_sizes_follow_pytorch() {
+        // floor mode
+        assert_eq!(pooling_output_size(9, 2, 0, 2, 1, false), 4);
+        assert_eq!(pooling_output_size(10, 3, 1, 2, 1, false), 5);
+        // ceil mode adds a partial window...
+        assert_eq!(pooling_output_size(9, 3, 0, 2, 1, true), 4);
+        assert_eq!(pooling_output_size(10, 3, 0, 2, 1, true), 5);
+        // ...unless it would start in the right padding.
+        assert_eq!(pooling_output_size(9, 2, 1, 2, 1, true), 5);
+        assert_eq!(pooling_output_size(10, 2, 1, 2, 1, true), 6);
+        assert_eq!(pooling_output_size(5, 2, 1, 2, 1, true), 3);
+        // dilation
+        assert_eq!(pooling_output_size(10, 3, 0, 1, 2, false), 6);
+        // too small
+        assert_eq!(pooling_output_size(1, 3, 0, 1, 1, false), -1);
+    }
+
+    #[test]
+    fn max_windows_skip_padding_by_dilation() {
+        assert_eq!(max_window(0, 2, 1, 3, 1, 9), (0, 2));
+        assert_eq!(max_window(4, 2, 1, 3, 1, 9), (7, 9));
+        // dilation 2, pad 1: window -1, 1, 3 -> starts at 1.
+        assert_eq!(max_window(0, 1, 1, 3, 2, 9), (1, 4));
+    }
+
+    #[test]
+    fn max_pool_picks_first_maximum_and_nan() {
+        let g = MaxPoolGeom {
+            planes: 1,
+            h: 2,
+            w: 4,
+            oh: 1,
+            ow: 2,
+            kernel: [2, 2],
+            stride: [2, 2],
+            pad: [0, 0],
+            dilation: [1, 1],
+        };
+        let x = [1.0, 3.0, 0.0, f64::NAN, 3.0, 2.0, 5.0, 1.0];
+        let (v, i) = max_pool2d_forward(&x, &g).unwrap();
+        assert_eq!(v.as_slice()[0], 3.0);
+        assert_eq!(i.as_slice(), &[1, 3]);
+        assert!(v.as_slice()[1].is_nan());
+        let dx = max_pool2d_backward(&[1.0, 2.0], i.as_slice(), &g).unwrap();
+        assert_eq!(dx.as_slice(), &[0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn avg_windows_count_padding_as_asked() {
+        let w = avg_windows(9, 3, 2, 1, 5, true);
+        assert_eq!(
+            w[0],
+            Win {
+                start: 0,
+                end: 2,
+                count: 3
+            }
+        );
+        assert_eq!(
+            w[4],
+            Win {
+                start: 7,
+                end: 9,
+                count: 3
+            }
+        );
+        let w = avg_windows(9, 3, 2, 1, 5, false);
+        assert_eq!(w[0].count, 2);
+        // ceil mode: the last window hangs over the end (padded size limited to len + pad).
+        let w = avg_windows(10, 3, 2, 0, 5, true);
+        assert_eq!(
+            w[4],
+            Win {
+                start: 8,
+                end: 10,
+                count: 2
+            }
+        );
+    }
+
+    #[test]
+    fn adaptive_windows_overlap_like_pytorch() {
+        let w = adaptive_windows(10, 3);
+        assert_eq!(
+            w,
+            vec![
+                Win {
+                    start: 0,
+                    end: 4,
+                    count: 4
+                },
+                Win {
+                    start: 3,
+                    end: 7,
+                    count: 4
+                },
+                Win {
+                    start: 6,
+                    end: 10,
+                    count: 4
+                },
+            ]
+        );
+        assert_eq!(
+            adaptive_windows(9, 1),
+            vec![Win {
+                start: 0,
+                end: 9,
+                count: 9
+            }]
+        );
+    }
+
+    #[test]
+    fn avg_pool_backward_is_the_adjoint() {
+        let g = AvgGeom {
+            planes: 2,
+            h: 5,
+            w: 4,
+            rows: avg_windows(5, 3, 2, 1, 3, false),
+            cols: adaptive_windows(4, 3),
+            divisor: None,
+        };
+        let x: Vec<f64> = (0..40).map(|v| ((v * 7) % 9) as f64 - 4.0).collect();
+        let gy: Vec<f64> = (0..18).map(|v| ((v * 5) % 7) as f64 - 3.0).collect();
+        let y = avg_pool2d_forward(&x, &g).unwrap();
+        let dx = avg_pool2d_backward(&gy, &g).unwrap();
+        let lhs: f64 = y.as_slice().iter().zip(&gy).map(|(a, b)| a * b).sum();
+        let rhs: f64 = x.iter().zip(dx.as_slice()).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-12, "{lhs} {rhs}");
+    }
+}
