@@ -417,7 +417,13 @@ def _case(name):
 
 
 def _t(a, grad=False):
-    return rustgrad.tensor(np.ascontiguousarray(a), requires_grad=grad)
+    a = np.asarray(a)
+    if a.ndim == 0:
+        # A 0-d array through a Python scalar: rustgrad.tensor(np.array(3)) gives shape (1,) at the
+        # time of writing (PyTorch gives ()), a core issue reported separately.
+        return rustgrad.tensor(a.item(), dtype=rustgrad.int64 if a.dtype.kind in "iu" else rustgrad.float64,
+                               requires_grad=grad)
+    return rustgrad.tensor(a.copy(), requires_grad=grad)
 
 
 def _close(actual, expected, rtol=1e-7, atol=1e-9):
