@@ -18,6 +18,7 @@ def test_dtype_inference_as_pytorch():
     assert rg.tensor(np.zeros(2, dtype=np.int32)).dtype == rg.int64
     assert rg.tensor([1, 2], dtype=rg.float64).dtype == rg.float64
     assert rg.tensor(np.float32(2.5)).item() == 2.5
+    assert rg.tensor(np.array(3)).shape == () and rg.tensor(np.array(3.5)).item() == 3.5
 
 
 def test_nested_lists_and_errors():

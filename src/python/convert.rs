@@ -383,7 +383,11 @@ fn from_numpy_copy(arr: &Bound<'_, PyUntypedArray>, dtype: Option<DType>) -> PyR
         DType::I64 => "int64",
         DType::Bool => "bool",
     };
-    let contiguous = np.call_method1("ascontiguousarray", (arr, np_name))?;
+    // np.array keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d).
+    let kwargs = pyo3::types::PyDict::new(arr.py());
+    kwargs.set_item("dtype", np_name)?;
+    kwargs.set_item("order", "C")?;
+    let contiguous = np.call_method("array", (arr,), Some(&kwargs))?;
     let shared = from_numpy_shared(&contiguous)?;
     let copy = shared.to_dtype(target).py()?;
     if copy.shares_storage(&shared) {
