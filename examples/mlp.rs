@@ -35,9 +35,9 @@ fn main() -> Result<()> {
     let (test_x, test_y) = synthetic(&prototypes, 1024)?;
 
     let model = Sequential::new()
-        .add(Linear::new(FEATURES, 128, true)?)
-        .add(ReLU)
-        .add(Linear::new(128, CLASSES, true)?);
+        .push(Linear::new(FEATURES, 128, true)?)
+        .push(ReLU)
+        .push(Linear::new(128, CLASSES, true)?);
     let mut optimizer = Sgd::new(
         model.parameters(),
         SgdOptions {

@@ -6,12 +6,12 @@ use rustgrad::{DType, Device, Result, Tensor};
 
 fn convnet() -> Result<(Sequential, Linear, Linear)> {
     let features = Sequential::new()
-        .add(Conv2d::new(1, 32, 3, 1)?)
-        .add(ReLU)
-        .add(MaxPool2d::new(2))
-        .add(Conv2d::new(32, 64, 3, 1)?)
-        .add(ReLU)
-        .add(MaxPool2d::new(2));
+        .push(Conv2d::new(1, 32, 3, 1)?)
+        .push(ReLU)
+        .push(MaxPool2d::new(2))
+        .push(Conv2d::new(32, 64, 3, 1)?)
+        .push(ReLU)
+        .push(MaxPool2d::new(2));
     Ok((
         features,
         Linear::new(64 * 7 * 7, 128, true)?,

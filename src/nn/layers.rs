@@ -185,7 +185,7 @@ impl Sequential {
         Sequential::default()
     }
     /// Appends a layer (builder style).
-    pub fn add(mut self, layer: impl Module + 'static) -> Sequential {
+    pub fn push(mut self, layer: impl Module + 'static) -> Sequential {
         self.layers.push(Box::new(layer));
         self
     }
