@@ -4,6 +4,7 @@
 //! buffers; parallel loops split work so that each task writes its own part of the output.
 
 pub mod conv;
+pub mod conv_direct;
 pub mod interpolate;
 pub mod loss;
 pub mod norm;
