@@ -167,7 +167,7 @@ pub fn col2im<T: CpuElement + std::ops::AddAssign>(cols: &[T], dx: &mut [T], g: 
 }
 
 /// How a batch is processed: `tasks` parallel tasks over the samples, and gemm's own threads.
-fn plan(g: &ConvGeom) -> (usize, usize) {
+fn split_work(g: &ConvGeom) -> (usize, usize) {
     let threads = rayon::current_num_threads().max(1);
     let total = g.macs_per_sample() * g.n;
     if threads == 1 || total < PARALLEL_MACS {
@@ -305,7 +305,7 @@ fn direct_plans<T: CpuElement>(g: &ConvGeom) -> DirectPlans {
 /// Whether to run the direct kernels with one task per thread over the batch (otherwise the
 /// gemm path, whose gemm is multithreaded, serves small batches of big images better).
 fn direct_pays(g: &ConvGeom) -> bool {
-    let (tasks, gemm_threads) = plan(g);
+    let (tasks, gemm_threads) = split_work(g);
     tasks > 1 || gemm_threads == 1
 }
 
@@ -332,7 +332,7 @@ pub fn conv2d_forward<T: CpuElement>(
         }
     }
     let cols_len = if g.pointwise() { 0 } else { g.cols_len() };
-    let (tasks, gemm_threads) = plan(g);
+    let (tasks, gemm_threads) = split_work(g);
     if tasks == 1 {
         let mut cols = Buffer::<T>::uninit(cols_len)?;
         for (n, out_n) in out.as_mut_slice().chunks_mut(out_len).enumerate() {
@@ -375,7 +375,7 @@ fn direct_forward(
         v
     });
     let (in_len, out_len) = (g.input_len(), g.output_len());
-    let (tasks, _) = plan_tasks(g);
+    let (tasks, _) = split_work(g);
     let ptr = SyncPtr(out.as_mut_ptr());
     let run = |r: std::ops::Range<usize>| -> Result<()> {
         let mut padded = Buffer::<f32>::zeros(plan.padded_len())?;
@@ -403,12 +403,6 @@ fn direct_forward(
     } else {
         split_ranges(g.n, tasks).into_par_iter().try_for_each(run)
     }
-}
-
-/// Tasks over the batch (at most one per thread; one for small work).
-fn plan_tasks(g: &ConvGeom) -> (usize, usize) {
-    let (tasks, threads) = plan(g);
-    (tasks.max(1), threads)
 }
 
 /// Which gradients a backward pass computes.
@@ -644,7 +638,7 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
             &[]
         }
     };
-    let (tasks, gemm_threads) = plan(g);
+    let (tasks, gemm_threads) = split_work(g);
     let partials: Vec<Scratch<T>> = if tasks == 1 || out_len == 0 {
         let mut s = sh.scratch()?;
         for n in 0..g.n {
