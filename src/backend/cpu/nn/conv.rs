@@ -567,11 +567,29 @@ fn backward_sample<T: CpuElement + std::ops::AddAssign>(
     }
     if needs.bias {
         for (acc, row) in s.db.iter_mut().zip(gy_n.chunks(p.max(1))) {
-            let mut sum = T::zero();
+            *acc += row_sum(row);
+        }
+    }
+}
+
+/// The sum of a row (vectorised for float types; the bias gradient).
+fn row_sum<T: CpuElement + std::ops::AddAssign>(row: &[T]) -> T {
+    match (as_f32(row), T::DTYPE) {
+        (Some(r), _) => {
+            let s = super::sum(r);
+            T::from_f64(s as f64)
+        }
+        (None, DType::F64) => {
+            // SAFETY: T is f64.
+            let r = unsafe { std::slice::from_raw_parts(row.as_ptr() as *const f64, row.len()) };
+            T::from_f64(super::sum(r))
+        }
+        _ => {
+            let mut total = T::zero();
             for &v in row {
-                sum += v;
+                total += v;
             }
-            *acc += sum;
+            total
         }
     }
 }
