@@ -94,22 +94,62 @@ pub fn max_pool2d_forward<T: Float + CpuElement>(
         return Ok((out, idx));
     }
     let work = g.planes * ohw * g.kernel[0] * g.kernel[1];
+    // Window bounds per output row and column, computed once.
+    let rows: Vec<(usize, usize)> = (0..g.oh)
+        .map(|o| max_window(o, g.stride[0], g.pad[0], g.kernel[0], g.dilation[0], g.h))
+        .collect();
+    let cols: Vec<(usize, usize)> = (0..g.ow)
+        .map(|o| max_window(o, g.stride[1], g.pad[1], g.kernel[1], g.dilation[1], g.w))
+        .collect();
+    // The common 2x2 / stride 2 / no padding window: four reads, no bounds arithmetic.
+    let two_by_two = g.kernel == [2, 2]
+        && g.stride == [2, 2]
+        && g.pad == [0, 0]
+        && g.dilation == [1, 1]
+        && 2 * g.oh <= g.h
+        && 2 * g.ow <= g.w;
     let body = |p: usize, out: &mut [T], idx: &mut [i64]| {
         let plane = &x[p * hw..(p + 1) * hw];
-        for oy in 0..g.oh {
-            let (y0, y1) = max_window(oy, g.stride[0], g.pad[0], g.kernel[0], g.dilation[0], g.h);
-            for ox in 0..g.ow {
-                let (x0, x1) =
-                    max_window(ox, g.stride[1], g.pad[1], g.kernel[1], g.dilation[1], g.w);
+        if two_by_two {
+            for oy in 0..g.oh {
+                let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+                let top = &plane[r0..r0 + 2 * g.ow];
+                let bottom = &plane[r1..r1 + 2 * g.ow];
+                let o = &mut out[oy * g.ow..(oy + 1) * g.ow];
+                let ix = &mut idx[oy * g.ow..(oy + 1) * g.ow];
+                let w = g.w as i64;
+                // Branch-free selects (so the loop vectorises); later candidates win on `>` or
+                // NaN, as in PyTorch.
+                for (ox, ((t, b), (o, ix))) in top
+                    .chunks_exact(2)
+                    .zip(bottom.chunks_exact(2))
+                    .zip(o.iter_mut().zip(ix.iter_mut()))
+                    .enumerate()
+                {
+                    let mut best = t[0];
+                    let mut k = 0i64;
+                    for (v, off) in [(t[1], 1), (b[0], w), (b[1], w + 1)] {
+                        let take = v > best || v.is_nan();
+                        best = if take { v } else { best };
+                        k = if take { off } else { k };
+                    }
+                    *o = best;
+                    *ix = (r0 + 2 * ox) as i64 + k;
+                }
+            }
+            return;
+        }
+        for (oy, &(y0, y1)) in rows.iter().enumerate() {
+            for (ox, &(x0, x1)) in cols.iter().enumerate() {
                 let mut best = T::NEG_INFINITY;
                 let mut best_i = y0 * g.w + x0;
                 for iy in (y0..y1).step_by(g.dilation[0]) {
+                    let row = &plane[iy * g.w..(iy + 1) * g.w];
                     for ix in (x0..x1).step_by(g.dilation[1]) {
-                        let i = iy * g.w + ix;
-                        let v = plane[i];
+                        let v = row[ix];
                         if v > best || v.is_nan() {
                             best = v;
-                            best_i = i;
+                            best_i = iy * g.w + ix;
                         }
                     }
                 }
