@@ -14,6 +14,7 @@ import pytest
 
 import rustgrad
 from rustgrad import _C
+from rustgrad.nn import functional as F
 from rustgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -349,6 +350,20 @@ def test_max_pool2d_gradcheck(args):
     x = leaf(2, 2, 5, 6)  # distinct values: no ties
     assert gradcheck(lambda x: _C.max_pool2d(x, *args, False), (x,))
     assert gradgradcheck(lambda x: _C.max_pool2d(x, *args, False), (x,))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (1, 1, 2, 2), (3, 2, 9, 33), (1, 2, 7, 7), (1, 1, 4, 70)])
+def test_max_pool2d_2x2_float32_matches_float64(shape):
+    # float32 2x2 pooling has a vectorised path (tails of every width, NaNs, ties); float64 runs
+    # the scalar loop. Both must pick the same values and the same (first-on-tie) indices.
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal(shape), 1)
+    x.flat[rng.integers(0, x.size, 4)] = np.nan
+    x[..., 1::3] = np.round(x[..., 1::3])
+    a, ai = F.max_pool2d(rustgrad.tensor(x, dtype=rustgrad.float32), 2, return_indices=True)
+    b, bi = F.max_pool2d(rustgrad.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(a.numpy(), b.numpy().astype(np.float32))
+    np.testing.assert_array_equal(ai.numpy(), bi.numpy())
 
 
 @pytest.mark.parametrize("args", [
