@@ -27,7 +27,7 @@ use crate::tensor::layout::StridedOffsets;
 use crate::tensor::{Layout, Tensor};
 
 /// Contiguous work below this many elements stays on the calling thread.
-pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 18;
 
 /// A tensor's storage and layout, captured once so that a step sees one consistent view.
 #[derive(Clone)]
