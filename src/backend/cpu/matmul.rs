@@ -11,10 +11,24 @@ use crate::tensor::layout::{Dims, Layout};
 /// the skinny products of training (batch 64): on 2 cores, 64x784x128 and 64x3136x128 run
 /// 1.5-2x faster on one thread, 512^3 is faster on two.
 const GEMM_PARALLEL_FLOPS: usize = 1 << 25;
-/// From this many multiply-adds up to [`GEMM_PARALLEL_FLOPS`], blocks of rows run on separate
-/// threads, each a single-threaded gemm (measured in one process, alternating: 64x3136x128
-/// 1.07x and the ConvNet step 1.13x faster than one thread; 64x784x128 0.8x, so it stays below).
-const ROW_SPLIT_FLOPS: usize = 1 << 24;
+/// From this many multiply-adds up to [`GEMM_PARALLEL_FLOPS`], blocks of the output run on
+/// separate threads, each a single-threaded gemm. Measured on 2 cores, alternating in one
+/// process: 64x3136x128 1.5x faster than one thread; 64x784x128 1.15x in a loop but the MLP
+/// step 0.6x, because between a training step's products the pool falls asleep and waking it
+/// costs more than half of a 100-microsecond product saves.
+const SPLIT_FLOPS: usize = 1 << 24;
+
+/// A pointer shared by tasks that write disjoint blocks.
+#[derive(Copy, Clone)]
+struct SyncPtr<T>(*mut T);
+// SAFETY: tasks write disjoint elements, and the buffer outlives them.
+unsafe impl<T> Send for SyncPtr<T> {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+impl<T> SyncPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
 
 /// Strides of a matrix operand: (row stride, column stride).
 #[derive(Copy, Clone, Debug)]
@@ -87,34 +101,71 @@ pub fn matmul_into<T: CpuElement>(
         out.par_chunks_mut(mn)
             .zip(lb.par_iter().zip(rb.par_iter()))
             .for_each(|(o, (&a, &b))| run(o, a, b, 1));
-    } else if flops >= ROW_SPLIT_FLOPS
+    } else if flops >= SPLIT_FLOPS
         && flops < GEMM_PARALLEL_FLOPS
-        && m >= 32
         && rayon::current_num_threads() > 1
+        && matches!(T::DTYPE, crate::DType::F32 | crate::DType::F64)
     {
-        // Mid-sized products: one single-threaded gemm per block of rows, in parallel.
-        let rows = m.div_ceil(rayon::current_num_threads()).next_multiple_of(8);
+        // Mid-sized products: the output split into blocks, one single-threaded gemm each.
+        // Splitting the columns halves each thread's packing of B, the rows that of A: split
+        // the side of the larger operand.
+        let parts = rayon::current_num_threads();
+        let by_cols = n > m;
+        let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
+        let block = len.div_ceil(parts).next_multiple_of(align);
         for ((o, &a), &b) in out.chunks_mut(mn).zip(&lb).zip(&rb) {
-            o.par_chunks_mut(rows * n).enumerate().for_each(|(i, o)| {
-                let a = a + i * rows * lrs as usize;
-                gemm_one(
-                    o,
-                    (o.len() / n, n, k),
-                    lhs,
+            let dst = SyncPtr(o.as_mut_ptr());
+            (0..len.div_ceil(block)).into_par_iter().for_each(|i| {
+                let (start, size) = (i * block, block.min(len - i * block));
+                let (am, bm) = (
                     Mat {
                         offset: a,
                         rs: lrs,
                         cs: lcs,
                     },
-                    rhs,
                     Mat {
                         offset: b,
                         rs: rrs,
                         cs: rcs,
                     },
-                    accumulate,
-                    1,
-                )
+                );
+                // SAFETY: blocks are disjoint parts of `o` (m x n row-major), and the operand
+                // offsets stay inside the blocks' rows or columns of A and B.
+                unsafe {
+                    if by_cols {
+                        let bm = Mat {
+                            offset: b + start * rcs as usize,
+                            ..bm
+                        };
+                        gemm_raw(
+                            dst.get().add(start),
+                            n,
+                            (m, size, k),
+                            lhs,
+                            am,
+                            rhs,
+                            bm,
+                            accumulate,
+                            1,
+                        );
+                    } else {
+                        let am = Mat {
+                            offset: a + start * lrs as usize,
+                            ..am
+                        };
+                        gemm_raw(
+                            dst.get().add(start * n),
+                            n,
+                            (size, n, k),
+                            lhs,
+                            am,
+                            rhs,
+                            bm,
+                            accumulate,
+                            1,
+                        );
+                    }
+                }
             });
         }
     } else {
@@ -143,55 +194,90 @@ pub fn gemm_one<T: CpuElement>(
     threads: usize,
 ) {
     debug_assert!(out.len() >= m * n);
+    match T::DTYPE {
+        // SAFETY: `out` holds m x n row-major elements.
+        crate::DType::F32 | crate::DType::F64 => unsafe {
+            gemm_raw(
+                out.as_mut_ptr(),
+                n,
+                (m, n, k),
+                a,
+                am,
+                b,
+                bm,
+                accumulate,
+                threads,
+            )
+        },
+        _ => naive_gemm(out, (m, n, k), a, am, b, bm, accumulate),
+    }
+}
+
+/// `out (+)= A @ B` into `m x n` elements at `out` with row stride `out_rs` (float types only;
+/// others are left untouched).
+///
+/// # Safety
+/// `out` must be valid for writes of every element `i * out_rs + j` (i < m, j < n), which no
+/// one else accesses meanwhile; `am` and `bm` must address elements inside `a` and `b`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw<T: CpuElement>(
+    out: *mut T,
+    out_rs: usize,
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    accumulate: bool,
+    threads: usize,
+) {
     if k == 0 {
         if !accumulate {
-            out[..m * n].fill(T::zero());
+            for i in 0..m {
+                std::slice::from_raw_parts_mut(out.add(i * out_rs), n).fill(T::zero());
+            }
         }
         return;
     }
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
     macro_rules! call_gemm {
         ($t:ty) => {{
-            // SAFETY: the pointers come from slices that cover every element the strides reach
-            // (checked by the layouts that produced them), and `out` is m x n row-major.
             let (o, a, b) = (
-                out.as_mut_ptr() as *mut $t,
+                out as *mut $t,
                 a.as_ptr() as *const $t,
                 b.as_ptr() as *const $t,
             );
-            let parallelism = if threads > 1 {
-                gemm::Parallelism::Rayon(threads)
-            } else {
-                gemm::Parallelism::None
-            };
-            unsafe {
-                gemm::gemm::<$t>(
-                    m,
-                    n,
-                    k,
-                    o,
-                    1,
-                    n as isize,
-                    accumulate,
-                    a.add(am.offset),
-                    am.cs,
-                    am.rs,
-                    b.add(bm.offset),
-                    bm.cs,
-                    bm.rs,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                )
-            }
+            gemm::gemm::<$t>(
+                m,
+                n,
+                k,
+                o,
+                1,
+                out_rs as isize,
+                accumulate,
+                a.add(am.offset),
+                am.cs,
+                am.rs,
+                b.add(bm.offset),
+                bm.cs,
+                bm.rs,
+                1.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            )
         }};
     }
     match T::DTYPE {
         crate::DType::F32 => call_gemm!(f32),
         crate::DType::F64 => call_gemm!(f64),
-        _ => naive_gemm(out, (m, n, k), a, am, b, bm, accumulate),
+        _ => {}
     }
 }
 
