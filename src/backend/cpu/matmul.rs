@@ -101,8 +101,7 @@ pub fn matmul_into<T: CpuElement>(
         out.par_chunks_mut(mn)
             .zip(lb.par_iter().zip(rb.par_iter()))
             .for_each(|(o, (&a, &b))| run(o, a, b, 1));
-    } else if flops >= SPLIT_FLOPS
-        && flops < GEMM_PARALLEL_FLOPS
+    } else if (SPLIT_FLOPS..GEMM_PARALLEL_FLOPS).contains(&flops)
         && rayon::current_num_threads() > 1
         && matches!(T::DTYPE, crate::DType::F32 | crate::DType::F64)
     {
