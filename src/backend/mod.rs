@@ -312,8 +312,15 @@ pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     };
     let (bd, bs) = (dst.body(), src.body());
     let sl = bs.layout.broadcast_to(bd.layout.shape());
-    let ds = bs.storage.read();
-    let mut dd = bd.storage.write();
+    // Locks in address order, as everywhere two storages are held: `a.copy_(b)` and `b.copy_(a)`
+    // on two threads must not each hold one lock and wait for the other.
+    let (ds, mut dd) = if std::ptr::addr_of!(*bs.storage) < std::ptr::addr_of!(*bd.storage) {
+        let ds = bs.storage.read();
+        (ds, bd.storage.write())
+    } else {
+        let dd = bd.storage.write();
+        (bs.storage.read(), dd)
+    };
     match (&mut *dd, &*ds) {
         (StorageData::Cpu(d), StorageData::Cpu(s)) => {
             cpu::elementwise::copy_into(d, &bd.layout, s, &sl)?
