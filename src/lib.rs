@@ -14,6 +14,7 @@
 pub mod autograd;
 pub mod backend;
 pub mod error;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod serialize;
