@@ -80,10 +80,7 @@ mod emu {
                 ),
             )
             .expect("write scan source");
-            let expanded = cc::Build::new()
-                .cpp(true)
-                .file(&scan_src)
-                .expand();
+            let expanded = cc::Build::new().cpp(true).file(&scan_src).expand();
             let names = kernel_names(&String::from_utf8_lossy(&expanded));
             let mut src = String::new();
             writeln!(src, "#include \"{}\"", header.display()).ok();

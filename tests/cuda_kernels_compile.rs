@@ -54,18 +54,56 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
 #[test]
 fn disk_cache_round_trip() {
     register_pip_nvrtc();
-    if loader::ensure_nvrtc().is_err() {
-        eprintln!("SKIPPED: NVRTC not found");
-        return;
-    }
+    let info = match loader::ensure_nvrtc() {
+        Ok(i) => i,
+        Err(e) => {
+            if std::env::var("RUSTGRAD_REQUIRE_NVRTC").is_ok_and(|v| v == "1") {
+                panic!("NVRTC required but not found: {e}");
+            }
+            eprintln!("SKIPPED: NVRTC not found");
+            return;
+        }
+    };
     let dir = std::env::temp_dir().join(format!("rg-kcache-{}", std::process::id()));
     std::env::set_var("RUSTGRAD_CACHE_DIR", &dir);
     let a = nvrtc::ptx(&nvrtc::ELEMENTWISE, 80, true).unwrap();
-    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
     let name = files[0].to_string_lossy().into_owned();
-    assert!(name.starts_with("elementwise-") && name.ends_with("-sm80-nvrtc13.0.ptx"), "{name}");
+    // The key names the NVRTC that compiled it (13.0 in CI; whatever is installed elsewhere).
+    let suffix = format!("-sm80-nvrtc{}.{}.ptx", info.version.0, info.version.1);
+    assert!(
+        name.starts_with("elementwise-") && name.ends_with(&suffix),
+        "{name}"
+    );
+    assert_eq!(
+        name.trim_end_matches(".ptx"),
+        nvrtc::cache_key(
+            "elementwise",
+            &nvrtc::full_source(&nvrtc::ELEMENTWISE),
+            80,
+            info.version
+        )
+    );
     let b = nvrtc::ptx(&nvrtc::ELEMENTWISE, 80, false).unwrap();
     assert_eq!(a, b);
+    // A file already on disk under a key is used as it is (this proves the read path: the
+    // memory cache has never seen sm_86).
+    let src = nvrtc::full_source(&nvrtc::ELEMENTWISE);
+    let key86 = nvrtc::cache_key("elementwise", &src, 86, info.version);
+    let planted = "//\n.version 9.0\n.target sm_86\n// planted\n";
+    std::fs::write(dir.join(format!("{key86}.ptx")), planted).unwrap();
+    let c = nvrtc::ptx(&nvrtc::ELEMENTWISE, 86, false).unwrap();
+    assert_eq!(c.to_str().unwrap(), planted);
+    // A damaged file is ignored: compiled afresh and replaced.
+    let key89 = nvrtc::cache_key("elementwise", &src, 89, info.version);
+    let f89 = dir.join(format!("{key89}.ptx"));
+    std::fs::write(&f89, b"not ptx").unwrap();
+    let d = nvrtc::ptx(&nvrtc::ELEMENTWISE, 89, false).unwrap();
+    assert!(d.to_string_lossy().contains(".target sm_89"));
+    assert!(String::from_utf8_lossy(&std::fs::read(&f89).unwrap()).contains(".target sm_89"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

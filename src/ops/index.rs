@@ -530,7 +530,10 @@ impl Tensor {
 enum Positions {
     Host(Vec<Vec<i64>>),
     #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    Device { pos: Tensor, dims: Vec<usize> },
+    Device {
+        pos: Tensor,
+        dims: Vec<usize>,
+    },
 }
 
 impl Positions {
@@ -675,7 +678,11 @@ impl AdvancedPlan {
 
 /// The index tensors of `indexed` dims broadcast to `bshape` and stacked into one `[k, n]` int64
 /// tensor on their device (no trip through the host).
-fn device_positions(indices: &[Option<Tensor>], indexed: &[usize], bshape: &[usize]) -> Result<Positions> {
+fn device_positions(
+    indices: &[Option<Tensor>],
+    indexed: &[usize],
+    bshape: &[usize],
+) -> Result<Positions> {
     let n: usize = bshape.iter().product();
     let k = indexed.len();
     let first = indices[indexed[0]]
@@ -803,7 +810,13 @@ fn device_gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
     device::gather(slf, d, index)
 }
 #[cfg(feature = "cuda")]
-fn device_scatter(slf: &Tensor, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+fn device_scatter(
+    slf: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    accumulate: bool,
+) -> Result<Tensor> {
     device::scatter(slf, d, index, src, accumulate)
 }
 
@@ -841,7 +854,10 @@ mod device {
     use crate::tensor::{Layout, Tensor};
 
     /// Runs `f` on the device storage and layout of a (possibly strided) tensor.
-    fn with_storage<R>(t: &Tensor, f: impl FnOnce(&CudaStorage, &Layout) -> Result<R>) -> Result<R> {
+    fn with_storage<R>(
+        t: &Tensor,
+        f: impl FnOnce(&CudaStorage, &Layout) -> Result<R>,
+    ) -> Result<R> {
         let body = t.body();
         let data = body.storage.read();
         match &*data {
@@ -854,19 +870,34 @@ mod device {
 
     /// A contiguous copy of `t` in its own storage (the destination of scatters).
     fn fresh_copy(t: &Tensor) -> Result<Tensor> {
-        with_storage(t, |s, l| Ok(cuda_tensor(cuda::cast(s, l, s.dtype())?, l.shape())))
+        with_storage(t, |s, l| {
+            Ok(cuda_tensor(cuda::cast(s, l, s.dtype())?, l.shape()))
+        })
     }
 
-    pub(super) fn index_select(src: &Tensor, d: usize, index: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    pub(super) fn index_select(
+        src: &Tensor,
+        d: usize,
+        index: &Tensor,
+        shape: &[usize],
+    ) -> Result<Tensor> {
         let (sc, ic) = (kernel_operand(src)?, kernel_operand(index)?);
         let sshape = sc.shape();
         let count = index.numel();
         run_cuda("index_select", &[&sc, &ic], |s| {
-            Ok(cuda_tensor(k::index_select(s[0], &sshape, d, s[1], count)?, shape))
+            Ok(cuda_tensor(
+                k::index_select(s[0], &sshape, d, s[1], count)?,
+                shape,
+            ))
         })
     }
 
-    pub(super) fn index_add(slf: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    pub(super) fn index_add(
+        slf: &Tensor,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+    ) -> Result<Tensor> {
         let out = fresh_copy(slf)?;
         let (ic, sc) = (kernel_operand(index)?, kernel_operand(src)?);
         let shape = out.shape();
@@ -874,9 +905,13 @@ mod device {
         let ob = out.body();
         let guard = ob.storage.read();
         let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime("internal error: index_add output not on the device"));
+            return Err(Error::runtime(
+                "internal error: index_add output not on the device",
+            ));
         };
-        run_cuda("index_add", &[&ic, &sc], |s| k::index_add(os, &shape, d, s[0], s[1], count))?;
+        run_cuda("index_add", &[&ic, &sc], |s| {
+            k::index_add(os, &shape, d, s[0], s[1], count)
+        })?;
         drop(guard);
         Ok(out)
     }
@@ -885,30 +920,54 @@ mod device {
         let (sc, ic) = (kernel_operand(slf)?, kernel_operand(index)?);
         let (sshape, ishape) = (sc.shape(), ic.shape());
         run_cuda("gather", &[&sc, &ic], |s| {
-            Ok(cuda_tensor(k::gather(s[0], &sshape, d, s[1], &ishape)?, &ishape))
+            Ok(cuda_tensor(
+                k::gather(s[0], &sshape, d, s[1], &ishape)?,
+                &ishape,
+            ))
         })
     }
 
-    pub(super) fn scatter(slf: &Tensor, d: usize, index: &Tensor, src: &Tensor, accumulate: bool) -> Result<Tensor> {
+    pub(super) fn scatter(
+        slf: &Tensor,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
         let out = fresh_copy(slf)?;
         let ic = kernel_operand(index)?;
         let (oshape, ishape) = (out.shape(), ic.shape());
         let ob = out.body();
         let guard = ob.storage.read();
         let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime("internal error: scatter output not on the device"));
+            return Err(Error::runtime(
+                "internal error: scatter output not on the device",
+            ));
         };
         run_cuda("scatter", &[&ic], |s| {
-            with_storage(src, |ss, sl| k::scatter(os, &oshape, d, s[0], &ishape, ss, sl, accumulate))
+            with_storage(src, |ss, sl| {
+                k::scatter(os, &oshape, d, s[0], &ishape, ss, sl, accumulate)
+            })
         })?;
         drop(guard);
         Ok(out)
     }
 
-    pub(super) fn index_leading(src: &Tensor, pos: &Tensor, dims: &[usize], n: usize, out_shape: &[usize]) -> Result<Tensor> {
+    pub(super) fn index_leading(
+        src: &Tensor,
+        pos: &Tensor,
+        dims: &[usize],
+        n: usize,
+        out_shape: &[usize],
+    ) -> Result<Tensor> {
         let k_ = dims.len();
         run_cuda("index", &[pos], |p| {
-            with_storage(src, |s, l| Ok(cuda_tensor(k::index_lead(s, l, p[0], k_, n, dims)?, out_shape)))
+            with_storage(src, |s, l| {
+                Ok(cuda_tensor(
+                    k::index_lead(s, l, p[0], k_, n, dims)?,
+                    out_shape,
+                ))
+            })
         })
     }
 
@@ -926,10 +985,14 @@ mod device {
         let ob = out.body();
         let guard = ob.storage.read();
         let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime("internal error: index_put output not on the device"));
+            return Err(Error::runtime(
+                "internal error: index_put output not on the device",
+            ));
         };
         run_cuda("index_put", &[pos], |p: &[Dv<'_>]| {
-            with_storage(values, |vs, vl| k::index_put_lead(os, &shape, p[0], k_, n, vs, vl, accumulate, dims))
+            with_storage(values, |vs, vl| {
+                k::index_put_lead(os, &shape, p[0], k_, n, vs, vl, accumulate, dims)
+            })
         })?;
         drop(guard);
         Ok(out)

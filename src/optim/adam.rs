@@ -219,7 +219,16 @@ pub fn adam_step(
             };
             #[cfg(feature = "cuda")]
             if params[i].device().is_cuda() {
-                super::cuda::adam(&locks, targets.p, targets.g, targets.m, targets.v, targets.vmax, steps[i], options)?;
+                super::cuda::adam(
+                    &locks,
+                    targets.p,
+                    targets.g,
+                    targets.m,
+                    targets.v,
+                    targets.vmax,
+                    steps[i],
+                    options,
+                )?;
                 continue;
             }
             crate::with_float_dtype!(params[i].dtype(),

@@ -82,7 +82,13 @@ pub(crate) fn sgd(
         first: first as i32,
         has_buf: bw.is_some() as i32,
     };
-    k::sgd(&q, p.layout.numel(), pw.dv(), gw.dv(), bw.as_ref().map(|b| b.dv()))?;
+    k::sgd(
+        &q,
+        p.layout.numel(),
+        pw.dv(),
+        gw.dv(),
+        bw.as_ref().map(|b| b.dv()),
+    )?;
     pw.finish()?;
     if let Some(b) = bw {
         b.finish()?;

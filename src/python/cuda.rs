@@ -85,7 +85,11 @@ fn _cuda_nvrtc_info() -> PyResult<(Option<String>, (i32, i32))> {
 /// Needs no GPU.
 #[pyfunction]
 #[pyo3(signature = (archs, cubin=false))]
-fn _cuda_compile_kernels(py: Python<'_>, archs: Vec<u32>, cubin: bool) -> PyResult<Vec<(String, u32, String)>> {
+fn _cuda_compile_kernels(
+    py: Python<'_>,
+    archs: Vec<u32>,
+    cubin: bool,
+) -> PyResult<Vec<(String, u32, String)>> {
     cuda::loader::ensure_nvrtc().map_err(pyo3::exceptions::PyRuntimeError::new_err)?;
     Ok(py.detach(|| {
         let mut out = Vec::new();

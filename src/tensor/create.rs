@@ -236,7 +236,13 @@ impl Tensor {
         let range = (high as i128 - low as i128) as u128 as u64;
         #[cfg(feature = "cuda")]
         if device.is_cuda() {
-            let t = on_cuda(shape, DType::I64, device, generator, Draw::Int { low, range })?;
+            let t = on_cuda(
+                shape,
+                DType::I64,
+                device,
+                generator,
+                Draw::Int { low, range },
+            )?;
             return if dtype == DType::I64 {
                 Ok(t)
             } else {

@@ -163,8 +163,18 @@ pub(crate) fn conv2d_forward(
             gemm(
                 dev,
                 (og, np, k),
-                MatRef { s: w.s, rs: k, cs: 1, off: w.off + grp * og * k },
-                MatRef { s: &cols, rs: np, cs: 1, off: grp * k * np },
+                MatRef {
+                    s: w.s,
+                    rs: k,
+                    cs: 1,
+                    off: w.off + grp * og * k,
+                },
+                MatRef {
+                    s: &cols,
+                    rs: np,
+                    cs: 1,
+                    off: grp * k * np,
+                },
                 OutRef {
                     s: &out,
                     rs: p,
@@ -185,7 +195,11 @@ pub(crate) fn conv2d_forward(
 }
 
 /// Storages of the three gradients (each when asked for).
-pub(crate) type ConvGrads = (Option<CudaStorage>, Option<CudaStorage>, Option<CudaStorage>);
+pub(crate) type ConvGrads = (
+    Option<CudaStorage>,
+    Option<CudaStorage>,
+    Option<CudaStorage>,
+);
 
 /// The backward pass: input, weight and bias gradients from the output gradient `gy`.
 pub(crate) fn conv2d_backward(
@@ -232,9 +246,26 @@ pub(crate) fn conv2d_backward(
                 gemm(
                     dev,
                     (k, np, og),
-                    MatRef { s: w.s, rs: 1, cs: k, off: w.off + grp * og * k },
-                    MatRef { s: dt, rs: np_all, cs: 1, off: grp * og * np_all + n0 * p },
-                    OutRef { s: cols, rs: np, cs: 1, split: np, hs: 0, off: grp * k * np },
+                    MatRef {
+                        s: w.s,
+                        rs: 1,
+                        cs: k,
+                        off: w.off + grp * og * k,
+                    },
+                    MatRef {
+                        s: dt,
+                        rs: np_all,
+                        cs: 1,
+                        off: grp * og * np_all + n0 * p,
+                    },
+                    OutRef {
+                        s: cols,
+                        rs: np,
+                        cs: 1,
+                        split: np,
+                        hs: 0,
+                        off: grp * k * np,
+                    },
                     None,
                     1.0,
                     0.0,
@@ -260,9 +291,26 @@ pub(crate) fn conv2d_backward(
                 gemm(
                     dev,
                     (og, k, np),
-                    MatRef { s: dt, rs: np_all, cs: 1, off: grp * og * np_all + n0 * p },
-                    MatRef { s: cols, rs: 1, cs: np, off: grp * k * np },
-                    OutRef { s: &out, rs: k, cs: 1, split: k, hs: 0, off: grp * og * k },
+                    MatRef {
+                        s: dt,
+                        rs: np_all,
+                        cs: 1,
+                        off: grp * og * np_all + n0 * p,
+                    },
+                    MatRef {
+                        s: cols,
+                        rs: 1,
+                        cs: np,
+                        off: grp * k * np,
+                    },
+                    OutRef {
+                        s: &out,
+                        rs: k,
+                        cs: 1,
+                        split: k,
+                        hs: 0,
+                        off: grp * og * k,
+                    },
                     None,
                     1.0,
                     if n0 == 0 { 0.0 } else { 1.0 },
@@ -281,7 +329,12 @@ pub(crate) fn conv2d_backward(
             [g.o * p, p, 1].into_iter().collect(),
             gy.off,
         );
-        Some(super::reduce::reduce(crate::backend::ReduceOp::Sum, gy.s, &l, &[0, 2])?)
+        Some(super::reduce::reduce(
+            crate::backend::ReduceOp::Sum,
+            gy.s,
+            &l,
+            &[0, 2],
+        )?)
     } else {
         None
     };

@@ -98,6 +98,16 @@ pub(crate) fn opened() -> Vec<Arc<CudaDevice>> {
     out
 }
 
+thread_local! {
+    static HOST_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Device-to-host copies this thread has made (each one waits for the device): tests use it to
+/// prove that ops stay on the device.
+pub(crate) fn host_reads() -> u64 {
+    HOST_READS.with(|c| c.get())
+}
+
 /// Device memory owned by a tensor storage; freed (stream-ordered) on drop.
 pub(crate) struct DeviceBuffer {
     ptr: u64,
@@ -196,7 +206,9 @@ impl CudaDevice {
     pub fn htod(&self, dst: &DeviceBuffer, src: &[u8]) -> Result<()> {
         self.check_usable()?;
         if src.len() > dst.bytes {
-            return Err(Error::runtime("internal error: host-to-device copy past the buffer"));
+            return Err(Error::runtime(
+                "internal error: host-to-device copy past the buffer",
+            ));
         }
         self.rt.htod(dst.ptr, src).map_err(|e| self.fault(e))
     }
@@ -205,6 +217,7 @@ impl CudaDevice {
     /// errors surface here).
     pub fn dtoh(&self, dst: &mut [u8], src: u64) -> Result<()> {
         self.check_usable()?;
+        HOST_READS.with(|c| c.set(c.get() + 1));
         self.rt.dtoh(dst, src).map_err(|e| self.fault(e))?;
         self.after_sync()
     }
@@ -216,7 +229,9 @@ impl CudaDevice {
 
     pub fn memset(&self, dst: u64, value: u8, bytes: usize) -> Result<()> {
         self.check_usable()?;
-        self.rt.memset8(dst, value, bytes).map_err(|e| self.fault(e))
+        self.rt
+            .memset8(dst, value, bytes)
+            .map_err(|e| self.fault(e))
     }
 
     /// Waits for every queued kernel; raises deferred errors.
@@ -410,7 +425,10 @@ mod tests {
             status_error(1, 10, 0, 5),
             Error::index("index 10 is out of bounds for dimension 0 with size 5")
         );
-        assert_eq!(status_error(2, 10, 0, 0), Error::index("Target 10 is out of bounds."));
+        assert_eq!(
+            status_error(2, 10, 0, 0),
+            Error::index("Target 10 is out of bounds.")
+        );
         assert!(matches!(status_error(99, 0, 0, 0), Error::Runtime(_)));
     }
 }

@@ -36,7 +36,6 @@ macro_rules! kname {
     }};
 }
 
-
 /// Launches a grid-stride kernel over `n` items (no launch when `n == 0`).
 pub(crate) fn launch_1d(
     dev: &CudaDevice,
@@ -148,13 +147,7 @@ fn binary_code(op: BinaryOp) -> (i32, UParams) {
         BinaryOp::LogicalOr => (16, none),
         BinaryOp::LogicalXor => (17, none),
         BinaryOp::ReluBackward => (18, none),
-        BinaryOp::LeakyReluBackward(s) => (
-            19,
-            UParams {
-                p0: s,
-                ..none
-            },
-        ),
+        BinaryOp::LeakyReluBackward(s) => (19, UParams { p0: s, ..none }),
         BinaryOp::SigmoidBackward => (20, none),
         BinaryOp::TanhBackward => (21, none),
         BinaryOp::GeluBackward => (22, none),
@@ -383,10 +376,22 @@ fn copy_name(src: DType, dst: DType, wide: bool) -> &'static str {
     macro_rules! row {
         ($s:literal) => {
             [
-                [concat!("ew_copy_", $s, "_f32"), concat!("ew_copy_", $s, "_f32_w")],
-                [concat!("ew_copy_", $s, "_f64"), concat!("ew_copy_", $s, "_f64_w")],
-                [concat!("ew_copy_", $s, "_i64"), concat!("ew_copy_", $s, "_i64_w")],
-                [concat!("ew_copy_", $s, "_u8"), concat!("ew_copy_", $s, "_u8_w")],
+                [
+                    concat!("ew_copy_", $s, "_f32"),
+                    concat!("ew_copy_", $s, "_f32_w"),
+                ],
+                [
+                    concat!("ew_copy_", $s, "_f64"),
+                    concat!("ew_copy_", $s, "_f64_w"),
+                ],
+                [
+                    concat!("ew_copy_", $s, "_i64"),
+                    concat!("ew_copy_", $s, "_i64_w"),
+                ],
+                [
+                    concat!("ew_copy_", $s, "_u8"),
+                    concat!("ew_copy_", $s, "_u8_w"),
+                ],
             ]
         };
     }
@@ -516,7 +521,10 @@ pub(crate) fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device)
     let n = crate::tensor::layout::checked_numel(shape)?;
     let s = CudaStorage::alloc(&dev, dtype, n)?;
     fill_view(&s, &Layout::contiguous(shape), value)?;
-    Ok(Tensor::from_storage(Storage::new(StorageData::Cuda(s)), shape))
+    Ok(Tensor::from_storage(
+        Storage::new(StorageData::Cuda(s)),
+        shape,
+    ))
 }
 
 /// Uploads contiguous host elements into a new device storage.
@@ -557,7 +565,10 @@ pub(crate) fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
                     }
                 }
             });
-            Ok(Tensor::from_storage(Storage::new(StorageData::Cuda(s)), &shape))
+            Ok(Tensor::from_storage(
+                Storage::new(StorageData::Cuda(s)),
+                &shape,
+            ))
         }
         (StorageData::Cuda(g), Device::Cpu) => {
             let contiguous;
@@ -578,14 +589,21 @@ pub(crate) fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
         }
         (StorageData::Cuda(g), Device::Cuda(_)) => {
             let out = cast(g, &body.layout, g.dtype())?;
-            Ok(Tensor::from_storage(Storage::new(StorageData::Cuda(out)), &shape))
+            Ok(Tensor::from_storage(
+                Storage::new(StorageData::Cuda(out)),
+                &shape,
+            ))
         }
         (StorageData::Cpu(_), Device::Cpu) => Ok(x.clone()),
     }
 }
 
 /// Copies `out.len()` elements starting at element `start` of `src` to the host (synchronising).
-pub(crate) fn download<T: CpuElement>(src: &CudaStorage, start: usize, out: &mut [T]) -> Result<()> {
+pub(crate) fn download<T: CpuElement>(
+    src: &CudaStorage,
+    start: usize,
+    out: &mut [T],
+) -> Result<()> {
     if out.is_empty() {
         return src.device().synchronize();
     }

@@ -45,25 +45,52 @@ fn dim_geo(shape: &[usize], dim: usize, count: usize) -> DimGeo {
 }
 
 /// `src` (contiguous, `shape`) with rows `idx` (contiguous int64, `count`) picked along `dim`.
-pub(crate) fn index_select(src: Dv<'_>, shape: &[usize], dim: usize, idx: Dv<'_>, count: usize) -> Result<CudaStorage> {
+pub(crate) fn index_select(
+    src: Dv<'_>,
+    shape: &[usize],
+    dim: usize,
+    idx: Dv<'_>,
+    count: usize,
+) -> Result<CudaStorage> {
     let dev = src.s.device();
     let g = dim_geo(shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
     let out = CudaStorage::alloc(dev, src.s.dtype(), n)?;
     let mut a = Args::new();
-    a.pod(&g).ptr(src.ptr()).ptr(idx.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, by_dtype!("index_select", src.s.dtype()), n, &mut a)?;
+    a.pod(&g)
+        .ptr(src.ptr())
+        .ptr(idx.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
+    launch_1d(
+        dev,
+        &INDEX,
+        by_dtype!("index_select", src.s.dtype()),
+        n,
+        &mut a,
+    )?;
     Ok(out)
 }
 
 /// Adds `src` (contiguous, `shape` with `count` along `dim`) into `out` (contiguous, `shape` with
 /// `size` along `dim`) at rows `idx`.
-pub(crate) fn index_add(out: &CudaStorage, out_shape: &[usize], dim: usize, idx: Dv<'_>, src: Dv<'_>, count: usize) -> Result<()> {
+pub(crate) fn index_add(
+    out: &CudaStorage,
+    out_shape: &[usize],
+    dim: usize,
+    idx: Dv<'_>,
+    src: Dv<'_>,
+    count: usize,
+) -> Result<()> {
     let dev = out.device();
     let g = dim_geo(out_shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
     let mut a = Args::new();
-    a.pod(&g).ptr(src.ptr()).ptr(idx.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
+    a.pod(&g)
+        .ptr(src.ptr())
+        .ptr(idx.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
     launch_1d(dev, &INDEX, by_dtype!("index_add", out.dtype()), n, &mut a)
 }
 
@@ -83,7 +110,12 @@ struct GatherGeo {
 // SAFETY: repr(C), integers only.
 unsafe impl Pod for GatherGeo {}
 
-fn gather_geo(self_shape: &[usize], dim: usize, ishape: &[usize], src: Option<&Layout>) -> Result<GatherGeo> {
+fn gather_geo(
+    self_shape: &[usize],
+    dim: usize,
+    ishape: &[usize],
+    src: Option<&Layout>,
+) -> Result<GatherGeo> {
     let nd = ishape.len();
     if nd > MAX_DIMS {
         return Err(Error::not_implemented(format!(
@@ -112,13 +144,23 @@ fn gather_geo(self_shape: &[usize], dim: usize, ishape: &[usize], src: Option<&L
 }
 
 /// `out[e] = self[coords(e) with dim replaced by idx[e]]` over the index's shape.
-pub(crate) fn gather(slf: Dv<'_>, self_shape: &[usize], dim: usize, idx: Dv<'_>, ishape: &[usize]) -> Result<CudaStorage> {
+pub(crate) fn gather(
+    slf: Dv<'_>,
+    self_shape: &[usize],
+    dim: usize,
+    idx: Dv<'_>,
+    ishape: &[usize],
+) -> Result<CudaStorage> {
     let dev = slf.s.device();
     let g = gather_geo(self_shape, dim, ishape, None)?;
     let n = g.n as usize;
     let out = CudaStorage::alloc(dev, slf.s.dtype(), n)?;
     let mut a = Args::new();
-    a.pod(&g).ptr(slf.ptr()).ptr(idx.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
+    a.pod(&g)
+        .ptr(slf.ptr())
+        .ptr(idx.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
     launch_1d(dev, &INDEX, by_dtype!("gather", slf.s.dtype()), n, &mut a)?;
     Ok(out)
 }
@@ -143,7 +185,11 @@ pub(crate) fn scatter(
         by_dtype!("scatter_set", out.dtype())
     };
     let mut a = Args::new();
-    a.pod(&g).ptr(src.ptr()).ptr(idx.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
+    a.pod(&g)
+        .ptr(src.ptr())
+        .ptr(idx.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
     launch_1d(dev, &INDEX, name, g.n as usize, &mut a)
 }
 
@@ -205,14 +251,31 @@ fn lead_geo(layout: &Layout, k: usize, n: usize, dims: &[usize]) -> Result<LeadG
 
 /// `src[pos[0][j], ..., pos[k-1][j], rest...]` for src in leading form (strided `sl`); `pos` is
 /// `[k, n]` contiguous int64; `dims` are the indexed dims of the original tensor (for messages).
-pub(crate) fn index_lead(src: &CudaStorage, sl: &Layout, pos: Dv<'_>, k: usize, n: usize, dims: &[usize]) -> Result<CudaStorage> {
+pub(crate) fn index_lead(
+    src: &CudaStorage,
+    sl: &Layout,
+    pos: Dv<'_>,
+    k: usize,
+    n: usize,
+    dims: &[usize],
+) -> Result<CudaStorage> {
     let dev = src.device();
     let g = lead_geo(sl, k, n, dims)?;
     let total = n * g.rest as usize;
     let out = CudaStorage::alloc(dev, src.dtype(), total)?;
     let mut a = Args::new();
-    a.pod(&g).ptr(src.ptr()).ptr(pos.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, by_dtype!("index_lead", src.dtype()), total, &mut a)?;
+    a.pod(&g)
+        .ptr(src.ptr())
+        .ptr(pos.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
+    launch_1d(
+        dev,
+        &INDEX,
+        by_dtype!("index_lead", src.dtype()),
+        total,
+        &mut a,
+    )?;
     Ok(out)
 }
 
@@ -243,7 +306,17 @@ pub(crate) fn index_put_lead(
         None => 0,
         _ => {
             let c = super::elementwise::cast(values, vl, values.dtype())?;
-            return index_put_lead(out, shape, pos, k, n, &c, &Layout::contiguous(vl.shape()), accumulate, dims);
+            return index_put_lead(
+                out,
+                shape,
+                pos,
+                k,
+                n,
+                &c,
+                &Layout::contiguous(vl.shape()),
+                accumulate,
+                dims,
+            );
         }
     };
     g.vst_lead = vst_lead as i64;
@@ -258,6 +331,10 @@ pub(crate) fn index_put_lead(
     };
     let total = n * g.rest as usize;
     let mut a = Args::new();
-    a.pod(&g).ptr(values.ptr()).ptr(pos.ptr()).ptr(out.ptr()).ptr(dev.status_ptr());
+    a.pod(&g)
+        .ptr(values.ptr())
+        .ptr(pos.ptr())
+        .ptr(out.ptr())
+        .ptr(dev.status_ptr());
     launch_1d(dev, &INDEX, name, total, &mut a)
 }

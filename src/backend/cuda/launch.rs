@@ -245,7 +245,11 @@ mod tests {
         assert_eq!((g.shape[0], g.shape[1]), (7, 3));
         assert_eq!((g.st[0][0], g.st[0][1]), (1, 7));
         // Offsets beyond 32 bits need 64-bit indexing.
-        let big = Layout::from_parts([3].into_iter().collect(), [1 << 31].into_iter().collect(), 0);
+        let big = Layout::from_parts(
+            [3].into_iter().collect(),
+            [1 << 31].into_iter().collect(),
+            0,
+        );
         assert!(!Geo::new(&[3], &[&big]).unwrap().fits_u32());
         // Nine non-mergeable dims do not fit.
         let shape = [2usize; 9];

@@ -53,7 +53,12 @@ pub fn nvrtc_search_dirs() -> Vec<PathBuf> {
             let base = Path::new(&venv).join(lib);
             if let Ok(entries) = std::fs::read_dir(&base) {
                 for e in entries.flatten() {
-                    let p = e.path().join("site-packages").join("nvidia").join("cu13").join("lib");
+                    let p = e
+                        .path()
+                        .join("site-packages")
+                        .join("nvidia")
+                        .join("cu13")
+                        .join("lib");
                     dirs.push(p);
                 }
             }
@@ -155,7 +160,9 @@ fn load_nvrtc() -> Result<NvrtcInfo, String> {
             version: (version.1, version.2),
         })
     } else {
-        Err(format!("NVRTC does not answer (nvrtcVersion failed); {NVRTC_HINT}"))
+        Err(format!(
+            "NVRTC does not answer (nvrtcVersion failed); {NVRTC_HINT}"
+        ))
     }
 }
 
@@ -206,7 +213,10 @@ mod tests {
         }
         let (lib, builtins) = nvrtc_files_in(&dir).unwrap();
         assert_eq!(lib.file_name().unwrap(), "libnvrtc.so.13");
-        assert_eq!(builtins.unwrap().file_name().unwrap(), "libnvrtc-builtins.so.13.0");
+        assert_eq!(
+            builtins.unwrap().file_name().unwrap(),
+            "libnvrtc-builtins.so.13.0"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(nvrtc_files_in(Path::new("/nonexistent/rustgrad")).is_none());
     }

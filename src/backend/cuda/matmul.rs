@@ -86,7 +86,15 @@ pub(crate) struct Plan {
 }
 
 /// Kernel, tile and split-K count for an (m, n, k) product with `batch` batches.
-pub(crate) fn plan(dtype: DType, m: usize, n: usize, k: usize, batch: usize, sm: u32, tf32: bool) -> Result<Plan> {
+pub(crate) fn plan(
+    dtype: DType,
+    m: usize,
+    n: usize,
+    k: usize,
+    batch: usize,
+    sm: u32,
+    tf32: bool,
+) -> Result<Plan> {
     let (name, splitk_name, tile) = match dtype {
         DType::F32 if tf32 => ("gemm_tf32", "gemm_splitk_f32", 128),
         DType::F32 => {
@@ -99,11 +107,7 @@ pub(crate) fn plan(dtype: DType, m: usize, n: usize, k: usize, batch: usize, sm:
         }
         DType::F64 => ("gemm_f64", "gemm_splitk_f64", 64),
         DType::I64 => ("gemm_i64", "gemm_splitk_i64", 64),
-        DType::Bool => {
-            return Err(Error::runtime(
-                "\"addmm_cuda\" not implemented for 'Bool'",
-            ))
-        }
+        DType::Bool => return Err(Error::runtime("\"addmm_cuda\" not implemented for 'Bool'")),
     };
     let blocks = tiles(m, tile) * tiles(n, tile);
     let splits = if batch == 1 && blocks < sm as usize && k >= 2048 {
@@ -149,7 +153,9 @@ pub(crate) fn gemm(
         return Ok(());
     }
     if batch.shape.len() > 4 {
-        return Err(Error::runtime("internal error: more than 4 batch dims in gemm"));
+        return Err(Error::runtime(
+            "internal error: more than 4 batch dims in gemm",
+        ));
     }
     let props = dev.props();
     let tf32 = dtype == DType::F32 && super::allow_tf32() && props.cc.0 >= 8;
@@ -226,7 +232,11 @@ pub(crate) fn gemm(
             args.pod(&gb).ptr(w.ptr()).ptr(c.s.ptr()).ptr(bias_ptr);
             let total = gb.m as usize * n;
             let dims = LaunchDims {
-                grid: [super::launch::grid_for(total, 256, max_blocks(props.sm_count)), 1, 1],
+                grid: [
+                    super::launch::grid_for(total, 256, max_blocks(props.sm_count)),
+                    1,
+                    1,
+                ],
                 block: [256, 1, 1],
                 smem: 0,
             };
@@ -250,7 +260,12 @@ fn matrix_friendly(x: &CudaStorage, l: &Layout) -> Result<Option<(CudaStorage, L
 }
 
 /// Batched `a @ b` over layouts broadcast in their batch dims; the result is contiguous.
-pub(crate) fn matmul(a: &CudaStorage, la: &Layout, b: &CudaStorage, lb: &Layout) -> Result<CudaStorage> {
+pub(crate) fn matmul(
+    a: &CudaStorage,
+    la: &Layout,
+    b: &CudaStorage,
+    lb: &Layout,
+) -> Result<CudaStorage> {
     let nd = la.ndim();
     let (m, k, n) = (la.shape()[nd - 2], la.shape()[nd - 1], lb.shape()[nd - 1]);
     let bshape = &la.shape()[..nd - 2];
@@ -278,7 +293,12 @@ pub(crate) fn matmul(a: &CudaStorage, la: &Layout, b: &CudaStorage, lb: &Layout)
             // Too many batch dims that do not merge: make both operands contiguous.
             let ca = cast(a, la, a.dtype())?;
             let cb = cast(b, lb, b.dtype())?;
-            return matmul(&ca, &Layout::contiguous(la.shape()), &cb, &Layout::contiguous(lb.shape()));
+            return matmul(
+                &ca,
+                &Layout::contiguous(la.shape()),
+                &cb,
+                &Layout::contiguous(lb.shape()),
+            );
         }
         None => Batch::default(),
     };
@@ -287,9 +307,26 @@ pub(crate) fn matmul(a: &CudaStorage, la: &Layout, b: &CudaStorage, lb: &Layout)
     gemm(
         dev,
         (m, n, k),
-        MatRef { s: a, rs: ars, cs: acs, off: la.offset() },
-        MatRef { s: b, rs: brs, cs: bcs, off: lb.offset() },
-        OutRef { s: &out, rs: n, cs: 1, split: n, hs: 0, off: 0 },
+        MatRef {
+            s: a,
+            rs: ars,
+            cs: acs,
+            off: la.offset(),
+        },
+        MatRef {
+            s: b,
+            rs: brs,
+            cs: bcs,
+            off: lb.offset(),
+        },
+        OutRef {
+            s: &out,
+            rs: n,
+            cs: 1,
+            split: n,
+            hs: 0,
+            off: 0,
+        },
         None,
         1.0,
         0.0,
@@ -344,13 +381,35 @@ pub(crate) fn addmm(
     gemm(
         dev,
         (m, n, k),
-        MatRef { s: a, rs: la.strides()[0], cs: la.strides()[1], off: la.offset() },
-        MatRef { s: b, rs: lb.strides()[0], cs: lb.strides()[1], off: lb.offset() },
-        OutRef { s: &out, rs: n, cs: 1, split: n, hs: 0, off: 0 },
+        MatRef {
+            s: a,
+            rs: la.strides()[0],
+            cs: la.strides()[1],
+            off: la.offset(),
+        },
+        MatRef {
+            s: b,
+            rs: lb.strides()[0],
+            cs: lb.strides()[1],
+            off: lb.offset(),
+        },
+        OutRef {
+            s: &out,
+            rs: n,
+            cs: 1,
+            split: n,
+            hs: 0,
+            off: 0,
+        },
         bias_ref,
         1.0,
         0.0,
-        &Batch { shape: vec![1], sa: vec![0], sb: vec![0], sc: vec![0] },
+        &Batch {
+            shape: vec![1],
+            sa: vec![0],
+            sb: vec![0],
+            sc: vec![0],
+        },
     )?;
     Ok(out)
 }
@@ -371,8 +430,14 @@ mod tests {
         // Batched small products do not split K.
         let p = plan(DType::F32, 64, 64, 4096, 8, 132, false).unwrap();
         assert_eq!(p.splits, 1);
-        assert_eq!(plan(DType::F32, 512, 512, 512, 1, 132, true).unwrap().name, "gemm_tf32");
-        assert_eq!(plan(DType::F64, 10, 10, 10, 1, 132, false).unwrap().name, "gemm_f64");
+        assert_eq!(
+            plan(DType::F32, 512, 512, 512, 1, 132, true).unwrap().name,
+            "gemm_tf32"
+        );
+        assert_eq!(
+            plan(DType::F64, 10, 10, 10, 1, 132, false).unwrap().name,
+            "gemm_f64"
+        );
         assert!(plan(DType::Bool, 1, 1, 1, 1, 132, false).is_err());
         assert_eq!(std::mem::size_of::<GemmParams>(), 31 * 8 + 2 * 8 + 6 * 4);
     }

@@ -91,7 +91,16 @@ pub fn max_memory_allocated(i: usize) -> usize {
     if device::availability().is_err() {
         return 0;
     }
-    device::get(i).map(|d| d.max_memory_allocated()).unwrap_or(0)
+    device::get(i)
+        .map(|d| d.max_memory_allocated())
+        .unwrap_or(0)
+}
+
+/// How many device-to-host copies the calling thread has made so far (each one synchronises).
+/// Ops keep their data on the device, so this only grows with `item()`, `to_vec()`, moves to the
+/// CPU and the few ops whose output size depends on the data (`nonzero`, `masked_select`).
+pub fn host_reads() -> u64 {
+    device::host_reads()
 }
 
 /// The device's name.

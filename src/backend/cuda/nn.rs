@@ -59,7 +59,11 @@ fn warp_rows(dev: &CudaDevice, name: &'static str, rows: usize, a: &mut Args) ->
         return Ok(());
     }
     let dims = LaunchDims {
-        grid: [grid_for(rows * 32, 256, max_blocks(dev.props().sm_count)), 1, 1],
+        grid: [
+            grid_for(rows * 32, 256, max_blocks(dev.props().sm_count)),
+            1,
+            1,
+        ],
         block: [256, 1, 1],
         smem: 0,
     };
@@ -165,7 +169,10 @@ pub(crate) fn ce_coefficients(
     let out = CudaStorage::alloc(dev, dtype, numel)?;
     let rg = row_geo(g, opt, false, weight.is_some());
     let mut a = Args::new();
-    a.pod(&rg).ptr(target.ptr()).ptr(opt_ptr(weight)).ptr(out.ptr());
+    a.pod(&rg)
+        .ptr(target.ptr())
+        .ptr(opt_ptr(weight))
+        .ptr(out.ptr());
     launch_1d(dev, &NN, name, numel, &mut a)?;
     Ok(out)
 }
@@ -287,7 +294,13 @@ pub(crate) struct BnStats {
     pub invstd: CudaStorage,
 }
 
-fn per_channel(dev: &CudaDevice, name: &'static str, c: usize, block: u32, a: &mut Args) -> Result<()> {
+fn per_channel(
+    dev: &CudaDevice,
+    name: &'static str,
+    c: usize,
+    block: u32,
+    a: &mut Args,
+) -> Result<()> {
     if c == 0 {
         return Ok(());
     }
@@ -316,11 +329,18 @@ pub(crate) fn bn_train_stats(
     let mean = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let var = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let mut a = Args::new();
-    a.pod(&norm_geo(g)).ptr(x.ptr()).ptr(mean.ptr()).ptr(var.ptr());
+    a.pod(&norm_geo(g))
+        .ptr(x.ptr())
+        .ptr(mean.ptr())
+        .ptr(var.ptr());
     per_channel(dev, stats_name, g.c, 256, &mut a)?;
     let (rm, rv) = running;
-    let nrm = rm.map(|_| CudaStorage::alloc(dev, dtype, g.c)).transpose()?;
-    let nrv = rv.map(|_| CudaStorage::alloc(dev, dtype, g.c)).transpose()?;
+    let nrm = rm
+        .map(|_| CudaStorage::alloc(dev, dtype, g.c))
+        .transpose()?;
+    let nrv = rv
+        .map(|_| CudaStorage::alloc(dev, dtype, g.c))
+        .transpose()?;
     let invstd = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let mut a = Args::new();
     a.usize(g.c)

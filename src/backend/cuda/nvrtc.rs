@@ -111,7 +111,12 @@ pub fn cache_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("LOCALAPPDATA") {
         return Some(PathBuf::from(d).join("rustgrad").join("kernels"));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("rustgrad").join("kernels"))
+    std::env::var_os("HOME").map(|h| {
+        PathBuf::from(h)
+            .join(".cache")
+            .join("rustgrad")
+            .join("kernels")
+    })
 }
 
 /// The architecture to compile for: the device's, or the newest NVRTC knows that is not newer.
@@ -202,7 +207,9 @@ pub fn compile(
         let r = sys::nvrtcCompileProgram(prog, ptrs.len() as i32, ptrs.as_ptr());
         let mut log_len = 0usize;
         let mut log = String::new();
-        if sys::nvrtcGetProgramLogSize(prog, &mut log_len) == sys::nvrtcResult::NVRTC_SUCCESS && log_len > 1 {
+        if sys::nvrtcGetProgramLogSize(prog, &mut log_len) == sys::nvrtcResult::NVRTC_SUCCESS
+            && log_len > 1
+        {
             let mut buf = vec![0u8; log_len];
             if sys::nvrtcGetProgramLog(prog, buf.as_mut_ptr() as *mut std::ffi::c_char)
                 == sys::nvrtcResult::NVRTC_SUCCESS
@@ -215,7 +222,8 @@ pub fn compile(
             let mut size = 0usize;
             let (size_ok, data) = match output {
                 Output::Ptx => {
-                    let ok = sys::nvrtcGetPTXSize(prog, &mut size) == sys::nvrtcResult::NVRTC_SUCCESS;
+                    let ok =
+                        sys::nvrtcGetPTXSize(prog, &mut size) == sys::nvrtcResult::NVRTC_SUCCESS;
                     let mut buf = vec![0u8; size];
                     let ok = ok
                         && sys::nvrtcGetPTX(prog, buf.as_mut_ptr() as *mut std::ffi::c_char)
@@ -223,7 +231,8 @@ pub fn compile(
                     (ok, buf)
                 }
                 Output::Cubin => {
-                    let ok = sys::nvrtcGetCUBINSize(prog, &mut size) == sys::nvrtcResult::NVRTC_SUCCESS;
+                    let ok =
+                        sys::nvrtcGetCUBINSize(prog, &mut size) == sys::nvrtcResult::NVRTC_SUCCESS;
                     let mut buf = vec![0u8; size];
                     let ok = ok
                         && sys::nvrtcGetCUBIN(prog, buf.as_mut_ptr() as *mut std::ffi::c_char)
@@ -323,7 +332,10 @@ mod tests {
     #[test]
     fn cache_keys_follow_source_arch_and_version() {
         let a = cache_key("gemm", "src", 80, (13, 0));
-        assert!(a.starts_with("gemm-") && a.ends_with("-sm80-nvrtc13.0"), "{a}");
+        assert!(
+            a.starts_with("gemm-") && a.ends_with("-sm80-nvrtc13.0"),
+            "{a}"
+        );
         assert_eq!(a, cache_key("gemm", "src", 80, (13, 0)), "stable");
         assert_ne!(a, cache_key("gemm", "src2", 80, (13, 0)));
         assert_ne!(a, cache_key("gemm", "src", 90, (13, 0)));
@@ -357,7 +369,8 @@ mod tests {
             .unwrap()
             .filter_map(|e| {
                 let p = e.unwrap().path();
-                (p.extension()? == "cu").then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
+                (p.extension()? == "cu")
+                    .then(|| p.file_stem().unwrap().to_string_lossy().into_owned())
             })
             .collect();
         on_disk.sort();

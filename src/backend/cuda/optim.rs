@@ -53,15 +53,39 @@ fn name(dtype: DType, f32n: &'static str, f64n: &'static str) -> Result<&'static
 }
 
 /// One SGD update of `n` contiguous elements.
-pub(crate) fn sgd(q: &SgdParams, n: usize, p: Dv<'_>, g: Dv<'_>, buf: Option<Dv<'_>>) -> Result<()> {
+pub(crate) fn sgd(
+    q: &SgdParams,
+    n: usize,
+    p: Dv<'_>,
+    g: Dv<'_>,
+    buf: Option<Dv<'_>>,
+) -> Result<()> {
     let dev = p.s.device();
     let mut a = Args::new();
-    a.pod(q).usize(n).ptr(p.ptr()).ptr(g.ptr()).ptr(buf.map_or(0, |b| b.ptr()));
-    launch_1d(dev, &OPTIM, name(p.s.dtype(), "sgd_f32", "sgd_f64")?, n, &mut a)
+    a.pod(q)
+        .usize(n)
+        .ptr(p.ptr())
+        .ptr(g.ptr())
+        .ptr(buf.map_or(0, |b| b.ptr()));
+    launch_1d(
+        dev,
+        &OPTIM,
+        name(p.s.dtype(), "sgd_f32", "sgd_f64")?,
+        n,
+        &mut a,
+    )
 }
 
 /// One Adam update of `n` contiguous elements.
-pub(crate) fn adam(q: &AdamParams, n: usize, p: Dv<'_>, g: Dv<'_>, m: Dv<'_>, v: Dv<'_>, vmax: Option<Dv<'_>>) -> Result<()> {
+pub(crate) fn adam(
+    q: &AdamParams,
+    n: usize,
+    p: Dv<'_>,
+    g: Dv<'_>,
+    m: Dv<'_>,
+    v: Dv<'_>,
+    vmax: Option<Dv<'_>>,
+) -> Result<()> {
     let dev = p.s.device();
     let mut a = Args::new();
     a.pod(q)
@@ -71,5 +95,11 @@ pub(crate) fn adam(q: &AdamParams, n: usize, p: Dv<'_>, g: Dv<'_>, m: Dv<'_>, v:
         .ptr(m.ptr())
         .ptr(v.ptr())
         .ptr(vmax.map_or(0, |b| b.ptr()));
-    launch_1d(dev, &OPTIM, name(p.s.dtype(), "adam_f32", "adam_f64")?, n, &mut a)
+    launch_1d(
+        dev,
+        &OPTIM,
+        name(p.s.dtype(), "adam_f32", "adam_f64")?,
+        n,
+        &mut a,
+    )
 }

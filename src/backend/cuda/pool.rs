@@ -69,7 +69,10 @@ pub(crate) fn max_pool2d_forward(x: Dv<'_>, g: &MaxPoolGeom) -> Result<(CudaStor
     let out = CudaStorage::alloc(dev, x.s.dtype(), n)?;
     let idx = CudaStorage::alloc(dev, DType::I64, n)?;
     let mut a = Args::new();
-    a.pod(&max_geo(g)).ptr(x.ptr()).ptr(out.ptr()).ptr(idx.ptr());
+    a.pod(&max_geo(g))
+        .ptr(x.ptr())
+        .ptr(out.ptr())
+        .ptr(idx.ptr());
     launch_1d(dev, &POOL, name, n, &mut a)?;
     Ok((out, idx))
 }
@@ -80,7 +83,10 @@ pub(crate) fn max_pool2d_backward(gy: Dv<'_>, idx: Dv<'_>, g: &MaxPoolGeom) -> R
     let name = fl!("max_pool_bwd", gy.s.dtype(), "max_pool2d_backward");
     let dx = CudaStorage::zeros(dev, gy.s.dtype(), g.planes * g.h * g.w)?;
     let mut a = Args::new();
-    a.pod(&max_geo(g)).ptr(gy.ptr()).ptr(idx.ptr()).ptr(dx.ptr());
+    a.pod(&max_geo(g))
+        .ptr(gy.ptr())
+        .ptr(idx.ptr())
+        .ptr(dx.ptr());
     launch_1d(dev, &POOL, name, g.planes * g.oh * g.ow, &mut a)?;
     Ok(dx)
 }
@@ -112,9 +118,15 @@ pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaSt
     let dev = x.s.device();
     let dtype = x.s.dtype();
     let (n_out, name) = if forward {
-        (g.planes * g.rows.len() * g.cols.len(), fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame"))
+        (
+            g.planes * g.rows.len() * g.cols.len(),
+            fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame"),
+        )
     } else {
-        (g.planes * g.h * g.w, fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame"))
+        (
+            g.planes * g.h * g.w,
+            fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame"),
+        )
     };
     let out = if forward {
         CudaStorage::alloc(dev, dtype, n_out)?
@@ -128,7 +140,13 @@ pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaSt
         .f64(g.divisor.unwrap_or(0.0))
         .ptr(x.ptr())
         .ptr(out.ptr());
-    launch_1d(dev, &POOL, name, g.planes * g.rows.len() * g.cols.len(), &mut a)?;
+    launch_1d(
+        dev,
+        &POOL,
+        name,
+        g.planes * g.rows.len() * g.cols.len(),
+        &mut a,
+    )?;
     Ok(out)
 }
 
@@ -138,9 +156,19 @@ pub(crate) fn resample(x: Dv<'_>, g: &ResampleGeom, forward: bool) -> Result<Cud
     let dtype = x.s.dtype();
     let (oh, ow) = (g.rows.len(), g.cols.len());
     let (n_out, name) = if forward {
-        (g.planes * oh * ow, fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame"))
+        (
+            g.planes * oh * ow,
+            fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame"),
+        )
     } else {
-        (g.planes * g.h * g.w, fl!("resample_bwd", dtype, "upsample_bilinear2d_backward_out_frame"))
+        (
+            g.planes * g.h * g.w,
+            fl!(
+                "resample_bwd",
+                dtype,
+                "upsample_bilinear2d_backward_out_frame"
+            ),
+        )
     };
     let out = if forward {
         CudaStorage::alloc(dev, dtype, n_out)?

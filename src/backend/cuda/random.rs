@@ -14,9 +14,15 @@ pub(crate) enum Draw {
     Uniform,
     Normal,
     /// Integers in `low..low + range`.
-    Int { low: i64, range: u64 },
+    Int {
+        low: i64,
+        range: u64,
+    },
     /// Dropout's scaled keep mask.
-    Dropout { p: f64, scale: f64 },
+    Dropout {
+        p: f64,
+        scale: f64,
+    },
 }
 
 /// Words of randomness per value, as the CPU draws them (the counters reserved are the same).
@@ -33,7 +39,14 @@ pub(crate) fn words_per_value(draw: Draw, dtype: DType) -> usize {
 
 /// A new device tensor of `shape` filled from the stream `(key, start)` (counters reserved by the
 /// caller for `numel * words_per_value` words).
-pub(crate) fn fill(shape: &[usize], dtype: DType, device: Device, draw: Draw, key: u64, start: u64) -> Result<Tensor> {
+pub(crate) fn fill(
+    shape: &[usize],
+    dtype: DType,
+    device: Device,
+    draw: Draw,
+    key: u64,
+    start: u64,
+) -> Result<Tensor> {
     let dev = device_of(device)?;
     let n = crate::tensor::layout::checked_numel(shape)?;
     let out_dtype = match draw {

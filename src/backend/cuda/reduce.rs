@@ -52,7 +52,8 @@ fn space(shape: &[usize], strides: &[usize]) -> Option<(i32, [i64; MAX_DIMS], [i
 impl RedGeo {
     /// The geometry reducing `dims` (sorted) of `layout`; None when either space has too many dims.
     pub fn new(layout: &Layout, dims: &[usize]) -> Option<RedGeo> {
-        let (mut ks, mut kst, mut rs, mut rst) = (Dims::new(), Dims::new(), Dims::new(), Dims::new());
+        let (mut ks, mut kst, mut rs, mut rst) =
+            (Dims::new(), Dims::new(), Dims::new(), Dims::new());
         for d in 0..layout.ndim() {
             if dims.contains(&d) {
                 rs.push(layout.shape()[d]);
@@ -140,7 +141,12 @@ const COLS: [[&str; 4]; 9] = op_names!("cols");
 const FINISH: [[&str; 4]; 9] = op_names!("finish");
 
 /// Reduces sorted `dims` of the strided `x`; the output has the kept dims, contiguous.
-pub(crate) fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, dims: &[usize]) -> Result<CudaStorage> {
+pub(crate) fn reduce(
+    op: ReduceOp,
+    x: &CudaStorage,
+    layout: &Layout,
+    dims: &[usize],
+) -> Result<CudaStorage> {
     let dtype = x.dtype();
     let n_red: usize = dims.iter().map(|&d| layout.shape()[d]).product();
     let n_out: usize = (0..layout.ndim())
@@ -174,7 +180,12 @@ pub(crate) fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, dims: &[usi
         let c = cast(x, &layout.permute(&p), dtype)?;
         let nd = layout.ndim();
         let red: Vec<usize> = (kept..nd).collect();
-        return reduce(op, &c, &Layout::contiguous(layout.permute(&p).shape()), &red);
+        return reduce(
+            op,
+            &c,
+            &Layout::contiguous(layout.permute(&p).shape()),
+            &red,
+        );
     };
     let sm = dev.props().sm_count;
     let (oi, di) = (op_index(op), dtype_index(dtype));
@@ -186,7 +197,9 @@ pub(crate) fn reduce(op: ReduceOp, x: &CudaStorage, layout: &Layout, dims: &[usi
     // Few outputs with many elements each: split every row over several blocks.
     let target = (sm as usize) * 4;
     let splits = if g.nk < target as i64 && g.nr >= 16_384 {
-        ((target / g.nk.max(1) as usize).max(2)).min((g.nr as usize).div_ceil(4096)).min(1024)
+        ((target / g.nk.max(1) as usize).max(2))
+            .min((g.nr as usize).div_ceil(4096))
+            .min(1024)
     } else {
         1
     };
@@ -219,7 +232,12 @@ fn grid_rows(n_out: usize, sm: u32) -> u32 {
     n_out.clamp(1, max_blocks(sm) as usize) as u32
 }
 
-fn launch_grid(dev: &super::device::CudaDevice, name: &'static str, n: usize, a: &mut Args) -> Result<()> {
+fn launch_grid(
+    dev: &super::device::CudaDevice,
+    name: &'static str,
+    n: usize,
+    a: &mut Args,
+) -> Result<()> {
     super::elementwise::launch_1d(dev, &REDUCE, name, n, a)
 }
 
@@ -255,15 +273,32 @@ pub(crate) fn extreme_along(
     let Some(g) = RedGeo::new(layout, &[dim]) else {
         let (p, kept) = reorder(layout, &[dim]);
         let c = cast(x, &layout.permute(&p), x.dtype())?;
-        return extreme_along(&c, &Layout::contiguous(layout.permute(&p).shape()), kept, want_max);
+        return extreme_along(
+            &c,
+            &Layout::contiguous(layout.permute(&p).shape()),
+            kept,
+            want_max,
+        );
     };
     macro_rules! names {
         ($kind:literal) => {
             [
-                [concat!("extreme_", $kind, "_min_f32"), concat!("extreme_", $kind, "_max_f32")],
-                [concat!("extreme_", $kind, "_min_f64"), concat!("extreme_", $kind, "_max_f64")],
-                [concat!("extreme_", $kind, "_min_i64"), concat!("extreme_", $kind, "_max_i64")],
-                [concat!("extreme_", $kind, "_min_u8"), concat!("extreme_", $kind, "_max_u8")],
+                [
+                    concat!("extreme_", $kind, "_min_f32"),
+                    concat!("extreme_", $kind, "_max_f32"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_f64"),
+                    concat!("extreme_", $kind, "_max_f64"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_i64"),
+                    concat!("extreme_", $kind, "_max_i64"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_u8"),
+                    concat!("extreme_", $kind, "_max_u8"),
+                ],
             ]
         };
     }
@@ -303,7 +338,12 @@ fn contiguous_operand(x: &CudaStorage, layout: &Layout) -> Result<Option<CudaSto
 }
 
 /// softmax or log_softmax along `dim`.
-pub(crate) fn softmax(x: &CudaStorage, layout: &Layout, dim: usize, log: bool) -> Result<CudaStorage> {
+pub(crate) fn softmax(
+    x: &CudaStorage,
+    layout: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<CudaStorage> {
     let dtype = x.dtype();
     let names = match dtype {
         DType::F32 => ("softmax_rows_f32", "softmax_cols_f32"),
@@ -326,7 +366,11 @@ pub(crate) fn softmax(x: &CudaStorage, layout: &Layout, dim: usize, log: bool) -
     let (outer, c, inner) = around(layout.shape(), dim);
     let mut a = Args::new();
     if inner == 1 {
-        a.ptr(src.ptr()).ptr(out.ptr()).usize(outer).usize(c).i32(log as i32);
+        a.ptr(src.ptr())
+            .ptr(out.ptr())
+            .usize(outer)
+            .usize(c)
+            .i32(log as i32);
         let d = LaunchDims {
             grid: [grid_rows(outer, dev.props().sm_count), 1, 1],
             block: [row_block(c), 1, 1],
@@ -375,7 +419,11 @@ pub(crate) fn softmax_backward(
     let (gs, ys) = (og.as_ref().unwrap_or(g), oy.as_ref().unwrap_or(y));
     let (outer, c, inner) = around(lg.shape(), dim);
     let mut a = Args::new();
-    a.ptr(gs.ptr()).ptr(ys.ptr()).ptr(out.ptr()).usize(outer).usize(c);
+    a.ptr(gs.ptr())
+        .ptr(ys.ptr())
+        .ptr(out.ptr())
+        .usize(outer)
+        .usize(c);
     if inner == 1 {
         a.i32(log as i32);
         let d = LaunchDims {

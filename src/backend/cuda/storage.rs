@@ -16,9 +16,9 @@ pub struct CudaStorage {
 impl CudaStorage {
     /// Uninitialised storage for `len` elements.
     pub(crate) fn alloc(dev: &Arc<CudaDevice>, dtype: DType, len: usize) -> Result<CudaStorage> {
-        let bytes = len
-            .checked_mul(dtype.size_in_bytes())
-            .ok_or_else(|| Error::runtime("CUDA out of memory. Tried to allocate more than 2^64 bytes"))?;
+        let bytes = len.checked_mul(dtype.size_in_bytes()).ok_or_else(|| {
+            Error::runtime("CUDA out of memory. Tried to allocate more than 2^64 bytes")
+        })?;
         Ok(CudaStorage {
             buf: dev.alloc(bytes)?,
             dtype,

@@ -236,7 +236,8 @@ fn forward_kernel(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: &ConvGeom) -
     #[cfg(feature = "cuda")]
     if xc.device().is_cuda() {
         return run_cuda("conv2d", &operands, |s| {
-            let out = crate::backend::cuda::conv::conv2d_forward(s[0], s[1], s.get(2).copied(), geom)?;
+            let out =
+                crate::backend::cuda::conv::conv2d_forward(s[0], s[1], s.get(2).copied(), geom)?;
             Ok(cuda_tensor(out, &out_shape(geom)))
         });
     }
@@ -325,7 +326,11 @@ fn backward_kernel(
     if gc.device().is_cuda() {
         return run_cuda("conv2d_backward", &operands, |s| {
             let xs = if has_x { Some(s[1]) } else { None };
-            let ws = if has_w { Some(s[1 + has_x as usize]) } else { None };
+            let ws = if has_w {
+                Some(s[1 + has_x as usize])
+            } else {
+                None
+            };
             let (gx, gw, gb) =
                 crate::backend::cuda::conv::conv2d_backward(s[0], xs, ws, &geom, needs)?;
             Ok((

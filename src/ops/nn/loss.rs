@@ -538,7 +538,9 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
     let (has_w, has_pw) = (ops.w.is_some(), ops.pw.is_some());
     #[cfg(feature = "cuda")]
     if ops.x.device().is_cuda() {
-        return super::loss_cuda::point_forward(kind, &operands, has_w, has_pw, &ops.shape, reduction);
+        return super::loss_cuda::point_forward(
+            kind, &operands, has_w, has_pw, &ops.shape, reduction,
+        );
     }
     let reduce = reduction != Reduction::None;
     let data = run_kernel("loss", &operands, |s| {

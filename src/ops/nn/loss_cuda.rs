@@ -46,7 +46,12 @@ fn upstream(g: &Tensor, reduction: Reduction, denom: &Denom) -> Result<(Tensor, 
 }
 
 /// `g` scaled for the reduction and shaped to broadcast over the class dim (differentiable).
-fn upstream_tensor(g: &Tensor, reduction: Reduction, denom: &Denom, class_dim: i64) -> Result<Tensor> {
+fn upstream_tensor(
+    g: &Tensor,
+    reduction: Reduction,
+    denom: &Denom,
+    class_dim: i64,
+) -> Result<Tensor> {
     match reduction {
         Reduction::None => g.unsqueeze(class_dim),
         Reduction::Sum => Ok(g.clone()),
@@ -143,7 +148,14 @@ pub(crate) fn cross_entropy(
                     let dev = x.device();
                     let data = run_cuda("cross_entropy_backward", &ops, |s| {
                         let d = cuda::elementwise::device_of(dev)?;
-                        cuda::nn::ce_coefficients(&d, x.dtype(), s[0], s.get(1).copied(), &geom, opt)
+                        cuda::nn::ce_coefficients(
+                            &d,
+                            x.dtype(),
+                            s[0],
+                            s.get(1).copied(),
+                            &geom,
+                            opt,
+                        )
                     })?;
                     cuda_tensor(data, &x.shape())
                 };
@@ -169,7 +181,18 @@ pub(crate) fn cross_entropy(
             let mut ops = vec![&xc, &tc, &lc, &up];
             ops.extend(w);
             let (dx, dt) = run_cuda("cross_entropy_backward", &ops, |s| {
-                cuda::nn::ce_backward(s[0], s[1], s.get(4).copied(), s[2], s[3], stride, &geom, prob, opt, need_t)
+                cuda::nn::ce_backward(
+                    s[0],
+                    s[1],
+                    s.get(4).copied(),
+                    s[2],
+                    s[3],
+                    stride,
+                    &geom,
+                    prob,
+                    opt,
+                    need_t,
+                )
             })?;
             let shape = x.shape();
             let mut out = vec![Some(cuda_tensor(dx, &shape))];
@@ -236,7 +259,16 @@ pub(crate) fn nll_loss(
             ops.extend(w);
             let dx = run_cuda("nll_loss_backward", &ops, |s| {
                 let d = cuda::elementwise::device_of(dev)?;
-                cuda::nn::nll_backward(&d, dtype, s[0], s.get(2).copied(), s[1], stride, &geom, opt.ignore_index)
+                cuda::nn::nll_backward(
+                    &d,
+                    dtype,
+                    s[0],
+                    s.get(2).copied(),
+                    s[1],
+                    stride,
+                    &geom,
+                    opt.ignore_index,
+                )
             })?;
             Ok(vec![Some(cuda_tensor(dx, &shape))])
         },
@@ -256,7 +288,11 @@ pub(crate) fn point_forward(
     let n: usize = shape.iter().product();
     let data = run_cuda("loss", operands, |s| {
         let w = if has_w { Some(s[2]) } else { None };
-        let pw = if has_pw { Some(s[2 + has_w as usize]) } else { None };
+        let pw = if has_pw {
+            Some(s[2 + has_w as usize])
+        } else {
+            None
+        };
         cuda::nn::point_loss(kind, s[0], s[1], w, pw, n)
     })?;
     let per = cuda_tensor(data, shape);

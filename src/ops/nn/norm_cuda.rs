@@ -37,7 +37,11 @@ pub(crate) fn batch_norm(
         let (has_rm, has_rv) = (rm.is_some(), rv.is_some());
         let (stats, nrm, nrv) = run_cuda("batch_norm", &ops, |s| {
             let rm = if has_rm { Some(s[1]) } else { None };
-            let rv = if has_rv { Some(s[1 + has_rm as usize]) } else { None };
+            let rv = if has_rv {
+                Some(s[1 + has_rm as usize])
+            } else {
+                None
+            };
             cuda::nn::bn_train_stats(s[0], &geom, (rm, rv), momentum, eps)
         })?;
         if let (Some(t), Some(new)) = (running_mean, nrm) {
@@ -53,8 +57,13 @@ pub(crate) fn batch_norm(
                 "running_mean and running_var must be defined in evaluation mode",
             ));
         };
-        let (rm, rv) = (kernel_operand(&rm.to_dtype(dtype)?)?, kernel_operand(&rv.to_dtype(dtype)?)?);
-        run_cuda("batch_norm", &[&rm, &rv], |s| cuda::nn::bn_eval_stats(s[0], s[1], geom.c, eps))?
+        let (rm, rv) = (
+            kernel_operand(&rm.to_dtype(dtype)?)?,
+            kernel_operand(&rv.to_dtype(dtype)?)?,
+        );
+        run_cuda("batch_norm", &[&rm, &rv], |s| {
+            cuda::nn::bn_eval_stats(s[0], s[1], geom.c, eps)
+        })?
     };
     let mut ops = vec![xc];
     ops.extend(wc.as_ref());
@@ -62,7 +71,11 @@ pub(crate) fn batch_norm(
     let (has_w, has_b) = (wc.is_some(), bc.is_some());
     let y = run_cuda("batch_norm", &ops, |s| {
         let w = if has_w { Some(s[1]) } else { None };
-        let b = if has_b { Some(s[1 + has_w as usize]) } else { None };
+        let b = if has_b {
+            Some(s[1 + has_w as usize])
+        } else {
+            None
+        };
         cuda::nn::bn_normalize(s[0], &geom, &stats, w, b)
     })?;
     let shape = x.shape();
@@ -101,7 +114,9 @@ pub(crate) fn batch_norm(
                 super::norm::composite_backward(&g, x, w, eval_stats, geom, training, eps, nd)?
             } else {
                 let (gc, xc) = (kernel_operand(&g)?, kernel_operand(x)?);
-                let wc = w.map(|w| kernel_operand(&w.to_dtype(x.dtype())?)).transpose()?;
+                let wc = w
+                    .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
+                    .transpose()?;
                 let mut ops = vec![&gc, &xc];
                 ops.extend(wc.as_ref());
                 let (dx, dw, db) = run_cuda("batch_norm_backward", &ops, |s| {

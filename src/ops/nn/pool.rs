@@ -123,7 +123,12 @@ fn max_pool_forward(xc: &Tensor, geom: &MaxPoolGeom, shape: &[usize]) -> Result<
 }
 
 /// The fused max-pooling backward: each gradient added at its argmax.
-fn max_pool_backward(gc: &Tensor, ic: &Tensor, geom: &MaxPoolGeom, in_shape: &[usize]) -> Result<Tensor> {
+fn max_pool_backward(
+    gc: &Tensor,
+    ic: &Tensor,
+    geom: &MaxPoolGeom,
+    in_shape: &[usize],
+) -> Result<Tensor> {
     #[cfg(feature = "cuda")]
     if gc.device().is_cuda() {
         return run_cuda("max_pool2d_backward", &[gc, ic], |s| {

@@ -44,7 +44,10 @@ fn check(r: sys::CUresult, what: &str) -> R<()> {
     match r {
         sys::CUresult::CUDA_SUCCESS => Ok(()),
         sys::CUresult::CUDA_ERROR_OUT_OF_MEMORY => Err(RtError::OutOfMemory),
-        e => Err(RtError::Other(format!("CUDA error: {} in {what}", describe(e)))),
+        e => Err(RtError::Other(format!(
+            "CUDA error: {} in {what}",
+            describe(e)
+        ))),
     }
 }
 
@@ -93,7 +96,9 @@ fn probe_driver() -> Result<usize, String> {
         }
         Ok(count as usize)
     });
-    probe.unwrap_or_else(|_| Err("CUDA is not available: the NVIDIA driver could not be loaded".into()))
+    probe.unwrap_or_else(|_| {
+        Err("CUDA is not available: the NVIDIA driver could not be loaded".into())
+    })
 }
 
 /// A loaded module (kept for the life of the process, as its functions are cached).
@@ -137,11 +142,17 @@ impl RtDevice {
         unsafe {
             check(sys::cuDeviceGet(&mut dev, ordinal as i32), "cuDeviceGet")?;
             let mut ctx = std::ptr::null_mut();
-            check(sys::cuDevicePrimaryCtxRetain(&mut ctx, dev), "cuDevicePrimaryCtxRetain")?;
+            check(
+                sys::cuDevicePrimaryCtxRetain(&mut ctx, dev),
+                "cuDevicePrimaryCtxRetain",
+            )?;
             check(sys::cuCtxSetCurrent(ctx), "cuCtxSetCurrent")?;
             let mut stream = std::ptr::null_mut();
             check(
-                sys::cuStreamCreate(&mut stream, sys::CUstream_flags::CU_STREAM_NON_BLOCKING as u32),
+                sys::cuStreamCreate(
+                    &mut stream,
+                    sys::CUstream_flags::CU_STREAM_NON_BLOCKING as u32,
+                ),
                 "cuStreamCreate",
             )?;
             let attr = |a: sys::CUdevice_attribute| -> i32 {
@@ -160,13 +171,20 @@ impl RtDevice {
             let sm_count = attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT).max(1) as u32;
             let pools = attr(A::CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED) != 0;
             let mut name_buf = [0 as std::ffi::c_char; 256];
-            let name = if sys::cuDeviceGetName(name_buf.as_mut_ptr(), 255, dev) == sys::CUresult::CUDA_SUCCESS {
-                CStr::from_ptr(name_buf.as_ptr()).to_string_lossy().into_owned()
+            let name = if sys::cuDeviceGetName(name_buf.as_mut_ptr(), 255, dev)
+                == sys::CUresult::CUDA_SUCCESS
+            {
+                CStr::from_ptr(name_buf.as_ptr())
+                    .to_string_lossy()
+                    .into_owned()
             } else {
                 format!("CUDA device {ordinal}")
             };
             let mut total = 0usize;
-            check(sys::cuDeviceTotalMem_v2(&mut total, dev), "cuDeviceTotalMem")?;
+            check(
+                sys::cuDeviceTotalMem_v2(&mut total, dev),
+                "cuDeviceTotalMem",
+            )?;
             let pool = if pools {
                 let mut pool = std::ptr::null_mut();
                 if sys::cuDeviceGetDefaultMemPool(&mut pool, dev) == sys::CUresult::CUDA_SUCCESS {
@@ -186,7 +204,11 @@ impl RtDevice {
             };
             let mut status_host = std::ptr::null_mut();
             check(
-                sys::cuMemHostAlloc(&mut status_host, 64, sys::CU_MEMHOSTALLOC_DEVICEMAP | sys::CU_MEMHOSTALLOC_PORTABLE),
+                sys::cuMemHostAlloc(
+                    &mut status_host,
+                    64,
+                    sys::CU_MEMHOSTALLOC_DEVICEMAP | sys::CU_MEMHOSTALLOC_PORTABLE,
+                ),
                 "cuMemHostAlloc",
             )?;
             std::ptr::write_bytes(status_host as *mut u8, 0, 64);
@@ -284,7 +306,14 @@ impl RtDevice {
         // SAFETY: `dst` holds at least `src.len()` bytes (callers allocate it so). For pageable
         // host memory the driver stages the data before returning, so `src` may be freed after.
         check(
-            unsafe { sys::cuMemcpyHtoDAsync_v2(dst, src.as_ptr() as *const c_void, src.len(), self.stream) },
+            unsafe {
+                sys::cuMemcpyHtoDAsync_v2(
+                    dst,
+                    src.as_ptr() as *const c_void,
+                    src.len(),
+                    self.stream,
+                )
+            },
             "cuMemcpyHtoDAsync",
         )
     }
@@ -295,7 +324,14 @@ impl RtDevice {
         if !dst.is_empty() {
             // SAFETY: `src` holds at least `dst.len()` bytes.
             check(
-                unsafe { sys::cuMemcpyDtoHAsync_v2(dst.as_mut_ptr() as *mut c_void, src, dst.len(), self.stream) },
+                unsafe {
+                    sys::cuMemcpyDtoHAsync_v2(
+                        dst.as_mut_ptr() as *mut c_void,
+                        src,
+                        dst.len(),
+                        self.stream,
+                    )
+                },
                 "cuMemcpyDtoHAsync",
             )?;
         }
@@ -308,7 +344,10 @@ impl RtDevice {
         }
         self.bind()?;
         // SAFETY: both ranges lie in live allocations of this device.
-        check(unsafe { sys::cuMemcpyDtoDAsync_v2(dst, src, bytes, self.stream) }, "cuMemcpyDtoDAsync")
+        check(
+            unsafe { sys::cuMemcpyDtoDAsync_v2(dst, src, bytes, self.stream) },
+            "cuMemcpyDtoDAsync",
+        )
     }
 
     pub(crate) fn memset8(&self, dst: u64, value: u8, bytes: usize) -> R<()> {
@@ -317,7 +356,10 @@ impl RtDevice {
         }
         self.bind()?;
         // SAFETY: the range lies in a live allocation.
-        check(unsafe { sys::cuMemsetD8Async(dst, value, bytes, self.stream) }, "cuMemsetD8Async")
+        check(
+            unsafe { sys::cuMemsetD8Async(dst, value, bytes, self.stream) },
+            "cuMemsetD8Async",
+        )
     }
 
     /// Loads PTX text (NUL-terminated) as a module.
@@ -396,7 +438,10 @@ impl RtDevice {
     pub(crate) fn synchronize(&self) -> R<()> {
         self.bind()?;
         // SAFETY: our stream.
-        check(unsafe { sys::cuStreamSynchronize(self.stream) }, "cuStreamSynchronize")
+        check(
+            unsafe { sys::cuStreamSynchronize(self.stream) },
+            "cuStreamSynchronize",
+        )
     }
 
     /// (free, total) device memory.
@@ -404,7 +449,10 @@ impl RtDevice {
         self.bind()?;
         let (mut free, mut total) = (0, 0);
         // SAFETY: valid out-pointers.
-        check(unsafe { sys::cuMemGetInfo_v2(&mut free, &mut total) }, "cuMemGetInfo")?;
+        check(
+            unsafe { sys::cuMemGetInfo_v2(&mut free, &mut total) },
+            "cuMemGetInfo",
+        )?;
         Ok((free, total))
     }
 

@@ -213,8 +213,12 @@ impl RtDevice {
             return Ok(());
         }
         // SAFETY: the emulator NUL-terminates its message.
-        let msg = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
-        Err(RtError::Other(format!("CUDA error: {msg} in cuLaunchKernel")))
+        let msg = unsafe { CStr::from_ptr(err.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
+        Err(RtError::Other(format!(
+            "CUDA error: {msg} in cuLaunchKernel"
+        )))
     }
 
     pub(crate) fn synchronize(&self) -> R<()> {
