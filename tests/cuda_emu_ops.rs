@@ -4,6 +4,8 @@
 //! dispatch bugs without one. Odd shapes (1, 7, 33, 1000, non-multiples of the GEMM tiles)
 //! throughout. Run: `cargo test --features cuda-emu --test cuda_emu_ops`.
 #![cfg(feature = "cuda-emu")]
+// `&[x.clone()]` reads better than `std::slice::from_ref(&x)` in the op tables.
+#![allow(clippy::cloned_ref_to_slice_refs)]
 
 use rustgrad::backend::cuda::host_reads;
 use rustgrad::ops::nn::{Padding2d, Reduction};
@@ -872,7 +874,8 @@ fn conv2d_forward_and_both_grads() {
 #[test]
 fn pooling() {
     let x = randn(&[2, 3, 9, 11], 500);
-    let cases: &[([usize; 2], [usize; 2], [usize; 2], [usize; 2], bool)] = &[
+    type Pool = ([usize; 2], [usize; 2], [usize; 2], [usize; 2], bool);
+    let cases: &[Pool] = &[
         ([2, 2], [2, 2], [0, 0], [1, 1], false),
         ([3, 3], [2, 2], [1, 1], [1, 1], false),
         ([3, 2], [2, 3], [1, 1], [1, 1], true),

@@ -840,10 +840,6 @@ fn device_gather(_: &Tensor, _: usize, _: &Tensor) -> Result<Tensor> {
 fn device_scatter(_: &Tensor, _: usize, _: &Tensor, _: &Tensor, _: bool) -> Result<Tensor> {
     Err(no_device())
 }
-#[cfg(not(feature = "cuda"))]
-fn device_positions(_: &[Option<Tensor>], _: &[usize], _: &[usize]) -> Result<Positions> {
-    Err(no_device())
-}
 
 #[cfg(feature = "cuda")]
 mod device {

@@ -133,8 +133,8 @@ fn gather_geo(
         src_st: [0; MAX_DIMS],
         src_off: src.map_or(0, |l| l.offset() as i64),
     };
-    for d in 0..nd {
-        g.ishape[d] = ishape[d] as i64;
+    for (d, &len) in ishape.iter().enumerate().take(nd) {
+        g.ishape[d] = len as i64;
         g.self_st[d] = own.get(d).copied().unwrap_or(0) as i64;
         if let Some(l) = src {
             g.src_st[d] = l.strides()[d] as i64;

@@ -85,9 +85,8 @@ pub fn nvrtc_files_in(dir: &Path) -> Option<(PathBuf, Option<PathBuf>)> {
         }
         if name.starts_with("libnvrtc-builtins.so") {
             builtins = Some(e.path());
-        } else if name.starts_with("libnvrtc.so") && name != "libnvrtc.so" {
-            lib = Some(e.path());
-        } else if name == "libnvrtc.so" && lib.is_none() {
+        } else if name.starts_with("libnvrtc.so") && (name != "libnvrtc.so" || lib.is_none()) {
+            // A versioned name (libnvrtc.so.13) wins over the bare development link.
             lib = Some(e.path());
         }
     }

@@ -208,6 +208,7 @@ pub(crate) fn nll_forward(
 }
 
 /// NLL backward: `-w_t * up_r` at each row's target.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn nll_backward(
     dev: &Arc<CudaDevice>,
     dtype: DType,
