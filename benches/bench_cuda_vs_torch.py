@@ -113,10 +113,10 @@ def bench_matmul(sizes, tf32):
         torch.backends.cuda.matmul.allow_tf32 = False
 
 
-@section("conv2d forward + backward at the seed ConvNet's shapes (batch 256)")
+@section("conv2d forward + backward (input, weight and bias grads) at the seed ConvNet's shapes")
 def bench_conv(batch):
     shapes = [("conv1", (batch, 1, 28, 28), (32, 1, 3, 3)), ("conv2", (batch, 32, 14, 14), (64, 32, 3, 3))]
-    print(f"{'layer':>6} {'rustgrad ms':>12} {'torch ms':>9} {'speed ratio':>12}")
+    print(f"batch {batch}\n{'layer':>6} {'rustgrad ms':>12} {'torch ms':>9} {'speed ratio':>12}")
     for name, xs, ws in shapes:
         rng = np.random.default_rng(0)
         xn = rng.standard_normal(xs).astype(np.float32)
@@ -141,7 +141,8 @@ def bench_conv(batch):
                 y = TF.conv2d(tx, tw, tb, padding=1)
                 y.backward(torch.ones_like(y))
             theirs = timeit(step_torch, torch_sync, 10)
-        print(f"{name:>6} {ours * 1e3:12.2f} {(theirs or 0) * 1e3:9.2f} {ratio(theirs or 0, ours):>12}", flush=True)
+        speed = ratio(theirs, ours) if theirs else "  n/a"
+        print(f"{name:>6} {ours * 1e3:12.2f} {(theirs or 0) * 1e3:9.2f} {speed:>12}", flush=True)
         RESULTS[f"conv2d_fwd_bwd_{name}"] = {"rustgrad_ms": ours * 1e3, "torch_ms": theirs and theirs * 1e3,
                                              "speed_ratio": theirs / ours if theirs else None}
 

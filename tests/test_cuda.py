@@ -138,14 +138,19 @@ def assert_close(ours, ref, rtol, atol, what):
 
 def make_inputs(specs, seed):
     """numpy arrays from specs: a shape tuple (float32 normal), ('pos', shape) (positive floats),
-    ('int', high, shape) (int64 in [0, high)), ('bool', shape)."""
+    ('const', shape) (positive floats that take no gradient: a class weight), ('int', high, shape)
+    (int64 in [0, high)), ('bool', shape). Float arrays are leaves that require grad, except
+    'const' ones (returned as read-only arrays)."""
     r = rng(seed)
     out = []
     for s in specs:
         if isinstance(s, tuple) and s and isinstance(s[0], str):
             kind = s[0]
-            if kind == "pos":
-                out.append((np.abs(r.standard_normal(s[1])) + 0.2).astype(np.float32))
+            if kind in ("pos", "const"):
+                a = (np.abs(r.standard_normal(s[1])) + 0.2).astype(np.float32)
+                if kind == "const":
+                    a.setflags(write=False)
+                out.append(a)
             elif kind == "int":
                 out.append(r.integers(0, s[1], size=s[2]).astype(np.int64))
             elif kind == "bool":
@@ -160,11 +165,14 @@ def make_inputs(specs, seed):
 def run(lib, fn, arrays, device, weights_seed=7):
     """Forward with leaves on `device`, then backward of a random weighting of the output.
     Returns (output, grads) as numpy."""
+    def grad(a):
+        return a.dtype == np.float32 and a.flags.writeable
+
     if lib is rg:
-        leaves = [rg.tensor(a, device=device, requires_grad=a.dtype == np.float32) for a in arrays]
+        leaves = [rg.tensor(np.array(a), device=device, requires_grad=grad(a)) for a in arrays]
         mod, fmod = rg, F
     else:
-        leaves = [torch.tensor(a, device=device, requires_grad=a.dtype == np.float32) for a in arrays]
+        leaves = [torch.tensor(np.array(a), device=device, requires_grad=grad(a)) for a in arrays]
         mod, fmod = torch, TF
     out = fn(mod, fmod, *leaves)
     if isinstance(out, tuple):
@@ -269,7 +277,7 @@ op("adaptive_avg_pool2d", [(2, 3, 7, 9)])(lambda m, F, x: F.adaptive_avg_pool2d(
 
 for red in ["mean", "sum", "none"]:
     op(f"cross_entropy_{red}", [(7, 5), ("int", 5, (7,))])(lambda m, F, x, y, r=red: F.cross_entropy(x, y, reduction=r))
-    op(f"cross_entropy_weight_{red}", [(7, 5), ("int", 5, (7,)), ("pos", (5,))])(
+    op(f"cross_entropy_weight_{red}", [(7, 5), ("int", 5, (7,)), ("const", (5,))])(
         lambda m, F, x, y, w, r=red: F.cross_entropy(x, y, weight=w, reduction=r))
     op(f"cross_entropy_smooth_{red}", [(7, 5), ("int", 5, (7,))])(
         lambda m, F, x, y, r=red: F.cross_entropy(x, y, reduction=r, label_smoothing=0.1, ignore_index=2))
@@ -284,7 +292,7 @@ op("scatter_add", [(7, 33), ("int", 33, (7, 9)), (7, 9)])(lambda m, F, x, i, s: 
 op("index_select", [(7, 33), ("int", 7, (5,))])(lambda m, F, x, i: x.index_select(0, i))
 op("advanced_index", [(7, 33), ("int", 7, (5,))])(lambda m, F, x, i: x[i])
 op("index_slice_tensor", [(7, 33), ("int", 33, (5,))])(lambda m, F, x, i: x[1::2, i])
-op("index_put_acc", [(7, 33), ("int", 7, (5,)), (5, 33)])(lambda m, F, x, i, v: x.index_put((i,), v, accumulate=True))
+op("index_add", [(7, 33), ("int", 7, (5,)), (5, 33)])(lambda m, F, x, i, v: x.index_add(0, i, v))
 op("cast_to_f64", [(7, 33)])(lambda m, F, x: x.t().double() * 2)
 op("cast_to_int", [(7, 33)])(lambda m, F, x: (x * 10).long())
 op("contiguous_permuted", [(2, 3, 4, 5)])(lambda m, F, x: x.permute(3, 1, 0, 2).contiguous())
@@ -456,14 +464,14 @@ def train_convnet(device, steps, batch=32, opt="sgd"):
     net = ConvNet().to(device)
     assert all(p.device.type == rg.device(device).type for p in net.parameters())
     if opt == "sgd":
-        optim = rg.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+        optim = rg.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     else:
         optim = rg.optim.Adam(net.parameters(), lr=1e-3)
     r = rng(1)
     images = r.standard_normal((4, batch, 1, 28, 28)).astype(np.float32)
     labels = r.integers(0, 10, size=(4, batch))
     # Make the labels learnable: the class shifts the image's mean.
-    images += (labels[..., None, None, None] - 4.5).astype(np.float32) * 0.3
+    images += (labels[..., None, None, None] - 4.5).astype(np.float32) * 0.1
     xs = [rg.tensor(images[i], device=device) for i in range(4)]
     ys = [rg.tensor(labels[i], device=device) for i in range(4)]
     losses = []
@@ -484,10 +492,11 @@ def test_seed_convnet_trains_50_steps_on_gpu_like_cpu():
     gpu, net = train_convnet(GPU, 50)
     assert all(p.device == rg.device("cuda:0") for p in net.parameters())
     assert all(p.grad is None or p.grad.device == rg.device("cuda:0") for p in net.parameters())
-    # Float32 sums in another order drift apart slowly: tight early, looser late.
+    # Float32 sums in another order drift apart slowly (the settings keep training out of the
+    # chaotic regime, where any rounding difference grows): tight early, looser late.
     np.testing.assert_allclose(gpu[:10], cpu[:10], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(gpu, cpu, rtol=2e-3, atol=1e-4)
-    assert gpu[-5:].mean() < 0.5 * gpu[:5].mean(), gpu
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-4)
+    assert gpu[-8:].mean() < 0.75 * gpu[:4].mean(), gpu
     net.cpu()
     assert all(p.device.type == "cpu" for p in net.parameters())
 
@@ -502,9 +511,10 @@ def test_adam_on_gpu_params_matches_cpu():
 
 @cuda
 @needs_gpu
-@pytest.mark.skipif(torch is None or TORCH_DEVICE != "cuda", reason="needs torch with CUDA")
-def test_seed_convnet_matches_torch_cuda():
-    """Same weights, same batch: our GPU loss and gradients against torch's CUDA ones."""
+@pytest.mark.skipif(torch is None, reason="needs torch")
+def test_seed_convnet_matches_torch():
+    """Same weights, same batch: our GPU loss and gradients against torch's (on its GPU when it
+    has one)."""
     rg.manual_seed(0)
     net = ConvNet()
     tnet = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
@@ -517,12 +527,12 @@ def test_seed_convnet_matches_torch_cuda():
         for p, q in zip(ours, tnet.parameters()):
             q.copy_(torch.tensor(p.detach().numpy()))
     net.cuda()
-    tnet.cuda()
+    tnet.to(TORCH_DEVICE)
     r = rng(2)
     x = r.standard_normal((64, 1, 28, 28)).astype(np.float32)
     y = r.integers(0, 10, size=64)
     loss = F.cross_entropy(net(rg.tensor(x, device=GPU)), rg.tensor(y, device=GPU))
-    tloss = TF.cross_entropy(tnet(torch.tensor(x, device="cuda")), torch.tensor(y, device="cuda"))
+    tloss = TF.cross_entropy(tnet(torch.tensor(x, device=TORCH_DEVICE)), torch.tensor(y, device=TORCH_DEVICE))
     loss.backward()
     tloss.backward()
     assert loss.item() == pytest.approx(tloss.item(), rel=1e-4)
