@@ -64,6 +64,14 @@ fn kernel_reported_errors_mixing_devices_and_oom() {
         );
     }
 
+    // Memory accounting (exact: this test is alone in its process).
+    let before = rustgrad::backend::cuda::memory_allocated(0);
+    let t = Tensor::zeros(&[1000], DType::F32, GPU).unwrap();
+    assert_eq!(rustgrad::backend::cuda::memory_allocated(0), before + 4000);
+    assert!(rustgrad::backend::cuda::max_memory_allocated(0) >= before + 4000);
+    drop(t);
+    assert_eq!(rustgrad::backend::cuda::memory_allocated(0), before);
+
     // Out of memory: PyTorch's message, and nothing leaked.
     let before = rustgrad::backend::cuda::memory_allocated(0);
     let e = Tensor::zeros(&[1 << 30], DType::F32, GPU).expect_err("4 GiB on a 64 MiB device");
@@ -84,4 +92,74 @@ fn kernel_reported_errors_mixing_devices_and_oom() {
     );
     drop(big);
     assert!(x.add_scalar(1.0).is_ok());
+
+    tf32_matmul();
+}
+
+/// Rounds to TF32 as `cvt.rna.tf32.f32` does (10 mantissa bits, nearest, ties away from zero).
+fn round_tf32(x: f32) -> f32 {
+    let b = x.to_bits();
+    if b & 0x7f80_0000 == 0x7f80_0000 {
+        return x;
+    }
+    f32::from_bits((b + 0x1000) & 0xffff_e000)
+}
+
+/// The TF32 tensor-core path (allow_tf32, a process-wide switch, so tested here, alone in its
+/// process): equals the product of the TF32-rounded inputs accumulated in float32, and differs
+/// from the float32 product.
+fn tf32_matmul() {
+    let (m, k, n) = (130, 70, 129);
+    let a = Tensor::randn(&[m, k], DType::F32, Device::Cpu, None).unwrap();
+    let b = Tensor::randn(&[k, n], DType::F32, Device::Cpu, None).unwrap();
+    let (ga, gb) = (a.to_device(GPU).unwrap(), b.to_device(GPU).unwrap());
+    let fp32 = ga.matmul(&gb).unwrap().to_vec::<f32>().unwrap();
+    rustgrad::backend::cuda::set_allow_tf32(true);
+    let tf32 = ga.matmul(&gb).and_then(|t| t.to_vec::<f32>());
+    // Transposed operands take other load paths of the same kernel.
+    let tf32_t = ga
+        .t()
+        .unwrap()
+        .contiguous()
+        .unwrap()
+        .t()
+        .unwrap()
+        .matmul(&gb)
+        .and_then(|t| t.to_vec::<f32>());
+    rustgrad::backend::cuda::set_allow_tf32(false);
+    let (tf32, tf32_t) = (tf32.unwrap(), tf32_t.unwrap());
+    let av: Vec<f32> = a
+        .to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(round_tf32)
+        .collect();
+    let bv: Vec<f32> = b
+        .to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(round_tf32)
+        .collect();
+    let mut differs = 0;
+    for i in 0..m {
+        for j in 0..n {
+            let (mut exact, mut mag) = (0f64, 0f64);
+            for p in 0..k {
+                let prod = av[i * k + p] as f64 * bv[p * n + j] as f64;
+                exact += prod;
+                mag += prod.abs();
+            }
+            for got in [tf32[i * n + j], tf32_t[i * n + j]] {
+                assert!(
+                    (got as f64 - exact).abs() <= 1e-5 * mag + 1e-6,
+                    "tf32 ({i}, {j}): {got} vs {exact}"
+                );
+            }
+            differs += (tf32[i * n + j] != fp32[i * n + j]) as usize;
+        }
+    }
+    assert!(
+        differs > m * n / 2,
+        "TF32 results equal float32 ones: TF32 path not taken?"
+    );
 }

@@ -622,7 +622,7 @@ fn softmax_and_log_softmax() {
 
 #[test]
 fn matmul_shapes_batches_and_strides() {
-    rustgrad::backend::cuda::set_allow_tf32(false);
+    // TF32 is a process-wide switch: its test lives in cuda_emu_errors.rs, alone in its process.
     let cases: &[(&[usize], &[usize])] = &[
         (&[1, 1], &[1, 1]),
         (&[7, 33], &[33, 1]),
@@ -724,23 +724,6 @@ fn matmul_shapes_batches_and_strides() {
         |t| t[0].matmul(&t[1]),
         1e-4,
         1e-4,
-    );
-}
-
-#[test]
-fn matmul_tf32_path() {
-    // TF32 rounds inputs to 10 mantissa bits: close to, not equal to, the float32 result.
-    rustgrad::backend::cuda::set_allow_tf32(true);
-    let a = randn(&[130, 70], 97);
-    let b = randn(&[70, 129], 98);
-    let r = a.to_device(GPU).unwrap().matmul(&b.to_device(GPU).unwrap());
-    rustgrad::backend::cuda::set_allow_tf32(false);
-    assert_close(
-        "tf32 matmul",
-        &r.unwrap(),
-        &a.matmul(&b).unwrap(),
-        2e-2,
-        2e-2,
     );
 }
 
@@ -1315,15 +1298,11 @@ fn sgd_and_adam_updates() {
 }
 
 #[test]
-fn memory_is_accounted_and_freed() {
-    let before = rustgrad::backend::cuda::memory_allocated(0);
-    let t = Tensor::zeros(&[1000], DType::F32, GPU).unwrap();
-    assert!(rustgrad::backend::cuda::memory_allocated(0) >= before + 4000);
-    drop(t);
-    // Other tests run in parallel threads; only check that this tensor's bytes went back.
-    assert!(rustgrad::backend::cuda::max_memory_allocated(0) >= 4000);
+fn synchronize_and_bad_ordinals() {
     assert!(rustgrad::backend::cuda::synchronize(Some(0)).is_ok());
     let e = rustgrad::backend::cuda::synchronize(Some(3)).expect_err("no cuda:3");
+    assert!(e.to_string().contains("invalid device ordinal"), "{e}");
+    let e = Tensor::zeros(&[2], DType::F32, Device::Cuda(1)).expect_err("no cuda:1");
     assert!(e.to_string().contains("invalid device ordinal"), "{e}");
 }
 
