@@ -357,6 +357,9 @@ impl CudaDevice {
         args: &mut Args,
     ) -> Result<()> {
         self.check_usable()?;
+        super::launch::check_dims(&dims).map_err(|e| {
+            Error::runtime(format!("CUDA error: invalid launch of kernel {name}: {e}"))
+        })?;
         let f = self.function(src, name)?;
         if dims.smem > 48 * 1024 && lock(&self.big_smem).insert(name) {
             self.rt

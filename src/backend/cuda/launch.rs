@@ -187,9 +187,75 @@ pub fn row_block(len: usize) -> u32 {
     t as u32
 }
 
+/// The most dynamic shared memory a block may use (sm_90's opt-in limit: 227 KiB).
+pub const MAX_SMEM: u32 = 227 * 1024;
+
+/// Checks a launch against the hardware limits of every GPU we target (threads per block, block
+/// and grid dims, shared memory), so that a bad configuration is an error naming the kernel,
+/// also on the emulator, which would otherwise run it.
+pub fn check_dims(d: &super::rt::LaunchDims) -> Result<(), String> {
+    let [gx, gy, gz] = d.grid;
+    let [bx, by, bz] = d.block;
+    let threads = bx as u64 * by as u64 * bz as u64;
+    if gx == 0 || gy == 0 || gz == 0 || threads == 0 {
+        return Err(format!(
+            "empty launch (grid {:?}, block {:?})",
+            d.grid, d.block
+        ));
+    }
+    if threads > 1024 || bz > 64 {
+        return Err(format!(
+            "block {:?} exceeds 1024 threads or 64 in z",
+            d.block
+        ));
+    }
+    if gx > i32::MAX as u32 || gy > 65_535 || gz > 65_535 {
+        return Err(format!(
+            "grid {:?} exceeds (2^31 - 1, 65535, 65535)",
+            d.grid
+        ));
+    }
+    if d.smem > MAX_SMEM {
+        return Err(format!(
+            "{} bytes of shared memory exceed {MAX_SMEM}",
+            d.smem
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn launch_limits_are_checked() {
+        use super::super::rt::LaunchDims;
+        let ok = |grid, block, smem| check_dims(&LaunchDims { grid, block, smem });
+        assert!(ok([1, 1, 1], [256, 1, 1], 0).is_ok());
+        assert!(ok([i32::MAX as u32, 65_535, 65_535], [32, 32, 1], MAX_SMEM).is_ok());
+        assert!(ok([0, 1, 1], [256, 1, 1], 0).is_err());
+        assert!(ok([1, 1, 1], [1025, 1, 1], 0).is_err());
+        assert!(ok([1, 1, 1], [1, 1, 65], 0).is_err());
+        assert!(ok([1, 65_536, 1], [256, 1, 1], 0).is_err());
+        assert!(ok([1, 1, 65_536], [256, 1, 1], 0).is_err());
+        assert!(ok([1, 1, 1], [256, 1, 1], MAX_SMEM + 1).is_err());
+        // What the grid helpers produce stays inside the limits.
+        for n in [0usize, 1, 255, 256, 257, 1 << 31, usize::MAX / 2] {
+            let g = grid_for(n, BLOCK, max_blocks(132));
+            assert!(ok([g, 1, 1], [BLOCK, 1, 1], 0).is_ok(), "{n}");
+            assert!(
+                g as usize * BLOCK as usize >= n.min(max_blocks(132) as usize * BLOCK as usize)
+            );
+        }
+        for len in [0usize, 1, 31, 32, 33, 1000, 1 << 40] {
+            let b = row_block(len);
+            assert!(b.is_power_of_two() && (32..=1024).contains(&b));
+            assert!(b as usize >= len.min(1024));
+        }
+        assert_eq!(max_blocks(u32::MAX), 1 << 20);
+        assert_eq!(max_blocks(0), 32);
+    }
 
     #[test]
     fn grids_cover_and_cap() {
