@@ -33,6 +33,14 @@ except Exception as e:  # noqa: BLE001
     torch = None
 
 RESULTS = {}
+JSON_PATH = None
+
+
+def save():
+    """Writes the results so far (after every section: a run cut short keeps what it measured)."""
+    if JSON_PATH:
+        with open(JSON_PATH, "w") as f:
+            json.dump(RESULTS, f, indent=1)
 
 
 def timeit(fn, sync, reps, warmup=2, budget=20.0):
@@ -72,6 +80,7 @@ def section(name):
             except Exception:  # noqa: BLE001 - report and go on to the next section
                 traceback.print_exc(file=sys.stdout)
                 RESULTS.setdefault("errors", []).append(name)
+            save()
         return wrapped
     return deco
 
@@ -202,10 +211,13 @@ def main():
     p.add_argument("--quick", action="store_true", help="small sizes only (a smoke run)")
     p.add_argument("--json", help="also write the results here")
     args = p.parse_args()
+    global JSON_PATH
+    JSON_PATH = args.json
     if not rg.cuda.is_available():
         print("CUDA not usable:", rg.cuda._unavailable_reason())
         return 1
-    print("device:", rg.cuda.get_device_name(0), "| torch:", torch.__version__ if torch else None)
+    RESULTS["device"] = rg.cuda.get_device_name(0)
+    print("device:", RESULTS["device"], "| torch:", torch.__version__ if torch else None)
     if have_torch_cuda():
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -214,10 +226,7 @@ def main():
     bench_convnet(32 if args.quick else 256, 5 if args.quick else 20)
     bench_conv(32 if args.quick else 256)
     bench_matmul(sizes[:3], tf32=True)
-    RESULTS["device"] = rg.cuda.get_device_name(0)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(RESULTS, f, indent=1)
+    save()
     return 1 if RESULTS.get("errors") else 0
 
 

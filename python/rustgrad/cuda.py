@@ -90,9 +90,10 @@ def set_device(device):
 
 
 def synchronize(device=None):
-    """Waits for all queued GPU work; raises errors kernels reported (bad indices, faults)."""
-    if is_available():
-        _C._cuda_synchronize(None if device is None else _index(device))
+    """Waits for all queued GPU work; raises errors kernels reported (bad indices, faults).
+    Raises RuntimeError where CUDA cannot be used, as PyTorch does."""
+    _lazy_check()
+    _C._cuda_synchronize(None if device is None else _index(device))
 
 
 def manual_seed(seed):
