@@ -160,6 +160,10 @@ impl CudaDevice {
             });
         }
         self.check_usable()?;
+        if bytes > self.props().total_mem {
+            // More than the device has: the driver may answer "invalid argument" for absurd sizes.
+            return Err(self.oom(bytes));
+        }
         let ptr = match self.rt.alloc(bytes) {
             Ok(p) => p,
             Err(RtError::OutOfMemory) => {
@@ -272,12 +276,7 @@ impl CudaDevice {
             RtError::OutOfMemory => self.oom(0),
             RtError::Other(msg) => {
                 let recent: Vec<&str> = lock(&self.recent).iter().rev().copied().collect();
-                let sticky = msg.contains("illegal")
-                    || msg.contains("misaligned")
-                    || msg.contains("launch failed")
-                    || msg.contains("assert")
-                    || msg.contains("exception")
-                    || msg.contains("trap");
+                let sticky = is_sticky(&msg);
                 let full = if recent.is_empty() {
                     msg
                 } else {
@@ -402,6 +401,26 @@ impl CudaDevice {
     }
 }
 
+/// True for driver errors after which the context cannot be used again (kernel faults).
+fn is_sticky(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    [
+        "illegal",
+        "misaligned",
+        "launch failure",
+        "launch_failed",
+        "launch failed",
+        "assert",
+        "exception",
+        "trap",
+        "hardware_stack_error",
+        "launch timed out",
+        "launch_timeout",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// The Python error a kernel's status report stands for.
 pub(crate) fn status_error(code: i32, a: i64, b: i64, c: i64) -> Error {
     match code {
@@ -421,6 +440,19 @@ pub(crate) fn status_error(code: i32, a: i64, b: i64, c: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kernel_faults_are_sticky() {
+        assert!(is_sticky("CUDA error: an illegal memory access was encountered (CUDA_ERROR_ILLEGAL_ADDRESS) in cuStreamSynchronize"));
+        assert!(is_sticky("CUDA error: unspecified launch failure (CUDA_ERROR_LAUNCH_FAILED) in cuMemcpyDtoHAsync"));
+        assert!(is_sticky(
+            "misaligned address (CUDA_ERROR_MISALIGNED_ADDRESS)"
+        ));
+        assert!(!is_sticky(
+            "CUDA error: invalid argument (CUDA_ERROR_INVALID_VALUE) in cuLaunchKernel"
+        ));
+        assert!(!is_sticky("CUDA error: out of memory"));
+    }
 
     #[test]
     fn status_codes_map_to_pytorch_errors() {
