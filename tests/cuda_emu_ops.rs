@@ -116,9 +116,15 @@ fn check(
     );
     for (i, (c, g)) in xc.iter().zip(&xg).enumerate() {
         match (c.grad(), g.grad()) {
-            (Some(gc), Some(gg)) => {
-                assert_close(&format!("{what}: grad of input {i}"), &gg, &gc, rtol, atol)
-            }
+            // Gradients may be accumulated with atomics, in any order on a GPU (and in reverse
+            // on the emulator with RG_EMU_ORDER=reverse): a few ulps, even where the forward is exact.
+            (Some(gc), Some(gg)) => assert_close(
+                &format!("{what}: grad of input {i}"),
+                &gg,
+                &gc,
+                rtol.max(1e-5),
+                atol.max(1e-6),
+            ),
             (None, None) => {}
             (a, b) => panic!(
                 "{what}: grad of input {i}: cpu {:?} gpu {:?}",

@@ -312,9 +312,12 @@ extern "C" int rg_emu_launch(const char* name, unsigned gx, unsigned gy, unsigne
     g_error.clear();
     const char* order = std::getenv("RG_EMU_ORDER");
     bool reverse = order && std::strcmp(order, "reverse") == 0;
-    for (unsigned z = 0; z < gz; ++z)
-        for (unsigned y = 0; y < gy; ++y)
-            for (unsigned x = 0; x < gx; ++x) {
+    // RG_EMU_ORDER=reverse runs the blocks, and the threads of each block, last first: a kernel
+    // whose result depends on either order (a race on the GPU) then gives another result.
+    for (unsigned zz = 0; zz < gz; ++zz)
+        for (unsigned yy = 0; yy < gy; ++yy)
+            for (unsigned xx = 0; xx < gx; ++xx) {
+                unsigned x = reverse ? gx - 1 - xx : xx, y = reverse ? gy - 1 - yy : yy, z = reverse ? gz - 1 - zz : zz;
                 g_block_idx = uint3{x, y, z};
                 if (!run_block(reverse)) {
                     char where[96];
