@@ -160,13 +160,25 @@ WORKLOADS = {
 }
 
 
+def peak_rss_kib():
+    """This process's peak resident memory in KiB: VmHWM, not ru_maxrss, which Linux carries over
+    from the forking parent across exec and so would report the benchmark process's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def peak_rss_subprocess(lib_name, steps, threads):
     """Peak resident memory (KiB) of a fresh process running `steps` ConvNet training steps."""
     import subprocess
     import sys
 
     code = f"""
-import resource, sys
+import sys
 sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
 import bench_vs_torch as b
 import {lib_name} as lib
@@ -174,7 +186,7 @@ lib.set_num_threads({threads})
 step = b.convnet_step(lib)
 for _ in range({steps}):
     step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(b.peak_rss_kib())
 """
     # The child imports only the library it measures.
     env = dict(os.environ, BENCH_LIBRARY=lib_name)

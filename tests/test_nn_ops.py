@@ -14,6 +14,7 @@ import pytest
 
 import rustgrad
 from rustgrad import _C
+from rustgrad.nn import functional as F
 from rustgrad.autograd import gradcheck, gradgradcheck
 
 DATA = pathlib.Path(__file__).parent / "data"
@@ -104,6 +105,32 @@ def test_conv2d_reference_float32(case):
         want = ref(case, name)
         scale = np.abs(want).max()
         np.testing.assert_allclose(got.detach().numpy(), want, rtol=1e-5, atol=1e-5 * scale)
+
+
+@pytest.mark.parametrize("cfg", [
+    # (x shape, w shape, stride, padding, dilation, groups): float32 shapes that take the direct
+    # (AVX-512) kernels where the CPU has them; float64 always takes im2col + gemm.
+    ((3, 32, 14, 14), (64, 32, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+    ((2, 16, 9, 11), (24, 8, 3, 3), (1, 1), (1, 1), (1, 1), 2),
+    ((2, 12, 10, 9), (20, 12, 3, 2), (2, 1), (1, 0), (1, 1), 1),
+    ((2, 9, 11, 10), (16, 9, 3, 3), (1, 1), (2, 2), (2, 2), 1),
+    ((2, 8, 8, 8), (8, 8, 4, 4), (1, 1), "same", (1, 1), 1),
+    ((2, 1, 28, 28), (32, 1, 3, 3), (1, 1), (1, 1), (1, 1), 1),
+])
+def test_conv2d_float32_matches_float64(cfg):
+    xs, ws, stride, padding, dilation, groups = cfg
+    x64, w64, b64 = rand(*xs), rand(*ws, seed=1), rand(ws[0], seed=2)
+    out64 = None
+    results = {}
+    for dtype in (rustgrad.float64, rustgrad.float32):
+        x, w, b = T(x64, True, dtype), T(w64, True, dtype), T(b64, True, dtype)
+        y = _C.conv2d(x, w, b, stride, padding, dilation, groups)
+        if out64 is None:
+            out64 = rand(*y.shape, seed=3)
+        y.backward(T(out64, dtype=dtype))
+        results[dtype] = [t.detach().numpy().astype(np.float64) for t in (y, x.grad, w.grad, b.grad)]
+    for got, want in zip(results[rustgrad.float32], results[rustgrad.float64]):
+        np.testing.assert_allclose(got, want, rtol=0, atol=2e-5 * np.abs(want).max())
 
 
 def test_conv2d_unbatched_matches_batched():
@@ -323,6 +350,20 @@ def test_max_pool2d_gradcheck(args):
     x = leaf(2, 2, 5, 6)  # distinct values: no ties
     assert gradcheck(lambda x: _C.max_pool2d(x, *args, False), (x,))
     assert gradgradcheck(lambda x: _C.max_pool2d(x, *args, False), (x,))
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 28, 28), (1, 1, 2, 2), (3, 2, 9, 33), (1, 2, 7, 7), (1, 1, 4, 70)])
+def test_max_pool2d_2x2_float32_matches_float64(shape):
+    # float32 2x2 pooling has a vectorised path (tails of every width, NaNs, ties); float64 runs
+    # the scalar loop. Both must pick the same values and the same (first-on-tie) indices.
+    rng = np.random.default_rng(1)
+    x = np.round(rng.standard_normal(shape), 1)
+    x.flat[rng.integers(0, x.size, 4)] = np.nan
+    x[..., 1::3] = np.round(x[..., 1::3])
+    a, ai = F.max_pool2d(rustgrad.tensor(x, dtype=rustgrad.float32), 2, return_indices=True)
+    b, bi = F.max_pool2d(rustgrad.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(a.numpy(), b.numpy().astype(np.float32))
+    np.testing.assert_array_equal(ai.numpy(), bi.numpy())
 
 
 @pytest.mark.parametrize("args", [

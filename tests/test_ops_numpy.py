@@ -152,6 +152,16 @@ def test_matmul_float32_large_against_float64():
     np.testing.assert_allclose((b.t() @ a.t()).numpy(), exact.T, rtol=1e-12)
 
 
+@pytest.mark.parametrize("m,k,n", [(64, 784, 128), (67, 2100, 129), (40, 3136, 200), (600, 300, 300)])
+def test_matmul_and_linear_across_threading_regimes(m, k, n):
+    # One thread, rows split over threads (ragged last block), and gemm's own threads.
+    rng = np.random.default_rng(0)
+    a, w, bias = rng.standard_normal((m, k)), rng.standard_normal((n, k)), rng.standard_normal(n)
+    np.testing.assert_allclose((rg.tensor(a) @ rg.tensor(w).t()).numpy(), a @ w.T, rtol=1e-10, atol=1e-10)
+    got = rg.nn.functional.linear(rg.tensor(a), rg.tensor(w), rg.tensor(bias)).numpy()
+    np.testing.assert_allclose(got, a @ w.T + bias, rtol=1e-10, atol=1e-10)
+
+
 @SETTINGS
 @given(data=st.data())
 def test_views_match_numpy(data):

@@ -80,11 +80,11 @@ impl Conv2d {
             Error::value("groups must be a positive integer")
         );
         ensure!(
-            in_channels % groups == 0,
+            in_channels.is_multiple_of(groups),
             Error::value("in_channels must be divisible by groups")
         );
         ensure!(
-            out_channels % groups == 0,
+            out_channels.is_multiple_of(groups),
             Error::value("out_channels must be divisible by groups")
         );
         let shape = [

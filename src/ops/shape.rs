@@ -46,7 +46,7 @@ pub fn infer_shape(shape: &[i64], numel: usize) -> Result<Dims> {
                     fmt_ishape(shape)
                 )));
             }
-            ensure!(numel % known == 0, invalid());
+            ensure!(numel.is_multiple_of(known), invalid());
             out[i] = numel / known;
         }
     }

@@ -432,7 +432,7 @@ pub fn from_numpy_shared(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     }
     // SAFETY: PyArrayObject's data pointer is valid while the array lives (kept by the owner).
     let data = unsafe { (*arr.as_array_ptr()).fields.data };
-    if (data as usize) % dtype.size_in_bytes() != 0 {
+    if !(data as usize).is_multiple_of(dtype.size_in_bytes()) {
         return Err(PyValueError::new_err("given numpy array is not aligned"));
     }
     let numel: usize = shape.iter().product();

@@ -7,8 +7,9 @@ use std::ptr::NonNull;
 
 use crate::error::{Error, Result};
 use crate::storage::dtype::{DType, Element};
+use crate::storage::host_cache;
 
-const ALIGN: usize = 64;
+pub(super) const ALIGN: usize = 64;
 
 /// Who frees the memory.
 enum Owner {
@@ -36,22 +37,43 @@ impl<T: Element> Buffer<T> {
             .checked_mul(std::mem::size_of::<T>())
             .filter(|&b| b <= isize::MAX as usize - ALIGN)
             .ok_or_else(|| Error::out_of_memory(usize::MAX, "CPU"))?;
-        AllocLayout::from_size_align(bytes.max(1), ALIGN).map_err(|e| Error::runtime(e.to_string()))
+        AllocLayout::from_size_align(host_cache::rounded(bytes.max(1)), ALIGN)
+            .map_err(|e| Error::runtime(e.to_string()))
     }
 
     fn alloc_with(len: usize, zeroed: bool) -> Result<Self> {
         let layout = Self::alloc_layout(len)?;
-        // SAFETY: the layout has a non-zero size.
-        let raw = unsafe {
+        if let Some(block) = host_cache::take(layout.size()) {
             if zeroed {
-                alloc::alloc_zeroed(layout)
-            } else {
-                alloc::alloc(layout)
+                // SAFETY: the cached block holds layout.size() bytes.
+                unsafe { block.as_ptr().write_bytes(0, layout.size()) };
             }
+            return Ok(Buffer {
+                ptr: block.cast(),
+                len,
+                owner: Owner::Ours,
+            });
+        }
+        let fresh = || {
+            // SAFETY: the layout has a non-zero size.
+            let raw = unsafe {
+                if zeroed {
+                    alloc::alloc_zeroed(layout)
+                } else {
+                    alloc::alloc(layout)
+                }
+            };
+            NonNull::new(raw as *mut T)
         };
-        let ptr = NonNull::new(raw as *mut T).ok_or_else(|| {
-            Error::out_of_memory(len * std::mem::size_of::<T>(), "DefaultCPUAllocator")
-        })?;
+        // On failure, give the cached blocks back and try once more.
+        let ptr = fresh()
+            .or_else(|| {
+                host_cache::clear();
+                fresh()
+            })
+            .ok_or_else(|| {
+                Error::out_of_memory(len * std::mem::size_of::<T>(), "DefaultCPUAllocator")
+            })?;
         Ok(Buffer {
             ptr,
             len,
@@ -147,8 +169,10 @@ impl<T: Element> Drop for Buffer<T> {
     fn drop(&mut self) {
         if let Owner::Ours = self.owner {
             if let Ok(layout) = Self::alloc_layout(self.len) {
-                // SAFETY: allocated in alloc_with with this very layout.
-                unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout) };
+                if !host_cache::give(self.ptr.cast(), layout.size()) {
+                    // SAFETY: allocated in alloc_with with this very layout.
+                    unsafe { alloc::dealloc(self.ptr.as_ptr() as *mut u8, layout) };
+                }
             }
         }
     }

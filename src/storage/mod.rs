@@ -6,6 +6,7 @@
 
 pub mod cpu;
 pub mod dtype;
+pub mod host_cache;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -14,10 +14,11 @@
 
 use rayon::prelude::*;
 
+use super::conv_direct::{self as direct, Plan};
 use super::{split_ranges, SyncPtr};
 use crate::backend::cpu::matmul::{gemm_one, Mat};
 use crate::error::{Error, Result};
-use crate::storage::{Buffer, CpuElement};
+use crate::storage::{Buffer, CpuElement, DType};
 
 /// Below this many multiply-adds a convolution runs on the calling thread.
 const PARALLEL_MACS: usize = 1 << 18;
@@ -166,7 +167,7 @@ pub fn col2im<T: CpuElement + std::ops::AddAssign>(cols: &[T], dx: &mut [T], g: 
 }
 
 /// How a batch is processed: `tasks` parallel tasks over the samples, and gemm's own threads.
-fn plan(g: &ConvGeom) -> (usize, usize) {
+fn split_work(g: &ConvGeom) -> (usize, usize) {
     let threads = rayon::current_num_threads().max(1);
     let total = g.macs_per_sample() * g.n;
     if threads == 1 || total < PARALLEL_MACS {
@@ -230,6 +231,84 @@ fn forward_sample<T: CpuElement>(
     }
 }
 
+/// Reinterprets a slice of `T` as f32 when `T` is f32.
+fn as_f32<T: CpuElement>(s: &[T]) -> Option<&[f32]> {
+    // SAFETY: T is f32 (same size, alignment and bit validity).
+    (T::DTYPE == DType::F32)
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const f32, s.len()) })
+}
+
+/// Mutable form of [`as_f32`].
+fn as_f32_mut<T: CpuElement>(s: &mut [T]) -> Option<&mut [f32]> {
+    // SAFETY: T is f32 (same size, alignment and bit validity).
+    (T::DTYPE == DType::F32)
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut f32, s.len()) })
+}
+
+/// Plans of the direct float32 kernels for a geometry (see `conv_direct`): the forward plan
+/// (also the weight gradient's), and the stride-1 transposed plan of the input gradient. Each is
+/// `None` where the direct kernels do not apply (no AVX-512, too few output channels per group
+/// to fill vector lanes, a stride or padding the transposed form cannot express).
+struct DirectPlans {
+    forward: Option<Plan>,
+    transposed: Option<Plan>,
+}
+
+/// Output channels per group below which the direct kernels waste too many lanes.
+const DIRECT_MIN_CHANNELS: usize = 8;
+
+fn direct_plans<T: CpuElement>(g: &ConvGeom) -> DirectPlans {
+    if T::DTYPE != DType::F32 || !direct::available() {
+        return DirectPlans {
+            forward: None,
+            transposed: None,
+        };
+    }
+    let forward = (g.og() >= DIRECT_MIN_CHANNELS)
+        .then(|| {
+            Plan::new(
+                (g.c, g.h, g.w),
+                (g.og(), g.kh, g.kw),
+                (g.oh, g.ow),
+                g.stride,
+                g.pad,
+                g.dilation,
+                g.groups,
+            )
+        })
+        .filter(Plan::fits);
+    // dx[c, y, x] = sum_{o,i,j} dy[o, y + pad - i*d, x + pad - j*d] * w[o, c, i, j]: a stride-1
+    // convolution of dy, padded by (k-1)*d - pad, with the flipped, transposed kernel.
+    let reach = [(g.kh - 1) * g.dilation[0], (g.kw - 1) * g.dilation[1]];
+    let transposed = (g.stride == [1, 1]
+        && g.cg() >= DIRECT_MIN_CHANNELS
+        && reach[0] >= g.pad[0]
+        && reach[1] >= g.pad[1])
+        .then(|| {
+            Plan::new(
+                (g.o, g.oh, g.ow),
+                (g.cg(), g.kh, g.kw),
+                (g.h, g.w),
+                [1, 1],
+                [reach[0] - g.pad[0], reach[1] - g.pad[1]],
+                g.dilation,
+                g.groups,
+            )
+        })
+        .filter(Plan::fits);
+    DirectPlans {
+        forward,
+        transposed,
+    }
+}
+
+/// Whether to run the direct kernels with one task per thread over the batch (otherwise the
+/// gemm path, whose gemm is multithreaded, serves small batches of big images better).
+fn direct_pays(g: &ConvGeom) -> bool {
+    let (tasks, gemm_threads) = split_work(g);
+    tasks > 1 || gemm_threads == 1
+}
+
 /// `conv2d(x, w) + bias` for contiguous `x` `[N, C, H, W]` and `w` `[O, C/groups, kh, kw]`; the
 /// result is a contiguous `[N, O, OH, OW]`.
 pub fn conv2d_forward<T: CpuElement>(
@@ -243,8 +322,17 @@ pub fn conv2d_forward<T: CpuElement>(
     if out_len == 0 {
         return Ok(out);
     }
+    if let (Some(plan), true) = (direct_plans::<T>(g).forward, direct_pays(g)) {
+        if let (Some(xf), Some(wf), Some(of)) =
+            (as_f32(x), as_f32(w), as_f32_mut(out.as_mut_slice()))
+        {
+            let bf = bias.and_then(as_f32);
+            direct_forward(xf, wf, bf, of, &plan, g)?;
+            return Ok(out);
+        }
+    }
     let cols_len = if g.pointwise() { 0 } else { g.cols_len() };
-    let (tasks, gemm_threads) = plan(g);
+    let (tasks, gemm_threads) = split_work(g);
     if tasks == 1 {
         let mut cols = Buffer::<T>::uninit(cols_len)?;
         for (n, out_n) in out.as_mut_slice().chunks_mut(out_len).enumerate() {
@@ -268,6 +356,55 @@ pub fn conv2d_forward<T: CpuElement>(
     Ok(out)
 }
 
+/// The forward pass with the direct kernels, one task per thread over the batch.
+fn direct_forward(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    plan: &Plan,
+    g: &ConvGeom,
+) -> Result<()> {
+    let wpack = direct::pack_weights(w, plan, false);
+    let bias_pad = bias.map(|b| {
+        let mut v = vec![0.0f32; g.groups * plan.opad];
+        for grp in 0..g.groups {
+            v[grp * plan.opad..grp * plan.opad + plan.og]
+                .copy_from_slice(&b[grp * plan.og..(grp + 1) * plan.og]);
+        }
+        v
+    });
+    let (in_len, out_len) = (g.input_len(), g.output_len());
+    let (tasks, _) = split_work(g);
+    let ptr = SyncPtr(out.as_mut_ptr());
+    let run = |r: std::ops::Range<usize>| -> Result<()> {
+        let mut padded = Buffer::<f32>::zeros(plan.padded_len())?;
+        let mut scratch = Buffer::<f32>::uninit(plan.p() * plan.opad)?;
+        for n in r {
+            plan.pad_input(&x[n * in_len..(n + 1) * in_len], padded.as_mut_slice());
+            // SAFETY: each sample's output block is written by exactly one task; the kernels
+            // are available (the plan exists) and the buffers have the plan's sizes.
+            unsafe {
+                let out_n = ptr.slice(n * out_len, out_len);
+                direct::forward_sample(
+                    plan,
+                    padded.as_slice(),
+                    &wpack,
+                    bias_pad.as_deref(),
+                    scratch.as_mut_slice(),
+                    out_n,
+                );
+            }
+        }
+        Ok(())
+    };
+    if tasks == 1 {
+        run(0..g.n)
+    } else {
+        split_ranges(g.n, tasks).into_par_iter().try_for_each(run)
+    }
+}
+
 /// Which gradients a backward pass computes.
 #[derive(Copy, Clone, Debug, Default)]
 pub struct ConvNeeds {
@@ -283,28 +420,88 @@ pub struct ConvGrads<T: CpuElement> {
     pub bias: Option<Buffer<T>>,
 }
 
+/// What the backward pass shares across tasks: the geometry, its direct plans and packed
+/// (flipped) weights for the transposed plan.
+struct Shared<'a, T: CpuElement> {
+    g: &'a ConvGeom,
+    needs: ConvNeeds,
+    w: &'a [T],
+    direct: DirectPlans,
+    wt_pack: Vec<f32>,
+}
+
 /// Per-task scratch and partial sums of the backward pass.
 struct Scratch<T: CpuElement> {
     cols: Buffer<T>,
     dcols: Buffer<T>,
     dw: Vec<T>,
     db: Vec<T>,
+    /// Direct kernels: padded input, padded output gradient, transposed output gradient, and
+    /// the weight gradient in `[group][tap][opad]` layout.
+    xpad: Buffer<f32>,
+    gpad: Buffer<f32>,
+    gt: Vec<f32>,
+    dwt: Vec<f32>,
+    /// The transposed plan's `[pixel][channel]` results before they become `[channel][pixel]`.
+    gt_dx: Vec<f32>,
 }
 
-#[allow(clippy::too_many_arguments)]
+impl<T: CpuElement> Shared<'_, T> {
+    fn scratch(&self) -> Result<Scratch<T>> {
+        let (g, needs) = (self.g, self.needs);
+        let gemm_w = needs.weight && self.direct.forward.is_none() && !g.pointwise();
+        let gemm_x = needs.input && self.direct.transposed.is_none() && !g.pointwise();
+        let fwd = self.direct.forward.as_ref().filter(|_| needs.weight);
+        let tr = self.direct.transposed.as_ref().filter(|_| needs.input);
+        Ok(Scratch {
+            cols: Buffer::<T>::uninit(if gemm_w { g.cols_len() } else { 0 })?,
+            dcols: Buffer::<T>::uninit(if gemm_x { g.cols_len() } else { 0 })?,
+            dw: if needs.weight && self.direct.forward.is_none() {
+                vec![T::zero(); g.o * g.k()]
+            } else {
+                Vec::new()
+            },
+            db: if needs.bias {
+                vec![T::zero(); g.o]
+            } else {
+                Vec::new()
+            },
+            xpad: Buffer::<f32>::zeros(fwd.map_or(0, Plan::padded_len))?,
+            gpad: Buffer::<f32>::zeros(tr.map_or(0, Plan::padded_len))?,
+            gt: vec![0.0; fwd.map_or(0, |p| p.p() * p.opad)],
+            dwt: vec![0.0; fwd.map_or(0, |p| p.groups * p.k() * p.opad)],
+            gt_dx: vec![0.0; tr.map_or(0, |p| p.p() * p.opad)],
+        })
+    }
+}
+
 fn backward_sample<T: CpuElement + std::ops::AddAssign>(
+    sh: &Shared<'_, T>,
     gy_n: &[T],
     x_n: &[T],
     dx_n: Option<&mut [T]>,
-    w: &[T],
     s: &mut Scratch<T>,
-    g: &ConvGeom,
-    needs: ConvNeeds,
     threads: usize,
 ) {
+    let (g, needs, w) = (sh.g, sh.needs, sh.w);
     let (og, k, p) = (g.og(), g.k(), g.p());
     if let Some(dx_n) = dx_n {
-        if g.pointwise() {
+        if let (Some(plan), Some(gf), Some(dxf)) =
+            (&sh.direct.transposed, as_f32(gy_n), as_f32_mut(dx_n))
+        {
+            plan.pad_input(gf, s.gpad.as_mut_slice());
+            // SAFETY: the plan exists, so the kernels are available; sizes match the plan.
+            unsafe {
+                direct::forward_sample(
+                    plan,
+                    s.gpad.as_slice(),
+                    &sh.wt_pack,
+                    None,
+                    &mut s.gt_dx,
+                    dxf,
+                )
+            };
+        } else if g.pointwise() {
             // dx[g] (Cg x HW) = W[g]^T (Cg x Og) @ dy[g] (Og x P), written straight into dx.
             for grp in 0..g.groups {
                 gemm_one(
@@ -337,40 +534,69 @@ fn backward_sample<T: CpuElement + std::ops::AddAssign>(
         }
     }
     if needs.weight {
-        let src: &[T] = if g.pointwise() {
-            x_n
+        if let (Some(plan), Some(xf), Some(gf)) = (&sh.direct.forward, as_f32(x_n), as_f32(gy_n)) {
+            plan.pad_input(xf, s.xpad.as_mut_slice());
+            for grp in 0..g.groups {
+                // SAFETY: the plan exists, so the kernels are available; sizes match the plan.
+                unsafe {
+                    direct::transpose_grad(plan, gf, grp, &mut s.gt);
+                    direct::weight_grad_group(plan, grp, s.xpad.as_slice(), &s.gt, &mut s.dwt);
+                }
+            }
         } else {
-            im2col(x_n, s.cols.as_mut_slice(), g);
-            s.cols.as_slice()
-        };
-        for grp in 0..g.groups {
-            // dW[g] (Og x K) += dy[g] (Og x P) @ cols[g]^T (P x K).
-            gemm_one(
-                &mut s.dw[grp * og * k..(grp + 1) * og * k],
-                (og, k, p),
-                gy_n,
-                row_major(grp * og * p, p),
-                src,
-                transposed(grp * k * p, p),
-                true,
-                threads,
-            );
+            let src: &[T] = if g.pointwise() {
+                x_n
+            } else {
+                im2col(x_n, s.cols.as_mut_slice(), g);
+                s.cols.as_slice()
+            };
+            for grp in 0..g.groups {
+                // dW[g] (Og x K) += dy[g] (Og x P) @ cols[g]^T (P x K).
+                gemm_one(
+                    &mut s.dw[grp * og * k..(grp + 1) * og * k],
+                    (og, k, p),
+                    gy_n,
+                    row_major(grp * og * p, p),
+                    src,
+                    transposed(grp * k * p, p),
+                    true,
+                    threads,
+                );
+            }
         }
     }
     if needs.bias {
         for (acc, row) in s.db.iter_mut().zip(gy_n.chunks(p.max(1))) {
-            let mut sum = T::zero();
+            *acc += row_sum(row);
+        }
+    }
+}
+
+/// The sum of a row (vectorised for float types; the bias gradient).
+fn row_sum<T: CpuElement + std::ops::AddAssign>(row: &[T]) -> T {
+    match (as_f32(row), T::DTYPE) {
+        (Some(r), _) => {
+            let s = super::sum(r);
+            T::from_f64(s as f64)
+        }
+        (None, DType::F64) => {
+            // SAFETY: T is f64.
+            let r = unsafe { std::slice::from_raw_parts(row.as_ptr() as *const f64, row.len()) };
+            T::from_f64(super::sum(r))
+        }
+        _ => {
+            let mut total = T::zero();
             for &v in row {
-                sum += v;
+                total += v;
             }
-            *acc += sum;
+            total
         }
     }
 }
 
 /// Gradients of [`conv2d_forward`] given the output gradient `gy` (`[N, O, OH, OW]`, contiguous).
 /// The input `x` is needed for the weight gradient and the weight `w` for the input gradient.
-/// The column matrix is built once per sample, only for the weight gradient.
+/// The column matrix (gemm path) is built once per sample, only for the weight gradient.
 pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
     gy: &[T],
     x: Option<&[T]>,
@@ -392,6 +618,36 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
         bias: needs.bias,
     };
     let (x, w) = (x.unwrap_or(&[]), w.unwrap_or(&[]));
+    let mut dx = if needs.input {
+        Some(Buffer::<T>::zeros(g.n * in_len)?)
+    } else {
+        None
+    };
+    let mut direct = if direct_pays(g) {
+        direct_plans::<T>(g)
+    } else {
+        DirectPlans {
+            forward: None,
+            transposed: None,
+        }
+    };
+    if !needs.weight {
+        direct.forward = None;
+    }
+    if !needs.input {
+        direct.transposed = None;
+    }
+    let wt_pack = match (&direct.transposed, as_f32(w)) {
+        (Some(plan), Some(wf)) => direct::pack_weights(wf, plan, true),
+        _ => Vec::new(),
+    };
+    let sh = Shared {
+        g,
+        needs,
+        w,
+        direct,
+        wt_pack,
+    };
     // The sample slice of x (empty when the weight gradient is not asked for).
     let x_of = |n: usize| -> &[T] {
         if needs.weight {
@@ -400,52 +656,19 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
             &[]
         }
     };
-    let w_len = g.o * g.k();
-    let mut dx = if needs.input {
-        Some(Buffer::<T>::zeros(g.n * in_len)?)
-    } else {
-        None
-    };
-    let pointwise = g.pointwise();
-    let scratch = || -> Result<Scratch<T>> {
-        Ok(Scratch {
-            cols: Buffer::<T>::uninit(if needs.weight && !pointwise {
-                g.cols_len()
-            } else {
-                0
-            })?,
-            dcols: Buffer::<T>::uninit(if needs.input && !pointwise {
-                g.cols_len()
-            } else {
-                0
-            })?,
-            dw: if needs.weight {
-                vec![T::zero(); w_len]
-            } else {
-                Vec::new()
-            },
-            db: if needs.bias {
-                vec![T::zero(); g.o]
-            } else {
-                Vec::new()
-            },
-        })
-    };
-    let (tasks, gemm_threads) = plan(g);
+    let (tasks, gemm_threads) = split_work(g);
     let partials: Vec<Scratch<T>> = if tasks == 1 || out_len == 0 {
-        let mut s = scratch()?;
+        let mut s = sh.scratch()?;
         for n in 0..g.n {
             let dx_n = dx
                 .as_mut()
                 .map(|d| &mut d.as_mut_slice()[n * in_len..(n + 1) * in_len]);
             backward_sample(
+                &sh,
                 &gy[n * out_len..(n + 1) * out_len],
                 x_of(n),
                 dx_n,
-                w,
                 &mut s,
-                g,
-                needs,
                 gemm_threads,
             );
         }
@@ -455,18 +678,16 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
         split_ranges(g.n, tasks)
             .into_par_iter()
             .map(|r| -> Result<Scratch<T>> {
-                let mut s = scratch()?;
+                let mut s = sh.scratch()?;
                 for n in r {
                     // SAFETY: each sample's input-gradient block is written by exactly one task.
                     let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
                     backward_sample(
+                        &sh,
                         &gy[n * out_len..(n + 1) * out_len],
                         x_of(n),
                         dx_n,
-                        w,
                         &mut s,
-                        g,
-                        needs,
                         1,
                     );
                 }
@@ -474,23 +695,32 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
             })
             .collect::<Result<Vec<_>>>()?
     };
-    let sum_parts = |pick: fn(&Scratch<T>) -> &Vec<T>, len: usize| -> Result<Buffer<T>> {
-        let mut out = Buffer::<T>::zeros(len)?;
+    let w_len = g.o * g.k();
+    let weight = if needs.weight {
+        let mut out = Buffer::<T>::zeros(w_len)?;
         let o = out.as_mut_slice();
         for part in &partials {
-            for (d, &v) in o.iter_mut().zip(pick(part)) {
-                *d += v;
+            match (&sh.direct.forward, as_f32_mut(o)) {
+                (Some(plan), Some(of)) => direct::unpack_weight_grad(plan, &part.dwt, of),
+                _ => {
+                    for (d, &v) in o.iter_mut().zip(&part.dw) {
+                        *d += v;
+                    }
+                }
             }
         }
-        Ok(out)
-    };
-    let weight = if needs.weight {
-        Some(sum_parts(|s| &s.dw, w_len)?)
+        Some(out)
     } else {
         None
     };
     let bias = if needs.bias {
-        Some(sum_parts(|s| &s.db, g.o)?)
+        let mut out = Buffer::<T>::zeros(g.o)?;
+        for part in &partials {
+            for (d, &v) in out.as_mut_slice().iter_mut().zip(&part.db) {
+                *d += v;
+            }
+        }
+        Some(out)
     } else {
         None
     };
@@ -649,6 +879,101 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The direct float32 kernels (AVX-512) against the gemm path in float64.
+    #[test]
+    fn direct_kernels_match_the_gemm_path() {
+        if !direct::available() {
+            return;
+        }
+        #[allow(clippy::type_complexity)]
+        let cases: &[(
+            usize,
+            usize,
+            usize,
+            usize,
+            usize,
+            (usize, usize),
+            [usize; 2],
+            [usize; 2],
+            [usize; 2],
+            usize,
+        )] = &[
+            // (n, c, h, w, o, (kh, kw), stride, pad, dilation, groups)
+            (2, 8, 7, 6, 16, (3, 3), [1, 1], [1, 1], [1, 1], 1),
+            (3, 9, 6, 7, 20, (3, 2), [1, 1], [1, 0], [1, 1], 1),
+            (2, 16, 9, 8, 72, (3, 3), [2, 1], [1, 2], [1, 1], 1),
+            (1, 8, 10, 9, 8, (3, 3), [1, 1], [2, 2], [2, 2], 1),
+            (2, 16, 6, 6, 32, (3, 3), [1, 1], [1, 1], [1, 1], 2),
+            (2, 8, 5, 5, 8, (4, 4), [1, 1], [1, 1], [1, 1], 1),
+            (1, 10, 5, 7, 12, (1, 1), [1, 1], [0, 0], [1, 1], 1),
+            (2, 1, 9, 9, 32, (3, 3), [1, 1], [1, 1], [1, 1], 1),
+        ];
+        for &(n, c, h, w, o, (kh, kw), stride, pad, dilation, groups) in cases {
+            let out = |len: usize, k: usize, s: usize, p: usize, d: usize| {
+                (len + 2 * p - d * (k - 1) - 1) / s + 1
+            };
+            let g = ConvGeom {
+                n,
+                c,
+                h,
+                w,
+                o,
+                kh,
+                kw,
+                oh: out(h, kh, stride[0], pad[0], dilation[0]),
+                ow: out(w, kw, stride[1], pad[1], dilation[1]),
+                stride,
+                pad,
+                dilation,
+                groups,
+            };
+            let val = |i: usize, m: usize| ((i * m) % 23) as f64 / 11.0 - 1.0;
+            let x: Vec<f64> = (0..g.n * g.input_len()).map(|i| val(i, 7)).collect();
+            let wt: Vec<f64> = (0..g.o * g.k()).map(|i| val(i, 5)).collect();
+            let b: Vec<f64> = (0..g.o).map(|i| val(i, 3)).collect();
+            let gy: Vec<f64> = (0..g.n * g.output_len()).map(|i| val(i, 13)).collect();
+            let f = |v: &[f64]| v.iter().map(|&a| a as f32).collect::<Vec<f32>>();
+            let (xf, wf, bf, gf) = (f(&x), f(&wt), f(&b), f(&gy));
+            let plans = direct_plans::<f32>(&g);
+            assert!(plans.forward.is_some(), "{g:?}");
+            let close = |a: &[f32], e: &[f64], what: &str| {
+                assert_eq!(a.len(), e.len());
+                let scale = e.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                for (i, (&a, &e)) in a.iter().zip(e).enumerate() {
+                    assert!(
+                        (a as f64 - e).abs() <= 1e-5 * scale,
+                        "{what} {i}: {a} vs {e} ({g:?})"
+                    );
+                }
+            };
+            let y64 = conv2d_forward(&x, &wt, Some(&b), &g).unwrap();
+            let y32 = conv2d_forward(&xf, &wf, Some(&bf), &g).unwrap();
+            close(y32.as_slice(), y64.as_slice(), "y");
+            let all = ConvNeeds {
+                input: true,
+                weight: true,
+                bias: true,
+            };
+            let r64 = conv2d_backward(&gy, Some(&x), Some(&wt), &g, all).unwrap();
+            let r32 = conv2d_backward(&gf, Some(&xf), Some(&wf), &g, all).unwrap();
+            close(
+                r32.input.unwrap().as_slice(),
+                r64.input.unwrap().as_slice(),
+                "dx",
+            );
+            close(
+                r32.weight.unwrap().as_slice(),
+                r64.weight.unwrap().as_slice(),
+                "dw",
+            );
+            close(
+                r32.bias.unwrap().as_slice(),
+                r64.bias.unwrap().as_slice(),
+                "db",
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::SyncPtr;
+use super::{sum_and_dot_f64, sum_and_sq_f64, SyncPtr};
 use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, Float};
@@ -46,18 +46,12 @@ pub fn channel_stats<T: Float + CpuElement>(x: &[T], g: &NormGeom) -> (Vec<f64>,
     per_channel(g, |ch| {
         let mut sum = 0.0f64;
         for run in g.runs(x, ch) {
-            sum += run.iter().map(|v| v.to_f64()).sum::<f64>();
+            sum += sum_and_sq_f64(run, 0.0).0;
         }
         let mean = sum / m;
         let mut sq = 0.0f64;
         for run in g.runs(x, ch) {
-            sq += run
-                .iter()
-                .map(|v| {
-                    let d = v.to_f64() - mean;
-                    d * d
-                })
-                .sum::<f64>();
+            sq += sum_and_sq_f64(run, mean).1;
         }
         (mean, sq / m)
     })
@@ -124,11 +118,9 @@ pub fn normalize_backward<T: Float + CpuElement>(
         let mu = mean[ch];
         let (mut sum_g, mut dot) = (0.0f64, 0.0f64);
         for (gr, xr) in g.runs(gy, ch).zip(g.runs(x, ch)) {
-            for (&gv, &xv) in gr.iter().zip(xr) {
-                let gv = gv.to_f64();
-                sum_g += gv;
-                dot += gv * (xv.to_f64() - mu);
-            }
+            let (a, b) = sum_and_dot_f64(gr, xr, mu);
+            sum_g += a;
+            dot += b;
         }
         if let Some(ptr) = ptr {
             let is = invstd[ch];

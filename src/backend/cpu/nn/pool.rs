@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
 use crate::error::Result;
-use crate::storage::{Buffer, CpuElement, Float};
+use crate::storage::{Buffer, CpuElement, DType, Float};
 
 /// Shape and hyper-parameters of a max pooling.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -94,22 +94,85 @@ pub fn max_pool2d_forward<T: Float + CpuElement>(
         return Ok((out, idx));
     }
     let work = g.planes * ohw * g.kernel[0] * g.kernel[1];
+    // Window bounds per output row and column, computed once.
+    let rows: Vec<(usize, usize)> = (0..g.oh)
+        .map(|o| max_window(o, g.stride[0], g.pad[0], g.kernel[0], g.dilation[0], g.h))
+        .collect();
+    let cols: Vec<(usize, usize)> = (0..g.ow)
+        .map(|o| max_window(o, g.stride[1], g.pad[1], g.kernel[1], g.dilation[1], g.w))
+        .collect();
+    // The common 2x2 / stride 2 / no padding window: four reads, no bounds arithmetic.
+    let two_by_two = g.kernel == [2, 2]
+        && g.stride == [2, 2]
+        && g.pad == [0, 0]
+        && g.dilation == [1, 1]
+        && 2 * g.oh <= g.h
+        && 2 * g.ow <= g.w;
+    let simd_two_by_two = two_by_two && T::DTYPE == DType::F32 && avx512::available(g.w);
     let body = |p: usize, out: &mut [T], idx: &mut [i64]| {
         let plane = &x[p * hw..(p + 1) * hw];
-        for oy in 0..g.oh {
-            let (y0, y1) = max_window(oy, g.stride[0], g.pad[0], g.kernel[0], g.dilation[0], g.h);
-            for ox in 0..g.ow {
-                let (x0, x1) =
-                    max_window(ox, g.stride[1], g.pad[1], g.kernel[1], g.dilation[1], g.w);
+        if simd_two_by_two {
+            // SAFETY: T is f32 (checked above), so the casts only rename the element type.
+            let (plane, out) = unsafe {
+                (
+                    std::slice::from_raw_parts(plane.as_ptr() as *const f32, plane.len()),
+                    std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut f32, out.len()),
+                )
+            };
+            for oy in 0..g.oh {
+                let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+                let rows = oy * g.ow..(oy + 1) * g.ow;
+                avx512::max2x2_row(
+                    &plane[r0..r0 + 2 * g.ow],
+                    &plane[r1..r1 + 2 * g.ow],
+                    &mut out[rows.clone()],
+                    &mut idx[rows],
+                    r0 as i64,
+                    g.w,
+                );
+            }
+            return;
+        }
+        if two_by_two {
+            for oy in 0..g.oh {
+                let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+                let top = &plane[r0..r0 + 2 * g.ow];
+                let bottom = &plane[r1..r1 + 2 * g.ow];
+                let o = &mut out[oy * g.ow..(oy + 1) * g.ow];
+                let ix = &mut idx[oy * g.ow..(oy + 1) * g.ow];
+                let w = g.w as i64;
+                // Branch-free selects (so the loop vectorises); later candidates win on `>` or
+                // NaN, as in PyTorch.
+                for (ox, ((t, b), (o, ix))) in top
+                    .chunks_exact(2)
+                    .zip(bottom.chunks_exact(2))
+                    .zip(o.iter_mut().zip(ix.iter_mut()))
+                    .enumerate()
+                {
+                    let mut best = t[0];
+                    let mut k = 0i64;
+                    for (v, off) in [(t[1], 1), (b[0], w), (b[1], w + 1)] {
+                        let take = v > best || v.is_nan();
+                        best = if take { v } else { best };
+                        k = if take { off } else { k };
+                    }
+                    *o = best;
+                    *ix = (r0 + 2 * ox) as i64 + k;
+                }
+            }
+            return;
+        }
+        for (oy, &(y0, y1)) in rows.iter().enumerate() {
+            for (ox, &(x0, x1)) in cols.iter().enumerate() {
                 let mut best = T::NEG_INFINITY;
                 let mut best_i = y0 * g.w + x0;
                 for iy in (y0..y1).step_by(g.dilation[0]) {
+                    let row = &plane[iy * g.w..(iy + 1) * g.w];
                     for ix in (x0..x1).step_by(g.dilation[1]) {
-                        let i = iy * g.w + ix;
-                        let v = plane[i];
+                        let v = row[ix];
                         if v > best || v.is_nan() {
                             best = v;
-                            best_i = i;
+                            best_i = iy * g.w + ix;
                         }
                     }
                 }
@@ -130,6 +193,116 @@ pub fn max_pool2d_forward<T: Float + CpuElement>(
         }
     }
     Ok((out, idx))
+}
+
+/// The 2x2 / stride-2 float32 max pooling with AVX-512: 16 outputs per step, deinterleaved by
+/// permutes and selected by compare masks (the scalar loop mispredicts on every random window).
+mod avx512 {
+    /// True when the CPU has AVX-512F and row offsets fit the kernel's 32-bit lanes.
+    pub fn available(w: usize) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            w < (i32::MAX / 2) as usize && is_x86_feature_detected!("avx512f")
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = w;
+            false
+        }
+    }
+
+    /// One output row: `out[i]`, `idx[i]` the max of `top[2i], top[2i+1], bottom[2i],
+    /// bottom[2i+1]` and its flat index (`base` the top row's start, `w` the row length). Later
+    /// candidates win on `>` or NaN, as in PyTorch. The caller checks [`available`].
+    pub fn max2x2_row(
+        top: &[f32],
+        bottom: &[f32],
+        out: &mut [f32],
+        idx: &mut [i64],
+        base: i64,
+        w: usize,
+    ) {
+        let n = out
+            .len()
+            .min(idx.len())
+            .min(top.len() / 2)
+            .min(bottom.len() / 2);
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `available` checked AVX-512F; `n` bounds every lane the kernel touches.
+        unsafe {
+            kernel(
+                top.as_ptr(),
+                bottom.as_ptr(),
+                out.as_mut_ptr(),
+                idx.as_mut_ptr(),
+                n,
+                base,
+                w as i32,
+            )
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (n, base, w);
+    }
+
+    /// # Safety
+    /// AVX-512F is available; `top` and `bottom` hold `2n` values, `out` and `idx` `n`.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel(
+        top: *const f32,
+        bottom: *const f32,
+        out: *mut f32,
+        idx: *mut i64,
+        n: usize,
+        base: i64,
+        w: i32,
+    ) {
+        use std::arch::x86_64::*;
+        let mask16 = |k: usize| if k >= 16 { u16::MAX } else { (1u16 << k) - 1 };
+        let mask8 = |k: usize| if k >= 8 { u8::MAX } else { (1u8 << k) - 1 };
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        let mut c = 0;
+        while c < n {
+            let m = (n - c).min(16);
+            let (lo, hi) = (mask16(2 * m), mask16((2 * m).saturating_sub(16)));
+            // Masked-off lanes are never read (fault suppression), so pointers may run past.
+            let (t, b) = (top.wrapping_add(2 * c), bottom.wrapping_add(2 * c));
+            let (tl, th) = (
+                _mm512_maskz_loadu_ps(lo, t),
+                _mm512_maskz_loadu_ps(hi, t.wrapping_add(16)),
+            );
+            let (bl, bh) = (
+                _mm512_maskz_loadu_ps(lo, b),
+                _mm512_maskz_loadu_ps(hi, b.wrapping_add(16)),
+            );
+            let mut best = _mm512_permutex2var_ps(tl, even, th);
+            let mut k = _mm512_setzero_si512();
+            let candidates = [
+                (_mm512_permutex2var_ps(tl, odd, th), 1),
+                (_mm512_permutex2var_ps(bl, even, bh), w),
+                (_mm512_permutex2var_ps(bl, odd, bh), w + 1),
+            ];
+            for (v, off) in candidates {
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, best)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                best = _mm512_mask_mov_ps(best, take, v);
+                k = _mm512_mask_mov_epi32(k, take, _mm512_set1_epi32(off));
+            }
+            _mm512_mask_storeu_ps(out.wrapping_add(c), mask16(m), best);
+            // Index = base + 2 (c + lane) + k, widened to 64 bits.
+            let rel = _mm512_add_epi32(even, k);
+            let start = _mm512_set1_epi64(base + 2 * c as i64);
+            let first = _mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(rel)), start);
+            let second = _mm512_add_epi64(
+                _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(rel)),
+                start,
+            );
+            _mm512_mask_storeu_epi64(idx.wrapping_add(c), mask8(m), first);
+            _mm512_mask_storeu_epi64(idx.wrapping_add(c + 8), mask8(m.saturating_sub(8)), second);
+            c += 16;
+        }
+    }
 }
 
 /// Gradient of max pooling: each output gradient added at its argmax.
