@@ -1,5 +1,5 @@
 //! Every kernel file compiles with NVRTC to PTX for sm_80 and sm_90, and ptxas (inside NVRTC)
-//! accepts it as machine code for both. Needs no GPU: NVRTC is a compiler library. NVRTC comes
+//! accepts it as sm_90 machine code. Needs no GPU: NVRTC is a compiler library. NVRTC comes
 //! from the PyPI package nvidia-cuda-nvrtc==13.0.* (found through RUSTGRAD_NVRTC_DIR, the active
 //! virtual environment, or the `python3` on PATH); without it the test says so and passes.
 //! Also built with `cuda-emu` (NVRTC does not care which runtime runs the kernels), so CI builds
@@ -52,8 +52,12 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
                             }
                             Err(e) => failures.push(format!("{} compute_{arch}: {e}", k.name)),
                         }
-                        if let Err(e) = nvrtc::compile(k, arch, nvrtc::Output::Cubin, &[]) {
-                            failures.push(format!("{} sm_{arch} (ptxas): {e}", k.name));
+                        // Machine code for the H100's sm_90 only: ptxas finds the same
+                        // classes of error for both, and CI time is short.
+                        if arch == 90 {
+                            if let Err(e) = nvrtc::compile(k, arch, nvrtc::Output::Cubin, &[]) {
+                                failures.push(format!("{} sm_{arch} (ptxas): {e}", k.name));
+                            }
                         }
                     }
                     failures
