@@ -307,6 +307,9 @@ pub(crate) fn matmul(a: &Tensor, la: &Layout, b: &Tensor, lb: &Layout) -> Result
 pub(crate) fn copy_into(dst: &Tensor, src: &Tensor) -> Result<()> {
     let src = if dst.shares_storage(src) {
         cast(src, src.dtype())?
+    } else if dst.device() != src.device() {
+        // `copy_` between devices (as `load_state_dict` into a module on the GPU) moves the data.
+        to_device(src, dst.device())?
     } else {
         src.clone()
     };

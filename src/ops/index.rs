@@ -272,23 +272,27 @@ impl Tensor {
         let d = normalize_dim(dim, self.ndim())?;
         let nd = self.ndim();
         let size = if nd == 0 { 1 } else { self.shape()[d] };
-        let mut idx = host_indices(index)?;
-        for &v in &idx {
-            ensure!(
-                v >= -(size as i64) && v < size as i64,
-                Error::index("index out of range in self")
-            );
-        }
-        normalize_positions(&mut idx, size, d)?;
         let src = if nd == 0 {
             self.reshape_dims(&[1])?
         } else {
             self.clone()
         };
         let mut shape = src.shape();
-        shape[d] = idx.len();
-        let data = on_host(&src, |s, l| kernels::index_select(s, l, d, &idx))?;
-        let out = from_cpu(data, &shape, self.device())?;
+        shape[d] = index.numel();
+        let out = if self.device().is_cuda() {
+            device_index_select(&src, d, index, &shape)?
+        } else {
+            let mut idx = host_indices(index)?;
+            for &v in &idx {
+                ensure!(
+                    v >= -(size as i64) && v < size as i64,
+                    Error::index("index out of range in self")
+                );
+            }
+            normalize_positions(&mut idx, size, d)?;
+            let data = on_host(&src, |s, l| kernels::index_select(s, l, d, &idx))?;
+            from_cpu(data, &shape, self.device())?
+        };
         let out = if nd == 0 { out.reshape_dims(&[])? } else { out };
         let in_shape = src.shape();
         let index = index.clone();
@@ -316,11 +320,10 @@ impl Tensor {
     pub fn index_add(&self, dim: i64, index: &Tensor, src: &Tensor) -> Result<Tensor> {
         let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
-        let mut idx = host_indices(index)?;
-        normalize_positions(&mut idx, shape[d], d)?;
+        common_device(&[self, index, src])?;
         let src_c = src.to_dtype(self.dtype())?;
         let mut expect = shape.clone();
-        expect[d] = idx.len();
+        expect[d] = index.numel();
         ensure!(
             src_c.shape() == expect,
             Error::runtime(format!(
@@ -329,9 +332,15 @@ impl Tensor {
                 crate::error::fmt_shape(&src_c.shape())
             ))
         );
-        let added = on_host(&src_c, |s, l| kernels::index_add(&shape, d, &idx, s, l))?;
-        let added = from_cpu(added, &shape, self.device())?;
-        let out = crate::autograd::no_grad(|| self.add(&added))?;
+        let out = if self.device().is_cuda() {
+            device_index_add(self, d, index, &src_c)?
+        } else {
+            let mut idx = host_indices(index)?;
+            normalize_positions(&mut idx, shape[d], d)?;
+            let added = on_host(&src_c, |s, l| kernels::index_add(&shape, d, &idx, s, l))?;
+            let added = from_cpu(added, &shape, self.device())?;
+            crate::autograd::no_grad(|| self.add(&added))?
+        };
         let index = index.clone();
         record(
             "IndexAddBackward0",
@@ -374,10 +383,14 @@ impl Tensor {
                 ))
             );
         }
-        let mut idx = host_indices(index)?;
-        normalize_positions(&mut idx, shape[d], d)?;
-        let data = on_host(self, |s, l| kernels::gather(s, l, d, &idx, &ishape))?;
-        let out = from_cpu(data, &ishape, self.device())?;
+        let out = if self.device().is_cuda() {
+            device_gather(self, d, index)?
+        } else {
+            let mut idx = host_indices(index)?;
+            normalize_positions(&mut idx, shape[d], d)?;
+            let data = on_host(self, |s, l| kernels::gather(s, l, d, &idx, &ishape))?;
+            from_cpu(data, &ishape, self.device())?
+        };
         let index = index.clone();
         record(
             "GatherBackward0",
@@ -434,35 +447,29 @@ impl Tensor {
                 ))
             );
         }
-        let mut idx = host_indices(index)?;
-        normalize_positions(&mut idx, shape[d], d)?;
-        let base = if self.device().is_cuda() {
-            self.to_device(crate::Device::Cpu)?
+        let out = if self.device().is_cuda() {
+            device_scatter(self, d, index, &src_c, accumulate)?
         } else {
-            self.clone()
+            let mut idx = host_indices(index)?;
+            normalize_positions(&mut idx, shape[d], d)?;
+            let data = self.with_cpu(|b, bl| {
+                src_c.with_cpu(|s, sl| {
+                    kernels::scatter(
+                        b,
+                        bl,
+                        &kernels::ScatterIndex {
+                            dim: d,
+                            positions: &idx,
+                            shape: &ishape,
+                        },
+                        s,
+                        sl,
+                        accumulate,
+                    )
+                })
+            })?;
+            from_cpu(data, &shape, self.device())?
         };
-        let srch = if src_c.device().is_cuda() {
-            src_c.to_device(crate::Device::Cpu)?
-        } else {
-            src_c.clone()
-        };
-        let data = base.with_cpu(|b, bl| {
-            srch.with_cpu(|s, sl| {
-                kernels::scatter(
-                    b,
-                    bl,
-                    &kernels::ScatterIndex {
-                        dim: d,
-                        positions: &idx,
-                        shape: &ishape,
-                    },
-                    s,
-                    sl,
-                    accumulate,
-                )
-            })
-        })?;
-        let out = from_cpu(data, &shape, self.device())?;
         let index = index.clone();
         let name = if accumulate {
             "ScatterAddBackward0"
@@ -517,12 +524,33 @@ impl Tensor {
     }
 }
 
+/// The broadcast positions of advanced indexing: on the host (CPU tensors, checked eagerly) or in
+/// a `[k, n]` int64 device tensor (checked by the kernels), with the original dims for messages.
+#[derive(Clone)]
+enum Positions {
+    Host(Vec<Vec<i64>>),
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
+    Device {
+        pos: Tensor,
+        dims: Vec<usize>,
+    },
+}
+
+impl Positions {
+    fn len(&self) -> usize {
+        match self {
+            Positions::Host(p) => p.len(),
+            Positions::Device { dims, .. } => dims.len(),
+        }
+    }
+}
+
 /// How advanced indices apply: which dims, their broadcast positions, and the permutation that
 /// brings indexed dims to the front.
 struct AdvancedPlan {
     perm: Vec<usize>,
-    /// One position list per indexed dim (broadcast, normalised).
-    positions: Vec<Vec<i64>>,
+    /// One position list per indexed dim (broadcast; normalised on the host).
+    positions: Positions,
     bcast_shape: Dims,
     /// Where the broadcast block goes in the result: the first indexed dim when the indexed dims
     /// are adjacent, else the front.
@@ -566,15 +594,20 @@ impl AdvancedPlan {
                 ))
             })?;
         }
-        let mut positions = Vec::with_capacity(indexed.len());
-        for &d in &indexed {
-            let t = indices[d]
-                .as_ref()
-                .ok_or_else(|| Error::runtime("internal error"))?;
-            let mut p = host_indices(&t.broadcast_to(&bshape)?)?;
-            normalize_positions(&mut p, shape[d], d)?;
-            positions.push(p);
-        }
+        let positions = if src.device().is_cuda() {
+            device_positions(indices, &indexed, &bshape)?
+        } else {
+            let mut positions = Vec::with_capacity(indexed.len());
+            for &d in &indexed {
+                let t = indices[d]
+                    .as_ref()
+                    .ok_or_else(|| Error::runtime("internal error"))?;
+                let mut p = host_indices(&t.broadcast_to(&bshape)?)?;
+                normalize_positions(&mut p, shape[d], d)?;
+                positions.push(p);
+            }
+            Positions::Host(positions)
+        };
         let adjacent = indexed.windows(2).all(|w| w[1] == w[0] + 1);
         let insert_at = if adjacent {
             indexed.first().copied().unwrap_or(0)
@@ -643,15 +676,50 @@ impl AdvancedPlan {
     }
 }
 
+/// The index tensors of `indexed` dims broadcast to `bshape` and stacked into one `[k, n]` int64
+/// tensor on their device (no trip through the host).
+fn device_positions(
+    indices: &[Option<Tensor>],
+    indexed: &[usize],
+    bshape: &[usize],
+) -> Result<Positions> {
+    let n: usize = bshape.iter().product();
+    let k = indexed.len();
+    let first = indices[indexed[0]]
+        .as_ref()
+        .ok_or_else(|| Error::runtime("internal error"))?;
+    let pos = Tensor::zeros(&[k, n], DType::I64, first.device())?;
+    for (row, &d) in indexed.iter().enumerate() {
+        let t = indices[d]
+            .as_ref()
+            .ok_or_else(|| Error::runtime("internal error"))?;
+        let b = t.broadcast_to(bshape)?;
+        let dst = pos.select(0, row as i64)?.reshape_dims(bshape)?;
+        crate::autograd::no_grad(|| crate::backend::copy_into(&dst, &b))?;
+    }
+    Ok(Positions::Device {
+        pos,
+        dims: indexed.to_vec(),
+    })
+}
+
 /// `src[positions...]` with `src` in leading form: out is [bcast.., rest..].
-fn index_leading_op(src: &Tensor, positions: Vec<Vec<i64>>, bcast: Dims) -> Result<Tensor> {
+fn index_leading_op(src: &Tensor, positions: Positions, bcast: Dims) -> Result<Tensor> {
     let shape = src.shape();
     let k = positions.len();
     let n: usize = bcast.iter().product();
     let mut out_shape = bcast.clone();
     out_shape.extend_from_slice(&shape[k..]);
-    let data = on_host(src, |s, l| kernels::index_leading(s, l, &positions, n))?;
-    let out = from_cpu(data, &out_shape, src.device())?;
+    let out = match &positions {
+        Positions::Host(p) => {
+            let data = on_host(src, |s, l| kernels::index_leading(s, l, p, n))?;
+            from_cpu(data, &out_shape, src.device())?
+        }
+        #[cfg(feature = "cuda")]
+        Positions::Device { pos, dims } => device::index_leading(src, pos, dims, n, &out_shape)?,
+        #[cfg(not(feature = "cuda"))]
+        Positions::Device { .. } => return Err(Error::runtime("internal error: device positions")),
+    };
     record(
         "IndexBackward0",
         &[src],
@@ -675,27 +743,27 @@ fn index_leading_op(src: &Tensor, positions: Vec<Vec<i64>>, bcast: Dims) -> Resu
 /// A copy of `dst` (leading form) with `values` ([bcast.., rest..]) put or added at `positions`.
 fn index_put_leading_op(
     dst: &Tensor,
-    positions: Vec<Vec<i64>>,
+    positions: Positions,
     bcast: Dims,
     values: &Tensor,
     accumulate: bool,
 ) -> Result<Tensor> {
     let shape = dst.shape();
     let n: usize = bcast.iter().product();
-    let dh = if dst.device().is_cuda() {
-        dst.to_device(crate::Device::Cpu)?
-    } else {
-        dst.clone()
+    let out = match &positions {
+        Positions::Host(p) => {
+            let data = dst.with_cpu(|d, dl| {
+                values.with_cpu(|v, vl| kernels::index_put_leading(d, dl, p, n, v, vl, accumulate))
+            })?;
+            from_cpu(data, &shape, dst.device())?
+        }
+        #[cfg(feature = "cuda")]
+        Positions::Device { pos, dims } => {
+            device::index_put_leading(dst, pos, dims, n, values, accumulate)?
+        }
+        #[cfg(not(feature = "cuda"))]
+        Positions::Device { .. } => return Err(Error::runtime("internal error: device positions")),
     };
-    let vh = if values.device().is_cuda() {
-        values.to_device(crate::Device::Cpu)?
-    } else {
-        values.clone()
-    };
-    let data = dh.with_cpu(|d, dl| {
-        vh.with_cpu(|v, vl| kernels::index_put_leading(d, dl, &positions, n, v, vl, accumulate))
-    })?;
-    let out = from_cpu(data, &shape, dst.device())?;
     record(
         "IndexPutBackward0",
         &[dst, values],
@@ -725,4 +793,204 @@ fn index_put_leading_op(
         },
     )?;
     Ok(out)
+}
+
+// ----- device paths (int64 positions read by the kernels) ---------------------------------------
+
+#[cfg(feature = "cuda")]
+fn device_index_select(src: &Tensor, d: usize, index: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    device::index_select(src, d, index, shape)
+}
+#[cfg(feature = "cuda")]
+fn device_index_add(slf: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+    device::index_add(slf, d, index, src)
+}
+#[cfg(feature = "cuda")]
+fn device_gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
+    device::gather(slf, d, index)
+}
+#[cfg(feature = "cuda")]
+fn device_scatter(
+    slf: &Tensor,
+    d: usize,
+    index: &Tensor,
+    src: &Tensor,
+    accumulate: bool,
+) -> Result<Tensor> {
+    device::scatter(slf, d, index, src, accumulate)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn no_device() -> Error {
+    Error::runtime("internal error: CUDA tensor in a build without CUDA")
+}
+#[cfg(not(feature = "cuda"))]
+fn device_index_select(_: &Tensor, _: usize, _: &Tensor, _: &[usize]) -> Result<Tensor> {
+    Err(no_device())
+}
+#[cfg(not(feature = "cuda"))]
+fn device_index_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<Tensor> {
+    Err(no_device())
+}
+#[cfg(not(feature = "cuda"))]
+fn device_gather(_: &Tensor, _: usize, _: &Tensor) -> Result<Tensor> {
+    Err(no_device())
+}
+#[cfg(not(feature = "cuda"))]
+fn device_scatter(_: &Tensor, _: usize, _: &Tensor, _: &Tensor, _: bool) -> Result<Tensor> {
+    Err(no_device())
+}
+
+#[cfg(feature = "cuda")]
+mod device {
+    use crate::backend::cuda::{self, index as k, CudaStorage, Dv};
+    use crate::error::{Error, Result};
+    use crate::ops::nn::{cuda_tensor, kernel_operand, run_cuda};
+    use crate::storage::StorageData;
+    use crate::tensor::{Layout, Tensor};
+
+    /// Runs `f` on the device storage and layout of a (possibly strided) tensor.
+    fn with_storage<R>(
+        t: &Tensor,
+        f: impl FnOnce(&CudaStorage, &Layout) -> Result<R>,
+    ) -> Result<R> {
+        let body = t.body();
+        let data = body.storage.read();
+        match &*data {
+            StorageData::Cuda(s) => f(s, &body.layout),
+            StorageData::Cpu(_) => Err(Error::runtime(
+                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",
+            )),
+        }
+    }
+
+    /// A contiguous copy of `t` in its own storage (the destination of scatters).
+    fn fresh_copy(t: &Tensor) -> Result<Tensor> {
+        with_storage(t, |s, l| {
+            Ok(cuda_tensor(cuda::cast(s, l, s.dtype())?, l.shape()))
+        })
+    }
+
+    pub(super) fn index_select(
+        src: &Tensor,
+        d: usize,
+        index: &Tensor,
+        shape: &[usize],
+    ) -> Result<Tensor> {
+        let (sc, ic) = (kernel_operand(src)?, kernel_operand(index)?);
+        let sshape = sc.shape();
+        let count = index.numel();
+        run_cuda("index_select", &[&sc, &ic], |s| {
+            Ok(cuda_tensor(
+                k::index_select(s[0], &sshape, d, s[1], count)?,
+                shape,
+            ))
+        })
+    }
+
+    pub(super) fn index_add(
+        slf: &Tensor,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+    ) -> Result<Tensor> {
+        let out = fresh_copy(slf)?;
+        let (ic, sc) = (kernel_operand(index)?, kernel_operand(src)?);
+        let shape = out.shape();
+        let count = index.numel();
+        let ob = out.body();
+        let guard = ob.storage.read();
+        let StorageData::Cuda(os) = &*guard else {
+            return Err(Error::runtime(
+                "internal error: index_add output not on the device",
+            ));
+        };
+        run_cuda("index_add", &[&ic, &sc], |s| {
+            k::index_add(os, &shape, d, s[0], s[1], count)
+        })?;
+        drop(guard);
+        Ok(out)
+    }
+
+    pub(super) fn gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
+        let (sc, ic) = (kernel_operand(slf)?, kernel_operand(index)?);
+        let (sshape, ishape) = (sc.shape(), ic.shape());
+        run_cuda("gather", &[&sc, &ic], |s| {
+            Ok(cuda_tensor(
+                k::gather(s[0], &sshape, d, s[1], &ishape)?,
+                &ishape,
+            ))
+        })
+    }
+
+    pub(super) fn scatter(
+        slf: &Tensor,
+        d: usize,
+        index: &Tensor,
+        src: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
+        let out = fresh_copy(slf)?;
+        let ic = kernel_operand(index)?;
+        let (oshape, ishape) = (out.shape(), ic.shape());
+        let ob = out.body();
+        let guard = ob.storage.read();
+        let StorageData::Cuda(os) = &*guard else {
+            return Err(Error::runtime(
+                "internal error: scatter output not on the device",
+            ));
+        };
+        run_cuda("scatter", &[&ic], |s| {
+            with_storage(src, |ss, sl| {
+                k::scatter(os, &oshape, d, s[0], &ishape, ss, sl, accumulate)
+            })
+        })?;
+        drop(guard);
+        Ok(out)
+    }
+
+    pub(super) fn index_leading(
+        src: &Tensor,
+        pos: &Tensor,
+        dims: &[usize],
+        n: usize,
+        out_shape: &[usize],
+    ) -> Result<Tensor> {
+        let k_ = dims.len();
+        run_cuda("index", &[pos], |p| {
+            with_storage(src, |s, l| {
+                Ok(cuda_tensor(
+                    k::index_lead(s, l, p[0], k_, n, dims)?,
+                    out_shape,
+                ))
+            })
+        })
+    }
+
+    pub(super) fn index_put_leading(
+        dst: &Tensor,
+        pos: &Tensor,
+        dims: &[usize],
+        n: usize,
+        values: &Tensor,
+        accumulate: bool,
+    ) -> Result<Tensor> {
+        let out = fresh_copy(dst)?;
+        let shape = out.shape();
+        let k_ = dims.len();
+        let ob = out.body();
+        let guard = ob.storage.read();
+        let StorageData::Cuda(os) = &*guard else {
+            return Err(Error::runtime(
+                "internal error: index_put output not on the device",
+            ));
+        };
+        run_cuda("index_put", &[pos], |p: &[Dv<'_>]| {
+            with_storage(values, |vs, vl| {
+                k::index_put_lead(os, &shape, p[0], k_, n, vs, vl, accumulate, dims)
+            })
+        })?;
+        drop(guard);
+        Ok(out)
+    }
 }

@@ -217,6 +217,20 @@ pub fn adam_step(
                 vmax: vmax_ops.get(i),
                 g: &g_ops[i],
             };
+            #[cfg(feature = "cuda")]
+            if params[i].device().is_cuda() {
+                super::cuda::adam(
+                    &locks,
+                    targets.p,
+                    targets.g,
+                    targets.m,
+                    targets.v,
+                    targets.vmax,
+                    steps[i],
+                    options,
+                )?;
+                continue;
+            }
             crate::with_float_dtype!(params[i].dtype(),
                 T => update::<T>(&locks, targets, steps[i], options)?,
                 else return Err(Error::runtime("Adam: parameters must be floating point")));

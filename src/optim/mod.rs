@@ -12,6 +12,8 @@
 //! is taken (as `backend::copy_into` copies an aliasing source).
 
 pub mod adam;
+#[cfg(feature = "cuda")]
+mod cuda;
 pub mod sgd;
 
 use std::sync::Arc;
@@ -122,8 +124,11 @@ pub(crate) fn check_like(who: &str, what: &str, i: usize, p: &Tensor, t: &Tensor
 fn check_cpu(who: &str, p: &Tensor) -> Result<()> {
     match p.device() {
         Device::Cpu => Ok(()),
+        #[cfg(feature = "cuda")]
+        Device::Cuda(_) => Ok(()),
+        #[allow(unreachable_patterns)]
         d => Err(Error::not_implemented(format!(
-            "{who}: the fused update has no kernel for {d} tensors yet"
+            "{who}: the fused update has no kernel for {d} tensors"
         ))),
     }
 }
@@ -224,6 +229,32 @@ impl<'a> Locks<'a> {
         // SAFETY: the write guard gives this step exclusive access to the storage; the caller
         // promises not to alias the slice, and the slice cannot outlive the guard (it borrows self).
         Ok(unsafe { std::slice::from_raw_parts_mut(s.as_ptr() as *mut T, s.len()) })
+    }
+
+    /// The device storage of a write-locked storage.
+    #[cfg(feature = "cuda")]
+    pub fn cuda_write(&self, op: &Operand) -> Result<&crate::backend::cuda::CudaStorage> {
+        let i = self
+            .write_keys
+            .binary_search(&op.key())
+            .map_err(|_| internal("storage not write-locked"))?;
+        match &*self.write[i] {
+            StorageData::Cuda(s) => Ok(s),
+            StorageData::Cpu(_) => Err(internal("expected a CUDA storage")),
+        }
+    }
+
+    /// The device storage of a read-locked storage.
+    #[cfg(feature = "cuda")]
+    pub fn cuda_read(&self, op: &Operand) -> Result<&crate::backend::cuda::CudaStorage> {
+        let i = self
+            .read_keys
+            .binary_search(&op.key())
+            .map_err(|_| internal("storage not read-locked"))?;
+        match &*self.read[i] {
+            StorageData::Cuda(s) => Ok(s),
+            StorageData::Cpu(_) => Err(internal("expected a CUDA storage")),
+        }
     }
 
     /// The whole buffer of a read-locked storage.

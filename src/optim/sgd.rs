@@ -163,6 +163,11 @@ pub fn sgd_step(
         let locks = Locks::acquire(&write_storages, &read_storages);
         for i in 0..params.len() {
             let b = b_ops.get(i);
+            #[cfg(feature = "cuda")]
+            if params[i].device().is_cuda() {
+                super::cuda::sgd(&locks, &p_ops[i], &g_ops[i], b, first[i], options)?;
+                continue;
+            }
             crate::with_float_dtype!(params[i].dtype(),
                 T => update::<T>(&locks, &p_ops[i], &g_ops[i], b, first[i], options)?,
                 else return Err(Error::runtime("SGD: parameters must be floating point")));

@@ -42,6 +42,18 @@ impl PyDType {
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PyDevice {
     pub device: Device,
+    /// `device('cuda')` without an index: the current device (cuda:0 here), but printed and
+    /// compared as PyTorch does (`index` is None, `str` is 'cuda', unequal to 'cuda:0').
+    pub bare: bool,
+}
+
+impl From<Device> for PyDevice {
+    fn from(device: Device) -> Self {
+        PyDevice {
+            device,
+            bare: false,
+        }
+    }
 }
 
 #[pymethods]
@@ -56,15 +68,15 @@ impl PyDevice {
             if i < 0 {
                 return Err(PyRuntimeError::new_err("Device index must not be negative"));
             }
-            return Ok(PyDevice {
-                device: Device::Cuda(i as usize),
-            });
+            return Ok(PyDevice::from(Device::Cuda(i as usize)));
         }
         let s: String = kind.extract().map_err(|_| {
             PyTypeError::new_err("device() received an invalid combination of arguments")
         })?;
         let device = Device::parse(&s).map_err(super::to_py_err)?;
+        let bare = index.is_none() && s.trim() == "cuda";
         Ok(PyDevice {
+            bare,
             device: match (device, index) {
                 (Device::Cuda(_), Some(i)) if i >= 0 => Device::Cuda(i as usize),
                 (Device::Cpu, Some(i)) if i != 0 => {
@@ -90,30 +102,36 @@ impl PyDevice {
     fn index(&self) -> Option<usize> {
         match self.device {
             Device::Cpu => None,
+            Device::Cuda(_) if self.bare => None,
             Device::Cuda(i) => Some(i),
         }
     }
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
         if let Ok(d) = other.cast::<PyDevice>() {
-            return d.get().device == self.device;
+            return *d.get() == *self;
         }
         if let Ok(s) = other.cast::<PyString>() {
-            return s.to_cow().ok().and_then(|s| Device::parse(&s).ok()) == Some(self.device);
+            return s.to_cow().ok().is_some_and(|s| s.trim() == self.__str__());
         }
         false
     }
     fn __hash__(&self) -> u64 {
         match self.device {
             Device::Cpu => 0,
+            Device::Cuda(_) if self.bare => u64::MAX,
             Device::Cuda(i) => 1 + i as u64,
         }
     }
     fn __str__(&self) -> String {
+        if self.bare {
+            return "cuda".into();
+        }
         self.device.to_string()
     }
     fn __repr__(&self) -> String {
         match self.device {
             Device::Cpu => "device(type='cpu')".into(),
+            Device::Cuda(_) if self.bare => "device(type='cuda')".into(),
             Device::Cuda(i) => format!("device(type='cuda', index={i})"),
         }
     }

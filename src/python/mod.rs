@@ -5,6 +5,8 @@
 #![allow(clippy::too_many_arguments)]
 
 mod convert;
+#[cfg(feature = "cuda")]
+mod cuda;
 mod dtype;
 mod functions;
 mod nn;
@@ -65,5 +67,7 @@ fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn::register(m)?;
     optim::register(m)?;
     serialize::register(m)?;
+    #[cfg(feature = "cuda")]
+    cuda::register(m)?;
     Ok(())
 }

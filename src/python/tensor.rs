@@ -349,9 +349,7 @@ impl PyTensor {
     }
     #[getter]
     fn device(&self) -> PyDevice {
-        PyDevice {
-            device: self.t.device(),
-        }
+        PyDevice::from(self.t.device())
     }
     #[getter]
     fn is_cuda(&self) -> bool {

@@ -9,6 +9,9 @@ use crate::tensor::random::{
 use crate::tensor::{Scalar, Tensor};
 use crate::with_dtype;
 
+#[cfg(feature = "cuda")]
+use crate::backend::cuda::random::Draw;
+
 fn on_device(t: Tensor, device: Device) -> Result<Tensor> {
     if device == Device::Cpu {
         Ok(t)
@@ -146,6 +149,10 @@ impl Tensor {
         generator: Option<&mut Generator>,
     ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
+        #[cfg(feature = "cuda")]
+        if device.is_cuda() && dtype.is_floating_point() {
+            return on_cuda(shape, dtype, device, generator, Draw::Uniform);
+        }
         let t = match dtype {
             DType::F32 => {
                 let mut buf = Buffer::<f32>::uninit(numel)?;
@@ -179,6 +186,10 @@ impl Tensor {
         generator: Option<&mut Generator>,
     ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
+        #[cfg(feature = "cuda")]
+        if device.is_cuda() && dtype.is_floating_point() {
+            return on_cuda(shape, dtype, device, generator, Draw::Normal);
+        }
         let t = match dtype {
             DType::F32 => {
                 let mut buf = Buffer::<f32>::uninit(numel)?;
@@ -223,6 +234,21 @@ impl Tensor {
         );
         let numel = checked_numel(shape)?;
         let range = (high as i128 - low as i128) as u128 as u64;
+        #[cfg(feature = "cuda")]
+        if device.is_cuda() {
+            let t = on_cuda(
+                shape,
+                DType::I64,
+                device,
+                generator,
+                Draw::Int { low, range },
+            )?;
+            return if dtype == DType::I64 {
+                Ok(t)
+            } else {
+                crate::autograd::no_grad(|| t.to_dtype(dtype))
+            };
+        }
         let (key, start) = reserve(generator, numel * 2);
         let mut vals = Buffer::<i64>::uninit(numel)?;
         random::fill_from_stream(key, start, vals.as_mut_slice(), 2, |w| {
@@ -271,6 +297,10 @@ impl Tensor {
     ) -> Result<Tensor> {
         let numel = checked_numel(shape)?;
         let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
+        #[cfg(feature = "cuda")]
+        if device.is_cuda() && dtype.is_floating_point() {
+            return on_cuda(shape, dtype, device, None, Draw::Dropout { p, scale });
+        }
         let (key, start) = reserve(None, numel);
         let t = with_dtype!(dtype, T => {
             let mut buf = Buffer::<T>::uninit(numel)?;
@@ -281,6 +311,23 @@ impl Tensor {
         });
         on_device(t, device)
     }
+}
+
+/// A random fill drawn on the device, reserving the counters the CPU would.
+#[cfg(feature = "cuda")]
+fn on_cuda(
+    shape: &[usize],
+    dtype: DType,
+    device: Device,
+    generator: Option<&mut Generator>,
+    draw: Draw,
+) -> Result<Tensor> {
+    let numel = checked_numel(shape)?;
+    // Check the device before drawing, so a failed call leaves the generator untouched.
+    crate::backend::cuda::check_available(device)?;
+    let words = numel * crate::backend::cuda::random::words_per_value(draw, dtype);
+    let (key, start) = reserve(generator, words);
+    crate::backend::cuda::random::fill(shape, dtype, device, draw, key, start)
 }
 
 fn reserve(generator: Option<&mut Generator>, words: usize) -> (u64, u64) {

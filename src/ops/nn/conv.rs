@@ -11,6 +11,8 @@ use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel};
+#[cfg(feature = "cuda")]
+use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::CpuElement;
 use crate::tensor::Tensor;
 use crate::with_float_dtype;
@@ -225,21 +227,34 @@ fn weight_shape(g: &ConvGeom) -> [usize; 4] {
 }
 
 /// The forward op on a checked geometry (also the derivative of the two backward ops).
-fn conv_forward(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: ConvGeom) -> Result<Tensor> {
+/// The forward kernel (no autograd) on the device of the operands.
+fn forward_kernel(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: &ConvGeom) -> Result<Tensor> {
     let (xc, wc) = (kernel_operand(x)?, kernel_operand(w)?);
     let bc = b.map(kernel_operand).transpose()?;
     let mut operands = vec![&xc, &wc];
     operands.extend(bc.as_ref());
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        return run_cuda("conv2d", &operands, |s| {
+            let out =
+                crate::backend::cuda::conv::conv2d_forward(s[0], s[1], s.get(2).copied(), geom)?;
+            Ok(cuda_tensor(out, &out_shape(geom)))
+        });
+    }
     let data = run_kernel("conv2d", &operands, |s| {
         with_float_dtype!(s[0].dtype(), T => {
             let bias = match s.get(2) {
                 Some(b) => Some(b.get::<T>()?),
                 None => None,
             };
-            Ok(T::wrap(kernel::conv2d_forward(s[0].get::<T>()?, s[1].get::<T>()?, bias, &geom)?))
+            Ok(T::wrap(kernel::conv2d_forward(s[0].get::<T>()?, s[1].get::<T>()?, bias, geom)?))
         }, else Err(not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
     })?;
-    let out = cpu_tensor(data, &out_shape(&geom));
+    Ok(cpu_tensor(data, &out_shape(geom)))
+}
+
+fn conv_forward(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: ConvGeom) -> Result<Tensor> {
+    let out = forward_kernel(x, w, b, &geom)?;
     let mut inputs = vec![x, w];
     inputs.extend(b);
     let has_bias = b.is_some();
@@ -307,6 +322,24 @@ fn backward_kernel(
     operands.extend(xc.as_ref());
     operands.extend(wc.as_ref());
     let (has_x, has_w) = (xc.is_some(), wc.is_some());
+    #[cfg(feature = "cuda")]
+    if gc.device().is_cuda() {
+        return run_cuda("conv2d_backward", &operands, |s| {
+            let xs = if has_x { Some(s[1]) } else { None };
+            let ws = if has_w {
+                Some(s[1 + has_x as usize])
+            } else {
+                None
+            };
+            let (gx, gw, gb) =
+                crate::backend::cuda::conv::conv2d_backward(s[0], xs, ws, &geom, needs)?;
+            Ok((
+                gx.map(|b| cuda_tensor(b, &in_shape(&geom))),
+                gw.map(|b| cuda_tensor(b, &weight_shape(&geom))),
+                gb.map(|b| cuda_tensor(b, &[geom.o])),
+            ))
+        });
+    }
     run_kernel("conv2d_backward", &operands, |s| {
         with_float_dtype!(s[0].dtype(), T => {
             let xs = if has_x { Some(s[1].get::<T>()?) } else { None };

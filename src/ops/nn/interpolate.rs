@@ -7,6 +7,8 @@ use crate::backend::cpu::nn::interpolate::{self as kernel, ResampleGeom};
 use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::{ensure, Error, Result};
 use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
+#[cfg(feature = "cuda")]
+use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::{CpuElement, DType};
 use crate::tensor::{Dims, Tensor};
 use crate::with_float_dtype;
@@ -138,6 +140,18 @@ impl ResampleMap {
     fn run(&self, t: &Tensor, forward: bool) -> Result<Tensor> {
         let tc = kernel_operand(t)?;
         let geom = &self.geom;
+        #[cfg(feature = "cuda")]
+        if tc.device().is_cuda() {
+            let shape = if forward {
+                &self.out_shape
+            } else {
+                &self.in_shape
+            };
+            return run_cuda("interpolate", &[&tc], |s| {
+                let d = crate::backend::cuda::pool::resample(s[0], geom, forward)?;
+                Ok(cuda_tensor(d, shape))
+            });
+        }
         let data = run_kernel("interpolate", &[&tc], |s| {
             with_float_dtype!(s[0].dtype(), T => {
                 let x = s[0].get::<T>()?;

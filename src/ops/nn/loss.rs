@@ -213,6 +213,24 @@ impl Tensor {
             target.clone()
         };
         let tc = kernel_operand(&target_f)?;
+        #[cfg(feature = "cuda")]
+        if xc.device().is_cuda() {
+            return super::loss_cuda::cross_entropy(
+                self,
+                &target_f,
+                &xc,
+                &tc,
+                wc,
+                super::loss_cuda::CeArgs {
+                    geom,
+                    opt,
+                    prob,
+                    reduction,
+                    rows_shape: rows_shape(&is).to_vec(),
+                    class_dim: class_dim(is.len()) as i64,
+                },
+            );
+        }
         if !prob {
             tc.with_cpu(|s, l| {
                 let t = s.slice::<i64>()?;
@@ -371,6 +389,26 @@ impl Tensor {
         let geom = row_geom(&is);
         let wc = class_weight(weight, geom.c, self.dtype())?;
         let (xc, tc) = (kernel_operand(self)?, kernel_operand(target)?);
+        #[cfg(feature = "cuda")]
+        if xc.device().is_cuda() {
+            return super::loss_cuda::nll_loss(
+                self,
+                &xc,
+                &tc,
+                wc,
+                super::loss_cuda::CeArgs {
+                    geom,
+                    opt: CeOptions {
+                        ignore_index,
+                        label_smoothing: 0.0,
+                    },
+                    prob: false,
+                    reduction,
+                    rows_shape: rows_shape(&is).to_vec(),
+                    class_dim: class_dim(is.len()) as i64,
+                },
+            );
+        }
         let mut operands = vec![&xc, &tc];
         operands.extend(wc.as_ref());
         let (rows, total) = run_kernel("nll_loss", &operands, |s| {
@@ -498,6 +536,12 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
     operands.extend(ops.w.as_ref());
     operands.extend(ops.pw.as_ref());
     let (has_w, has_pw) = (ops.w.is_some(), ops.pw.is_some());
+    #[cfg(feature = "cuda")]
+    if ops.x.device().is_cuda() {
+        return super::loss_cuda::point_forward(
+            kind, &operands, has_w, has_pw, &ops.shape, reduction,
+        );
+    }
     let reduce = reduction != Reduction::None;
     let data = run_kernel("loss", &operands, |s| {
         with_float_dtype!(s[0].dtype(), T => {
@@ -641,8 +685,9 @@ impl Tensor {
             ))
         );
         let ops = point_operands(self, target, weight, None, "binary_cross_entropy")?;
+        // On a GPU the kernel checks the ranges (reported at the next synchronisation).
         let in_range = |t: &Tensor| -> Result<bool> {
-            Ok(t.to_vec::<f64>()?.iter().all(|v| (0.0..=1.0).contains(v)))
+            Ok(t.device().is_cuda() || t.to_vec::<f64>()?.iter().all(|v| (0.0..=1.0).contains(v)))
         };
         ensure!(
             in_range(&ops.x)?,

@@ -89,6 +89,20 @@ impl Tensor {
         };
         let (wc, bc) = (cast(weight)?, cast(bias)?);
         let xc = kernel_operand(self)?;
+        #[cfg(feature = "cuda")]
+        if xc.device().is_cuda() {
+            return super::norm_cuda::batch_norm(
+                self,
+                &xc,
+                (weight, wc),
+                (bias, bc),
+                (running_mean, running_var),
+                training,
+                momentum,
+                eps,
+                geom,
+            );
+        }
         let (mean, invstd) = if training {
             let (mean, var) = run_kernel("batch_norm", &[&xc], |s| {
                 with_float_dtype!(s[0].dtype(), T => Ok(kernel::channel_stats(s[0].get::<T>()?, &geom)),
@@ -164,7 +178,12 @@ impl Tensor {
                 let (need_x, need_w) = (ctx.needs_input_grad(0), has_w && ctx.needs_input_grad(1));
                 let need_b = has_b && ctx.needs_input_grad(1 + has_w as usize);
                 let (gx, gw, gb) = if is_grad_enabled() {
-                    composite_backward(&g, x, w, &stats, geom, training, eps, nd)?
+                    let eval_stats = if training {
+                        None
+                    } else {
+                        Some((constant(&stats.0, x)?, constant(&stats.1, x)?))
+                    };
+                    composite_backward(&g, x, w, eval_stats, geom, training, eps, nd)?
                 } else {
                     let (gc, xc) = (kernel_operand(&g)?, kernel_operand(x)?);
                     let wc = w
@@ -208,11 +227,11 @@ impl Tensor {
 
 /// The backward as differentiable tensor ops (for gradients of gradients).
 #[allow(clippy::too_many_arguments)]
-fn composite_backward(
+pub(crate) fn composite_backward(
     g: &Tensor,
     x: &Tensor,
     w: Option<&Tensor>,
-    stats: &(Vec<f64>, Vec<f64>),
+    eval_stats: Option<(Tensor, Tensor)>,
     geom: NormGeom,
     training: bool,
     eps: f64,
@@ -231,8 +250,10 @@ fn composite_backward(
         let invstd = var.add_scalar(eps)?.rsqrt()?;
         (centered.mul(&invstd)?, invstd)
     } else {
-        let mean = per_channel(&constant(&stats.0, x)?)?;
-        let invstd = per_channel(&constant(&stats.1, x)?)?;
+        let (mean, invstd) = eval_stats.ok_or_else(|| {
+            Error::runtime("internal error: batch_norm backward without running statistics")
+        })?;
+        let (mean, invstd) = (per_channel(&mean)?, per_channel(&invstd)?);
         (x.sub(&mean)?.mul(&invstd)?, invstd)
     };
     let scale = match w {

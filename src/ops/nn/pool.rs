@@ -8,6 +8,8 @@ use crate::backend::cpu::nn::not_implemented_for;
 use crate::backend::cpu::nn::pool::{self as kernel, AvgGeom, MaxPoolGeom};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
+#[cfg(feature = "cuda")]
+use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::CpuElement;
 use crate::tensor::{Dims, Tensor};
 use crate::with_float_dtype;
@@ -102,6 +104,46 @@ fn pooled_shape(x: &Tensor, oh: usize, ow: usize) -> Dims {
     s
 }
 
+/// The max-pooling kernel (values and indices) on the operand's device.
+fn max_pool_forward(xc: &Tensor, geom: &MaxPoolGeom, shape: &[usize]) -> Result<(Tensor, Tensor)> {
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        return run_cuda("max_pool2d", &[xc], |s| {
+            let (v, i) = crate::backend::cuda::pool::max_pool2d_forward(s[0], geom)?;
+            Ok((cuda_tensor(v, shape), cuda_tensor(i, shape)))
+        });
+    }
+    let (vals, idx) = run_kernel("max_pool2d", &[xc], |s| {
+        with_float_dtype!(s[0].dtype(), T => {
+            let (v, i) = kernel::max_pool2d_forward(s[0].get::<T>()?, geom)?;
+            Ok((T::wrap(v), i64::wrap(i)))
+        }, else Err(not_implemented_for("max_pool2d", s[0].dtype())))
+    })?;
+    Ok((cpu_tensor(vals, shape), cpu_tensor(idx, shape)))
+}
+
+/// The fused max-pooling backward: each gradient added at its argmax.
+fn max_pool_backward(
+    gc: &Tensor,
+    ic: &Tensor,
+    geom: &MaxPoolGeom,
+    in_shape: &[usize],
+) -> Result<Tensor> {
+    #[cfg(feature = "cuda")]
+    if gc.device().is_cuda() {
+        return run_cuda("max_pool2d_backward", &[gc, ic], |s| {
+            let d = crate::backend::cuda::pool::max_pool2d_backward(s[0], s[1], geom)?;
+            Ok(cuda_tensor(d, in_shape))
+        });
+    }
+    let data = run_kernel("max_pool2d_backward", &[gc, ic], |s| {
+        with_float_dtype!(s[0].dtype(), T => {
+            Ok(T::wrap(kernel::max_pool2d_backward(s[0].get::<T>()?, s[1].get::<i64>()?, geom)?))
+        }, else Err(not_implemented_for("max_pool2d_backward", s[0].dtype())))
+    })?;
+    Ok(cpu_tensor(data, in_shape))
+}
+
 impl Tensor {
     /// Max pooling over the last two dims of a `(N, C, H, W)` or `(C, H, W)` input; returns the
     /// maxima and, as int64, the flat index of each maximum within its `H * W` plane.
@@ -131,14 +173,8 @@ impl Tensor {
             dilation,
         };
         let xc = kernel_operand(self)?;
-        let (vals, idx) = run_kernel("max_pool2d", &[&xc], |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let (v, i) = kernel::max_pool2d_forward(s[0].get::<T>()?, &geom)?;
-                Ok((T::wrap(v), i64::wrap(i)))
-            }, else Err(not_implemented_for("max_pool2d", s[0].dtype())))
-        })?;
         let shape = pooled_shape(self, oh, ow);
-        let (out, idx) = (cpu_tensor(vals, &shape), cpu_tensor(idx, &shape));
+        let (out, idx) = max_pool_forward(&xc, &geom, &shape)?;
         let in_shape = self.shape();
         let saved_idx = idx.clone();
         record(
@@ -161,13 +197,7 @@ impl Tensor {
                     .reshape_dims(&in_shape)?
                 } else {
                     let (gc, ic) = (kernel_operand(g)?, kernel_operand(idx)?);
-                    let data = run_kernel("max_pool2d_backward", &[&gc, &ic], |s| {
-                        with_float_dtype!(s[0].dtype(), T => {
-                            Ok(T::wrap(kernel::max_pool2d_backward(
-                                s[0].get::<T>()?, s[1].get::<i64>()?, &geom)?))
-                        }, else Err(not_implemented_for("max_pool2d_backward", s[0].dtype())))
-                    })?;
-                    cpu_tensor(data, &in_shape)
+                    max_pool_backward(&gc, &ic, &geom, &in_shape)?
                 };
                 Ok(vec![Some(gx)])
             },
@@ -272,6 +302,18 @@ impl AvgMap {
     fn run(&self, t: &Tensor, forward: bool) -> Result<Tensor> {
         let tc = kernel_operand(t)?;
         let geom = &self.geom;
+        let shape = if forward {
+            &self.out_shape
+        } else {
+            &self.in_shape
+        };
+        #[cfg(feature = "cuda")]
+        if tc.device().is_cuda() {
+            return run_cuda("avg_pool2d", &[&tc], |s| {
+                let d = crate::backend::cuda::pool::avg_pool2d(s[0], geom, forward)?;
+                Ok(cuda_tensor(d, shape))
+            });
+        }
         let data = run_kernel("avg_pool2d", &[&tc], |s| {
             with_float_dtype!(s[0].dtype(), T => {
                 let x = s[0].get::<T>()?;
@@ -282,14 +324,7 @@ impl AvgMap {
                 }))
             }, else Err(not_implemented_for("avg_pool2d_out_frame", s[0].dtype())))
         })?;
-        Ok(cpu_tensor(
-            data,
-            if forward {
-                &self.out_shape
-            } else {
-                &self.in_shape
-            },
-        ))
+        Ok(cpu_tensor(data, shape))
     }
 }
 

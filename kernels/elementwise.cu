@@ -1,0 +1,427 @@
+// Elementwise kernels: unary maps, broadcast binary maps, where, dtype conversion (strided
+// copies), fills. Operands are strided views described by a Geo (common.cuh); outputs of maps are
+// contiguous. Op codes mirror the Rust enums (src/backend/cuda/elementwise.rs); each kernel has a
+// 32-bit-index form and a `_w` (64-bit) form for tensors whose offsets exceed 2^31.
+//
+// Semantics follow the CPU kernels (src/backend/cpu/elementwise.rs): NaN propagation, integer
+// wrap-around, PyTorch's floor division and remainder signs, conversions that saturate.
+
+// ----- conversions (as the CPU's `convert`) ---------------------------------------------------
+
+RG_DEV i64 f2i(double v) {
+    if (v != v) return 0;
+    if (v >= 9.2233720368547758e18) return 0x7fffffffffffffffLL;
+    if (v <= -9.2233720368547758e18) return (i64)0x8000000000000000ULL;
+    return (i64)v;
+}
+
+template <typename S, typename D> struct Conv {
+    RG_DEV static D run(S v) { return (D)(double)v; }
+};
+template <typename S> struct Conv<S, i64> {
+    RG_DEV static i64 run(S v) { return f2i((double)v); }
+};
+template <typename S> struct Conv<S, u8> {
+    RG_DEV static u8 run(S v) { return v != (S)0 ? 1 : 0; }
+};
+template <> struct Conv<i64, i64> {
+    RG_DEV static i64 run(i64 v) { return v; }
+};
+template <> struct Conv<u8, i64> {
+    RG_DEV static i64 run(u8 v) { return v != 0 ? 1 : 0; }
+};
+template <> struct Conv<i64, u8> {
+    RG_DEV static u8 run(i64 v) { return v != 0 ? 1 : 0; }
+};
+template <> struct Conv<u8, u8> {
+    RG_DEV static u8 run(u8 v) { return v != 0 ? 1 : 0; }
+};
+template <> struct Conv<u8, float> {
+    RG_DEV static float run(u8 v) { return v != 0 ? 1.0f : 0.0f; }
+};
+template <> struct Conv<u8, double> {
+    RG_DEV static double run(u8 v) { return v != 0 ? 1.0 : 0.0; }
+};
+
+// ----- unary ---------------------------------------------------------------------------------
+
+enum UnaryCode {
+    U_NEG, U_ABS, U_SIGN, U_SQUARE, U_RELU, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SIN, U_COS, U_TANH,
+    U_SIGMOID, U_LOG1P, U_EXPM1, U_RECIPROCAL, U_FLOOR, U_CEIL, U_ROUND, U_TRUNC, U_GELU,
+    U_GELU_TANH, U_SILU, U_ERF, U_LEAKY_RELU, U_ELU, U_SOFTPLUS, U_POW_SCALAR, U_RPOW_SCALAR,
+    U_CLAMP, U_LOGICAL_NOT, U_ISNAN
+};
+
+// Parameters of a unary op: floats in p0/p1, integer clamp bounds in i0/i1, flags bit 0 = has
+// min, bit 1 = has max.
+struct UParams {
+    double p0, p1;
+    i64 i0, i1;
+    int flags;
+    int pad;
+};
+
+template <typename T> RG_DEV T gelu_tanh(T x) {
+    const T k = (T)0.7978845608028654;  // sqrt(2 / pi)
+    return (T)0.5 * x * ((T)1 + rg_tanh(k * (x + (T)0.044715 * x * x * x)));
+}
+
+template <typename T> RG_DEV T unary_float(int op, T v, const UParams& p) {
+    switch (op) {
+        case U_NEG: return -v;
+        case U_ABS: return rg_fabs(v);
+        case U_SIGN: return v > (T)0 ? (T)1 : (v < (T)0 ? (T)-1 : v);
+        case U_SQUARE: return v * v;
+        case U_RELU: return (v > (T)0 || rg_isnan(v)) ? v : (T)0;
+        case U_EXP: return rg_exp(v);
+        case U_LOG: return rg_log(v);
+        case U_SQRT: return rg_sqrt(v);
+        case U_RSQRT: return (T)1 / rg_sqrt(v);
+        case U_SIN: return rg_sin(v);
+        case U_COS: return rg_cos(v);
+        case U_TANH: return rg_tanh(v);
+        case U_SIGMOID: return rg_sigmoid(v);
+        case U_LOG1P: return rg_log1p(v);
+        case U_EXPM1: return rg_expm1(v);
+        case U_RECIPROCAL: return (T)1 / v;
+        case U_FLOOR: return rg_floor(v);
+        case U_CEIL: return rg_ceil(v);
+        case U_ROUND: return rg_rint(v);
+        case U_TRUNC: return rg_trunc(v);
+        case U_GELU: return (T)0.5 * v * ((T)1 + rg_erf(v * (T)0.7071067811865476));
+        case U_GELU_TANH: return gelu_tanh(v);
+        case U_SILU: return v * rg_sigmoid(v);
+        case U_ERF: return rg_erf(v);
+        case U_LEAKY_RELU: return v > (T)0 ? v : v * (T)p.p0;
+        case U_ELU: return v > (T)0 ? v : (T)p.p0 * rg_expm1(v);
+        case U_SOFTPLUS: {
+            T b = (T)p.p0;
+            return v * b > (T)p.p1 ? v : rg_log1p(rg_exp(v * b)) / b;
+        }
+        case U_POW_SCALAR: {
+            if (p.p0 == 2.0) return v * v;
+            if (p.p0 == 1.0) return v;
+            if (p.p0 == 0.5) return rg_sqrt(v);
+            return rg_pow(v, (T)p.p0);
+        }
+        case U_RPOW_SCALAR: return rg_pow((T)p.p0, v);
+        case U_CLAMP: {
+            if (rg_isnan(v)) return v;
+            T r = v;
+            if ((p.flags & 1) && r < (T)p.p0) r = (T)p.p0;
+            if ((p.flags & 2) && r > (T)p.p1) r = (T)p.p1;
+            return r;
+        }
+        default: return v;
+    }
+}
+
+RG_DEV i64 unary_int(int op, i64 v, const UParams& p) {
+    switch (op) {
+        case U_NEG: return (i64)(0ULL - (u64)v);
+        case U_ABS: return v < 0 ? (i64)(0ULL - (u64)v) : v;
+        case U_SIGN: return v > 0 ? 1 : (v < 0 ? -1 : 0);
+        case U_SQUARE: return (i64)((u64)v * (u64)v);
+        case U_RELU: return v > 0 ? v : 0;
+        case U_CLAMP: {
+            i64 r = v;
+            if ((p.flags & 1) && r < p.i0) r = p.i0;
+            if ((p.flags & 2) && r > p.i1) r = p.i1;
+            return r;
+        }
+        default: return v;  // floor, ceil, round, trunc: the identity
+    }
+}
+
+template <typename T> struct UnaryOp;
+template <> struct UnaryOp<float> {
+    RG_DEV static float run(int op, float v, const UParams& p) { return unary_float(op, v, p); }
+};
+template <> struct UnaryOp<double> {
+    RG_DEV static double run(int op, double v, const UParams& p) { return unary_float(op, v, p); }
+};
+template <> struct UnaryOp<i64> {
+    RG_DEV static i64 run(int op, i64 v, const UParams& p) { return unary_int(op, v, p); }
+};
+template <> struct UnaryOp<u8> {
+    // abs, relu, square, sign of a bool: the bool itself.
+    RG_DEV static u8 run(int op, u8 v, const UParams& p) { return v != 0 ? 1 : 0; }
+};
+
+template <typename T> RG_DEV u8 unary_test(int op, T v) {
+    if (op == U_ISNAN) return rg_isnan(v) ? 1 : 0;
+    return v == (T)0 ? 1 : 0;  // logical_not
+}
+
+template <typename T, typename I>
+RG_DEV void unary_body(int op, UParams p, const Geo& g, const T* x, T* out) {
+    GRID_LOOP(i, g.n) {
+        I o = geo_offset<I>(g, 0, (I)i);
+        out[i] = UnaryOp<T>::run(op, x[o], p);
+    }
+}
+
+template <typename T, typename I>
+RG_DEV void unary_test_body(int op, const Geo& g, const T* x, u8* out) {
+    GRID_LOOP(i, g.n) {
+        I o = geo_offset<I>(g, 0, (I)i);
+        out[i] = unary_test<T>(op, x[o]);
+    }
+}
+
+#define UNARY(S, T)                                                                                    \
+    KERNEL void ew_unary_##S(int op, UParams p, Geo g, const T* x, T* out) {                         \
+        unary_body<T, u32>(op, p, g, x, out);                                                          \
+    }                                                                                                  \
+    KERNEL void ew_unary_##S##_w(int op, UParams p, Geo g, const T* x, T* out) {                     \
+        unary_body<T, i64>(op, p, g, x, out);                                                          \
+    }                                                                                                  \
+    KERNEL void ew_unary_test_##S(int op, Geo g, const T* x, u8* out) { unary_test_body<T, u32>(op, g, x, out); } \
+    KERNEL void ew_unary_test_##S##_w(int op, Geo g, const T* x, u8* out) { unary_test_body<T, i64>(op, g, x, out); }
+
+UNARY(f32, float)
+UNARY(f64, double)
+UNARY(i64, i64)
+UNARY(u8, u8)
+
+// ----- binary --------------------------------------------------------------------------------
+
+enum BinaryCode {
+    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM, B_FLOOR_DIVIDE, B_REMAINDER, B_EQ, B_NE,
+    B_LT, B_LE, B_GT, B_GE, B_LOGICAL_AND, B_LOGICAL_OR, B_LOGICAL_XOR, B_RELU_BACKWARD,
+    B_LEAKY_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD,
+    B_GELU_TANH_BACKWARD, B_SILU_BACKWARD, B_CLAMP_BACKWARD
+};
+
+template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) {
+    switch (op) {
+        case B_ADD: return x + y;
+        case B_SUB: return x - y;
+        case B_MUL: return x * y;
+        case B_DIV: return x / y;
+        case B_POW: return rg_pow(x, y);
+        case B_MAXIMUM: return (rg_isnan(x) || rg_isnan(y)) ? x + y : (x >= y ? x : y);
+        case B_MINIMUM: return (rg_isnan(x) || rg_isnan(y)) ? x + y : (x <= y ? x : y);
+        case B_FLOOR_DIVIDE: return rg_floor(x / y);
+        case B_REMAINDER: {
+            T r = (T)fmod((double)x, (double)y);
+            return (r != (T)0 && ((r < (T)0) != (y < (T)0))) ? r + y : r;
+        }
+        case B_RELU_BACKWARD: return y > (T)0 ? x : (T)0;
+        case B_LEAKY_RELU_BACKWARD: return y > (T)0 ? x : x * (T)p.p0;
+        case B_SIGMOID_BACKWARD: return x * y * ((T)1 - y);
+        case B_TANH_BACKWARD: return x * ((T)1 - y * y);
+        case B_GELU_BACKWARD: {
+            T cdf = (T)0.5 * ((T)1 + rg_erf(y * (T)0.7071067811865476));
+            T pdf = rg_exp((T)-0.5 * y * y) * (T)0.3989422804014327;
+            return x * (cdf + y * pdf);
+        }
+        case B_GELU_TANH_BACKWARD: {
+            const T k = (T)0.7978845608028654;
+            T inner = k * (y + (T)0.044715 * y * y * y);
+            T t = rg_tanh(inner);
+            T d = (T)0.5 * ((T)1 + t) + (T)0.5 * y * ((T)1 - t * t) * k * ((T)1 + (T)3 * (T)0.044715 * y * y);
+            return x * d;
+        }
+        case B_SILU_BACKWARD: {
+            T s = rg_sigmoid(y);
+            return x * (s * ((T)1 + y * ((T)1 - s)));
+        }
+        case B_CLAMP_BACKWARD: {
+            bool ok = (!(p.flags & 1) || y >= (T)p.p0) && (!(p.flags & 2) || y <= (T)p.p1);
+            return ok ? x : (T)0;
+        }
+        default: return x;
+    }
+}
+
+RG_DEV i64 binary_int(int op, i64 x, i64 y, RgStatus* st) {
+    switch (op) {
+        case B_ADD: return (i64)((u64)x + (u64)y);
+        case B_SUB: return (i64)((u64)x - (u64)y);
+        case B_MUL: return (i64)((u64)x * (u64)y);
+        case B_MAXIMUM: return x > y ? x : y;
+        case B_MINIMUM: return x < y ? x : y;
+        case B_POW: {
+            if (y < 0) {
+                rg_report(st, RG_ERR_NEG_POW, 0, 0, 0);
+                return 0;
+            }
+            u64 base = (u64)x, r = 1;
+            u64 e = y > 0xffffffffLL ? 0xffffffffULL : (u64)y;
+            while (e) {
+                if (e & 1) r *= base;
+                base *= base;
+                e >>= 1;
+            }
+            return (i64)r;
+        }
+        case B_FLOOR_DIVIDE: {
+            if (y == 0) {
+                rg_report(st, RG_ERR_ZERO_DIV, 0, 0, 0);
+                return 0;
+            }
+            if (y == -1) return (i64)(0ULL - (u64)x);  // wraps like Rust's wrapping_div
+            i64 q = x / y;
+            return q - ((x % y) != 0 && ((x < 0) != (y < 0)) ? 1 : 0);
+        }
+        case B_REMAINDER: {
+            if (y == 0) {
+                rg_report(st, RG_ERR_ZERO_DIV, 0, 0, 0);
+                return 0;
+            }
+            if (y == -1) return 0;
+            i64 r = x % y;
+            return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+        }
+        default: return x;
+    }
+}
+
+template <typename T> RG_DEV u8 binary_test(int op, T x, T y) {
+    switch (op) {
+        case B_EQ: return x == y;
+        case B_NE: return x != y;
+        case B_LT: return x < y;
+        case B_LE: return x <= y;
+        case B_GT: return x > y;
+        case B_GE: return x >= y;
+        case B_LOGICAL_AND: return x != (T)0 && y != (T)0;
+        case B_LOGICAL_OR: return x != (T)0 || y != (T)0;
+        case B_LOGICAL_XOR: return (x != (T)0) != (y != (T)0);
+        default: return 0;
+    }
+}
+
+RG_DEV u8 binary_bool(int op, u8 a, u8 b) {
+    bool x = a != 0, y = b != 0;
+    switch (op) {
+        case B_ADD: case B_LOGICAL_OR: case B_MAXIMUM: return x || y;
+        case B_MUL: case B_LOGICAL_AND: case B_MINIMUM: return x && y;
+        case B_LOGICAL_XOR: case B_NE: return x != y;
+        case B_EQ: return x == y;
+        case B_LT: return !x && y;
+        case B_LE: return !x || y;
+        case B_GT: return x && !y;
+        case B_GE: return x || !y;
+        default: return 0;
+    }
+}
+
+template <typename T> struct BinaryOp;
+template <> struct BinaryOp<float> {
+    RG_DEV static float run(int op, float x, float y, const UParams& p, RgStatus*) { return binary_float(op, x, y, p); }
+};
+template <> struct BinaryOp<double> {
+    RG_DEV static double run(int op, double x, double y, const UParams& p, RgStatus*) { return binary_float(op, x, y, p); }
+};
+template <> struct BinaryOp<i64> {
+    RG_DEV static i64 run(int op, i64 x, i64 y, const UParams&, RgStatus* st) { return binary_int(op, x, y, st); }
+};
+template <> struct BinaryOp<u8> {
+    RG_DEV static u8 run(int op, u8 x, u8 y, const UParams&, RgStatus*) { return binary_bool(op, x, y); }
+};
+
+template <typename T, typename I>
+RG_DEV void binary_body(int op, UParams p, const Geo& g, const T* a, const T* b, T* out, RgStatus* st) {
+    GRID_LOOP(i, g.n) {
+        I o[2];
+        geo_offsets<I, 2>(g, (I)i, o);
+        out[i] = BinaryOp<T>::run(op, a[o[0]], b[o[1]], p, st);
+    }
+}
+
+template <typename T, typename I>
+RG_DEV void binary_test_body(int op, const Geo& g, const T* a, const T* b, u8* out) {
+    GRID_LOOP(i, g.n) {
+        I o[2];
+        geo_offsets<I, 2>(g, (I)i, o);
+        out[i] = binary_test<T>(op, a[o[0]], b[o[1]]);
+    }
+}
+
+#define BINARY(S, T)                                                                                     \
+    KERNEL void ew_binary_##S(int op, UParams p, Geo g, const T* a, const T* b, T* out, RgStatus* st) { \
+        binary_body<T, u32>(op, p, g, a, b, out, st);                                                    \
+    }                                                                                                    \
+    KERNEL void ew_binary_##S##_w(int op, UParams p, Geo g, const T* a, const T* b, T* out, RgStatus* st) { \
+        binary_body<T, i64>(op, p, g, a, b, out, st);                                                    \
+    }
+#define BINARY_TEST(S, T)                                                                                \
+    KERNEL void ew_binary_test_##S(int op, Geo g, const T* a, const T* b, u8* out) {                    \
+        binary_test_body<T, u32>(op, g, a, b, out);                                                      \
+    }                                                                                                    \
+    KERNEL void ew_binary_test_##S##_w(int op, Geo g, const T* a, const T* b, u8* out) {                \
+        binary_test_body<T, i64>(op, g, a, b, out);                                                      \
+    }
+
+BINARY(f32, float)
+BINARY(f64, double)
+BINARY(i64, i64)
+BINARY(u8, u8)
+BINARY_TEST(f32, float)
+BINARY_TEST(f64, double)
+BINARY_TEST(i64, i64)
+
+// ----- where ---------------------------------------------------------------------------------
+
+template <typename T, typename I>
+RG_DEV void where_body(const Geo& g, const u8* c, const T* a, const T* b, T* out) {
+    GRID_LOOP(i, g.n) {
+        I o[3];
+        geo_offsets<I, 3>(g, (I)i, o);
+        out[i] = c[o[0]] ? a[o[1]] : b[o[2]];
+    }
+}
+
+#define WHERE(S, T)                                                                              \
+    KERNEL void ew_where_##S(Geo g, const u8* c, const T* a, const T* b, T* out) {              \
+        where_body<T, u32>(g, c, a, b, out);                                                     \
+    }                                                                                            \
+    KERNEL void ew_where_##S##_w(Geo g, const u8* c, const T* a, const T* b, T* out) {          \
+        where_body<T, i64>(g, c, a, b, out);                                                     \
+    }
+WHERE(f32, float)
+WHERE(f64, double)
+WHERE(i64, i64)
+WHERE(u8, u8)
+
+// ----- strided copy with conversion: dst is operand 0, src operand 1 ---------------------------
+
+template <typename S, typename D, typename I>
+RG_DEV void copy_body(const Geo& g, const S* src, D* dst) {
+    GRID_LOOP(i, g.n) {
+        I o[2];
+        geo_offsets<I, 2>(g, (I)i, o);
+        dst[o[0]] = Conv<S, D>::run(src[o[1]]);
+    }
+}
+
+#define COPY(SS, S, DS, D)                                                                              \
+    KERNEL void ew_copy_##SS##_##DS(Geo g, const S* src, D* dst) { copy_body<S, D, u32>(g, src, dst); }   \
+    KERNEL void ew_copy_##SS##_##DS##_w(Geo g, const S* src, D* dst) { copy_body<S, D, i64>(g, src, dst); }
+#define COPY_FROM(SS, S) \
+    COPY(SS, S, f32, float) COPY(SS, S, f64, double) COPY(SS, S, i64, i64) COPY(SS, S, u8, u8)
+COPY_FROM(f32, float)
+COPY_FROM(f64, double)
+COPY_FROM(i64, i64)
+COPY_FROM(u8, u8)
+
+// ----- fill (strided destination: operand 0) ---------------------------------------------------
+
+template <typename T, typename I>
+RG_DEV void fill_body(const Geo& g, T v, T* dst) {
+    GRID_LOOP(i, g.n) {
+        I o = geo_offset<I>(g, 0, (I)i);
+        dst[o] = v;
+    }
+}
+
+KERNEL void ew_fill_f32(Geo g, float v, float* dst) { fill_body<float, u32>(g, v, dst); }
+KERNEL void ew_fill_f32_w(Geo g, float v, float* dst) { fill_body<float, i64>(g, v, dst); }
+KERNEL void ew_fill_f64(Geo g, double v, double* dst) { fill_body<double, u32>(g, v, dst); }
+KERNEL void ew_fill_f64_w(Geo g, double v, double* dst) { fill_body<double, i64>(g, v, dst); }
+KERNEL void ew_fill_i64(Geo g, i64 v, i64* dst) { fill_body<i64, u32>(g, v, dst); }
+KERNEL void ew_fill_i64_w(Geo g, i64 v, i64* dst) { fill_body<i64, i64>(g, v, dst); }
+KERNEL void ew_fill_u8(Geo g, int v, u8* dst) { fill_body<u8, u32>(g, (u8)(v != 0), dst); }
+KERNEL void ew_fill_u8_w(Geo g, int v, u8* dst) { fill_body<u8, i64>(g, (u8)(v != 0), dst); }

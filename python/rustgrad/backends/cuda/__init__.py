@@ -1,0 +1,34 @@
+"""``rustgrad.backends.cuda``: ``matmul.allow_tf32`` lets float32 matmuls (and conv2d, which uses
+the same GEMM) run on TF32 tensor cores (10-bit mantissa inputs, float32 accumulation) on GPUs of
+compute capability 8.0 and newer. Off by default, as in PyTorch."""
+
+from ... import _C
+
+
+class _MatmulSettings:
+    _fallback = False
+
+    @property
+    def allow_tf32(self):
+        if hasattr(_C, "_cuda_get_allow_tf32"):
+            return _C._cuda_get_allow_tf32()
+        return self._fallback
+
+    @allow_tf32.setter
+    def allow_tf32(self, value):
+        value = bool(value)
+        if hasattr(_C, "_cuda_set_allow_tf32"):
+            _C._cuda_set_allow_tf32(value)
+        else:
+            type(self)._fallback = value
+
+    def __repr__(self):
+        return f"<rustgrad.backends.cuda.matmul allow_tf32={self.allow_tf32}>"
+
+
+matmul = _MatmulSettings()
+
+
+def is_built():
+    """True when this build has the CUDA backend."""
+    return hasattr(_C, "_cuda_is_available")

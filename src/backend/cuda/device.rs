@@ -1,0 +1,469 @@
+//! One CUDA device as the ops see it: lazily opened, with its kernel modules, its memory
+//! accounting, its launch bookkeeping and its error reporting.
+//!
+//! Errors follow PyTorch's conventions:
+//! * out of memory: `CUDA out of memory. Tried to allocate ...` (after emptying the pool's cache
+//!   and retrying once);
+//! * a launch the driver refuses: an error naming the kernel, at once;
+//! * a kernel fault: the driver reports it at the next synchronising call (a copy to the host,
+//!   `synchronize()`); the error names the kernels queued since the previous synchronisation,
+//!   the last first. With `RUSTGRAD_CUDA_LAUNCH_BLOCKING=1` every launch synchronises, so the
+//!   error names exactly the failing kernel;
+//! * bad indices and targets found by kernels: the IndexError PyTorch raises on the CPU, at the
+//!   next synchronising call (kernels skip the bad element and report it in the status word).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::launch::Args;
+use super::nvrtc::KernelSource;
+use super::rt::{self, Function, LaunchDims, Module, RtDevice, RtError};
+use crate::error::{format_bytes, Error, Result};
+
+/// How many recently queued kernel names a fault report lists.
+const RECENT: usize = 8;
+
+/// A device and everything cached for it.
+pub(crate) struct CudaDevice {
+    pub ordinal: usize,
+    rt: RtDevice,
+    arch: OnceLock<std::result::Result<u32, String>>,
+    modules: Mutex<HashMap<&'static str, Arc<Module>>>,
+    functions: Mutex<HashMap<&'static str, Function>>,
+    big_smem: Mutex<HashSet<&'static str>>,
+    allocated: AtomicUsize,
+    peak: AtomicUsize,
+    recent: Mutex<VecDeque<&'static str>>,
+    launch_blocking: bool,
+    /// Set after an error that leaves the context unusable (a kernel fault).
+    poisoned: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic while holding one of these locks cannot leave their data inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The number of CUDA devices, or why CUDA cannot be used.
+pub(crate) fn availability() -> std::result::Result<usize, String> {
+    rt::availability()
+}
+
+/// The device `ordinal`, opened on first use.
+pub(crate) fn get(ordinal: usize) -> Result<Arc<CudaDevice>> {
+    static DEVICES: Mutex<Vec<Option<Arc<CudaDevice>>>> = Mutex::new(Vec::new());
+    let mut devs = lock(&DEVICES);
+    if let Some(Some(d)) = devs.get(ordinal) {
+        return Ok(d.clone());
+    }
+    let count = availability().map_err(Error::runtime)?;
+    if ordinal >= count {
+        return Err(Error::runtime(format!(
+            "CUDA error: invalid device ordinal (cuda:{ordinal} requested, {count} device{} available)",
+            if count == 1 { "" } else { "s" }
+        )));
+    }
+    let rt = RtDevice::open(ordinal).map_err(Error::from)?;
+    let d = Arc::new(CudaDevice {
+        ordinal,
+        rt,
+        arch: OnceLock::new(),
+        modules: Mutex::new(HashMap::new()),
+        functions: Mutex::new(HashMap::new()),
+        big_smem: Mutex::new(HashSet::new()),
+        allocated: AtomicUsize::new(0),
+        peak: AtomicUsize::new(0),
+        recent: Mutex::new(VecDeque::new()),
+        launch_blocking: std::env::var("RUSTGRAD_CUDA_LAUNCH_BLOCKING")
+            .or_else(|_| std::env::var("CUDA_LAUNCH_BLOCKING"))
+            .is_ok_and(|v| v == "1"),
+        poisoned: Mutex::new(None),
+    });
+    if devs.len() <= ordinal {
+        devs.resize(ordinal + 1, None);
+    }
+    devs[ordinal] = Some(d.clone());
+    Ok(d)
+}
+
+/// Devices opened so far (for `synchronize()` of all).
+pub(crate) fn opened() -> Vec<Arc<CudaDevice>> {
+    let mut out = Vec::new();
+    for i in 0..availability().unwrap_or(0) {
+        if let Ok(d) = get(i) {
+            out.push(d);
+        }
+    }
+    out
+}
+
+thread_local! {
+    static HOST_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Device-to-host copies this thread has made (each one waits for the device): tests use it to
+/// prove that ops stay on the device.
+pub(crate) fn host_reads() -> u64 {
+    HOST_READS.with(|c| c.get())
+}
+
+/// Device memory owned by a tensor storage; freed (stream-ordered) on drop.
+pub(crate) struct DeviceBuffer {
+    ptr: u64,
+    bytes: usize,
+    dev: Arc<CudaDevice>,
+}
+
+impl DeviceBuffer {
+    pub fn ptr(&self) -> u64 {
+        self.ptr
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    pub fn device(&self) -> &Arc<CudaDevice> {
+        &self.dev
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        if self.bytes > 0 {
+            self.dev.rt.free(self.ptr);
+            self.dev.allocated.fetch_sub(self.bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+impl CudaDevice {
+    pub fn props(&self) -> &rt::Props {
+        self.rt.props()
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        match &*lock(&self.poisoned) {
+            Some(why) => Err(Error::runtime(format!(
+                "CUDA error: the device can no longer be used after an earlier error ({why}); restart the process"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// `bytes` of device memory (contents undefined).
+    pub fn alloc(self: &Arc<Self>, bytes: usize) -> Result<DeviceBuffer> {
+        if bytes == 0 {
+            return Ok(DeviceBuffer {
+                ptr: 0,
+                bytes: 0,
+                dev: self.clone(),
+            });
+        }
+        self.check_usable()?;
+        if bytes > self.props().total_mem {
+            // More than the device has: the driver may answer "invalid argument" for absurd sizes.
+            return Err(self.oom(bytes));
+        }
+        let ptr = match self.rt.alloc(bytes) {
+            Ok(p) => p,
+            Err(RtError::OutOfMemory) => {
+                // Give the pool's cached blocks back and try once more, as PyTorch does.
+                self.rt.release_cached();
+                match self.rt.alloc(bytes) {
+                    Ok(p) => p,
+                    Err(RtError::OutOfMemory) => return Err(self.oom(bytes)),
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let now = self.allocated.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak.fetch_max(now, Ordering::Relaxed);
+        Ok(DeviceBuffer {
+            ptr,
+            bytes,
+            dev: self.clone(),
+        })
+    }
+
+    /// PyTorch's out-of-memory message.
+    fn oom(&self, bytes: usize) -> Error {
+        let (free, total) = self.rt.mem_info().unwrap_or((0, self.props().total_mem));
+        Error::runtime(format!(
+            "CUDA out of memory. Tried to allocate {}. GPU {} has a total capacity of {} of which {} is free. Of the allocated memory {} is allocated by rustgrad.",
+            format_bytes(bytes),
+            self.ordinal,
+            format_bytes(total),
+            format_bytes(free),
+            format_bytes(self.allocated.load(Ordering::Relaxed))
+        ))
+    }
+
+    /// Bytes held by live tensors on this device.
+    pub fn memory_allocated(&self) -> usize {
+        self.allocated.load(Ordering::Relaxed)
+    }
+    pub fn max_memory_allocated(&self) -> usize {
+        self.peak.load(Ordering::Relaxed)
+    }
+
+    pub fn htod(&self, dst: &DeviceBuffer, src: &[u8]) -> Result<()> {
+        self.check_usable()?;
+        if src.len() > dst.bytes {
+            return Err(Error::runtime(
+                "internal error: host-to-device copy past the buffer",
+            ));
+        }
+        self.rt.htod(dst.ptr, src).map_err(|e| self.fault(e))
+    }
+
+    /// Copies device bytes at `src` into `dst` and waits (a synchronising call: deferred kernel
+    /// errors surface here).
+    pub fn dtoh(&self, dst: &mut [u8], src: u64) -> Result<()> {
+        self.check_usable()?;
+        HOST_READS.with(|c| c.set(c.get() + 1));
+        self.rt.dtoh(dst, src).map_err(|e| self.fault(e))?;
+        self.after_sync()
+    }
+
+    pub fn dtod(&self, dst: u64, src: u64, bytes: usize) -> Result<()> {
+        self.check_usable()?;
+        self.rt.dtod(dst, src, bytes).map_err(|e| self.fault(e))
+    }
+
+    pub fn memset(&self, dst: u64, value: u8, bytes: usize) -> Result<()> {
+        self.check_usable()?;
+        self.rt
+            .memset8(dst, value, bytes)
+            .map_err(|e| self.fault(e))
+    }
+
+    /// Waits for every queued kernel; raises deferred errors.
+    pub fn synchronize(&self) -> Result<()> {
+        self.check_usable()?;
+        self.rt.synchronize().map_err(|e| self.fault(e))?;
+        self.after_sync()
+    }
+
+    /// The device address of the status word kernels report bad indices into.
+    pub fn status_ptr(&self) -> u64 {
+        self.rt.status().1
+    }
+
+    fn after_sync(&self) -> Result<()> {
+        lock(&self.recent).clear();
+        let (host, _) = self.rt.status();
+        // SAFETY: the status word is 64 bytes of mapped host memory owned by the runtime; no
+        // kernel runs after a synchronisation until the next launch from this thread.
+        let (code, a, b, c) = unsafe {
+            let code = std::ptr::read_volatile(host as *const i32);
+            if code == 0 {
+                return Ok(());
+            }
+            let a = std::ptr::read_volatile(host.add(8) as *const i64);
+            let b = std::ptr::read_volatile(host.add(16) as *const i64);
+            let c = std::ptr::read_volatile(host.add(24) as *const i64);
+            std::ptr::write_volatile(host as *mut i32, 0);
+            (code, a, b, c)
+        };
+        Err(status_error(code, a, b, c))
+    }
+
+    /// A runtime error from a copy or synchronisation: kernel faults poison the context and are
+    /// reported with the kernels that were in flight.
+    fn fault(&self, e: RtError) -> Error {
+        match e {
+            RtError::OutOfMemory => self.oom(0),
+            RtError::Other(msg) => {
+                let recent: Vec<&str> = lock(&self.recent).iter().rev().copied().collect();
+                let sticky = is_sticky(&msg);
+                let full = if recent.is_empty() {
+                    msg
+                } else {
+                    format!(
+                        "{msg}; raised at a synchronisation, so it may come from any kernel queued since the previous one; most recent first: {}. Set RUSTGRAD_CUDA_LAUNCH_BLOCKING=1 to find the exact kernel",
+                        recent.join(", ")
+                    )
+                };
+                if sticky {
+                    *lock(&self.poisoned) = Some(full.clone());
+                }
+                Error::runtime(full)
+            }
+        }
+    }
+
+    /// The architecture kernels are compiled for.
+    #[cfg_attr(feature = "cuda-emu", allow(dead_code))]
+    fn arch(&self) -> Result<u32> {
+        self.arch
+            .get_or_init(|| {
+                let supported = super::nvrtc::supported_archs()?;
+                super::nvrtc::pick_arch(self.props().cc, &supported)
+            })
+            .clone()
+            .map_err(|e| Error::runtime(format!("CUDA: {e}")))
+    }
+
+    fn module(&self, src: &'static KernelSource) -> Result<Arc<Module>> {
+        let mut mods = lock(&self.modules);
+        if let Some(m) = mods.get(src.name) {
+            return Ok(m.clone());
+        }
+        #[cfg(not(feature = "cuda-emu"))]
+        let m = {
+            let arch = self.arch()?;
+            let ptx = super::nvrtc::ptx(src, arch, false).map_err(Error::runtime)?;
+            match self.rt.load_module(&ptx) {
+                Ok(m) => m,
+                Err(_) => {
+                    // A cached file the driver refuses (truncated, or from another driver):
+                    // compile afresh once.
+                    let ptx = super::nvrtc::ptx(src, arch, true).map_err(Error::runtime)?;
+                    self.rt.load_module(&ptx).map_err(|e| {
+                        Error::runtime(format!(
+                            "CUDA: the driver could not load the kernels of {}.cu: {}",
+                            src.name,
+                            Error::from(e)
+                        ))
+                    })?
+                }
+            }
+        };
+        #[cfg(feature = "cuda-emu")]
+        let m = self.rt.load_module(c"").map_err(Error::from)?;
+        let m = Arc::new(m);
+        mods.insert(src.name, m.clone());
+        Ok(m)
+    }
+
+    fn function(&self, src: &'static KernelSource, name: &'static str) -> Result<Function> {
+        if let Some(f) = lock(&self.functions).get(name) {
+            return Ok(*f);
+        }
+        let m = self.module(src)?;
+        let f = self.rt.get_function(&m, name).map_err(Error::from)?;
+        lock(&self.functions).insert(name, f);
+        Ok(f)
+    }
+
+    /// Queues kernel `name` of `src`. A launch the driver refuses is an error naming the kernel.
+    pub fn launch(
+        &self,
+        src: &'static KernelSource,
+        name: &'static str,
+        dims: LaunchDims,
+        args: &mut Args,
+    ) -> Result<()> {
+        self.check_usable()?;
+        super::launch::check_dims(&dims).map_err(|e| {
+            Error::runtime(format!("CUDA error: invalid launch of kernel {name}: {e}"))
+        })?;
+        let f = self.function(src, name)?;
+        if dims.smem > 48 * 1024 && lock(&self.big_smem).insert(name) {
+            self.rt
+                .set_max_dynamic_smem(&f, dims.smem)
+                .map_err(|e| Error::runtime(format!("{} (kernel {name})", Error::from(e))))?;
+        }
+        let mut params = args.pointers();
+        self.rt
+            .launch(&f, name, dims, &mut params, args.sizes())
+            .map_err(|e| match e {
+                RtError::OutOfMemory => self.oom(0),
+                RtError::Other(m) => Error::runtime(format!(
+                    "{m} (kernel {name}, grid {:?}, block {:?}, {} bytes of shared memory)",
+                    dims.grid, dims.block, dims.smem
+                )),
+            })?;
+        {
+            let mut r = lock(&self.recent);
+            if r.len() == RECENT {
+                r.pop_front();
+            }
+            r.push_back(name);
+        }
+        if self.launch_blocking {
+            self.rt.synchronize().map_err(|e| match e {
+                RtError::Other(m) => {
+                    let full = format!("{m} (in kernel {name})");
+                    *lock(&self.poisoned) = Some(full.clone());
+                    Error::runtime(full)
+                }
+                RtError::OutOfMemory => self.oom(0),
+            })?;
+            self.after_sync()?;
+        }
+        Ok(())
+    }
+
+    pub fn mem_info(&self) -> Result<(usize, usize)> {
+        self.rt.mem_info().map_err(Error::from)
+    }
+}
+
+/// True for driver errors after which the context cannot be used again (kernel faults).
+fn is_sticky(msg: &str) -> bool {
+    let m = msg.to_ascii_lowercase();
+    [
+        "illegal",
+        "misaligned",
+        "launch failure",
+        "launch_failed",
+        "launch failed",
+        "assert",
+        "exception",
+        "trap",
+        "hardware_stack_error",
+        "launch timed out",
+        "launch_timeout",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
+/// The Python error a kernel's status report stands for.
+pub(crate) fn status_error(code: i32, a: i64, b: i64, c: i64) -> Error {
+    match code {
+        1 => Error::index(format!(
+            "index {a} is out of bounds for dimension {b} with size {c}"
+        )),
+        2 => Error::index(format!("Target {a} is out of bounds.")),
+        3 => Error::index("index out of range in self"),
+        4 => Error::runtime("ZeroDivisionError"),
+        5 => Error::runtime("Integers to negative integer powers are not allowed."),
+        6 => Error::runtime("all elements of input should be between 0 and 1"),
+        7 => Error::runtime("all elements of target should be between 0 and 1"),
+        other => Error::runtime(format!("CUDA kernel reported error code {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_faults_are_sticky() {
+        assert!(is_sticky("CUDA error: an illegal memory access was encountered (CUDA_ERROR_ILLEGAL_ADDRESS) in cuStreamSynchronize"));
+        assert!(is_sticky("CUDA error: unspecified launch failure (CUDA_ERROR_LAUNCH_FAILED) in cuMemcpyDtoHAsync"));
+        assert!(is_sticky(
+            "misaligned address (CUDA_ERROR_MISALIGNED_ADDRESS)"
+        ));
+        assert!(!is_sticky(
+            "CUDA error: invalid argument (CUDA_ERROR_INVALID_VALUE) in cuLaunchKernel"
+        ));
+        assert!(!is_sticky("CUDA error: out of memory"));
+    }
+
+    #[test]
+    fn status_codes_map_to_pytorch_errors() {
+        assert_eq!(
+            status_error(1, 10, 0, 5),
+            Error::index("index 10 is out of bounds for dimension 0 with size 5")
+        );
+        assert_eq!(
+            status_error(2, 10, 0, 0),
+            Error::index("Target 10 is out of bounds.")
+        );
+        assert!(matches!(status_error(99, 0, 0, 0), Error::Runtime(_)));
+    }
+}

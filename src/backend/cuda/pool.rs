@@ -1,0 +1,201 @@
+//! Host side of kernels/pool.cu: max pooling with indices, average pooling over window tables,
+//! and nearest / bilinear resampling over tap tables.
+
+use super::conv::Dv;
+use super::elementwise::{launch_1d, upload};
+use super::launch::{Args, Pod};
+use super::nvrtc::POOL;
+use super::storage::CudaStorage;
+use crate::backend::cpu::nn::interpolate::ResampleGeom;
+use crate::backend::cpu::nn::not_implemented_for;
+use crate::backend::cpu::nn::pool::{AvgGeom, MaxPoolGeom};
+use crate::error::Result;
+use crate::storage::DType;
+
+/// `PoolGeo` in pool.cu.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default)]
+struct PoolGeo {
+    planes: i64,
+    h: i64,
+    w: i64,
+    oh: i64,
+    ow: i64,
+    kh: i64,
+    kw: i64,
+    sh: i64,
+    sw: i64,
+    ph: i64,
+    pw: i64,
+    dh: i64,
+    dw: i64,
+}
+// SAFETY: repr(C), integers only.
+unsafe impl Pod for PoolGeo {}
+
+macro_rules! fl {
+    ($base:literal, $dtype:expr, $what:literal) => {
+        match $dtype {
+            DType::F32 => concat!($base, "_f32"),
+            DType::F64 => concat!($base, "_f64"),
+            other => return Err(not_implemented_for($what, other)),
+        }
+    };
+}
+
+fn max_geo(g: &MaxPoolGeom) -> PoolGeo {
+    PoolGeo {
+        planes: g.planes as i64,
+        h: g.h as i64,
+        w: g.w as i64,
+        oh: g.oh as i64,
+        ow: g.ow as i64,
+        kh: g.kernel[0] as i64,
+        kw: g.kernel[1] as i64,
+        sh: g.stride[0] as i64,
+        sw: g.stride[1] as i64,
+        ph: g.pad[0] as i64,
+        pw: g.pad[1] as i64,
+        dh: g.dilation[0] as i64,
+        dw: g.dilation[1] as i64,
+    }
+}
+
+/// Max pooling of contiguous planes: (values, int64 indices within each plane).
+pub(crate) fn max_pool2d_forward(x: Dv<'_>, g: &MaxPoolGeom) -> Result<(CudaStorage, CudaStorage)> {
+    let dev = x.s.device();
+    let name = fl!("max_pool_fwd", x.s.dtype(), "max_pool2d");
+    let n = g.planes * g.oh * g.ow;
+    let out = CudaStorage::alloc(dev, x.s.dtype(), n)?;
+    let idx = CudaStorage::alloc(dev, DType::I64, n)?;
+    let mut a = Args::new();
+    a.pod(&max_geo(g))
+        .ptr(x.ptr())
+        .ptr(out.ptr())
+        .ptr(idx.ptr());
+    launch_1d(dev, &POOL, name, n, &mut a)?;
+    Ok((out, idx))
+}
+
+/// Gradient of max pooling: each output gradient added at its argmax.
+pub(crate) fn max_pool2d_backward(gy: Dv<'_>, idx: Dv<'_>, g: &MaxPoolGeom) -> Result<CudaStorage> {
+    let dev = gy.s.device();
+    let name = fl!("max_pool_bwd", gy.s.dtype(), "max_pool2d_backward");
+    let dx = CudaStorage::zeros(dev, gy.s.dtype(), g.planes * g.h * g.w)?;
+    let mut a = Args::new();
+    a.pod(&max_geo(g))
+        .ptr(gy.ptr())
+        .ptr(idx.ptr())
+        .ptr(dx.ptr());
+    launch_1d(dev, &POOL, name, g.planes * g.oh * g.ow, &mut a)?;
+    Ok(dx)
+}
+
+fn avg_geo(g: &AvgGeom) -> PoolGeo {
+    PoolGeo {
+        planes: g.planes as i64,
+        h: g.h as i64,
+        w: g.w as i64,
+        oh: g.rows.len() as i64,
+        ow: g.cols.len() as i64,
+        ..Default::default()
+    }
+}
+
+/// The window table (rows then cols; start, end, count) on the device.
+fn windows(dev: &std::sync::Arc<super::device::CudaDevice>, g: &AvgGeom) -> Result<CudaStorage> {
+    let table: Vec<i64> = g
+        .rows
+        .iter()
+        .chain(&g.cols)
+        .flat_map(|w| [w.start as i64, w.end as i64, w.count as i64])
+        .collect();
+    upload(dev, &table)
+}
+
+/// Average pooling forward (`forward`) or its adjoint.
+pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaStorage> {
+    let dev = x.s.device();
+    let dtype = x.s.dtype();
+    let (n_out, name) = if forward {
+        (
+            g.planes * g.rows.len() * g.cols.len(),
+            fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame"),
+        )
+    } else {
+        (
+            g.planes * g.h * g.w,
+            fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame"),
+        )
+    };
+    let out = if forward {
+        CudaStorage::alloc(dev, dtype, n_out)?
+    } else {
+        CudaStorage::zeros(dev, dtype, n_out)?
+    };
+    let win = windows(dev, g)?;
+    let mut a = Args::new();
+    a.pod(&avg_geo(g))
+        .ptr(win.ptr())
+        .f64(g.divisor.unwrap_or(0.0))
+        .ptr(x.ptr())
+        .ptr(out.ptr());
+    launch_1d(
+        dev,
+        &POOL,
+        name,
+        g.planes * g.rows.len() * g.cols.len(),
+        &mut a,
+    )?;
+    Ok(out)
+}
+
+/// Resampling forward (`forward`) or its adjoint.
+pub(crate) fn resample(x: Dv<'_>, g: &ResampleGeom, forward: bool) -> Result<CudaStorage> {
+    let dev = x.s.device();
+    let dtype = x.s.dtype();
+    let (oh, ow) = (g.rows.len(), g.cols.len());
+    let (n_out, name) = if forward {
+        (
+            g.planes * oh * ow,
+            fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame"),
+        )
+    } else {
+        (
+            g.planes * g.h * g.w,
+            fl!(
+                "resample_bwd",
+                dtype,
+                "upsample_bilinear2d_backward_out_frame"
+            ),
+        )
+    };
+    let out = if forward {
+        CudaStorage::alloc(dev, dtype, n_out)?
+    } else {
+        CudaStorage::zeros(dev, dtype, n_out)?
+    };
+    let taps: Vec<f64> = g
+        .rows
+        .iter()
+        .chain(&g.cols)
+        .flat_map(|t| [t.i0 as f64, t.i1 as f64, t.l0, t.l1])
+        .collect();
+    let taps = upload(dev, &taps)?;
+    let pg = PoolGeo {
+        planes: g.planes as i64,
+        h: g.h as i64,
+        w: g.w as i64,
+        oh: oh as i64,
+        ow: ow as i64,
+        ..Default::default()
+    };
+    let mut a = Args::new();
+    a.pod(&pg)
+        .ptr(taps.ptr())
+        .i32(g.nearest as i32)
+        .ptr(x.ptr())
+        .ptr(out.ptr());
+    launch_1d(dev, &POOL, name, g.planes * oh * ow, &mut a)?;
+    Ok(out)
+}

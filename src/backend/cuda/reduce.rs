@@ -1,0 +1,440 @@
+//! Host side of kernels/reduce.cu: reductions over dims, max/min along a dim, softmax.
+
+use super::elementwise::{cast, dtype_index};
+use super::launch::{max_blocks, row_block, Args, Pod, MAX_DIMS};
+use super::nvrtc::REDUCE;
+use super::rt::LaunchDims;
+use super::storage::CudaStorage;
+use crate::backend::ReduceOp;
+use crate::error::{Error, Result};
+use crate::storage::DType;
+use crate::tensor::layout::coalesce;
+use crate::tensor::{Dims, Layout};
+
+/// Block size of the block-per-row reductions (`RED_BLOCK` in reduce.cu).
+const RED_BLOCK: u32 = 256;
+
+/// Kept and reduced index spaces of a reduction (`RedGeo` in reduce.cu).
+#[repr(C)]
+#[derive(Copy, Clone, Debug)]
+pub(crate) struct RedGeo {
+    pub kdim: i32,
+    pub rdim: i32,
+    pub nk: i64,
+    pub nr: i64,
+    pub kshape: [i64; MAX_DIMS],
+    pub kst: [i64; MAX_DIMS],
+    pub rshape: [i64; MAX_DIMS],
+    pub rst: [i64; MAX_DIMS],
+    pub off: i64,
+}
+// SAFETY: repr(C), integers only, mirrors the C struct.
+unsafe impl Pod for RedGeo {}
+
+/// Merges and packs one index space; None when it has more than MAX_DIMS dims after merging.
+fn space(shape: &[usize], strides: &[usize]) -> Option<(i32, [i64; MAX_DIMS], [i64; MAX_DIMS])> {
+    let mut sh = [1i64; MAX_DIMS];
+    let mut st = [0i64; MAX_DIMS];
+    if shape.contains(&0) {
+        return Some((0, sh, st));
+    }
+    let (cs, cst) = coalesce(shape, &[strides])?;
+    if cs.len() > MAX_DIMS {
+        return None;
+    }
+    for (d, (&s, &t)) in cs.iter().zip(cst[0].iter()).enumerate() {
+        sh[d] = s as i64;
+        st[d] = t as i64;
+    }
+    Some((cs.len() as i32, sh, st))
+}
+
+impl RedGeo {
+    /// The geometry reducing `dims` (sorted) of `layout`; None when either space has too many dims.
+    pub fn new(layout: &Layout, dims: &[usize]) -> Option<RedGeo> {
+        let (mut ks, mut kst, mut rs, mut rst) =
+            (Dims::new(), Dims::new(), Dims::new(), Dims::new());
+        for d in 0..layout.ndim() {
+            if dims.contains(&d) {
+                rs.push(layout.shape()[d]);
+                rst.push(layout.strides()[d]);
+            } else {
+                ks.push(layout.shape()[d]);
+                kst.push(layout.strides()[d]);
+            }
+        }
+        let (kdim, kshape, kstv) = space(&ks, &kst)?;
+        let (rdim, rshape, rstv) = space(&rs, &rst)?;
+        Some(RedGeo {
+            kdim,
+            rdim,
+            nk: ks.iter().product::<usize>() as i64,
+            nr: rs.iter().product::<usize>() as i64,
+            kshape,
+            kst: kstv,
+            rshape,
+            rst: rstv,
+            off: layout.offset() as i64,
+        })
+    }
+}
+
+/// The reduction's output dtype (as the CPU kernel).
+fn out_dtype(op: ReduceOp, dtype: DType) -> DType {
+    match op {
+        ReduceOp::Sum | ReduceOp::Prod if !dtype.is_floating_point() => DType::I64,
+        ReduceOp::ArgMax | ReduceOp::ArgMin => DType::I64,
+        ReduceOp::All | ReduceOp::Any => DType::Bool,
+        _ => dtype,
+    }
+}
+
+/// Bytes of one partial result (`Op::A` in reduce.cu).
+fn partial_bytes(op: ReduceOp) -> usize {
+    match op {
+        ReduceOp::Sum | ReduceOp::Mean | ReduceOp::Prod => 8,
+        ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin => 16,
+        ReduceOp::All | ReduceOp::Any => 4,
+    }
+}
+
+fn op_index(op: ReduceOp) -> usize {
+    match op {
+        ReduceOp::Sum => 0,
+        ReduceOp::Mean => 1,
+        ReduceOp::Prod => 2,
+        ReduceOp::Max => 3,
+        ReduceOp::Min => 4,
+        ReduceOp::ArgMax => 5,
+        ReduceOp::ArgMin => 6,
+        ReduceOp::All => 7,
+        ReduceOp::Any => 8,
+    }
+}
+
+macro_rules! op_names {
+    ($kind:literal) => {
+        [
+            op_names!(@op $kind, "sum"),
+            op_names!(@op $kind, "mean"),
+            op_names!(@op $kind, "prod"),
+            op_names!(@op $kind, "max"),
+            op_names!(@op $kind, "min"),
+            op_names!(@op $kind, "argmax"),
+            op_names!(@op $kind, "argmin"),
+            op_names!(@op $kind, "all"),
+            op_names!(@op $kind, "any"),
+        ]
+    };
+    (@op $kind:literal, $op:literal) => {
+        [
+            concat!("red_", $kind, "_", $op, "_f32"),
+            concat!("red_", $kind, "_", $op, "_f64"),
+            concat!("red_", $kind, "_", $op, "_i64"),
+            concat!("red_", $kind, "_", $op, "_u8"),
+        ]
+    };
+}
+
+const ROWS: [[&str; 4]; 9] = op_names!("rows");
+const COLS: [[&str; 4]; 9] = op_names!("cols");
+const FINISH: [[&str; 4]; 9] = op_names!("finish");
+
+/// Reduces sorted `dims` of the strided `x`; the output has the kept dims, contiguous.
+pub(crate) fn reduce(
+    op: ReduceOp,
+    x: &CudaStorage,
+    layout: &Layout,
+    dims: &[usize],
+) -> Result<CudaStorage> {
+    let dtype = x.dtype();
+    let n_red: usize = dims.iter().map(|&d| layout.shape()[d]).product();
+    let n_out: usize = (0..layout.ndim())
+        .filter(|d| !dims.contains(d))
+        .map(|d| layout.shape()[d])
+        .product();
+    if n_red == 0
+        && matches!(
+            op,
+            ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
+        )
+    {
+        return Err(Error::index(format!(
+            "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
+            match op {
+                ReduceOp::Max => "max",
+                ReduceOp::Min => "min",
+                ReduceOp::ArgMax => "argmax",
+                _ => "argmin",
+            }
+        )));
+    }
+    let dev = x.device();
+    let out = CudaStorage::alloc(dev, out_dtype(op, dtype), n_out)?;
+    if n_out == 0 {
+        return Ok(out);
+    }
+    let Some(g) = RedGeo::new(layout, dims) else {
+        // Too many dims that do not merge: gather kept dims first, reduced dims last, contiguous.
+        let (p, kept) = reorder(layout, dims);
+        let c = cast(x, &layout.permute(&p), dtype)?;
+        let nd = layout.ndim();
+        let red: Vec<usize> = (kept..nd).collect();
+        return reduce(
+            op,
+            &c,
+            &Layout::contiguous(layout.permute(&p).shape()),
+            &red,
+        );
+    };
+    let sm = dev.props().sm_count;
+    let (oi, di) = (op_index(op), dtype_index(dtype));
+    let mut a = Args::new();
+    if g.nr <= 32 && g.nk >= 256 {
+        a.pod(&g).ptr(x.ptr()).ptr(out.ptr());
+        return launch_grid(dev, COLS[oi][di], n_out, &mut a).map(|_| out);
+    }
+    // Few outputs with many elements each: split every row over several blocks.
+    let target = (sm as usize) * 4;
+    let splits = if g.nk < target as i64 && g.nr >= 16_384 {
+        ((target / g.nk.max(1) as usize).max(2))
+            .min((g.nr as usize).div_ceil(4096))
+            .min(1024)
+    } else {
+        1
+    };
+    let partial = if splits > 1 {
+        Some(dev.alloc(n_out * splits * partial_bytes(op))?)
+    } else {
+        None
+    };
+    let block = row_block(g.nr as usize).min(RED_BLOCK);
+    a.pod(&g)
+        .ptr(x.ptr())
+        .ptr(out.ptr())
+        .ptr(partial.as_ref().map_or(0, |p| p.ptr()));
+    let dims3 = LaunchDims {
+        grid: [grid_rows(n_out, sm), splits as u32, 1],
+        block: [block, 1, 1],
+        smem: 0,
+    };
+    dev.launch(&REDUCE, ROWS[oi][di], dims3, &mut a)?;
+    if let Some(p) = &partial {
+        let mut f = Args::new();
+        f.pod(&g).i32(splits as i32).ptr(p.ptr()).ptr(out.ptr());
+        launch_grid(dev, FINISH[oi][di], n_out, &mut f)?;
+    }
+    Ok(out)
+}
+
+/// Blocks for a block-per-output kernel (grid-stride beyond the cap).
+fn grid_rows(n_out: usize, sm: u32) -> u32 {
+    n_out.clamp(1, max_blocks(sm) as usize) as u32
+}
+
+fn launch_grid(
+    dev: &super::device::CudaDevice,
+    name: &'static str,
+    n: usize,
+    a: &mut Args,
+) -> Result<()> {
+    super::elementwise::launch_1d(dev, &REDUCE, name, n, a)
+}
+
+/// The permutation putting kept dims first and `dims` last, and the number of kept dims.
+fn reorder(layout: &Layout, dims: &[usize]) -> (Vec<usize>, usize) {
+    let mut p: Vec<usize> = (0..layout.ndim()).filter(|d| !dims.contains(d)).collect();
+    let kept = p.len();
+    p.extend_from_slice(dims);
+    (p, kept)
+}
+
+/// Max or min along `dim` with int64 indices, the dim removed.
+pub(crate) fn extreme_along(
+    x: &CudaStorage,
+    layout: &Layout,
+    dim: usize,
+    want_max: bool,
+) -> Result<(CudaStorage, CudaStorage)> {
+    let n_red = layout.shape()[dim];
+    if n_red == 0 {
+        return Err(Error::index(format!(
+            "{}(): Expected reduction dim {dim} to have non-zero size.",
+            if want_max { "max" } else { "min" }
+        )));
+    }
+    let dev = x.device();
+    let n_out = layout.numel() / n_red;
+    let vals = CudaStorage::alloc(dev, x.dtype(), n_out)?;
+    let idx = CudaStorage::alloc(dev, DType::I64, n_out)?;
+    if n_out == 0 {
+        return Ok((vals, idx));
+    }
+    let Some(g) = RedGeo::new(layout, &[dim]) else {
+        let (p, kept) = reorder(layout, &[dim]);
+        let c = cast(x, &layout.permute(&p), x.dtype())?;
+        return extreme_along(
+            &c,
+            &Layout::contiguous(layout.permute(&p).shape()),
+            kept,
+            want_max,
+        );
+    };
+    macro_rules! names {
+        ($kind:literal) => {
+            [
+                [
+                    concat!("extreme_", $kind, "_min_f32"),
+                    concat!("extreme_", $kind, "_max_f32"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_f64"),
+                    concat!("extreme_", $kind, "_max_f64"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_i64"),
+                    concat!("extreme_", $kind, "_max_i64"),
+                ],
+                [
+                    concat!("extreme_", $kind, "_min_u8"),
+                    concat!("extreme_", $kind, "_max_u8"),
+                ],
+            ]
+        };
+    }
+    const ROWS_X: [[&str; 2]; 4] = names!("rows");
+    const COLS_X: [[&str; 2]; 4] = names!("cols");
+    let di = dtype_index(x.dtype());
+    let mut a = Args::new();
+    a.pod(&g).ptr(x.ptr()).ptr(vals.ptr()).ptr(idx.ptr());
+    if n_red <= 32 {
+        launch_grid(dev, COLS_X[di][want_max as usize], n_out, &mut a)?;
+    } else {
+        let sm = dev.props().sm_count;
+        let dims3 = LaunchDims {
+            grid: [grid_rows(n_out, sm), 1, 1],
+            block: [row_block(n_red).min(RED_BLOCK), 1, 1],
+            smem: 0,
+        };
+        dev.launch(&REDUCE, ROWS_X[di][want_max as usize], dims3, &mut a)?;
+    }
+    Ok((vals, idx))
+}
+
+/// (outer, C, inner) of a contiguous shape around `dim`.
+fn around(shape: &[usize], dim: usize) -> (usize, usize, usize) {
+    (
+        shape[..dim].iter().product(),
+        shape[dim],
+        shape[dim + 1..].iter().product(),
+    )
+}
+
+fn contiguous_operand(x: &CudaStorage, layout: &Layout) -> Result<Option<CudaStorage>> {
+    match layout.contiguous_range() {
+        Some(r) if r.start == 0 => Ok(None),
+        _ => Ok(Some(cast(x, layout, x.dtype())?)),
+    }
+}
+
+/// softmax or log_softmax along `dim`.
+pub(crate) fn softmax(
+    x: &CudaStorage,
+    layout: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<CudaStorage> {
+    let dtype = x.dtype();
+    let names = match dtype {
+        DType::F32 => ("softmax_rows_f32", "softmax_cols_f32"),
+        DType::F64 => ("softmax_rows_f64", "softmax_cols_f64"),
+        other => {
+            return Err(crate::backend::cpu::nn::not_implemented_for(
+                "softmax_lastdim_kernel_impl",
+                other,
+            ))
+        }
+    };
+    let n = layout.numel();
+    let dev = x.device();
+    let out = CudaStorage::alloc(dev, dtype, n)?;
+    if n == 0 {
+        return Ok(out);
+    }
+    let owned = contiguous_operand(x, layout)?;
+    let src = owned.as_ref().unwrap_or(x);
+    let (outer, c, inner) = around(layout.shape(), dim);
+    let mut a = Args::new();
+    if inner == 1 {
+        a.ptr(src.ptr())
+            .ptr(out.ptr())
+            .usize(outer)
+            .usize(c)
+            .i32(log as i32);
+        let d = LaunchDims {
+            grid: [grid_rows(outer, dev.props().sm_count), 1, 1],
+            block: [row_block(c), 1, 1],
+            smem: 0,
+        };
+        dev.launch(&REDUCE, names.0, d, &mut a)?;
+    } else {
+        a.ptr(src.ptr())
+            .ptr(out.ptr())
+            .usize(outer)
+            .usize(c)
+            .usize(inner)
+            .i32(log as i32);
+        launch_grid(dev, names.1, outer * inner, &mut a)?;
+    }
+    Ok(out)
+}
+
+/// The fused softmax backward from the output `y` and the gradient `g`.
+pub(crate) fn softmax_backward(
+    g: &CudaStorage,
+    lg: &Layout,
+    y: &CudaStorage,
+    ly: &Layout,
+    dim: usize,
+    log: bool,
+) -> Result<CudaStorage> {
+    let dtype = g.dtype();
+    let names = match dtype {
+        DType::F32 => ("softmax_bwd_rows_f32", "softmax_bwd_cols_f32"),
+        DType::F64 => ("softmax_bwd_rows_f64", "softmax_bwd_cols_f64"),
+        other => {
+            return Err(crate::backend::cpu::nn::not_implemented_for(
+                "softmax_backward_data",
+                other,
+            ))
+        }
+    };
+    let n = lg.numel();
+    let dev = g.device();
+    let out = CudaStorage::alloc(dev, dtype, n)?;
+    if n == 0 {
+        return Ok(out);
+    }
+    let (og, oy) = (contiguous_operand(g, lg)?, contiguous_operand(y, ly)?);
+    let (gs, ys) = (og.as_ref().unwrap_or(g), oy.as_ref().unwrap_or(y));
+    let (outer, c, inner) = around(lg.shape(), dim);
+    let mut a = Args::new();
+    a.ptr(gs.ptr())
+        .ptr(ys.ptr())
+        .ptr(out.ptr())
+        .usize(outer)
+        .usize(c);
+    if inner == 1 {
+        a.i32(log as i32);
+        let d = LaunchDims {
+            grid: [grid_rows(outer, dev.props().sm_count), 1, 1],
+            block: [row_block(c), 1, 1],
+            smem: 0,
+        };
+        dev.launch(&REDUCE, names.0, d, &mut a)?;
+    } else {
+        a.usize(inner).i32(log as i32);
+        launch_grid(dev, names.1, outer * inner, &mut a)?;
+    }
+    Ok(out)
+}

@@ -1,0 +1,63 @@
+//! Tensor memory on a CUDA device.
+
+use std::sync::Arc;
+
+use super::device::{CudaDevice, DeviceBuffer};
+use crate::error::{Error, Result};
+use crate::storage::DType;
+
+/// `len` elements of `dtype` in device memory (bool stored as one byte, as on the CPU).
+pub struct CudaStorage {
+    buf: DeviceBuffer,
+    dtype: DType,
+    len: usize,
+}
+
+impl CudaStorage {
+    /// Uninitialised storage for `len` elements.
+    pub(crate) fn alloc(dev: &Arc<CudaDevice>, dtype: DType, len: usize) -> Result<CudaStorage> {
+        let bytes = len.checked_mul(dtype.size_in_bytes()).ok_or_else(|| {
+            Error::runtime("CUDA out of memory. Tried to allocate more than 2^64 bytes")
+        })?;
+        Ok(CudaStorage {
+            buf: dev.alloc(bytes)?,
+            dtype,
+            len,
+        })
+    }
+
+    /// Zeroed storage (zero bits are 0 for every dtype).
+    pub(crate) fn zeros(dev: &Arc<CudaDevice>, dtype: DType, len: usize) -> Result<CudaStorage> {
+        let s = CudaStorage::alloc(dev, dtype, len)?;
+        dev.memset(s.ptr(), 0, s.buf.bytes())?;
+        Ok(s)
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The device index.
+    pub fn ordinal(&self) -> usize {
+        self.buf.device().ordinal
+    }
+    /// Device address of element 0.
+    pub(crate) fn ptr(&self) -> u64 {
+        self.buf.ptr()
+    }
+    /// Device address of element `offset`.
+    pub(crate) fn ptr_at(&self, offset: usize) -> u64 {
+        self.buf.ptr() + (offset * self.dtype.size_in_bytes()) as u64
+    }
+    pub(crate) fn device(&self) -> &Arc<CudaDevice> {
+        self.buf.device()
+    }
+    pub(crate) fn buffer(&self) -> &DeviceBuffer {
+        &self.buf
+    }
+}

@@ -1,0 +1,132 @@
+//! Every kernel file compiles with NVRTC to PTX for sm_80 and sm_90, and ptxas (inside NVRTC)
+//! accepts it as sm_90 machine code. Needs no GPU: NVRTC is a compiler library. NVRTC comes
+//! from the PyPI package nvidia-cuda-nvrtc==13.0.* (found through RUSTGRAD_NVRTC_DIR, the active
+//! virtual environment, or the `python3` on PATH); without it the test says so and passes.
+//! Also built with `cuda-emu` (NVRTC does not care which runtime runs the kernels), so CI builds
+//! the crate once for this test and the emulator tests.
+#![cfg(feature = "cuda")]
+
+use rustgrad::backend::cuda::{loader, nvrtc};
+
+/// Registers the pip package's library folder as the Python layer would.
+fn register_pip_nvrtc() {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import importlib.util, os\ns = importlib.util.find_spec('nvidia')\nprint('\\n'.join(os.path.join(p, 'cu13', 'lib') for p in (s.submodule_search_locations or [])) if s else '')",
+        ])
+        .output();
+    if let Ok(o) = out {
+        for line in String::from_utf8_lossy(&o.stdout).lines() {
+            if !line.trim().is_empty() {
+                loader::add_nvrtc_search_dir(line.trim().into());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kernel_compiles_for_sm80_and_sm90() {
+    register_pip_nvrtc();
+    if let Err(e) = loader::ensure_nvrtc() {
+        if std::env::var("RUSTGRAD_REQUIRE_NVRTC").is_ok_and(|v| v == "1") {
+            panic!("NVRTC required but not found: {e}");
+        }
+        eprintln!("SKIPPED: NVRTC not found ({e})");
+        return;
+    }
+    // One thread per kernel file (NVRTC compiles separate programs concurrently).
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let jobs: Vec<_> = nvrtc::ALL
+            .iter()
+            .map(|k| {
+                s.spawn(move || {
+                    let mut failures = Vec::new();
+                    for arch in [80u32, 90] {
+                        match nvrtc::compile(k, arch, nvrtc::Output::Ptx, &[]) {
+                            Ok((ptx, _)) => {
+                                let text = String::from_utf8_lossy(&ptx);
+                                if !text.contains(&format!(".target sm_{arch}")) {
+                                    failures.push(format!("{}: PTX not for sm_{arch}", k.name));
+                                }
+                            }
+                            Err(e) => failures.push(format!("{} compute_{arch}: {e}", k.name)),
+                        }
+                        // Machine code for the H100's sm_90 only: ptxas finds the same
+                        // classes of error for both, and CI time is short.
+                        if arch == 90 {
+                            if let Err(e) = nvrtc::compile(k, arch, nvrtc::Output::Cubin, &[]) {
+                                failures.push(format!("{} sm_{arch} (ptxas): {e}", k.name));
+                            }
+                        }
+                    }
+                    failures
+                })
+            })
+            .collect();
+        jobs.into_iter()
+            .flat_map(|j| {
+                j.join()
+                    .unwrap_or_else(|_| vec!["a compile thread panicked".into()])
+            })
+            .collect()
+    });
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn disk_cache_round_trip() {
+    register_pip_nvrtc();
+    let info = match loader::ensure_nvrtc() {
+        Ok(i) => i,
+        Err(e) => {
+            if std::env::var("RUSTGRAD_REQUIRE_NVRTC").is_ok_and(|v| v == "1") {
+                panic!("NVRTC required but not found: {e}");
+            }
+            eprintln!("SKIPPED: NVRTC not found");
+            return;
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("rg-kcache-{}", std::process::id()));
+    std::env::set_var("RUSTGRAD_CACHE_DIR", &dir);
+    let a = nvrtc::ptx(&nvrtc::ELEMENTWISE, 80, true).unwrap();
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let name = files[0].to_string_lossy().into_owned();
+    // The key names the NVRTC that compiled it (13.0 in CI; whatever is installed elsewhere).
+    let suffix = format!("-sm80-nvrtc{}.{}.ptx", info.version.0, info.version.1);
+    assert!(
+        name.starts_with("elementwise-") && name.ends_with(&suffix),
+        "{name}"
+    );
+    assert_eq!(
+        name.trim_end_matches(".ptx"),
+        nvrtc::cache_key(
+            "elementwise",
+            &nvrtc::full_source(&nvrtc::ELEMENTWISE),
+            80,
+            info.version
+        )
+    );
+    let b = nvrtc::ptx(&nvrtc::ELEMENTWISE, 80, false).unwrap();
+    assert_eq!(a, b);
+    // A file already on disk under a key is used as it is (this proves the read path: the
+    // memory cache has never seen sm_86).
+    let src = nvrtc::full_source(&nvrtc::ELEMENTWISE);
+    let key86 = nvrtc::cache_key("elementwise", &src, 86, info.version);
+    let planted = "//\n.version 9.0\n.target sm_86\n// planted\n";
+    std::fs::write(dir.join(format!("{key86}.ptx")), planted).unwrap();
+    let c = nvrtc::ptx(&nvrtc::ELEMENTWISE, 86, false).unwrap();
+    assert_eq!(c.to_str().unwrap(), planted);
+    // A damaged file is ignored: compiled afresh and replaced.
+    let key89 = nvrtc::cache_key("elementwise", &src, 89, info.version);
+    let f89 = dir.join(format!("{key89}.ptx"));
+    std::fs::write(&f89, b"not ptx").unwrap();
+    let d = nvrtc::ptx(&nvrtc::ELEMENTWISE, 89, false).unwrap();
+    assert!(d.to_string_lossy().contains(".target sm_89"));
+    assert!(String::from_utf8_lossy(&std::fs::read(&f89).unwrap()).contains(".target sm_89"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
