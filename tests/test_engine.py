@@ -1,6 +1,8 @@
 """The graph arena and the thread-safe engine (issue 2, point 5)."""
 
 import gc
+import subprocess
+import sys
 import threading
 import time
 
@@ -120,3 +122,23 @@ def test_backward_releases_the_gil():
     done.set()
     t.join()
     assert x.grad.shape == (512, 512)
+
+
+def test_set_num_threads_after_the_pool_started_warns():
+    # A fresh process: the pool starts at the first parallel op and keeps its size.
+    code = """
+import warnings, rustgrad
+rustgrad.set_num_threads(1)
+x = rustgrad.randn(600, 600)
+x @ x
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    rustgrad.set_num_threads(1)
+    assert not caught, caught
+    rustgrad.set_num_threads(3)
+assert rustgrad.get_num_threads() == 1
+assert len(caught) == 1 and caught[0].category is RuntimeWarning, caught
+assert "already runs 1 threads" in str(caught[0].message)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

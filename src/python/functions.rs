@@ -660,17 +660,28 @@ fn isclose(
     Ok(out.into())
 }
 
-/// Sets the number of threads rayon uses (must run before the first parallel op to take effect).
+/// Sets the number of threads rayon uses. The pool starts with the first parallel op and keeps
+/// its size from then on: a later call that asks for another size warns (RuntimeWarning).
 #[pyfunction]
-fn set_num_threads(n: usize) -> PyResult<()> {
+fn set_num_threads(py: Python<'_>, n: usize) -> PyResult<()> {
     if n == 0 {
         return Err(PyValueError::new_err(
             "set_num_threads expects a positive integer",
         ));
     }
-    let _ = rayon::ThreadPoolBuilder::new()
+    let built = rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build_global();
+    if built.is_err() && rayon::current_num_threads() != n {
+        let msg = std::ffi::CString::new(format!(
+            "set_num_threads({n}) has no effect: the thread pool already runs {} threads; call \
+             it before the first operation",
+            rayon::current_num_threads()
+        ))
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        PyErr::warn(py, &category, &msg, 1)?;
+    }
     Ok(())
 }
 
