@@ -77,22 +77,24 @@ pub fn matmul_into<T: CpuElement>(
     }
     let flops = m * n * k;
     let batches = lb.len();
+    let lmat = |offset| Mat {
+        offset,
+        rs: lrs,
+        cs: lcs,
+    };
+    let rmat = |offset| Mat {
+        offset,
+        rs: rrs,
+        cs: rcs,
+    };
     let run = |o: &mut [T], a: usize, b: usize, threads: usize| {
         gemm_one(
             o,
             (m, n, k),
             lhs,
-            Mat {
-                offset: a,
-                rs: lrs,
-                cs: lcs,
-            },
+            lmat(a),
             rhs,
-            Mat {
-                offset: b,
-                rs: rrs,
-                cs: rcs,
-            },
+            rmat(b),
             accumulate,
             threads,
         )
@@ -116,50 +118,30 @@ pub fn matmul_into<T: CpuElement>(
             let dst = SyncPtr(o.as_mut_ptr());
             (0..len.div_ceil(block)).into_par_iter().for_each(|i| {
                 let (start, size) = (i * block, block.min(len - i * block));
-                let (am, bm) = (
-                    Mat {
-                        offset: a,
-                        rs: lrs,
-                        cs: lcs,
-                    },
-                    Mat {
-                        offset: b,
-                        rs: rrs,
-                        cs: rcs,
-                    },
-                );
                 // SAFETY: blocks are disjoint parts of `o` (m x n row-major), and the operand
                 // offsets stay inside the blocks' rows or columns of A and B.
                 unsafe {
                     if by_cols {
-                        let bm = Mat {
-                            offset: b + start * rcs as usize,
-                            ..bm
-                        };
                         gemm_raw(
                             dst.get().add(start),
                             n,
                             (m, size, k),
                             lhs,
-                            am,
+                            lmat(a),
                             rhs,
-                            bm,
+                            rmat(b + start * rcs as usize),
                             accumulate,
                             1,
                         );
                     } else {
-                        let am = Mat {
-                            offset: a + start * lrs as usize,
-                            ..am
-                        };
                         gemm_raw(
                             dst.get().add(start * n),
                             n,
                             (size, n, k),
                             lhs,
-                            am,
+                            lmat(a + start * lrs as usize),
                             rhs,
-                            bm,
+                            rmat(b),
                             accumulate,
                             1,
                         );
