@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use crate::backend::cpu::nn::SyncPtr;
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
 use crate::tensor::layout::{Dims, Layout};
@@ -17,18 +18,6 @@ const GEMM_PARALLEL_FLOPS: usize = 1 << 25;
 /// step 0.6x, because between a training step's products the pool falls asleep and waking it
 /// costs more than half of a 100-microsecond product saves.
 const SPLIT_FLOPS: usize = 1 << 24;
-
-/// A pointer shared by tasks that write disjoint blocks.
-#[derive(Copy, Clone)]
-struct SyncPtr<T>(*mut T);
-// SAFETY: tasks write disjoint elements, and the buffer outlives them.
-unsafe impl<T> Send for SyncPtr<T> {}
-unsafe impl<T> Sync for SyncPtr<T> {}
-impl<T> SyncPtr<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
-}
 
 /// Strides of a matrix operand: (row stride, column stride).
 #[derive(Copy, Clone, Debug)]

@@ -63,6 +63,11 @@ impl<T> SyncPtr<T> {
     pub unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
         std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
+
+    /// The pointer (a method, so that closures capture the whole `Sync` wrapper, not the field).
+    pub fn get(self) -> *mut T {
+        self.0
+    }
 }
 
 /// Splits `0..n` into at most `parts` contiguous ranges of near-equal size.

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::SyncPtr;
 use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Float};
@@ -64,17 +65,6 @@ fn softmax_typed<T: Float + CpuElement>(
         (0..starts.len()).for_each(row);
     }
     Ok(out)
-}
-
-/// A raw pointer rows may share, each writing its own positions.
-#[derive(Copy, Clone)]
-struct SyncPtr<T>(*mut T);
-unsafe impl<T> Send for SyncPtr<T> {}
-unsafe impl<T> Sync for SyncPtr<T> {}
-impl<T> SyncPtr<T> {
-    fn get(self) -> *mut T {
-        self.0
-    }
 }
 
 /// Softmax (or log-softmax) of `x` along `dim`; contiguous result.
