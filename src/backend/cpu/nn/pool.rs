@@ -200,15 +200,7 @@ pub fn max_pool2d_forward<T: Float + CpuElement>(
 mod avx512 {
     /// True when the CPU has AVX-512F and row offsets fit the kernel's 32-bit lanes.
     pub fn available(w: usize) -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            w < (i32::MAX / 2) as usize && is_x86_feature_detected!("avx512f")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            let _ = w;
-            false
-        }
+        w < (i32::MAX / 2) as usize && super::super::conv_direct::available()
     }
 
     /// One output row: `out[i]`, `idx[i]` the max of `top[2i], top[2i+1], bottom[2i],
