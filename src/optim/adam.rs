@@ -12,13 +12,11 @@
 //! p = p - lr / (1 - beta1^t) * m / denom
 //! ```
 
-use rayon::prelude::*;
-
 use super::{
-    bump_versions, check_distinct, check_like, check_params, check_writable, chunk_len, py_float,
+    bump_versions, check_distinct, check_like, check_params, check_writable, py_float,
     read_contiguous, readable_grads, scalar, sorted_storages, Locks, Operand, Work,
-    PARALLEL_THRESHOLD,
 };
+use crate::backend::cpu::threads::{par_split_mut, SyncPtr, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::storage::{CpuElement, Float};
 use crate::tensor::Tensor;
@@ -462,24 +460,24 @@ fn run<T: Float>(s: Slices<'_, T>, g: &[T], k: &Scalars<T>) {
     let kernel = kernel(k, s.vmax.is_some());
     let k = *k;
     if n < PARALLEL_THRESHOLD {
-        kernel(s, g, k);
-        return;
+        return kernel(s, g, k);
     }
-    let c = chunk_len(n);
     let Slices { p, m, v, vmax } = s;
-    // Chunk every operand the same way and hand the chunks to the pool.
-    let mut vmax_chunks = vmax.map(|vm| vm.chunks_mut(c));
-    let tasks: Vec<(Slices<'_, T>, &[T])> = p
-        .chunks_mut(c)
-        .zip(m.chunks_mut(c))
-        .zip(v.chunks_mut(c))
-        .zip(g.chunks(c))
-        .map(|(((p, m), v), g)| {
-            let vmax = vmax_chunks.as_mut().and_then(|it| it.next());
-            (Slices { p, m, v, vmax }, g)
-        })
-        .collect();
-    tasks.into_par_iter().for_each(|(s, g)| kernel(s, g, k));
+    let (m, v) = (SyncPtr(m.as_mut_ptr()), SyncPtr(v.as_mut_ptr()));
+    let vmax = vmax.map(|vm| SyncPtr(vm.as_mut_ptr()));
+    par_split_mut(p, |start, p| {
+        let len = p.len();
+        // SAFETY: every state buffer has p's length; each chunk writes its own range of each.
+        let s = unsafe {
+            Slices {
+                p,
+                m: m.slice(start, len),
+                v: v.slice(start, len),
+                vmax: vmax.map(|vm| vm.slice(start, len)),
+            }
+        };
+        kernel(s, &g[start..start + len], k)
+    });
 }
 
 /// Per-parameter Adam state.

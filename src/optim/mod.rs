@@ -28,9 +28,6 @@ use crate::storage::{Buffer, CpuElement, Device, Float, Storage, StorageData};
 use crate::tensor::layout::StridedOffsets;
 use crate::tensor::{Layout, Tensor};
 
-/// Contiguous work below this many elements stays on the calling thread.
-pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 18;
-
 /// A tensor's storage and layout, captured once so that a step sees one consistent view.
 #[derive(Clone)]
 pub(crate) struct Operand {
@@ -339,16 +336,6 @@ pub(crate) fn read_contiguous<'a, T: CpuElement>(
 pub(crate) fn bump_versions(storages: &[Arc<Storage>]) {
     for s in storages {
         s.bump_version();
-    }
-}
-
-/// Chunk length for splitting `n` elements over the thread pool (`n` itself when small).
-pub(crate) fn chunk_len(n: usize) -> usize {
-    if n < PARALLEL_THRESHOLD {
-        n.max(1)
-    } else {
-        let threads = rayon::current_num_threads().max(1);
-        n.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / 4)
     }
 }
 

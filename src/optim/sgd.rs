@@ -10,13 +10,11 @@
 //! p = p - lr * g
 //! ```
 
-use rayon::prelude::*;
-
 use super::{
-    bump_versions, check_distinct, check_like, check_params, check_writable, chunk_len, py_float,
+    bump_versions, check_distinct, check_like, check_params, check_writable, py_float,
     read_contiguous, readable_grads, scalar, sorted_storages, Locks, Operand, Work,
-    PARALLEL_THRESHOLD,
 };
+use crate::backend::cpu::threads::{par_split_mut, SyncPtr};
 use crate::error::{Error, Result};
 use crate::storage::{CpuElement, Float};
 use crate::tensor::Tensor;
@@ -309,28 +307,18 @@ fn momentum_kernel<T: Float>(k: &Scalars<T>, first: bool) -> MomentumLoop<T> {
 fn run_plain<T: Float>(p: &mut [T], g: &[T], k: &Scalars<T>) {
     let kernel = plain_kernel(k);
     let k = *k;
-    if p.len() < PARALLEL_THRESHOLD {
-        kernel(p, g, k);
-    } else {
-        let c = chunk_len(p.len());
-        p.par_chunks_mut(c)
-            .zip(g.par_chunks(c))
-            .for_each(|(p, g)| kernel(p, g, k));
-    }
+    par_split_mut(p, |start, p| kernel(p, &g[start..start + p.len()], k));
 }
 
 fn run_momentum<T: Float>(p: &mut [T], buf: &mut [T], g: &[T], first: bool, k: &Scalars<T>) {
     let kernel = momentum_kernel(k, first);
     let k = *k;
-    if p.len() < PARALLEL_THRESHOLD {
-        kernel(p, buf, g, k);
-    } else {
-        let c = chunk_len(p.len());
-        p.par_chunks_mut(c)
-            .zip(buf.par_chunks_mut(c))
-            .zip(g.par_chunks(c))
-            .for_each(|((p, b), g)| kernel(p, b, g, k));
-    }
+    let buf = SyncPtr(buf.as_mut_ptr());
+    par_split_mut(p, |start, p| {
+        // SAFETY: the momentum buffer has p's length; each chunk writes its own range.
+        let b = unsafe { buf.slice(start, p.len()) };
+        kernel(p, b, &g[start..start + p.len()], k)
+    });
 }
 
 /// SGD as an optimizer object for Rust users: owns the parameter list and the momentum buffers.

@@ -660,34 +660,21 @@ fn isclose(
     Ok(out.into())
 }
 
-/// Sets the number of threads rayon uses. The pool starts with the first parallel op and keeps
-/// its size from then on: a later call that asks for another size warns (RuntimeWarning).
+/// Sets the number of threads CPU ops use; takes effect with the next op, as in PyTorch.
 #[pyfunction]
-fn set_num_threads(py: Python<'_>, n: usize) -> PyResult<()> {
+fn set_num_threads(n: usize) -> PyResult<()> {
     if n == 0 {
         return Err(PyValueError::new_err(
             "set_num_threads expects a positive integer",
         ));
     }
-    let built = rayon::ThreadPoolBuilder::new()
-        .num_threads(n)
-        .build_global();
-    if built.is_err() && rayon::current_num_threads() != n {
-        let msg = std::ffi::CString::new(format!(
-            "set_num_threads({n}) has no effect: the thread pool already runs {} threads; call \
-             it before the first operation",
-            rayon::current_num_threads()
-        ))
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
-        PyErr::warn(py, &category, &msg, 1)?;
-    }
+    crate::backend::cpu::threads::set_num_threads(n);
     Ok(())
 }
 
 #[pyfunction]
 fn get_num_threads() -> usize {
-    rayon::current_num_threads()
+    crate::backend::cpu::threads::num_threads()
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

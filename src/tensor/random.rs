@@ -120,11 +120,9 @@ pub fn fill_from_stream<T: Send>(
     words_per_value: usize,
     f: impl Fn(&[u32]) -> T + Sync,
 ) {
-    use rayon::prelude::*;
     let per_block = 4 / words_per_value;
     let chunk_values = 4096 * per_block;
-    let fill = |(ci, chunk): (usize, &mut [T])| {
-        let first = ci * chunk_values;
+    let fill = |first: usize, chunk: &mut [T]| {
         for (j, slot) in chunk.iter_mut().enumerate() {
             let i = first + j;
             let block = philox4x32(key, start.wrapping_add((i / per_block) as u64));
@@ -133,9 +131,9 @@ pub fn fill_from_stream<T: Send>(
         }
     };
     if out.len() > 1 << 16 {
-        out.par_chunks_mut(chunk_values).enumerate().for_each(fill);
+        crate::backend::cpu::threads::par_chunks_mut(out, chunk_values, fill);
     } else {
-        out.chunks_mut(chunk_values).enumerate().for_each(fill);
+        fill(0, out);
     }
 }
 

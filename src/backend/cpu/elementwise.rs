@@ -1,7 +1,8 @@
 //! Elementwise kernels: unary maps, broadcast binary maps, `where`, casts and strided copies.
 
 use crate::backend::cpu::math;
-use crate::backend::cpu::strided::{par_chunks_mut, RowPlan, PARALLEL_THRESHOLD};
+use crate::backend::cpu::strided::RowPlan;
+use crate::backend::cpu::threads::par_split_mut;
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element, Float};
@@ -18,7 +19,7 @@ pub fn map_unary<T: CpuElement, O: CpuElement>(
     let mut out = Buffer::<O>::uninit(n)?;
     if let Some(r) = layout.contiguous_range() {
         let src = &src[r];
-        par_chunks_mut(out.as_mut_slice(), |start, chunk| {
+        par_split_mut(out.as_mut_slice(), |start, chunk| {
             let len = chunk.len();
             for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
                 *o = f(x);
@@ -50,7 +51,7 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
     if la.shape() == shape && lb.shape() == shape {
         if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
             let (a, b) = (&a[ra], &b[rb]);
-            par_chunks_mut(out.as_mut_slice(), |start, chunk| {
+            par_split_mut(out.as_mut_slice(), |start, chunk| {
                 let end = start + chunk.len();
                 let chunk = &mut chunk[..];
                 for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
@@ -604,14 +605,7 @@ pub fn fill(dst: &mut CpuStorage, layout: &Layout, value: Scalar) -> Result<()> 
         let v: T = value.cast::<T>();
         let out = dst.slice_mut::<T>()?;
         match layout.contiguous_range() {
-            Some(r) => {
-                let out = &mut out[r];
-                if out.len() >= PARALLEL_THRESHOLD {
-                    par_chunks_mut(out, |_, c| c.fill(v));
-                } else {
-                    out.fill(v);
-                }
-            }
+            Some(r) => par_split_mut(&mut out[r], |_, c| c.fill(v)),
             None => {
                 for o in crate::tensor::layout::StridedOffsets::new(layout) {
                     out[o] = v;

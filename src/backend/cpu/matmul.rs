@@ -1,23 +1,16 @@
 //! Matrix multiplication through the `gemm` crate: strided operands (transposes cost nothing),
 //! batches, and an accumulate form used by fused ops (linear's bias, conv's weight gradient).
 
-use rayon::prelude::*;
-
-use crate::backend::cpu::nn::SyncPtr;
+use crate::backend::cpu::threads::{self, SyncPtr};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
 use crate::tensor::layout::{Dims, Layout};
 
-/// Below this many multiply-adds a product runs on one thread. gemm's threads pay off late for
-/// the skinny products of training (batch 64): on 2 cores, 64x784x128 and 64x3136x128 run
-/// 1.5-2x faster on one thread, 512^3 is faster on two.
-const GEMM_PARALLEL_FLOPS: usize = 1 << 25;
-/// From this many multiply-adds up to [`GEMM_PARALLEL_FLOPS`], blocks of the output run on
-/// separate threads, each a single-threaded gemm. Measured on 2 cores, alternating in one
-/// process: 64x3136x128 1.5x faster than one thread; 64x784x128 1.15x in a loop but the MLP
-/// step 0.6x, because between a training step's products the pool falls asleep and waking it
-/// costs more than half of a 100-microsecond product saves.
-const SPLIT_FLOPS: usize = 1 << 24;
+/// From this many multiply-adds up, a product's output is split into blocks, one per thread,
+/// each a single-threaded gemm (gemm's own threading goes through rayon; see threads.rs for why
+/// we don't). Measured on 2 cores: 64x784x128 runs in 60-65 us split against 104 us on one
+/// thread, and 1024^3 splits as well as gemm's own threads do.
+const SPLIT_FLOPS: usize = 1 << 21;
 
 /// Strides of a matrix operand: (row stride, column stride).
 #[derive(Copy, Clone, Debug)]
@@ -88,62 +81,21 @@ pub fn matmul_into<T: CpuElement>(
             threads,
         )
     };
-    if batches > 1 && flops < GEMM_PARALLEL_FLOPS * 4 && flops * batches >= GEMM_PARALLEL_FLOPS {
-        out.par_chunks_mut(mn)
-            .zip(lb.par_iter().zip(rb.par_iter()))
-            .for_each(|(o, (&a, &b))| run(o, a, b, 1));
-    } else if (SPLIT_FLOPS..GEMM_PARALLEL_FLOPS).contains(&flops)
-        && rayon::current_num_threads() > 1
-        && matches!(T::DTYPE, crate::DType::F32 | crate::DType::F64)
-    {
-        // Mid-sized products: the output split into blocks, one single-threaded gemm each.
-        // Splitting the columns halves each thread's packing of B, the rows that of A: split
-        // the side of the larger operand.
-        let parts = rayon::current_num_threads();
-        let by_cols = n > m;
-        let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
-        let block = len.div_ceil(parts).next_multiple_of(align);
-        for ((o, &a), &b) in out.chunks_mut(mn).zip(&lb).zip(&rb) {
-            let dst = SyncPtr(o.as_mut_ptr());
-            (0..len.div_ceil(block)).into_par_iter().for_each(|i| {
-                let (start, size) = (i * block, block.min(len - i * block));
-                // SAFETY: blocks are disjoint parts of `o` (m x n row-major), and the operand
-                // offsets stay inside the blocks' rows or columns of A and B.
-                unsafe {
-                    if by_cols {
-                        gemm_raw(
-                            dst.get().add(start),
-                            n,
-                            (m, size, k),
-                            lhs,
-                            lmat(a),
-                            rhs,
-                            rmat(b + start * rcs as usize),
-                            accumulate,
-                            1,
-                        );
-                    } else {
-                        gemm_raw(
-                            dst.get().add(start * n),
-                            n,
-                            (size, n, k),
-                            lhs,
-                            lmat(a + start * lrs as usize),
-                            rhs,
-                            rmat(b),
-                            accumulate,
-                            1,
-                        );
-                    }
-                }
-            });
-        }
+    let threads = if flops >= SPLIT_FLOPS {
+        threads::num_threads()
     } else {
-        let threads = if flops >= GEMM_PARALLEL_FLOPS {
-            rayon::current_num_threads()
-        } else {
-            1
-        };
+        1
+    };
+    if batches > 1 && threads == 1 && flops * batches >= SPLIT_FLOPS {
+        // Many small products: one thread each.
+        let chunk = batches.div_ceil(threads::num_threads() * 4) * mn;
+        threads::par_chunks_mut(out, chunk, |start, o| {
+            let first = start / mn;
+            for (j, o) in o.chunks_mut(mn).enumerate() {
+                run(o, lb[first + j], rb[first + j], 1);
+            }
+        });
+    } else {
         for ((o, &a), &b) in out.chunks_mut(mn).zip(&lb).zip(&rb) {
             run(o, a, b, threads);
         }
@@ -209,11 +161,9 @@ unsafe fn gemm_raw<T: CpuElement>(
         }
         return;
     }
-    let parallelism = if threads > 1 {
-        gemm::Parallelism::Rayon(threads)
-    } else {
-        gemm::Parallelism::None
-    };
+    if threads > 1 {
+        return split_gemm(out, out_rs, (m, n, k), a, am, b, bm, accumulate, threads);
+    }
     macro_rules! call_gemm {
         ($t:ty) => {{
             let (o, a, b) = (
@@ -240,7 +190,7 @@ unsafe fn gemm_raw<T: CpuElement>(
                 false,
                 false,
                 false,
-                parallelism,
+                gemm::Parallelism::None,
             )
         }};
     }
@@ -249,6 +199,61 @@ unsafe fn gemm_raw<T: CpuElement>(
         crate::DType::F64 => call_gemm!(f64),
         _ => {}
     }
+}
+
+/// `gemm_raw` over `threads` blocks of the output, each a single-threaded gemm. Splitting the
+/// columns halves each thread's packing of B, the rows that of A: split the side of the larger
+/// operand.
+///
+/// # Safety
+/// As for [`gemm_raw`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn split_gemm<T: CpuElement>(
+    out: *mut T,
+    out_rs: usize,
+    (m, n, k): (usize, usize, usize),
+    a: &[T],
+    am: Mat,
+    b: &[T],
+    bm: Mat,
+    accumulate: bool,
+    threads: usize,
+) {
+    let by_cols = n > m;
+    let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
+    let block = len.div_ceil(threads).next_multiple_of(align);
+    let dst = SyncPtr(out);
+    threads::parallel_for(len.div_ceil(block), |i| {
+        let (start, size) = (i * block, block.min(len - i * block));
+        // SAFETY: blocks are disjoint parts of the output, and the operand offsets stay inside
+        // the blocks' rows of A or columns of B.
+        unsafe {
+            if by_cols {
+                let bm = Mat {
+                    offset: (bm.offset as isize + start as isize * bm.cs) as usize,
+                    ..bm
+                };
+                gemm_raw(
+                    dst.get().add(start),
+                    out_rs,
+                    (m, size, k),
+                    a,
+                    am,
+                    b,
+                    bm,
+                    accumulate,
+                    1,
+                );
+            } else {
+                let am = Mat {
+                    offset: (am.offset as isize + start as isize * am.rs) as usize,
+                    ..am
+                };
+                let out = dst.get().add(start * out_rs);
+                gemm_raw(out, out_rs, (size, n, k), a, am, b, bm, accumulate, 1);
+            }
+        }
+    });
 }
 
 fn naive_gemm<T: Element>(

@@ -1,4 +1,4 @@
-//! CPU kernels. Generic over the element type; rayon above a size threshold.
+//! CPU kernels. Generic over the element type; parallel (threads.rs) above a size threshold.
 
 pub mod elementwise;
 pub mod index;
@@ -7,3 +7,4 @@ pub mod matmul;
 pub mod nn;
 pub mod reduce;
 pub mod strided;
+pub mod threads;

@@ -1,8 +1,7 @@
 //! Reductions over a set of dims (sum, mean, prod, max, min, all, any) and max/min with indices.
 
-use rayon::prelude::*;
-
-use crate::backend::cpu::strided::{RowPlan, PARALLEL_THRESHOLD};
+use crate::backend::cpu::strided::RowPlan;
+use crate::backend::cpu::threads::{self, SyncPtr, PARALLEL_THRESHOLD};
 use crate::backend::ReduceOp;
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element};
@@ -211,7 +210,9 @@ fn reduce_typed<T: CpuElement>(
         };
         let o = out.as_mut_slice();
         if n_out * n_red.max(1) >= PARALLEL_THRESHOLD && n_out > 1 {
-            o.par_iter_mut().zip(bases.par_iter()).for_each(|(o, &b)| *o = reduce_one(b));
+            let ptr = SyncPtr(o.as_mut_ptr());
+            // SAFETY: each index writes its own output element.
+            threads::par_for_each(n_out, |i| unsafe { *ptr.get().add(i) = reduce_one(bases[i]) });
         } else {
             for (o, &b) in o.iter_mut().zip(&bases) {
                 *o = reduce_one(b);

@@ -5,14 +5,9 @@
 //! output is always contiguous, so row `r` writes `out[r * len .. (r + 1) * len]`, which lets rows be
 //! split across threads without any locking.
 
-use rayon::prelude::*;
-
 use crate::tensor::layout::{coalesce, Dims, Layout};
 
-/// Elementwise work below this many elements stays on the calling thread. Waking the pool costs
-/// tens of microseconds on small VMs; measured on 2 cores (MLP and ConvNet steps, 32K / 256K / 1M
-/// alternating), 256K was fastest for both.
-pub const PARALLEL_THRESHOLD: usize = 1 << 18;
+use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
 
 /// The rows of a broadcast loop over `N` operands.
 pub struct RowPlan<const N: usize> {
@@ -125,37 +120,20 @@ impl<const N: usize> RowPlan<N> {
             });
             return;
         }
-        let threads = rayon::current_num_threads().max(1);
         let rows_per_task = self
             .rows
-            .div_ceil(threads * 4)
+            .div_ceil(threads::num_threads() * 4)
             .max(PARALLEL_THRESHOLD / len / 4)
             .max(1);
-        out.par_chunks_mut(rows_per_task * len)
-            .enumerate()
-            .for_each(|(task, chunk)| {
-                let first = task * rows_per_task;
-                let n = chunk.len() / len;
-                self.for_rows(first, n, |row, offs| {
-                    let r = row - first;
-                    f(&mut chunk[r * len..(r + 1) * len], offs)
-                });
+        threads::par_chunks_mut(out, rows_per_task * len, |start, chunk| {
+            let first = start / len;
+            let n = chunk.len() / len;
+            self.for_rows(first, n, |row, offs| {
+                let r = row - first;
+                f(&mut chunk[r * len..(r + 1) * len], offs)
             });
+        });
     }
-}
-
-/// Splits a contiguous length-`n` job in parallel chunks when it is big.
-pub fn par_chunks_mut<T: Send>(out: &mut [T], f: impl Fn(usize, &mut [T]) + Sync) {
-    let n = out.len();
-    if n < PARALLEL_THRESHOLD {
-        f(0, out);
-        return;
-    }
-    let threads = rayon::current_num_threads().max(1);
-    let chunk = n.div_ceil(threads * 4).max(PARALLEL_THRESHOLD / 4);
-    out.par_chunks_mut(chunk)
-        .enumerate()
-        .for_each(|(i, c)| f(i * chunk, c));
 }
 
 #[cfg(test)]

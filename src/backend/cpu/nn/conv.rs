@@ -12,11 +12,9 @@
 //! are enough samples for every thread; otherwise samples run one after another with gemm itself
 //! multithreaded. A 1x1 kernel with unit stride and no padding needs no columns at all.
 
-use rayon::prelude::*;
-
 use super::conv_direct::{self as direct, Plan};
-use super::{split_ranges, SyncPtr};
 use crate::backend::cpu::matmul::{gemm_one, Mat};
+use crate::backend::cpu::threads::{self, split_ranges, SyncPtr};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, DType};
 
@@ -166,9 +164,19 @@ pub fn col2im<T: CpuElement + std::ops::AddAssign>(cols: &[T], dx: &mut [T], g: 
     }
 }
 
+/// Runs `f` on each range in parallel; the first error wins.
+fn try_for_each_range(
+    ranges: Vec<std::ops::Range<usize>>,
+    f: impl Fn(std::ops::Range<usize>) -> Result<()> + Sync,
+) -> Result<()> {
+    threads::par_map(ranges.len(), |i| f(ranges[i].clone()))
+        .into_iter()
+        .collect()
+}
+
 /// How a batch is processed: `tasks` parallel tasks over the samples, and gemm's own threads.
 fn split_work(g: &ConvGeom) -> (usize, usize) {
-    let threads = rayon::current_num_threads().max(1);
+    let threads = threads::num_threads();
     let total = g.macs_per_sample() * g.n;
     if threads == 1 || total < PARALLEL_MACS {
         (1, 1)
@@ -343,7 +351,7 @@ pub fn conv2d_forward<T: CpuElement>(
     }
     let ranges = split_ranges(g.n, tasks);
     let ptr = SyncPtr(out.as_mut_ptr());
-    ranges.into_par_iter().try_for_each(|r| -> Result<()> {
+    try_for_each_range(ranges, |r| {
         let mut cols = Buffer::<T>::uninit(cols_len)?;
         for n in r {
             // SAFETY: each sample's output block is written by exactly one task.
@@ -401,7 +409,7 @@ fn direct_forward(
     if tasks == 1 {
         run(0..g.n)
     } else {
-        split_ranges(g.n, tasks).into_par_iter().try_for_each(run)
+        try_for_each_range(split_ranges(g.n, tasks), run)
     }
 }
 
@@ -675,25 +683,26 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
         vec![s]
     } else {
         let ptr = dx.as_mut().map(|d| SyncPtr(d.as_mut_ptr()));
-        split_ranges(g.n, tasks)
-            .into_par_iter()
-            .map(|r| -> Result<Scratch<T>> {
-                let mut s = sh.scratch()?;
-                for n in r {
-                    // SAFETY: each sample's input-gradient block is written by exactly one task.
-                    let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
-                    backward_sample(
-                        &sh,
-                        &gy[n * out_len..(n + 1) * out_len],
-                        x_of(n),
-                        dx_n,
-                        &mut s,
-                        1,
-                    );
-                }
-                Ok(s)
-            })
-            .collect::<Result<Vec<_>>>()?
+        let ranges = split_ranges(g.n, tasks);
+        threads::par_map(ranges.len(), |i| -> Result<Scratch<T>> {
+            let r = ranges[i].clone();
+            let mut s = sh.scratch()?;
+            for n in r {
+                // SAFETY: each sample's input-gradient block is written by exactly one task.
+                let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
+                backward_sample(
+                    &sh,
+                    &gy[n * out_len..(n + 1) * out_len],
+                    x_of(n),
+                    dx_n,
+                    &mut s,
+                    1,
+                );
+            }
+            Ok(s)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
     };
     let w_len = g.o * g.k();
     let weight = if needs.weight {

@@ -4,9 +4,7 @@
 //! (`l0`, `l1`); nearest is the one-tap case. The backward adds each output gradient back with
 //! the same weights.
 
-use rayon::prelude::*;
-
-use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use crate::backend::cpu::threads::{par_chunks_mut, PARALLEL_THRESHOLD};
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, Float};
 
@@ -145,10 +143,7 @@ pub fn resample_forward<T: Float + CpuElement>(x: &[T], g: &ResampleGeom) -> Res
         }
     };
     if g.planes * ohw >= PARALLEL_THRESHOLD {
-        out.as_mut_slice()
-            .par_chunks_mut(ohw)
-            .enumerate()
-            .for_each(|(p, o)| body(p, o));
+        par_chunks_mut(out.as_mut_slice(), ohw, |start, o| body(start / ohw, o));
     } else {
         for (p, o) in out.as_mut_slice().chunks_mut(ohw).enumerate() {
             body(p, o);
@@ -184,10 +179,7 @@ pub fn resample_backward<T: Float + CpuElement>(gy: &[T], g: &ResampleGeom) -> R
         }
     };
     if g.planes * (hw + ohw) >= PARALLEL_THRESHOLD {
-        dx.as_mut_slice()
-            .par_chunks_mut(hw)
-            .enumerate()
-            .for_each(|(p, d)| body(p, d));
+        par_chunks_mut(dx.as_mut_slice(), hw, |start, d| body(start / hw, d));
     } else {
         for (p, d) in dx.as_mut_slice().chunks_mut(hw).enumerate() {
             body(p, d);

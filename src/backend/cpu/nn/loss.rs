@@ -6,10 +6,8 @@
 //! coefficients `a` come from the target (and weights and smoothing); its gradient with respect
 //! to the scores is `softmax * sum(a) - a`.
 
-use rayon::prelude::*;
-
-use super::SyncPtr;
-use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use crate::backend::cpu::threads::SyncPtr;
+use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, Float};
 
@@ -64,7 +62,7 @@ pub fn check_targets(target: &[i64], classes: usize, ignore_index: i64) -> Resul
 /// Runs `f(row)` for every row (in parallel for big inputs), collecting the results in order.
 fn per_row<R: Send>(g: &RowGeom, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     if g.numel() >= PARALLEL_THRESHOLD {
-        (0..g.rows()).into_par_iter().map(f).collect()
+        threads::par_map(g.rows(), f)
     } else {
         (0..g.rows()).map(f).collect()
     }
@@ -368,7 +366,14 @@ pub fn pointwise_loss<T: Float + CpuElement>(
     };
     if reduce {
         let sum: f64 = if n >= PARALLEL_THRESHOLD {
-            (0..n).into_par_iter().map(|i| at(i).to_f64()).sum()
+            let chunk = threads::chunk_len(n);
+            threads::par_map(n.div_ceil(chunk), |c| {
+                (c * chunk..n.min((c + 1) * chunk))
+                    .map(|i| at(i).to_f64())
+                    .sum::<f64>()
+            })
+            .into_iter()
+            .sum()
         } else {
             (0..n).map(|i| at(i).to_f64()).sum()
         };
@@ -376,10 +381,11 @@ pub fn pointwise_loss<T: Float + CpuElement>(
     }
     let mut out = Buffer::<T>::uninit(n)?;
     if n >= PARALLEL_THRESHOLD {
-        out.as_mut_slice()
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(i, o)| *o = at(i));
+        threads::par_split_mut(out.as_mut_slice(), |start, o| {
+            for (j, o) in o.iter_mut().enumerate() {
+                *o = at(start + j);
+            }
+        });
     } else {
         for (i, o) in out.as_mut_slice().iter_mut().enumerate() {
             *o = at(i);

@@ -48,43 +48,6 @@ impl<'a> Src<'a> {
     }
 }
 
-/// A raw pointer that parallel tasks share, each writing elements no other task writes.
-#[derive(Copy, Clone)]
-pub(crate) struct SyncPtr<T>(pub *mut T);
-// SAFETY: users guarantee that tasks write disjoint elements and that the buffer outlives them.
-unsafe impl<T> Send for SyncPtr<T> {}
-unsafe impl<T> Sync for SyncPtr<T> {}
-
-impl<T> SyncPtr<T> {
-    /// The mutable slice `start..start + len` of the shared buffer.
-    ///
-    /// # Safety
-    /// The range must lie inside the buffer, and no other task may access it concurrently.
-    pub unsafe fn slice<'a>(self, start: usize, len: usize) -> &'a mut [T] {
-        std::slice::from_raw_parts_mut(self.0.add(start), len)
-    }
-
-    /// The pointer (a method, so that closures capture the whole `Sync` wrapper, not the field).
-    pub fn get(self) -> *mut T {
-        self.0
-    }
-}
-
-/// Splits `0..n` into at most `parts` contiguous ranges of near-equal size.
-pub fn split_ranges(n: usize, parts: usize) -> Vec<std::ops::Range<usize>> {
-    let parts = parts.clamp(1, n.max(1));
-    let base = n / parts;
-    let extra = n % parts;
-    let mut out = Vec::with_capacity(parts);
-    let mut start = 0;
-    for i in 0..parts {
-        let len = base + usize::from(i < extra);
-        out.push(start..start + len);
-        start += len;
-    }
-    out
-}
-
 /// Independent partial sums in the reductions below: enough to hide add latency and let LLVM
 /// vectorise (the summation order differs from a serial loop, as in PyTorch's reductions).
 const PARTIALS: usize = 16;
@@ -159,19 +122,4 @@ pub fn not_implemented_for(kernel: &str, dtype: DType) -> Error {
         "\"{kernel}\" not implemented for '{}'",
         dtype.scalar_name()
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_cover_everything_once() {
-        assert_eq!(split_ranges(5, 2), vec![0..3, 3..5]);
-        assert_eq!(split_ranges(2, 4), vec![0..1, 1..2]);
-        assert_eq!(split_ranges(0, 3), vec![0..0]);
-        let r = split_ranges(64, 3);
-        assert_eq!(r.iter().map(|r| r.len()).sum::<usize>(), 64);
-        assert_eq!(r.last().unwrap().end, 64);
-    }
 }

@@ -1,10 +1,9 @@
 //! Batch normalisation over (N, C, S): per-channel statistics, the affine normalisation, and the
 //! backward pass, each one sweep per channel (channels in parallel).
 
-use rayon::prelude::*;
-
-use super::{sum_and_dot_f64, sum_and_sq_f64, SyncPtr};
-use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use super::{sum_and_dot_f64, sum_and_sq_f64};
+use crate::backend::cpu::threads::SyncPtr;
+use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, Float};
 
@@ -34,7 +33,7 @@ impl NormGeom {
 /// Runs `f(channel)` for every channel, in parallel for big inputs; collects the results.
 fn per_channel<R: Send>(g: &NormGeom, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
     if g.numel() >= PARALLEL_THRESHOLD && g.c > 1 {
-        (0..g.c).into_par_iter().map(f).collect()
+        threads::par_map(g.c, f)
     } else {
         (0..g.c).map(f).collect()
     }

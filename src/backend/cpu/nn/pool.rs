@@ -1,9 +1,7 @@
 //! Pooling over (planes, H, W): max pooling with argmax indices, and average pooling over
 //! per-axis windows (which covers avg_pool2d in all its modes and adaptive_avg_pool2d).
 
-use rayon::prelude::*;
-
-use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use crate::backend::cpu::threads::{self, SyncPtr, PARALLEL_THRESHOLD};
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, DType, Float};
 
@@ -73,9 +71,7 @@ fn for_planes<A: Send>(out: &mut [A], len: usize, work: usize, f: impl Fn(usize,
         return;
     }
     if work >= PARALLEL_THRESHOLD {
-        out.par_chunks_mut(len)
-            .enumerate()
-            .for_each(|(p, x)| f(p, x));
+        threads::par_chunks_mut(out, len, |start, x| f(start / len, x));
     } else {
         out.chunks_mut(len).enumerate().for_each(|(p, x)| f(p, x));
     }
@@ -183,10 +179,12 @@ pub fn max_pool2d_forward<T: Float + CpuElement>(
     };
     let (o, i) = (out.as_mut_slice(), idx.as_mut_slice());
     if work >= PARALLEL_THRESHOLD {
-        o.par_chunks_mut(ohw)
-            .zip(i.par_chunks_mut(ohw))
-            .enumerate()
-            .for_each(|(p, (o, i))| body(p, o, i));
+        let idx = SyncPtr(i.as_mut_ptr());
+        threads::par_chunks_mut(o, ohw, |start, o| {
+            // SAFETY: plane `start / ohw` owns the same block of the index buffer.
+            let i = unsafe { idx.slice(start, ohw) };
+            body(start / ohw, o, i)
+        });
     } else {
         for (p, (o, i)) in o.chunks_mut(ohw).zip(i.chunks_mut(ohw)).enumerate() {
             body(p, o, i);

@@ -1,9 +1,7 @@
 //! Softmax and log-softmax along one dim, and their backward passes, in one pass per row.
 
-use rayon::prelude::*;
-
-use super::SyncPtr;
-use crate::backend::cpu::strided::PARALLEL_THRESHOLD;
+use crate::backend::cpu::threads::PARALLEL_THRESHOLD;
+use crate::backend::cpu::threads::{par_for_each, SyncPtr};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Float};
 use crate::tensor::layout::{Dims, Layout, StridedOffsets};
@@ -60,7 +58,7 @@ fn softmax_typed<T: Float + CpuElement>(
         }
     };
     if layout.numel() >= PARALLEL_THRESHOLD {
-        (0..starts.len()).into_par_iter().for_each(row);
+        par_for_each(starts.len(), row);
     } else {
         (0..starts.len()).for_each(row);
     }
@@ -126,7 +124,7 @@ fn softmax_backward_typed<T: Float + CpuElement>(
         }
     };
     if lg.numel() >= PARALLEL_THRESHOLD {
-        (0..gs.len()).into_par_iter().for_each(row);
+        par_for_each(gs.len(), row);
     } else {
         (0..gs.len()).for_each(row);
     }
