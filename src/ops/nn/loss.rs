@@ -1,14 +1,23 @@
 //! Losses: cross_entropy (one fused log-softmax + NLL op), nll_loss, mse_loss, l1_loss,
 //! binary_cross_entropy and binary_cross_entropy_with_logits, with PyTorch's checks and messages.
+//!
+//! Each op runs the kernels of its input's device. On a CUDA device every reduction and
+//! denominator stays on the device, so a training step never waits for the host, and class
+//! targets are checked by the kernels, which report the first bad one (PyTorch's IndexError) at
+//! the next synchronising call.
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
 use crate::backend::cpu::nn::loss::{
     self as kernel, CeOptions, PointLoss, RowGeom, RowGrad, Target,
 };
 use crate::backend::cpu::nn::not_implemented_for;
+#[cfg(feature = "cuda")]
+use crate::backend::cuda;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel, torch_size, Reduction};
+#[cfg(feature = "cuda")]
+use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::{CpuElement, DType};
 use crate::tensor::{broadcast_shapes, Dims, Tensor};
 use crate::with_float_dtype;
@@ -110,47 +119,316 @@ fn class_weight(weight: Option<&Tensor>, classes: usize, dtype: DType) -> Result
     Ok(Some(kernel_operand(&w.to_dtype(dtype)?)?))
 }
 
+/// What a mean divides by: a number the host knows (rows of probability targets, elements, or
+/// on the CPU the summed class weights of class targets), or a device scalar (those summed class
+/// weights on a CUDA device, which depend on the data).
+#[derive(Clone)]
+enum Denom {
+    Host(f64),
+    #[cfg(feature = "cuda")]
+    Device(Tensor),
+}
+
+impl Denom {
+    /// `t` over the denominator (differentiable).
+    fn divide(&self, t: &Tensor) -> Result<Tensor> {
+        match self {
+            Denom::Host(c) => t.mul_scalar(1.0 / c),
+            #[cfg(feature = "cuda")]
+            Denom::Device(d) => t.div(d),
+        }
+    }
+
+    /// The denominator as a number (CPU kernels, whose denominators the host always knows).
+    fn on_host(&self) -> Result<f64> {
+        match self {
+            Denom::Host(c) => Ok(*c),
+            #[cfg(feature = "cuda")]
+            Denom::Device(_) => Err(Error::runtime(
+                "internal error: a loss denominator on a CUDA device read on the host",
+            )),
+        }
+    }
+}
+
 /// Reduces per-row (or per-element) losses: the rows tensor itself, their sum, or their sum
-/// over `denominator`.
-fn reduce_rows(rows: Tensor, reduction: Reduction, denominator: f64) -> Result<Tensor> {
+/// over `denom`; on the CPU summed on the host in double, on a CUDA device summed there.
+fn reduce_rows(rows: Tensor, reduction: Reduction, denom: &Denom) -> Result<Tensor> {
     if reduction == Reduction::None {
         return Ok(rows);
     }
+    #[cfg(feature = "cuda")]
+    if rows.device().is_cuda() {
+        return no_grad(|| {
+            let total = rows.sum()?;
+            if reduction == Reduction::Mean {
+                denom.divide(&total)
+            } else {
+                Ok(total)
+            }
+        });
+    }
     let total: f64 = rows.to_vec::<f64>()?.iter().sum();
     let v = if reduction == Reduction::Mean {
-        total / denominator
+        total / denom.on_host()?
     } else {
         total
     };
     Tensor::scalar(v, rows.dtype(), rows.device())
 }
 
-/// The gradient reaching each row: `g` itself (reduction none), or one value.
+/// The gradient reaching each row, as the fused backward kernels read it.
 enum Upstream {
+    /// One value per row (reduction none).
     Rows(Tensor),
+    /// One value for every row, read on the host (CPU kernels).
     Scalar(f64),
+    /// One value for every row, a device scalar (CUDA kernels read it with stride 0).
+    #[cfg(feature = "cuda")]
+    Device(Tensor),
 }
 
-fn upstream(g: &Tensor, reduction: Reduction, denominator: f64) -> Result<Upstream> {
-    Ok(match reduction {
-        Reduction::None => Upstream::Rows(kernel_operand(g)?),
-        Reduction::Sum => Upstream::Scalar(g.item()?.to_f64()),
-        Reduction::Mean => Upstream::Scalar(g.item()?.to_f64() / denominator),
-    })
+impl Upstream {
+    /// The tensor operand the kernels read, if any.
+    fn operand(&self) -> Option<&Tensor> {
+        match self {
+            Upstream::Rows(t) => Some(t),
+            Upstream::Scalar(_) => None,
+            #[cfg(feature = "cuda")]
+            Upstream::Device(t) => Some(t),
+        }
+    }
+
+    /// The stride at which a CUDA kernel reads the operand: 1 per row, 0 for one value.
+    #[cfg(feature = "cuda")]
+    fn stride(&self) -> usize {
+        usize::from(matches!(self, Upstream::Rows(_)))
+    }
+}
+
+/// `g` scaled for the reduction, as the fused backward kernels read it.
+fn upstream(g: &Tensor, reduction: Reduction, denom: &Denom) -> Result<Upstream> {
+    if reduction == Reduction::None {
+        return Ok(Upstream::Rows(kernel_operand(g)?));
+    }
+    #[cfg(feature = "cuda")]
+    if g.device().is_cuda() {
+        let g = if reduction == Reduction::Mean {
+            no_grad(|| denom.divide(g))?
+        } else {
+            g.clone()
+        };
+        return Ok(Upstream::Device(kernel_operand(&g)?));
+    }
+    let v = g.item()?.to_f64();
+    Ok(Upstream::Scalar(if reduction == Reduction::Mean {
+        v / denom.on_host()?
+    } else {
+        v
+    }))
 }
 
 /// `g` scaled for the reduction and shaped to broadcast over the input's class dim.
-fn upstream_tensor(
-    g: &Tensor,
-    reduction: Reduction,
-    denominator: f64,
-    ndim: usize,
-) -> Result<Tensor> {
+fn upstream_tensor(g: &Tensor, reduction: Reduction, denom: &Denom, ndim: usize) -> Result<Tensor> {
     match reduction {
         Reduction::None => g.unsqueeze(class_dim(ndim) as i64),
         Reduction::Sum => Ok(g.clone()),
-        Reduction::Mean => g.mul_scalar(1.0 / denominator),
+        Reduction::Mean => denom.divide(g),
     }
+}
+
+/// What the class-target kernels take besides their operands.
+#[derive(Copy, Clone)]
+struct ClassLoss {
+    geom: RowGeom,
+    opt: CeOptions,
+    /// Probability targets (cross_entropy only) rather than class indices.
+    prob: bool,
+}
+
+/// The fused log-softmax + NLL forward: per-row losses (of shape `rows_shape`), per-row
+/// log-sum-exp, and what the mean divides by.
+fn ce_forward(
+    xc: &Tensor,
+    tc: &Tensor,
+    wc: Option<&Tensor>,
+    spec: ClassLoss,
+    rows_shape: &[usize],
+) -> Result<(Tensor, Tensor, Denom)> {
+    let ClassLoss { geom, opt, prob } = spec;
+    let n_rows = geom.rows();
+    let mut operands = vec![xc, tc];
+    operands.extend(wc);
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        let rows = run_cuda("cross_entropy", &operands, |s| {
+            cuda::nn::ce_forward(s[0], s[1], s.get(2).copied(), &geom, prob, opt)
+        })?;
+        let denom = if prob {
+            Denom::Host(n_rows as f64)
+        } else {
+            Denom::Device(no_grad(|| cuda_tensor(rows.weight, &[n_rows]).sum())?)
+        };
+        let lse = cuda_tensor(rows.lse, &[n_rows]);
+        return Ok((cuda_tensor(rows.loss, rows_shape), lse, denom));
+    }
+    if !prob {
+        tc.with_cpu(|s, l| {
+            let t = s.slice::<i64>()?;
+            let r = l.contiguous_range().unwrap_or(0..0);
+            kernel::check_targets(&t[r], geom.c, opt.ignore_index)
+        })?;
+    }
+    let (loss_rows, lse, total_weight) = run_kernel("cross_entropy", &operands, |s| {
+        with_float_dtype!(s[0].dtype(), T => {
+            let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
+            let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
+            let f = kernel::cross_entropy_forward(s[0].get::<T>()?, t, w, &geom, opt)?;
+            Ok((T::wrap(f.loss), T::wrap(f.lse), f.total_weight))
+        }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
+    })?;
+    let denom = Denom::Host(if prob { n_rows as f64 } else { total_weight });
+    let lse = cpu_tensor(lse, &[n_rows]);
+    Ok((cpu_tensor(loss_rows, rows_shape), lse, denom))
+}
+
+/// The fused cross-entropy backward: (dx, dtarget when asked for probability targets), each of
+/// the input's shape.
+fn ce_backward(
+    x: &Tensor,
+    t: &Tensor,
+    lse: &Tensor,
+    w: Option<&Tensor>,
+    up: &Upstream,
+    spec: ClassLoss,
+    need_t: bool,
+) -> Result<(Tensor, Option<Tensor>)> {
+    let ClassLoss { geom, opt, prob } = spec;
+    let (xc, tc, lc) = (kernel_operand(x)?, kernel_operand(t)?, kernel_operand(lse)?);
+    let mut operands = vec![&xc, &tc, &lc];
+    operands.extend(up.operand());
+    operands.extend(w);
+    let wi = 3 + usize::from(up.operand().is_some());
+    let shape = x.shape();
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        let stride = up.stride();
+        let (dx, dt) = run_cuda("cross_entropy_backward", &operands, |s| {
+            let w = s.get(wi).copied();
+            cuda::nn::ce_backward(s[0], s[1], w, s[2], s[3], stride, &geom, prob, opt, need_t)
+        })?;
+        return Ok((cuda_tensor(dx, &shape), dt.map(|d| cuda_tensor(d, &shape))));
+    }
+    let (dx, dt) = run_kernel("cross_entropy_backward", &operands, |s| {
+        with_float_dtype!(s[0].dtype(), T => {
+            let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
+            let gr = match up { Upstream::Scalar(v) => RowGrad::Scalar(*v), _ => RowGrad::PerRow(s[3].get::<T>()?) };
+            let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
+            let (dx, dt) = kernel::cross_entropy_backward(
+                s[0].get::<T>()?, t, w, s[2].get::<T>()?, gr, &geom, opt, need_t)?;
+            Ok((T::wrap(dx), dt.map(T::wrap)))
+        }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
+    })?;
+    Ok((cpu_tensor(dx, &shape), dt.map(|d| cpu_tensor(d, &shape))))
+}
+
+/// The constant coefficients `a` of class targets (one-hot, smoothed, times the class weight;
+/// `shape`, the input's), for the differentiable backward. `op` and `kernel_name` name the op in
+/// errors.
+fn class_coefficients(
+    (op, kernel_name): (&str, &str),
+    t: &Tensor,
+    w: Option<&Tensor>,
+    dtype: DType,
+    shape: &[usize],
+    spec: ClassLoss,
+) -> Result<Tensor> {
+    let ClassLoss { geom, opt, .. } = spec;
+    let tc = kernel_operand(t)?;
+    let mut operands = vec![&tc];
+    operands.extend(w);
+    #[cfg(feature = "cuda")]
+    if tc.device().is_cuda() {
+        let dev = tc.device();
+        let data = run_cuda(op, &operands, |s| {
+            let d = cuda::elementwise::device_of(dev)?;
+            cuda::nn::ce_coefficients(&d, dtype, s[0], s.get(1).copied(), &geom, opt)
+        })?;
+        return Ok(cuda_tensor(data, shape));
+    }
+    let data = run_kernel(op, &operands, |s| {
+        with_float_dtype!(dtype, T => {
+            let w = match s.get(1) { Some(w) => Some(w.get::<T>()?), None => None };
+            Ok(T::wrap(kernel::class_coefficients(s[0].get::<i64>()?, w, &geom, opt)?))
+        }, else Err(not_implemented_for(kernel_name, dtype)))
+    })?;
+    Ok(cpu_tensor(data, shape))
+}
+
+/// The NLL forward: per-row losses (of shape `rows_shape`) and what the mean divides by (the
+/// summed class weights of the rows not ignored).
+fn nll_forward(
+    xc: &Tensor,
+    tc: &Tensor,
+    wc: Option<&Tensor>,
+    geom: RowGeom,
+    ignore_index: i64,
+    rows_shape: &[usize],
+) -> Result<(Tensor, Denom)> {
+    let mut operands = vec![xc, tc];
+    operands.extend(wc);
+    #[cfg(feature = "cuda")]
+    if xc.device().is_cuda() {
+        let (rows, wrow) = run_cuda("nll_loss", &operands, |s| {
+            cuda::nn::nll_forward(s[0], s[1], s.get(2).copied(), &geom, ignore_index)
+        })?;
+        let denom = Denom::Device(no_grad(|| cuda_tensor(wrow, &[geom.rows()]).sum())?);
+        return Ok((cuda_tensor(rows, rows_shape), denom));
+    }
+    let (rows, total) = run_kernel("nll_loss", &operands, |s| {
+        let t = s[1].get::<i64>()?;
+        kernel::check_targets(t, geom.c, ignore_index)?;
+        with_float_dtype!(s[0].dtype(), T => {
+            let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
+            let (l, total) = kernel::nll_forward(s[0].get::<T>()?, t, w, &geom, ignore_index)?;
+            Ok((T::wrap(l), total))
+        }, else Err(not_implemented_for("nll_loss_out_frame", s[0].dtype())))
+    })?;
+    Ok((cpu_tensor(rows, rows_shape), Denom::Host(total)))
+}
+
+/// The fused NLL backward: dx (of `shape`, in `dtype`).
+fn nll_backward(
+    t: &Tensor,
+    w: Option<&Tensor>,
+    up: &Upstream,
+    dtype: DType,
+    shape: &[usize],
+    geom: RowGeom,
+    ignore_index: i64,
+) -> Result<Tensor> {
+    let mut operands = vec![t];
+    operands.extend(up.operand());
+    operands.extend(w);
+    let wi = 1 + usize::from(up.operand().is_some());
+    #[cfg(feature = "cuda")]
+    if t.device().is_cuda() {
+        let (dev, stride) = (t.device(), up.stride());
+        let dx = run_cuda("nll_loss_backward", &operands, |s| {
+            let d = cuda::elementwise::device_of(dev)?;
+            let w = s.get(wi).copied();
+            cuda::nn::nll_backward(&d, dtype, s[0], w, s[1], stride, &geom, ignore_index)
+        })?;
+        return Ok(cuda_tensor(dx, shape));
+    }
+    let data = run_kernel("nll_loss_backward", &operands, |s| {
+        with_float_dtype!(dtype, T => {
+            let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
+            let gr = match up { Upstream::Scalar(v) => RowGrad::Scalar(*v), _ => RowGrad::PerRow(s[1].get::<T>()?) };
+            Ok(T::wrap(kernel::nll_backward(s[0].get::<i64>()?, w, gr, &geom, ignore_index)?))
+        }, else Err(not_implemented_for("nll_loss_backward", dtype)))
+    })?;
+    Ok(cpu_tensor(data, shape))
 }
 
 impl Tensor {
@@ -206,6 +484,7 @@ impl Tensor {
             ignore_index,
             label_smoothing,
         };
+        let spec = ClassLoss { geom, opt, prob };
         let xc = kernel_operand(self)?;
         let target_f = if prob {
             target.to_dtype(dtype)?
@@ -213,49 +492,8 @@ impl Tensor {
             target.clone()
         };
         let tc = kernel_operand(&target_f)?;
-        #[cfg(feature = "cuda")]
-        if xc.device().is_cuda() {
-            return super::loss_cuda::cross_entropy(
-                self,
-                &target_f,
-                &xc,
-                &tc,
-                wc,
-                super::loss_cuda::CeArgs {
-                    geom,
-                    opt,
-                    prob,
-                    reduction,
-                    rows_shape: rows_shape(&is).to_vec(),
-                    class_dim: class_dim(is.len()) as i64,
-                },
-            );
-        }
-        if !prob {
-            tc.with_cpu(|s, l| {
-                let t = s.slice::<i64>()?;
-                let r = l.contiguous_range().unwrap_or(0..0);
-                kernel::check_targets(&t[r], geom.c, ignore_index)
-            })?;
-        }
-        let mut operands = vec![&xc, &tc];
-        operands.extend(wc.as_ref());
-        let (loss_rows, lse, total_weight) = run_kernel("cross_entropy", &operands, |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
-                let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
-                let f = kernel::cross_entropy_forward(s[0].get::<T>()?, t, w, &geom, opt)?;
-                Ok((T::wrap(f.loss), T::wrap(f.lse), f.total_weight))
-            }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
-        })?;
-        let rshape = rows_shape(&is);
-        let denominator = if prob {
-            geom.rows() as f64
-        } else {
-            total_weight
-        };
-        let out = reduce_rows(cpu_tensor(loss_rows, &rshape), reduction, denominator)?;
-        let lse = cpu_tensor(lse, &[geom.rows()]);
+        let (loss_rows, lse, denom) = ce_forward(&xc, &tc, wc.as_ref(), spec, &rows_shape(&is))?;
+        let out = reduce_rows(loss_rows, reduction, &denom)?;
         let inputs: Vec<&Tensor> = if prob {
             vec![self, &target_f]
         } else {
@@ -291,7 +529,7 @@ impl Tensor {
                 let g = grad0(grads)?.to_dtype(x.dtype())?;
                 let need_t = prob && ctx.needs_input_grad(1);
                 if is_grad_enabled() {
-                    let gb = upstream_tensor(&g, reduction, denominator, nd)?;
+                    let gb = upstream_tensor(&g, reduction, &denom, nd)?;
                     let cd = class_dim(nd) as i64;
                     let mut bshape = vec![1usize; nd];
                     bshape[cd as usize] = geom.c;
@@ -304,16 +542,8 @@ impl Tensor {
                             None => smoothed,
                         }
                     } else {
-                        let tc = kernel_operand(t)?;
-                        let mut operands = vec![&tc];
-                        operands.extend(w);
-                        let data = run_kernel("cross_entropy_backward", &operands, |s| {
-                            with_float_dtype!(x.dtype(), T => {
-                                let w = match s.get(1) { Some(w) => Some(w.get::<T>()?), None => None };
-                                Ok(T::wrap(kernel::class_coefficients(s[0].get::<i64>()?, w, &geom, opt)?))
-                            }, else Err(not_implemented_for("cross_entropy", x.dtype())))
-                        })?;
-                        cpu_tensor(data, &x.shape())
+                        let names = ("cross_entropy_backward", "cross_entropy");
+                        class_coefficients(names, t, w, x.dtype(), &x.shape(), spec)?
                     };
                     let p = x.softmax(cd)?;
                     let gx = gb.mul(&p.mul(&a.sum_dims(&[cd], true)?)?.sub(&a)?)?;
@@ -332,35 +562,11 @@ impl Tensor {
                     }
                     return Ok(out);
                 }
-                let up = upstream(&g, reduction, denominator)?;
-                let xc = kernel_operand(x)?;
-                let tc = kernel_operand(t)?;
-                let lc = kernel_operand(lse)?;
-                let mut operands = vec![&xc, &tc, &lc];
-                if let Upstream::Rows(r) = &up {
-                    operands.push(r);
-                }
-                operands.extend(w);
-                let per_row = matches!(up, Upstream::Rows(_));
-                let scalar = match up {
-                    Upstream::Scalar(v) => v,
-                    Upstream::Rows(_) => 0.0,
-                };
-                let (dx, dt) = run_kernel("cross_entropy_backward", &operands, |s| {
-                    with_float_dtype!(s[0].dtype(), T => {
-                        let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
-                        let gr = if per_row { RowGrad::PerRow(s[3].get::<T>()?) } else { RowGrad::Scalar(scalar) };
-                        let wi = 3 + per_row as usize;
-                        let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
-                        let (dx, dt) = kernel::cross_entropy_backward(
-                            s[0].get::<T>()?, t, w, s[2].get::<T>()?, gr, &geom, opt, need_t)?;
-                        Ok((T::wrap(dx), dt.map(T::wrap)))
-                    }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
-                })?;
-                let shape = x.shape();
-                let mut out = vec![Some(cpu_tensor(dx, &shape))];
+                let up = upstream(&g, reduction, &denom)?;
+                let (dx, dt) = ce_backward(x, t, lse, w, &up, spec, need_t)?;
+                let mut out = vec![Some(dx)];
                 if prob {
-                    out.push(dt.map(|d| cpu_tensor(d, &shape)));
+                    out.push(dt);
                 }
                 Ok(out)
             },
@@ -389,42 +595,17 @@ impl Tensor {
         let geom = row_geom(&is);
         let wc = class_weight(weight, geom.c, self.dtype())?;
         let (xc, tc) = (kernel_operand(self)?, kernel_operand(target)?);
-        #[cfg(feature = "cuda")]
-        if xc.device().is_cuda() {
-            return super::loss_cuda::nll_loss(
-                self,
-                &xc,
-                &tc,
-                wc,
-                super::loss_cuda::CeArgs {
-                    geom,
-                    opt: CeOptions {
-                        ignore_index,
-                        label_smoothing: 0.0,
-                    },
-                    prob: false,
-                    reduction,
-                    rows_shape: rows_shape(&is).to_vec(),
-                    class_dim: class_dim(is.len()) as i64,
-                },
-            );
-        }
-        let mut operands = vec![&xc, &tc];
-        operands.extend(wc.as_ref());
-        let (rows, total) = run_kernel("nll_loss", &operands, |s| {
-            let t = s[1].get::<i64>()?;
-            kernel::check_targets(t, geom.c, ignore_index)?;
-            with_float_dtype!(s[0].dtype(), T => {
-                let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
-                let (l, total) = kernel::nll_forward(s[0].get::<T>()?, t, w, &geom, ignore_index)?;
-                Ok((T::wrap(l), total))
-            }, else Err(not_implemented_for("nll_loss_out_frame", s[0].dtype())))
-        })?;
-        let out = reduce_rows(cpu_tensor(rows, &rows_shape(&is)), reduction, total)?;
+        let (rows, denom) =
+            nll_forward(&xc, &tc, wc.as_ref(), geom, ignore_index, &rows_shape(&is))?;
+        let out = reduce_rows(rows, reduction, &denom)?;
         let has_w = wc.is_some();
-        let opt = CeOptions {
-            ignore_index,
-            label_smoothing: 0.0,
+        let spec = ClassLoss {
+            geom,
+            opt: CeOptions {
+                ignore_index,
+                label_smoothing: 0.0,
+            },
+            prob: false,
         };
         let nd = is.len();
         let dtype = self.dtype();
@@ -443,36 +624,16 @@ impl Tensor {
                 let t = ctx.saved(0);
                 let w = if has_w { Some(ctx.saved(1)) } else { None };
                 let g = grad0(grads)?.to_dtype(dtype)?;
-                let shape = is.clone();
-                let mut operands = vec![t];
-                operands.extend(w);
                 if is_grad_enabled() {
                     // dx = -a * g with the constant coefficients a (one-hot times class weight).
-                    let data = run_kernel("nll_loss_backward", &operands, |s| {
-                        with_float_dtype!(g.dtype(), T => {
-                            let w = match s.get(1) { Some(w) => Some(w.get::<T>()?), None => None };
-                            Ok(T::wrap(kernel::class_coefficients(s[0].get::<i64>()?, w, &geom, opt)?))
-                        }, else Err(not_implemented_for("nll_loss_backward", g.dtype())))
-                    })?;
-                    let a = cpu_tensor(data, &shape);
-                    let gb = upstream_tensor(&g, reduction, total, nd)?;
+                    let names = ("nll_loss_backward", "nll_loss_backward");
+                    let a = class_coefficients(names, t, w, dtype, &is, spec)?;
+                    let gb = upstream_tensor(&g, reduction, &denom, nd)?;
                     return Ok(vec![Some(a.mul(&gb)?.neg()?)]);
                 }
-                let up = upstream(&g, reduction, total)?;
-                if let Upstream::Rows(r) = &up {
-                    operands.push(r);
-                }
-                let data = run_kernel("nll_loss_backward", &operands, |s| {
-                    with_float_dtype!(g.dtype(), T => {
-                        let w = if has_w { Some(s[1].get::<T>()?) } else { None };
-                        let gr = match &up {
-                            Upstream::Rows(_) => RowGrad::PerRow(s[1 + has_w as usize].get::<T>()?),
-                            Upstream::Scalar(v) => RowGrad::Scalar(*v),
-                        };
-                        Ok(T::wrap(kernel::nll_backward(s[0].get::<i64>()?, w, gr, &geom, ignore_index)?))
-                    }, else Err(not_implemented_for("nll_loss_backward", g.dtype())))
-                })?;
-                Ok(vec![Some(cpu_tensor(data, &shape))])
+                let up = upstream(&g, reduction, &denom)?;
+                let dx = nll_backward(t, w, &up, dtype, &is, geom, ignore_index)?;
+                Ok(vec![Some(dx)])
             },
         )?;
         Ok(out)
@@ -530,17 +691,27 @@ fn point_operands(
     })
 }
 
-/// Runs a pointwise loss kernel: the per-element tensor, or the reduced scalar.
+/// Runs a pointwise loss kernel: the per-element tensor, or the reduced scalar (on the CPU
+/// summed by the kernel, on a CUDA device by a device sum).
 fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> Result<Tensor> {
     let mut operands = vec![&ops.x, &ops.t];
     operands.extend(ops.w.as_ref());
     operands.extend(ops.pw.as_ref());
     let (has_w, has_pw) = (ops.w.is_some(), ops.pw.is_some());
+    let n = ops.shape.iter().product::<usize>();
     #[cfg(feature = "cuda")]
     if ops.x.device().is_cuda() {
-        return super::loss_cuda::point_forward(
-            kind, &operands, has_w, has_pw, &ops.shape, reduction,
-        );
+        let data = run_cuda("loss", &operands, |s| {
+            let w = if has_w { Some(s[2]) } else { None };
+            let pw = if has_pw {
+                Some(s[2 + has_w as usize])
+            } else {
+                None
+            };
+            cuda::nn::point_loss(kind, s[0], s[1], w, pw, n)
+        })?;
+        let per = cuda_tensor(data, &ops.shape);
+        return reduce_rows(per, reduction, &Denom::Host(n as f64));
     }
     let reduce = reduction != Reduction::None;
     let data = run_kernel("loss", &operands, |s| {
@@ -555,8 +726,7 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
     }
     let out = cpu_tensor(data, &[]);
     if reduction == Reduction::Mean {
-        let n = ops.shape.iter().product::<usize>() as f64;
-        no_grad(|| out.mul_scalar(1.0 / n))
+        no_grad(|| out.mul_scalar(1.0 / n as f64))
     } else {
         Ok(out)
     }

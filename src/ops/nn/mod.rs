@@ -9,11 +9,7 @@ pub mod conv;
 pub mod dropout;
 pub mod interpolate;
 pub mod loss;
-#[cfg(feature = "cuda")]
-mod loss_cuda;
 pub mod norm;
-#[cfg(feature = "cuda")]
-mod norm_cuda;
 pub mod pool;
 pub mod softmax;
 

@@ -1,15 +1,22 @@
 //! batch_norm: one op over `(N, C)`, `(N, C, L)` or `(N, C, H, W)` input, with batch statistics
 //! (training, running statistics updated in place) or running statistics (evaluation).
+//!
+//! On a CUDA device the statistics, the running-statistics update, the normalisation and the
+//! fused backward are kernels (kernels/nn.cu), the statistics kept on the device in double.
 
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
 use crate::backend::cpu::nn::norm::{self as kernel, NormGeom};
 use crate::backend::cpu::nn::not_implemented_for;
+#[cfg(feature = "cuda")]
+use crate::backend::cuda;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel, torch_size};
-use crate::storage::CpuElement;
+#[cfg(feature = "cuda")]
+use crate::ops::nn::{cuda_tensor, run_cuda};
+use crate::storage::{CpuElement, DType};
 use crate::tensor::Tensor;
 use crate::with_float_dtype;
 
@@ -29,6 +36,217 @@ fn check_features(name: &str, t: Option<&Tensor>, c: usize) -> Result<()> {
 /// A float vector as a `(C,)` tensor of `like`'s dtype (a constant: no autograd history).
 fn constant(values: &[f64], like: &Tensor) -> Result<Tensor> {
     no_grad(|| Tensor::from_slice(values, &[values.len()])?.to_dtype(like.dtype()))
+}
+
+/// A double vector on a CUDA device as a `(C,)` tensor of `like`'s dtype (a constant).
+#[cfg(feature = "cuda")]
+fn device_constant(s: &cuda::CudaStorage, like: &Tensor) -> Result<Tensor> {
+    let c = s.len();
+    let copy = cuda::cast(s, &crate::tensor::Layout::contiguous(&[c]), DType::F64)?;
+    no_grad(|| cuda_tensor(copy, &[c]).to_dtype(like.dtype()))
+}
+
+/// The gradients of (input, weight, bias).
+type NormGrads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+
+/// The per-channel mean and inverse standard deviation that normalise: on the host (CPU), or on
+/// the CUDA device in double. The variant is the device the kernels run on.
+enum Stats {
+    Host {
+        mean: Vec<f64>,
+        invstd: Vec<f64>,
+    },
+    #[cfg(feature = "cuda")]
+    Device(cuda::nn::BnStats),
+}
+
+impl Stats {
+    /// The statistics of the batch `xc` (contiguous), updating `running_mean` and `running_var`
+    /// (when given) in place with `momentum`, the variance unbiased.
+    fn of_batch(
+        xc: &Tensor,
+        (running_mean, running_var): (Option<&Tensor>, Option<&Tensor>),
+        momentum: f64,
+        eps: f64,
+        geom: NormGeom,
+    ) -> Result<Stats> {
+        #[cfg(feature = "cuda")]
+        if xc.device().is_cuda() {
+            let as_operand = |t: Option<&Tensor>| -> Result<Option<Tensor>> {
+                t.map(|t| kernel_operand(&t.to_dtype(xc.dtype())?))
+                    .transpose()
+            };
+            let (rm, rv) = (as_operand(running_mean)?, as_operand(running_var)?);
+            let mut operands = vec![xc];
+            operands.extend(rm.as_ref());
+            operands.extend(rv.as_ref());
+            let (has_rm, has_rv) = (rm.is_some(), rv.is_some());
+            let (stats, nrm, nrv) = run_cuda("batch_norm", &operands, |s| {
+                let rm = if has_rm { Some(s[1]) } else { None };
+                let rv = if has_rv {
+                    Some(s[1 + has_rm as usize])
+                } else {
+                    None
+                };
+                cuda::nn::bn_train_stats(s[0], &geom, (rm, rv), momentum, eps)
+            })?;
+            for (t, new) in [(running_mean, nrm), (running_var, nrv)] {
+                if let (Some(t), Some(new)) = (t, new) {
+                    no_grad(|| t.copy_(&cuda_tensor(new, &t.shape())))?;
+                }
+            }
+            return Ok(Stats::Device(stats));
+        }
+        let (mean, var) = run_kernel("batch_norm", &[xc], |s| {
+            with_float_dtype!(s[0].dtype(), T => Ok(kernel::channel_stats(s[0].get::<T>()?, &geom)),
+                else Err(not_implemented_for("batch_norm", s[0].dtype())))
+        })?;
+        let m = geom.m() as f64;
+        if let Some(rm) = running_mean {
+            let old = rm.to_vec::<f64>()?;
+            let new: Vec<f64> = old
+                .iter()
+                .zip(&mean)
+                .map(|(r, v)| momentum * v + (1.0 - momentum) * r)
+                .collect();
+            no_grad(|| rm.copy_(&Tensor::from_slice(&new, &rm.shape())?))?;
+        }
+        if let Some(rv) = running_var {
+            let old = rv.to_vec::<f64>()?;
+            let new: Vec<f64> = old
+                .iter()
+                .zip(&var)
+                .map(|(r, v)| momentum * (v * m / (m - 1.0)) + (1.0 - momentum) * r)
+                .collect();
+            no_grad(|| rv.copy_(&Tensor::from_slice(&new, &rv.shape())?))?;
+        }
+        let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+        Ok(Stats::Host { mean, invstd })
+    }
+
+    /// The statistics given by the running mean `rm` and variance `rv` (evaluation); `dtype` is
+    /// the input's, `c` the number of channels.
+    // Only the CUDA kernels read `c` and `dtype`.
+    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+    fn of_running(rm: &Tensor, rv: &Tensor, eps: f64, c: usize, dtype: DType) -> Result<Stats> {
+        #[cfg(feature = "cuda")]
+        if rm.device().is_cuda() {
+            let (rm, rv) = (
+                kernel_operand(&rm.to_dtype(dtype)?)?,
+                kernel_operand(&rv.to_dtype(dtype)?)?,
+            );
+            let stats = run_cuda("batch_norm", &[&rm, &rv], |s| {
+                cuda::nn::bn_eval_stats(s[0], s[1], c, eps)
+            })?;
+            return Ok(Stats::Device(stats));
+        }
+        let mean = rm.to_vec::<f64>()?;
+        let invstd: Vec<f64> = rv
+            .to_vec::<f64>()?
+            .iter()
+            .map(|v| 1.0 / (v + eps).sqrt())
+            .collect();
+        Ok(Stats::Host { mean, invstd })
+    }
+
+    /// `(xc - mean) * invstd * wc + bc`, per channel (`xc`, `wc`, `bc` contiguous).
+    fn normalize(
+        &self,
+        xc: &Tensor,
+        wc: Option<&Tensor>,
+        bc: Option<&Tensor>,
+        geom: NormGeom,
+    ) -> Result<Tensor> {
+        let mut operands = vec![xc];
+        operands.extend(wc);
+        operands.extend(bc);
+        let (has_w, has_b) = (wc.is_some(), bc.is_some());
+        let shape = xc.shape();
+        match self {
+            Stats::Host { mean, invstd } => {
+                let data = run_kernel("batch_norm", &operands, |s| {
+                    with_float_dtype!(s[0].dtype(), T => {
+                        let w = if has_w { Some(s[1].get::<T>()?) } else { None };
+                        let b = if has_b { Some(s[1 + has_w as usize].get::<T>()?) } else { None };
+                        Ok(T::wrap(kernel::normalize(s[0].get::<T>()?, &geom, mean, invstd, w, b)?))
+                    }, else Err(not_implemented_for("batch_norm", s[0].dtype())))
+                })?;
+                Ok(cpu_tensor(data, &shape))
+            }
+            #[cfg(feature = "cuda")]
+            Stats::Device(stats) => {
+                let y = run_cuda("batch_norm", &operands, |s| {
+                    let w = if has_w { Some(s[1]) } else { None };
+                    let b = if has_b {
+                        Some(s[1 + has_w as usize])
+                    } else {
+                        None
+                    };
+                    cuda::nn::bn_normalize(s[0], &geom, stats, w, b)
+                })?;
+                Ok(cuda_tensor(y, &shape))
+            }
+        }
+    }
+
+    /// The statistics as `(C,)` constants of `like`'s dtype (for the differentiable backward).
+    fn constants(&self, like: &Tensor) -> Result<(Tensor, Tensor)> {
+        match self {
+            Stats::Host { mean, invstd } => Ok((constant(mean, like)?, constant(invstd, like)?)),
+            #[cfg(feature = "cuda")]
+            Stats::Device(s) => Ok((
+                device_constant(&s.mean, like)?,
+                device_constant(&s.invstd, like)?,
+            )),
+        }
+    }
+
+    /// The fused backward kernels: (dx when `need_x`, dweight, dbias).
+    fn backward(
+        &self,
+        g: &Tensor,
+        x: &Tensor,
+        w: Option<&Tensor>,
+        geom: NormGeom,
+        training: bool,
+        need_x: bool,
+    ) -> Result<NormGrads> {
+        let (gc, xc) = (kernel_operand(g)?, kernel_operand(x)?);
+        let wc = w
+            .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
+            .transpose()?;
+        let mut operands = vec![&gc, &xc];
+        operands.extend(wc.as_ref());
+        match self {
+            Stats::Host { mean, invstd } => {
+                let r = run_kernel("batch_norm_backward", &operands, |s| {
+                    with_float_dtype!(s[0].dtype(), T => {
+                        let w = if s.len() > 2 { Some(s[2].get::<T>()?) } else { None };
+                        kernel::normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, &geom,
+                            mean, invstd, w, training, need_x)
+                            .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
+                    }, else Err(not_implemented_for("batch_norm_backward", s[0].dtype())))
+                })?;
+                let gx = r.0.map(|d| cpu_tensor(d, &x.shape()));
+                let gw = r.1.map(|v| constant(&v, x)).transpose()?;
+                let gb = r.2.map(|v| constant(&v, x)).transpose()?;
+                Ok((gx, gw, gb))
+            }
+            #[cfg(feature = "cuda")]
+            Stats::Device(stats) => {
+                let (dx, dw, db) = run_cuda("batch_norm_backward", &operands, |s| {
+                    let w = s.get(2).copied();
+                    cuda::nn::bn_backward(s[0], s[1], &geom, stats, w, training, need_x)
+                })?;
+                let c = geom.c;
+                Ok((
+                    dx.map(|d| cuda_tensor(d, &x.shape())),
+                    Some(cuda_tensor(dw, &[c])),
+                    Some(cuda_tensor(db, &[c])),
+                ))
+            }
+        }
+    }
 }
 
 impl Tensor {
@@ -89,76 +307,22 @@ impl Tensor {
         };
         let (wc, bc) = (cast(weight)?, cast(bias)?);
         let xc = kernel_operand(self)?;
-        #[cfg(feature = "cuda")]
-        if xc.device().is_cuda() {
-            return super::norm_cuda::batch_norm(
-                self,
-                &xc,
-                (weight, wc),
-                (bias, bc),
-                (running_mean, running_var),
-                training,
-                momentum,
-                eps,
-                geom,
-            );
-        }
-        let (mean, invstd) = if training {
-            let (mean, var) = run_kernel("batch_norm", &[&xc], |s| {
-                with_float_dtype!(s[0].dtype(), T => Ok(kernel::channel_stats(s[0].get::<T>()?, &geom)),
-                    else Err(not_implemented_for("batch_norm", s[0].dtype())))
-            })?;
-            let m = geom.m() as f64;
-            if let Some(rm) = running_mean {
-                let old = rm.to_vec::<f64>()?;
-                let new: Vec<f64> = old
-                    .iter()
-                    .zip(&mean)
-                    .map(|(r, v)| momentum * v + (1.0 - momentum) * r)
-                    .collect();
-                no_grad(|| rm.copy_(&Tensor::from_slice(&new, &rm.shape())?))?;
-            }
-            if let Some(rv) = running_var {
-                let old = rv.to_vec::<f64>()?;
-                let new: Vec<f64> = old
-                    .iter()
-                    .zip(&var)
-                    .map(|(r, v)| momentum * (v * m / (m - 1.0)) + (1.0 - momentum) * r)
-                    .collect();
-                no_grad(|| rv.copy_(&Tensor::from_slice(&new, &rv.shape())?))?;
-            }
-            let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-            (mean, invstd)
+        let stats = if training {
+            Stats::of_batch(&xc, (running_mean, running_var), momentum, eps, geom)?
         } else {
             let (Some(rm), Some(rv)) = (running_mean, running_var) else {
                 return Err(Error::runtime(
                     "running_mean and running_var must be defined in evaluation mode",
                 ));
             };
-            let mean = rm.to_vec::<f64>()?;
-            let invstd: Vec<f64> = rv
-                .to_vec::<f64>()?
-                .iter()
-                .map(|v| 1.0 / (v + eps).sqrt())
-                .collect();
-            (mean, invstd)
+            Stats::of_running(rm, rv, eps, c, dtype)?
         };
-        let mut operands = vec![&xc];
-        operands.extend(wc.as_ref());
-        operands.extend(bc.as_ref());
+        let out = stats.normalize(&xc, wc.as_ref(), bc.as_ref(), geom)?;
         let (has_w, has_b) = (wc.is_some(), bc.is_some());
-        let data = run_kernel("batch_norm", &operands, |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let w = if has_w { Some(s[1].get::<T>()?) } else { None };
-                let b = if has_b { Some(s[1 + has_w as usize].get::<T>()?) } else { None };
-                Ok(T::wrap(kernel::normalize(s[0].get::<T>()?, &geom, &mean, &invstd, w, b)?))
-            }, else Err(not_implemented_for("batch_norm", s[0].dtype())))
-        })?;
-        let out = cpu_tensor(data, &s);
         let mut inputs = vec![self];
         inputs.extend(weight);
         inputs.extend(bias);
-        let stats = Arc::new((mean, invstd));
+        let stats = Arc::new(stats);
         let nd = s.len();
         record(
             "NativeBatchNormBackward0",
@@ -181,28 +345,11 @@ impl Tensor {
                     let eval_stats = if training {
                         None
                     } else {
-                        Some((constant(&stats.0, x)?, constant(&stats.1, x)?))
+                        Some(stats.constants(x)?)
                     };
                     composite_backward(&g, x, w, eval_stats, geom, training, eps, nd)?
                 } else {
-                    let (gc, xc) = (kernel_operand(&g)?, kernel_operand(x)?);
-                    let wc = w
-                        .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
-                        .transpose()?;
-                    let mut operands = vec![&gc, &xc];
-                    operands.extend(wc.as_ref());
-                    let r = run_kernel("batch_norm_backward", &operands, |s| {
-                        with_float_dtype!(s[0].dtype(), T => {
-                            let w = if s.len() > 2 { Some(s[2].get::<T>()?) } else { None };
-                            kernel::normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, &geom,
-                                &stats.0, &stats.1, w, training, need_x)
-                                .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
-                        }, else Err(not_implemented_for("batch_norm_backward", s[0].dtype())))
-                    })?;
-                    let gx = r.0.map(|d| cpu_tensor(d, &x.shape()));
-                    let gw = r.1.map(|v| constant(&v, x)).transpose()?;
-                    let gb = r.2.map(|v| constant(&v, x)).transpose()?;
-                    (gx, gw, gb)
+                    stats.backward(&g, x, w, geom, training, need_x)?
                 };
                 let fit = |t: Option<Tensor>, like: Option<&Tensor>| -> Result<Option<Tensor>> {
                     match (t, like) {
@@ -215,8 +362,7 @@ impl Tensor {
                     out.push(if need_w { fit(gw, w)? } else { None });
                 }
                 if has_b {
-                    let like_b = if need_b { gb } else { None };
-                    out.push(like_b);
+                    out.push(if need_b { gb } else { None });
                 }
                 Ok(out)
             },
@@ -227,7 +373,7 @@ impl Tensor {
 
 /// The backward as differentiable tensor ops (for gradients of gradients).
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn composite_backward(
+fn composite_backward(
     g: &Tensor,
     x: &Tensor,
     w: Option<&Tensor>,
@@ -236,7 +382,7 @@ pub(crate) fn composite_backward(
     training: bool,
     eps: f64,
     nd: usize,
-) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+) -> Result<NormGrads> {
     let c = geom.c;
     let dims: Vec<i64> = std::iter::once(0).chain(2..nd as i64).collect();
     let mut bshape = vec![1usize; nd];
