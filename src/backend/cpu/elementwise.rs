@@ -65,28 +65,30 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
     let lb = lb.broadcast_to(shape);
     let plan = RowPlan::new(shape, [&la, &lb]);
     let [sa, sb] = plan.inner_strides;
-    let len = plan.len;
-    plan.fill_rows(out.as_mut_slice(), |row, [oa, ob]| match (sa, sb) {
-        (1, 1) => {
-            for ((o, &x), &y) in row.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
-                *o = f(x, y);
+    plan.fill_rows(out.as_mut_slice(), |row, [oa, ob]| {
+        let len = row.len();
+        match (sa, sb) {
+            (1, 1) => {
+                for ((o, &x), &y) in row.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
+                    *o = f(x, y);
+                }
             }
-        }
-        (1, 0) => {
-            let y = b[ob];
-            for (o, &x) in row.iter_mut().zip(&a[oa..oa + len]) {
-                *o = f(x, y);
+            (1, 0) => {
+                let y = b[ob];
+                for (o, &x) in row.iter_mut().zip(&a[oa..oa + len]) {
+                    *o = f(x, y);
+                }
             }
-        }
-        (0, 1) => {
-            let x = a[oa];
-            for (o, &y) in row.iter_mut().zip(&b[ob..ob + len]) {
-                *o = f(x, y);
+            (0, 1) => {
+                let x = a[oa];
+                for (o, &y) in row.iter_mut().zip(&b[ob..ob + len]) {
+                    *o = f(x, y);
+                }
             }
-        }
-        _ => {
-            for (i, o) in row.iter_mut().enumerate() {
-                *o = f(a[oa + i * sa], b[ob + i * sb]);
+            _ => {
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = f(a[oa + i * sa], b[ob + i * sb]);
+                }
             }
         }
     });

@@ -154,6 +154,9 @@ fn reduce_typed<T: CpuElement>(
 
     // Sum and mean over leading dims of a row-major block: accumulate whole rows (vectorised).
     if matches!(op, ReduceOp::Sum | ReduceOp::Mean) && T::DTYPE.is_floating_point() {
+        if let Some(out) = total_sum(x, layout, n_out, op == ReduceOp::Mean)? {
+            return Ok(out);
+        }
         if let Some(out) = column_sum(x, &kept, &red, op == ReduceOp::Mean)? {
             return Ok(out);
         }
@@ -248,6 +251,32 @@ fn extreme<T: Element>(x: &[T], base: usize, plan: &RowPlan<1>, want_max: bool) 
         })
     });
     (best.unwrap_or_default(), best_idx)
+}
+
+/// Sum of a whole big contiguous tensor: fixed-size chunks summed in parallel and added in
+/// order, so the result does not depend on the thread count.
+fn total_sum<T: CpuElement>(
+    x: &[T],
+    layout: &Layout,
+    n_out: usize,
+    mean: bool,
+) -> Result<Option<CpuStorage>> {
+    const CHUNK: usize = 1 << 14;
+    let Some(r) = layout.contiguous_range() else {
+        return Ok(None);
+    };
+    if n_out != 1 || r.len() < PARALLEL_THRESHOLD {
+        return Ok(None);
+    }
+    let x = &x[r];
+    let parts = threads::par_map(x.len().div_ceil(CHUNK), |c| {
+        sum_slice(&x[c * CHUNK..x.len().min((c + 1) * CHUNK)])
+    });
+    let mut sum: f64 = parts.iter().sum();
+    if mean {
+        sum /= x.len() as f64;
+    }
+    Ok(Some(T::wrap(Buffer::<T>::from_slice(&[T::from_f64(sum)])?)))
 }
 
 /// Sum over leading dims when the kept dims form one contiguous run: out += row, row by row.

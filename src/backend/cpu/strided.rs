@@ -107,22 +107,44 @@ impl<const N: usize> RowPlan<N> {
     }
 
     /// Fills the contiguous `out` (rows * len elements) by calling `f(out_row, offsets)` per row,
-    /// in parallel for big outputs.
+    /// in parallel for big outputs. With fewer rows than threads, rows are cut into pieces, so
+    /// `out_row` may be part of a row: its elements follow the inner strides from `offsets`.
     pub fn fill_rows<O: Send>(&self, out: &mut [O], f: impl Fn(&mut [O], [usize; N]) + Sync) {
         let len = self.len;
         if len == 0 || self.rows == 0 {
             return;
         }
         let total = self.rows * len;
-        if total < PARALLEL_THRESHOLD || self.rows == 1 {
+        if total < PARALLEL_THRESHOLD {
             self.for_rows(0, self.rows, |row, offs| {
                 f(&mut out[row * len..(row + 1) * len], offs)
             });
             return;
         }
+        let threads = threads::num_threads();
+        if self.rows < threads {
+            // A few long rows (an expanded scalar is one): pieces of rows instead.
+            let pieces = (threads * 4).div_ceil(self.rows);
+            let piece = len.div_ceil(pieces);
+            let dst = threads::SyncPtr(out.as_mut_ptr());
+            threads::parallel_for(self.rows * pieces, |task| {
+                let (row, start) = (task / pieces, task % pieces * piece);
+                if start >= len {
+                    return;
+                }
+                let mut offs = self.row_offsets(row);
+                for (o, s) in offs.iter_mut().zip(&self.inner_strides) {
+                    *o += start * s;
+                }
+                // SAFETY: tasks own disjoint pieces of `out`.
+                let chunk = unsafe { dst.slice(row * len + start, piece.min(len - start)) };
+                f(chunk, offs)
+            });
+            return;
+        }
         let rows_per_task = self
             .rows
-            .div_ceil(threads::num_threads() * 4)
+            .div_ceil(threads * 4)
             .max(PARALLEL_THRESHOLD / len / 4)
             .max(1);
         threads::par_chunks_mut(out, rows_per_task * len, |start, chunk| {
@@ -139,6 +161,22 @@ impl<const N: usize> RowPlan<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_long_row_is_filled_in_pieces() {
+        // A strided view (every other element) with one coalesced row of 70000.
+        let n = 70_000;
+        let a = Layout::from_parts(Dims::from_slice(&[n]), Dims::from_slice(&[2]), 3);
+        let plan = RowPlan::new(&[n], [&a]);
+        assert_eq!(plan.rows(), 1);
+        let mut out = vec![0usize; n];
+        plan.fill_rows(&mut out, |row, [off]| {
+            for (i, o) in row.iter_mut().enumerate() {
+                *o = off + 2 * i;
+            }
+        });
+        assert!(out.iter().enumerate().all(|(i, &v)| v == 3 + 2 * i));
+    }
 
     #[test]
     fn rows_of_a_broadcast() {
