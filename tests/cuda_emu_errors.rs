@@ -93,7 +93,98 @@ fn kernel_reported_errors_mixing_devices_and_oom() {
     drop(big);
     assert!(x.add_scalar(1.0).is_ok());
 
+    bad_loss_operands_match_the_cpu();
     tf32_matmul();
+}
+
+/// A loss of `(input, target, weight)`.
+type Loss = fn(&Tensor, &Tensor, &Tensor) -> rustgrad::Result<Tensor>;
+
+/// Bad class targets (out of range, negative; with class weights, label smoothing, spatial
+/// targets, every reduction) and binary_cross_entropy operands outside [0, 1]: on the device the
+/// kernels report them at the next synchronising call, with the error kind and message the CPU
+/// raises at once. One bad element per case (with several, a GPU reports whichever thread came
+/// first).
+fn bad_loss_operands_match_the_cpu() {
+    let class = |shape: &[usize], targets: &[i64], tshape: &[usize]| {
+        (
+            Tensor::randn(shape, DType::F32, Device::Cpu, None).unwrap(),
+            Tensor::from_slice(targets, tshape).unwrap(),
+        )
+    };
+    let (x, y5) = class(&[4, 5], &[0, 5, 1, 1], &[4]);
+    let (_, y_neg) = class(&[4, 5], &[0, 1, 4, -1], &[4]);
+    let (xs, ys) = class(&[2, 3, 2, 2], &[0, 1, 2, 1, 0, 2, 3, 1], &[2, 2, 2]);
+    let w = Tensor::ones(&[5], DType::F32, Device::Cpu).unwrap();
+    let w3 = Tensor::ones(&[3], DType::F32, Device::Cpu).unwrap();
+    let half = Tensor::full(&[4, 5], 0.5, DType::F32, Device::Cpu).unwrap();
+    let out_of_unit = Tensor::from_slice(&[0.5f32, 0.2, 1.5, 0.0], &[4]).unwrap();
+    let unit = Tensor::from_slice(&[0.5f32, 0.2, 1.0, 0.0], &[4]).unwrap();
+    let cases: Vec<(&str, [&Tensor; 3], Loss)> = vec![
+        ("ce target 5 of 5", [&x, &y5, &w], |x, y, _| {
+            x.cross_entropy(y, None, -100, Reduction::Sum, 0.0)
+        }),
+        ("ce target -1", [&x, &y_neg, &w], |x, y, _| {
+            x.cross_entropy(y, None, -100, Reduction::None, 0.0)
+        }),
+        ("ce weight", [&x, &y5, &w], |x, y, w| {
+            x.cross_entropy(y, Some(w), -100, Reduction::Mean, 0.0)
+        }),
+        ("ce label_smoothing", [&x, &y_neg, &w], |x, y, w| {
+            x.cross_entropy(y, Some(w), 2, Reduction::Mean, 0.1)
+        }),
+        ("ce spatial", [&xs, &ys, &w3], |x, y, w| {
+            x.cross_entropy(y, Some(w), -100, Reduction::None, 0.0)
+        }),
+        ("ce f64", [&x, &y_neg, &w], |x, y, _| {
+            x.to_dtype(DType::F64)?
+                .cross_entropy(y, None, -100, Reduction::Mean, 0.0)
+        }),
+        ("nll target 5 of 5", [&x, &y5, &w], |x, y, _| {
+            x.nll_loss(y, None, -100, Reduction::Mean)
+        }),
+        ("nll target -1 weight", [&x, &y_neg, &w], |x, y, w| {
+            x.nll_loss(y, Some(w), -100, Reduction::Sum)
+        }),
+        ("nll spatial f64", [&xs, &ys, &w3], |x, y, _| {
+            x.to_dtype(DType::F64)?
+                .nll_loss(y, None, 0, Reduction::None)
+        }),
+        ("bce input", [&out_of_unit, &unit, &w], |x, y, _| {
+            x.binary_cross_entropy(y, None, Reduction::Mean)
+        }),
+        ("bce target", [&unit, &out_of_unit, &w], |x, y, _| {
+            x.binary_cross_entropy(y, None, Reduction::None)
+        }),
+        ("bce target f64", [&half, &half, &w], |x, y, _| {
+            x.to_dtype(DType::F64)?
+                .binary_cross_entropy(&y.mul_scalar(-1.0)?, None, Reduction::Sum)
+        }),
+    ];
+    for (what, [x, y, w], loss) in cases {
+        let on_cpu = loss(x, y, w).expect_err(what);
+        let (gx, gy, gw) = (
+            x.to_device(GPU).unwrap(),
+            y.to_device(GPU).unwrap(),
+            w.to_device(GPU).unwrap(),
+        );
+        let on_gpu = loss(&gx, &gy, &gw)
+            .and_then(|l| l.to_dtype(DType::F64)?.to_vec::<f64>())
+            .expect_err(what);
+        assert_eq!(on_gpu, on_cpu, "{what}");
+        // Reported once: the device is usable again.
+        rustgrad::backend::cuda::synchronize(None).unwrap();
+    }
+    // A target equal to ignore_index need not be a class: no error on either device.
+    for dev in [Device::Cpu, GPU] {
+        let (x, y) = (x.to_device(dev).unwrap(), y5.to_device(dev).unwrap());
+        let ce = x.cross_entropy(&y, None, 5, Reduction::Mean, 0.1);
+        let nll = x.nll_loss(&y, None, 5, Reduction::Sum);
+        for l in [ce, nll] {
+            l.and_then(|l| l.to_vec::<f32>())
+                .unwrap_or_else(|e| panic!("ignore_index 5 on {dev:?}: {e}"));
+        }
+    }
 }
 
 /// Rounds to TF32 as `cvt.rna.tf32.f32` does (10 mantissa bits, nearest, ties away from zero).
