@@ -28,9 +28,19 @@ pub fn map_unary<T: CpuElement, O: CpuElement>(
     } else {
         let plan = RowPlan::new(layout.shape(), [layout]);
         let s = plan.inner_strides[0];
-        plan.fill_rows(out.as_mut_slice(), |row, [off]| {
-            for (i, o) in row.iter_mut().enumerate() {
-                *o = f(src[off + i * s]);
+        plan.fill_rows(out.as_mut_slice(), |row, [off]| match s {
+            // An expanded value (a broadcast gradient): one evaluation, then a fill.
+            0 => row.fill(f(src[off])),
+            1 => {
+                let len = row.len();
+                for (o, &x) in row.iter_mut().zip(&src[off..off + len]) {
+                    *o = f(x);
+                }
+            }
+            _ => {
+                for (i, o) in row.iter_mut().enumerate() {
+                    *o = f(src[off + i * s]);
+                }
             }
         });
     }
