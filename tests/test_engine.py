@@ -1,10 +1,13 @@
 """The graph arena and the thread-safe engine (issue 2, point 5)."""
 
 import gc
+import os
 import subprocess
 import sys
 import threading
 import time
+
+import pytest
 
 import rustgrad as rg
 from rustgrad.autograd import graph_nodes
@@ -122,6 +125,26 @@ def test_backward_releases_the_gil():
     done.set()
     t.join()
     assert x.grad.shape == (512, 512)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_parallel_ops_work_in_a_forked_child():
+    # DataLoader workers fork: the child has none of the parent's pool threads, and a job must
+    # not wait for them.
+    code = """
+import os, numpy as np, rustgrad
+rustgrad.set_num_threads(2)
+x = rustgrad.randn(600, 600)
+want = (x @ x).numpy()
+pid = os.fork()
+if pid == 0:
+    ok = np.allclose((x @ x).numpy(), want, rtol=1e-5, atol=1e-4) and float((x + 1).sum()) != 0
+    os._exit(0 if ok else 1)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
 
 
 def test_set_num_threads_takes_effect_at_any_time():
