@@ -136,7 +136,7 @@ pub fn gemm_one<T: CpuElement>(
 }
 
 /// `out (+)= A @ B` into `m x n` elements at `out` with row stride `out_rs` (float types only;
-/// others are left untouched).
+/// others are left untouched), over `threads` threads.
 ///
 /// # Safety
 /// `out` must be valid for writes of every element `i * out_rs + j` (i < m, j < n), which no
@@ -162,7 +162,29 @@ unsafe fn gemm_raw<T: CpuElement>(
         return;
     }
     if threads > 1 {
-        return split_gemm(out, out_rs, (m, n, k), a, am, b, bm, accumulate, threads);
+        // One block of the output per thread, each a single-threaded gemm. Splitting the
+        // columns halves each thread's packing of B, the rows that of A: split the side of the
+        // larger operand.
+        let by_cols = n > m;
+        let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
+        let block = len.div_ceil(threads).next_multiple_of(align);
+        let dst = SyncPtr(out);
+        let shift = |mat: Mat, by: usize, stride: isize| Mat {
+            offset: (mat.offset as isize + by as isize * stride) as usize,
+            ..mat
+        };
+        threads::parallel_for(len.div_ceil(block), |i| {
+            let (start, size) = (i * block, block.min(len - i * block));
+            let (o, dims, am, bm) = if by_cols {
+                (start, (m, size, k), am, shift(bm, start, bm.cs))
+            } else {
+                (start * out_rs, (size, n, k), shift(am, start, am.rs), bm)
+            };
+            // SAFETY: blocks are disjoint parts of the output, and the operand offsets stay
+            // inside the blocks' rows of A or columns of B.
+            unsafe { gemm_raw(dst.get().add(o), out_rs, dims, a, am, b, bm, accumulate, 1) }
+        });
+        return;
     }
     macro_rules! call_gemm {
         ($t:ty) => {{
@@ -199,61 +221,6 @@ unsafe fn gemm_raw<T: CpuElement>(
         crate::DType::F64 => call_gemm!(f64),
         _ => {}
     }
-}
-
-/// `gemm_raw` over `threads` blocks of the output, each a single-threaded gemm. Splitting the
-/// columns halves each thread's packing of B, the rows that of A: split the side of the larger
-/// operand.
-///
-/// # Safety
-/// As for [`gemm_raw`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn split_gemm<T: CpuElement>(
-    out: *mut T,
-    out_rs: usize,
-    (m, n, k): (usize, usize, usize),
-    a: &[T],
-    am: Mat,
-    b: &[T],
-    bm: Mat,
-    accumulate: bool,
-    threads: usize,
-) {
-    let by_cols = n > m;
-    let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
-    let block = len.div_ceil(threads).next_multiple_of(align);
-    let dst = SyncPtr(out);
-    threads::parallel_for(len.div_ceil(block), |i| {
-        let (start, size) = (i * block, block.min(len - i * block));
-        // SAFETY: blocks are disjoint parts of the output, and the operand offsets stay inside
-        // the blocks' rows of A or columns of B.
-        unsafe {
-            if by_cols {
-                let bm = Mat {
-                    offset: (bm.offset as isize + start as isize * bm.cs) as usize,
-                    ..bm
-                };
-                gemm_raw(
-                    dst.get().add(start),
-                    out_rs,
-                    (m, size, k),
-                    a,
-                    am,
-                    b,
-                    bm,
-                    accumulate,
-                    1,
-                );
-            } else {
-                let am = Mat {
-                    offset: (am.offset as isize + start as isize * am.rs) as usize,
-                    ..am
-                };
-                let out = dst.get().add(start * out_rs);
-                gemm_raw(out, out_rs, (size, n, k), a, am, b, bm, accumulate, 1);
-            }
-        }
-    });
 }
 
 fn naive_gemm<T: Element>(

@@ -10,7 +10,7 @@ use crate::backend::cpu::nn::conv::{self as kernel, ConvGeom, ConvNeeds};
 use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel};
+use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
 #[cfg(feature = "cuda")]
 use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::CpuElement;
@@ -325,14 +325,14 @@ fn backward_kernel(
     #[cfg(feature = "cuda")]
     if gc.device().is_cuda() {
         return run_cuda("conv2d_backward", &operands, |s| {
-            let xs = if has_x { Some(s[1]) } else { None };
-            let ws = if has_w {
-                Some(s[1 + has_x as usize])
-            } else {
-                None
-            };
-            let (gx, gw, gb) =
-                crate::backend::cuda::conv::conv2d_backward(s[0], xs, ws, &geom, needs)?;
+            let (xs, ws) = optional_pair(s, 1, (has_x, has_w));
+            let (gx, gw, gb) = crate::backend::cuda::conv::conv2d_backward(
+                s[0],
+                xs.copied(),
+                ws.copied(),
+                &geom,
+                needs,
+            )?;
             Ok((
                 gx.map(|b| cuda_tensor(b, &in_shape(&geom))),
                 gw.map(|b| cuda_tensor(b, &weight_shape(&geom))),
@@ -342,8 +342,8 @@ fn backward_kernel(
     }
     run_kernel("conv2d_backward", &operands, |s| {
         with_float_dtype!(s[0].dtype(), T => {
-            let xs = if has_x { Some(s[1].get::<T>()?) } else { None };
-            let ws = if has_w { Some(s[1 + has_x as usize].get::<T>()?) } else { None };
+            let (xs, ws) = optional_pair(s, 1, (has_x, has_w));
+            let (xs, ws) = (xs.map(|x| x.get::<T>()).transpose()?, ws.map(|w| w.get::<T>()).transpose()?);
             let r = kernel::conv2d_backward(s[0].get::<T>()?, xs, ws, &geom, needs)?;
             Ok((
                 r.input.map(|b| cpu_tensor(T::wrap(b), &in_shape(&geom))),

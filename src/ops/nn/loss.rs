@@ -15,7 +15,9 @@ use crate::backend::cpu::nn::not_implemented_for;
 use crate::backend::cuda;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel, torch_size, Reduction};
+use crate::ops::nn::{
+    cpu_tensor, kernel_operand, optional_pair, run_kernel, torch_size, Reduction,
+};
 #[cfg(feature = "cuda")]
 use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::{CpuElement, DType};
@@ -702,13 +704,8 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
     #[cfg(feature = "cuda")]
     if ops.x.device().is_cuda() {
         let data = run_cuda("loss", &operands, |s| {
-            let w = if has_w { Some(s[2]) } else { None };
-            let pw = if has_pw {
-                Some(s[2 + has_w as usize])
-            } else {
-                None
-            };
-            cuda::nn::point_loss(kind, s[0], s[1], w, pw, n)
+            let (w, pw) = optional_pair(s, 2, (has_w, has_pw));
+            cuda::nn::point_loss(kind, s[0], s[1], w.copied(), pw.copied(), n)
         })?;
         let per = cuda_tensor(data, &ops.shape);
         return reduce_rows(per, reduction, &Denom::Host(n as f64));
@@ -716,8 +713,8 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
     let reduce = reduction != Reduction::None;
     let data = run_kernel("loss", &operands, |s| {
         with_float_dtype!(s[0].dtype(), T => {
-            let w = if has_w { Some(s[2].get::<T>()?) } else { None };
-            let pw = if has_pw { Some(s[2 + has_w as usize].get::<T>()?) } else { None };
+            let (w, pw) = optional_pair(s, 2, (has_w, has_pw));
+            let (w, pw) = (w.map(|w| w.get::<T>()).transpose()?, pw.map(|p| p.get::<T>()).transpose()?);
             Ok(T::wrap(kernel::pointwise_loss(kind, s[0].get::<T>()?, s[1].get::<T>()?, w, pw, reduce)?))
         }, else Err(not_implemented_for("loss", s[0].dtype())))
     })?;

@@ -48,6 +48,19 @@ impl Reduction {
 }
 
 /// Reads the storage of `inputs` (each contiguous) and runs the kernel of their device.
+/// The two optional operands that follow `first` required ones in a kernel's input list, each
+/// there when its flag is set, in that order.
+pub(crate) fn optional_pair<S>(
+    s: &[S],
+    first: usize,
+    (has_a, has_b): (bool, bool),
+) -> (Option<&S>, Option<&S>) {
+    (
+        has_a.then(|| &s[first]),
+        has_b.then(|| &s[first + has_a as usize]),
+    )
+}
+
 /// Only CPU kernels exist so far; on another device this is a clear error naming the op.
 // Without the cuda feature the device match has one arm, and `op` names only CUDA errors.
 #[cfg_attr(

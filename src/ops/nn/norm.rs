@@ -13,7 +13,7 @@ use crate::backend::cpu::nn::not_implemented_for;
 use crate::backend::cuda;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, run_kernel, torch_size};
+use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel, torch_size};
 #[cfg(feature = "cuda")]
 use crate::ops::nn::{cuda_tensor, run_cuda};
 use crate::storage::{CpuElement, DType};
@@ -82,13 +82,8 @@ impl Stats {
             operands.extend(rv.as_ref());
             let (has_rm, has_rv) = (rm.is_some(), rv.is_some());
             let (stats, nrm, nrv) = run_cuda("batch_norm", &operands, |s| {
-                let rm = if has_rm { Some(s[1]) } else { None };
-                let rv = if has_rv {
-                    Some(s[1 + has_rm as usize])
-                } else {
-                    None
-                };
-                cuda::nn::bn_train_stats(s[0], &geom, (rm, rv), momentum, eps)
+                let (rm, rv) = optional_pair(s, 1, (has_rm, has_rv));
+                cuda::nn::bn_train_stats(s[0], &geom, (rm.copied(), rv.copied()), momentum, eps)
             })?;
             for (t, new) in [(running_mean, nrm), (running_var, nrv)] {
                 if let (Some(t), Some(new)) = (t, new) {
@@ -166,8 +161,8 @@ impl Stats {
             Stats::Host { mean, invstd } => {
                 let data = run_kernel("batch_norm", &operands, |s| {
                     with_float_dtype!(s[0].dtype(), T => {
-                        let w = if has_w { Some(s[1].get::<T>()?) } else { None };
-                        let b = if has_b { Some(s[1 + has_w as usize].get::<T>()?) } else { None };
+                        let (w, b) = optional_pair(s, 1, (has_w, has_b));
+                        let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
                         Ok(T::wrap(kernel::normalize(s[0].get::<T>()?, &geom, mean, invstd, w, b)?))
                     }, else Err(not_implemented_for("batch_norm", s[0].dtype())))
                 })?;
@@ -176,13 +171,8 @@ impl Stats {
             #[cfg(feature = "cuda")]
             Stats::Device(stats) => {
                 let y = run_cuda("batch_norm", &operands, |s| {
-                    let w = if has_w { Some(s[1]) } else { None };
-                    let b = if has_b {
-                        Some(s[1 + has_w as usize])
-                    } else {
-                        None
-                    };
-                    cuda::nn::bn_normalize(s[0], &geom, stats, w, b)
+                    let (w, b) = optional_pair(s, 1, (has_w, has_b));
+                    cuda::nn::bn_normalize(s[0], &geom, stats, w.copied(), b.copied())
                 })?;
                 Ok(cuda_tensor(y, &shape))
             }

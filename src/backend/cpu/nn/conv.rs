@@ -665,44 +665,25 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
         }
     };
     let (tasks, gemm_threads) = split_work(g);
-    let partials: Vec<Scratch<T>> = if tasks == 1 || out_len == 0 {
+    let ptr = dx.as_mut().map(|d| SyncPtr(d.as_mut_ptr()));
+    // The samples of `r` into one scratch (and its partial weight and bias gradients).
+    let run = |r: std::ops::Range<usize>, gemm_threads: usize| -> Result<Scratch<T>> {
         let mut s = sh.scratch()?;
-        for n in 0..g.n {
-            let dx_n = dx
-                .as_mut()
-                .map(|d| &mut d.as_mut_slice()[n * in_len..(n + 1) * in_len]);
-            backward_sample(
-                &sh,
-                &gy[n * out_len..(n + 1) * out_len],
-                x_of(n),
-                dx_n,
-                &mut s,
-                gemm_threads,
-            );
+        for n in r {
+            // SAFETY: each sample's input-gradient block is written by exactly one task.
+            let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
+            let gy_n = &gy[n * out_len..(n + 1) * out_len];
+            backward_sample(&sh, gy_n, x_of(n), dx_n, &mut s, gemm_threads);
         }
-        vec![s]
+        Ok(s)
+    };
+    let partials: Vec<Scratch<T>> = if tasks == 1 || out_len == 0 {
+        vec![run(0..g.n, gemm_threads)?]
     } else {
-        let ptr = dx.as_mut().map(|d| SyncPtr(d.as_mut_ptr()));
         let ranges = split_ranges(g.n, tasks);
-        threads::par_map(ranges.len(), |i| -> Result<Scratch<T>> {
-            let r = ranges[i].clone();
-            let mut s = sh.scratch()?;
-            for n in r {
-                // SAFETY: each sample's input-gradient block is written by exactly one task.
-                let dx_n = ptr.map(|p| unsafe { p.slice(n * in_len, in_len) });
-                backward_sample(
-                    &sh,
-                    &gy[n * out_len..(n + 1) * out_len],
-                    x_of(n),
-                    dx_n,
-                    &mut s,
-                    1,
-                );
-            }
-            Ok(s)
-        })
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?
+        threads::par_map(ranges.len(), |i| run(ranges[i].clone(), 1))
+            .into_iter()
+            .collect::<Result<Vec<_>>>()?
     };
     let w_len = g.o * g.k();
     let weight = if needs.weight {
