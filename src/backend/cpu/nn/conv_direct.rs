@@ -134,15 +134,29 @@ impl Plan {
     /// are: zero, when the buffer was zeroed once).
     pub fn pad_input(&self, x: &[f32], padded: &mut [f32]) {
         let (hw, phw) = (self.h * self.w, self.hp * self.wp);
+        assert!(x.len() >= self.cin * hw && padded.len() >= self.padded_len());
         for c in 0..self.cin {
             let src = &x[c * hw..(c + 1) * hw];
             let dst = &mut padded[c * phw..(c + 1) * phw];
+            let first = self.pad[0] * self.wp + self.pad[1];
+            #[cfg(target_arch = "x86_64")]
+            if available() {
+                // SAFETY: AVX-512F is present; the `h` rows of `w` floats lie inside `src` and,
+                // `wp` apart from `first` on, inside `dst` (the plan's padded plane).
+                unsafe {
+                    avx512::copy_rows(
+                        src.as_ptr(),
+                        dst.as_mut_ptr().add(first),
+                        self.h,
+                        self.w,
+                        self.wp,
+                    )
+                };
+                continue;
+            }
             for y in 0..self.h {
-                let d = (y + self.pad[0]) * self.wp + self.pad[1];
-                // An inline loop: rows are short, and a memcpy call per row costs more.
-                for (o, &v) in dst[d..d + self.w].iter_mut().zip(&src[y * self.w..]) {
-                    *o = v;
-                }
+                let d = first + y * self.wp;
+                dst[d..d + self.w].copy_from_slice(&src[y * self.w..(y + 1) * self.w]);
             }
         }
     }
@@ -288,6 +302,28 @@ mod avx512 {
         let mut col = [table[start]; C];
         col[..valid].copy_from_slice(&table[start..start + valid]);
         (col, valid)
+    }
+
+    /// Copies `rows` rows of `w` floats, packed in `src`, to rows `dst_stride` apart at `dst`:
+    /// 16 floats per masked move, where a memcpy call per short row would cost more.
+    ///
+    /// # Safety
+    /// Both regions must lie in their buffers.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn copy_rows(
+        src: *const f32,
+        dst: *mut f32,
+        rows: usize,
+        w: usize,
+        dst_stride: usize,
+    ) {
+        for y in 0..rows {
+            let (s, d) = (src.add(y * w), dst.add(y * dst_stride));
+            for x in (0..w).step_by(LANES) {
+                let m = lanes(w - x);
+                _mm512_mask_storeu_ps(d.add(x), m, _mm512_maskz_loadu_ps(m, s.add(x)));
+            }
+        }
     }
 
     /// Lanes `0..n` of a mask.
