@@ -447,6 +447,21 @@ mod tests {
     }
 
     #[test]
+    fn the_pool_resizes_between_jobs() {
+        let before = num_threads();
+        for n in [3, 1, 2] {
+            set_num_threads(n);
+            assert_eq!(num_threads(), n);
+            let hits = AtomicUsize::new(0);
+            parallel_for(64, |_| {
+                hits.fetch_add(1, Ordering::Relaxed);
+            });
+            assert_eq!(hits.load(Ordering::Relaxed), 64);
+        }
+        set_num_threads(before);
+    }
+
+    #[test]
     fn a_panicking_part_reaches_the_caller_after_the_others() {
         let done = AtomicUsize::new(0);
         let r = catch_unwind(AssertUnwindSafe(|| {
