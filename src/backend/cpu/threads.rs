@@ -60,9 +60,7 @@ impl Job {
             }
         }
     }
-}
 
-impl Job {
     /// Runs the parts left on this thread, then re-raises the first panic of any part.
     fn finish(self) {
         self.work();
@@ -142,7 +140,8 @@ impl Shared {
 
 struct Workers {
     shared: Arc<Shared>,
-    threads: Vec<Thread>,
+    /// The workers that started, with their index in `Shared::sleeping`.
+    threads: Vec<(usize, Thread)>,
     handles: Vec<JoinHandle<()>>,
 }
 
@@ -154,7 +153,7 @@ impl Workers {
             sleeping: (0..count).map(|_| AtomicBool::new(false)).collect(),
             exit: AtomicBool::new(false),
         });
-        let mut handles = Vec::with_capacity(count);
+        let (mut handles, mut threads) = (Vec::with_capacity(count), Vec::with_capacity(count));
         for me in 0..count {
             let s = shared.clone();
             let spawned = std::thread::Builder::new()
@@ -163,9 +162,9 @@ impl Workers {
             // A worker that cannot be started only means less help: jobs never wait for one.
             if let Ok(h) = spawned {
                 handles.push(h);
+                threads.push((me, handles[handles.len() - 1].thread().clone()));
             }
         }
-        let threads = handles.iter().map(|h| h.thread().clone()).collect();
         Workers {
             shared,
             threads,
@@ -183,10 +182,11 @@ impl Workers {
         let s = &*self.shared;
         s.job
             .store(&job as *const Job as *mut Job, Ordering::Relaxed);
-        let generation = (s.state.load(Ordering::Relaxed) >> 32) + 1;
+        // Generations wrap at 2^32; workers only compare them for equality.
+        let generation = (s.state.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xffff_ffff;
         s.state.store((generation << 32) | OPEN, Ordering::SeqCst);
-        for (t, sleeping) in self.threads.iter().zip(&s.sleeping) {
-            if sleeping.load(Ordering::SeqCst) {
+        for (me, t) in &self.threads {
+            if s.sleeping[*me].load(Ordering::SeqCst) {
                 t.unpark();
             }
         }
@@ -195,12 +195,13 @@ impl Workers {
         while s.state.load(Ordering::Acquire) & INSIDE != 0 {
             std::hint::spin_loop();
         }
+        // No part is left to run: this re-raises a part's panic.
         job.finish();
     }
 
     fn stop(self) {
         self.shared.exit.store(true, Ordering::SeqCst);
-        for t in &self.threads {
+        for (_, t) in &self.threads {
             t.unpark();
         }
         for h in self.handles {
