@@ -185,10 +185,13 @@ impl Workers {
         // Generations wrap at 2^32; workers only compare them for equality.
         let generation = (s.state.load(Ordering::Relaxed) >> 32).wrapping_add(1) & 0xffff_ffff;
         s.state.store((generation << 32) | OPEN, Ordering::SeqCst);
-        for (me, t) in &self.threads {
-            if s.sleeping[*me].load(Ordering::SeqCst) {
-                t.unpark();
-            }
+        // Wake no more sleepers than there are parts for (spinning workers join by themselves).
+        let sleepers = self
+            .threads
+            .iter()
+            .filter(|(me, _)| s.sleeping[*me].load(Ordering::SeqCst));
+        for (_, t) in sleepers.take(parts - 1) {
+            t.unpark();
         }
         job.work();
         s.state.fetch_and(!OPEN, Ordering::AcqRel);
