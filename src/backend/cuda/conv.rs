@@ -34,6 +34,32 @@ impl Dv<'_> {
     }
 }
 
+/// Stride, padding and dilation of a 2-D window: the last six fields (`sh, sw, ph, pw, dh, dw`)
+/// of both `ConvGeo` in conv.cu and `PoolGeo` in pool.cu.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Window {
+    sh: i64,
+    sw: i64,
+    ph: i64,
+    pw: i64,
+    dh: i64,
+    dw: i64,
+}
+
+impl Window {
+    pub fn new(stride: [usize; 2], pad: [usize; 2], dilation: [usize; 2]) -> Window {
+        Window {
+            sh: stride[0] as i64,
+            sw: stride[1] as i64,
+            ph: pad[0] as i64,
+            pw: pad[1] as i64,
+            dh: dilation[0] as i64,
+            dw: dilation[1] as i64,
+        }
+    }
+}
+
 /// `ConvGeo` in conv.cu.
 #[repr(C)]
 #[derive(Copy, Clone, Debug)]
@@ -46,15 +72,11 @@ struct ConvGeo {
     kw: i64,
     oh: i64,
     ow: i64,
-    sh: i64,
-    sw: i64,
-    ph: i64,
-    pw: i64,
-    dh: i64,
-    dw: i64,
+    win: Window,
 }
-// SAFETY: repr(C), integers only.
+// SAFETY: repr(C), integers only (`Window` is repr(C) i64s, so no padding).
 unsafe impl Pod for ConvGeo {}
+const _: () = assert!(std::mem::size_of::<ConvGeo>() == 14 * 8);
 
 const COLS_BUDGET: usize = 256 << 20;
 
@@ -68,12 +90,7 @@ fn geo(g: &ConvGeom, n: usize) -> ConvGeo {
         kw: g.kw as i64,
         oh: g.oh as i64,
         ow: g.ow as i64,
-        sh: g.stride[0] as i64,
-        sw: g.stride[1] as i64,
-        ph: g.pad[0] as i64,
-        pw: g.pad[1] as i64,
-        dh: g.dilation[0] as i64,
-        dw: g.dilation[1] as i64,
+        win: Window::new(g.stride, g.pad, g.dilation),
     }
 }
 
@@ -81,6 +98,11 @@ fn geo(g: &ConvGeom, n: usize) -> ConvGeo {
 fn chunk(g: &ConvGeom, elem: usize) -> usize {
     let per_sample = (g.c * g.kh * g.kw * g.p()).max(1) * elem;
     (COLS_BUDGET / per_sample).clamp(1, g.n.max(1))
+}
+
+/// `(first sample, samples)` of each chunk of `nb` (at least 1) samples out of `n`.
+fn chunks(n: usize, nb: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..n).step_by(nb).map(move |n0| (n0, nb.min(n - n0)))
 }
 
 fn names(dtype: DType, wide: bool) -> Result<(&'static str, &'static str)> {
@@ -154,9 +176,7 @@ pub(crate) fn conv2d_forward(
     let (og, k) = (g.og(), g.k());
     let nb = chunk(g, dtype.size_in_bytes());
     let cols = CudaStorage::alloc(dev, dtype, g.c * g.kh * g.kw * nb * p)?;
-    let mut n0 = 0;
-    while n0 < g.n {
-        let nbc = nb.min(g.n - n0);
+    for (n0, nbc) in chunks(g.n, nb) {
         let np = nbc * p;
         im2col(dev, x.s.ptr_at(x.off + n0 * g.c * g.h * g.w), &cols, g, nbc)?;
         for grp in 0..g.groups {
@@ -189,7 +209,6 @@ pub(crate) fn conv2d_forward(
                 &single(),
             )?;
         }
-        n0 += nbc;
     }
     Ok(out)
 }
@@ -215,8 +234,10 @@ pub(crate) fn conv2d_backward(
     let p = g.p();
     let np_all = g.n * p;
     let (og, k) = (g.og(), g.k());
+    // Both the input and the weight gradient go through the column buffer.
+    let need_cols = (needs.input && w.is_some()) || (needs.weight && x.is_some());
     // dout as [O, N * P], contiguous.
-    let dout_t = if (needs.input && w.is_some()) || (needs.weight && x.is_some()) {
+    let dout_t = if need_cols {
         let t = CudaStorage::alloc(dev, dtype, g.o * np_all)?;
         let src = Layout::from_parts(
             [g.o, g.n, p].into_iter().collect(),
@@ -229,7 +250,6 @@ pub(crate) fn conv2d_backward(
         None
     };
     let nb = chunk(g, dtype.size_in_bytes());
-    let need_cols = (needs.input && w.is_some()) || (needs.weight && x.is_some());
     let cols = if need_cols && g.n * p > 0 {
         Some(CudaStorage::alloc(dev, dtype, g.c * g.kh * g.kw * nb * p)?)
     } else {
@@ -238,9 +258,7 @@ pub(crate) fn conv2d_backward(
     let mut gx = None;
     if let (true, Some(w), Some(dt), Some(cols)) = (needs.input, w, &dout_t, &cols) {
         let out = CudaStorage::alloc(dev, dtype, g.n * g.c * g.h * g.w)?;
-        let mut n0 = 0;
-        while n0 < g.n {
-            let nbc = nb.min(g.n - n0);
+        for (n0, nbc) in chunks(g.n, nb) {
             let np = nbc * p;
             for grp in 0..g.groups {
                 gemm(
@@ -273,7 +291,6 @@ pub(crate) fn conv2d_backward(
                 )?;
             }
             col2im(dev, cols, out.ptr_at(n0 * g.c * g.h * g.w), g, nbc)?;
-            n0 += nbc;
         }
         gx = Some(out);
     } else if needs.input {
@@ -282,9 +299,7 @@ pub(crate) fn conv2d_backward(
     let mut gw = None;
     if let (true, Some(x), Some(dt), Some(cols)) = (needs.weight, x, &dout_t, &cols) {
         let out = CudaStorage::zeros(dev, dtype, g.o * k)?;
-        let mut n0 = 0;
-        while n0 < g.n {
-            let nbc = nb.min(g.n - n0);
+        for (n0, nbc) in chunks(g.n, nb) {
             let np = nbc * p;
             im2col(dev, x.s.ptr_at(x.off + n0 * g.c * g.h * g.w), cols, g, nbc)?;
             for grp in 0..g.groups {
@@ -317,7 +332,6 @@ pub(crate) fn conv2d_backward(
                     &single(),
                 )?;
             }
-            n0 += nbc;
         }
         gw = Some(out);
     } else if needs.weight {

@@ -2,6 +2,7 @@
 //! indexing in leading form, all reading int64 positions on the device.
 
 use super::conv::Dv;
+use super::device::CudaDevice;
 use super::elementwise::{dtype_index, launch_1d};
 use super::launch::{Args, Pod, MAX_DIMS};
 use super::nvrtc::INDEX;
@@ -19,6 +20,22 @@ macro_rules! by_dtype {
         ];
         N[dtype_index($dtype)]
     }};
+}
+
+/// Launches `name` over `n` items with the arguments every kernel in index.cu takes:
+/// `(geometry, source, int64 positions, destination, status)`.
+fn launch_index<G: Pod>(
+    dev: &CudaDevice,
+    name: &'static str,
+    g: &G,
+    src: u64,
+    idx: u64,
+    out: u64,
+    n: usize,
+) -> Result<()> {
+    let mut a = Args::new();
+    a.pod(g).ptr(src).ptr(idx).ptr(out).ptr(dev.status_ptr());
+    launch_1d(dev, &INDEX, name, n, &mut a)
 }
 
 /// `DimGeo` in index.cu.
@@ -56,19 +73,8 @@ pub(crate) fn index_select(
     let g = dim_geo(shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
     let out = CudaStorage::alloc(dev, src.s.dtype(), n)?;
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(src.ptr())
-        .ptr(idx.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(
-        dev,
-        &INDEX,
-        by_dtype!("index_select", src.s.dtype()),
-        n,
-        &mut a,
-    )?;
+    let name = by_dtype!("index_select", src.s.dtype());
+    launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)?;
     Ok(out)
 }
 
@@ -85,13 +91,8 @@ pub(crate) fn index_add(
     let dev = out.device();
     let g = dim_geo(out_shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(src.ptr())
-        .ptr(idx.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, by_dtype!("index_add", out.dtype()), n, &mut a)
+    let name = by_dtype!("index_add", out.dtype());
+    launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)
 }
 
 /// `GatherGeo` in index.cu.
@@ -155,13 +156,8 @@ pub(crate) fn gather(
     let g = gather_geo(self_shape, dim, ishape, None)?;
     let n = g.n as usize;
     let out = CudaStorage::alloc(dev, slf.s.dtype(), n)?;
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(slf.ptr())
-        .ptr(idx.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, by_dtype!("gather", slf.s.dtype()), n, &mut a)?;
+    let name = by_dtype!("gather", slf.s.dtype());
+    launch_index(dev, name, &g, slf.ptr(), idx.ptr(), out.ptr(), n)?;
     Ok(out)
 }
 
@@ -184,13 +180,8 @@ pub(crate) fn scatter(
     } else {
         by_dtype!("scatter_set", out.dtype())
     };
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(src.ptr())
-        .ptr(idx.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, name, g.n as usize, &mut a)
+    let n = g.n as usize;
+    launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)
 }
 
 /// `LeadGeo` in index.cu.
@@ -263,19 +254,8 @@ pub(crate) fn index_lead(
     let g = lead_geo(sl, k, n, dims)?;
     let total = n * g.rest as usize;
     let out = CudaStorage::alloc(dev, src.dtype(), total)?;
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(src.ptr())
-        .ptr(pos.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(
-        dev,
-        &INDEX,
-        by_dtype!("index_lead", src.dtype()),
-        total,
-        &mut a,
-    )?;
+    let name = by_dtype!("index_lead", src.dtype());
+    launch_index(dev, name, &g, src.ptr(), pos.ptr(), out.ptr(), total)?;
     Ok(out)
 }
 
@@ -330,11 +310,5 @@ pub(crate) fn index_put_lead(
         by_dtype!("index_put_lead_set", out.dtype())
     };
     let total = n * g.rest as usize;
-    let mut a = Args::new();
-    a.pod(&g)
-        .ptr(values.ptr())
-        .ptr(pos.ptr())
-        .ptr(out.ptr())
-        .ptr(dev.status_ptr());
-    launch_1d(dev, &INDEX, name, total, &mut a)
+    launch_index(dev, name, &g, values.ptr(), pos.ptr(), out.ptr(), total)
 }

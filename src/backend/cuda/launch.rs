@@ -12,6 +12,19 @@ pub const MAX_DIMS: usize = 8;
 /// Threads per block of the elementwise kernels.
 pub const BLOCK: u32 = 256;
 
+/// `base_f32` or `base_f64` by a float dtype; for any other dtype, returns (from the enclosing
+/// function) the CPU kernels' error: `"what" not implemented for 'dtype'`.
+macro_rules! fl {
+    ($base:literal, $dtype:expr, $what:literal) => {
+        match $dtype {
+            $crate::storage::DType::F32 => concat!($base, "_f32"),
+            $crate::storage::DType::F64 => concat!($base, "_f64"),
+            other => return Err($crate::backend::cpu::nn::not_implemented_for($what, other)),
+        }
+    };
+}
+pub(crate) use fl;
+
 /// Plain-old-data that may be passed to a kernel by value.
 ///
 /// # Safety

@@ -6,13 +6,12 @@ use std::sync::Arc;
 use super::conv::Dv;
 use super::device::CudaDevice;
 use super::elementwise::launch_1d;
-use super::launch::{grid_for, max_blocks, Args, Pod};
+use super::launch::{fl, grid_for, max_blocks, Args, Pod};
 use super::nvrtc::NN;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
 use crate::backend::cpu::nn::loss::{CeOptions, PointLoss, RowGeom};
 use crate::backend::cpu::nn::norm::NormGeom;
-use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::Result;
 use crate::storage::DType;
 
@@ -31,6 +30,15 @@ struct RowGeo {
 // SAFETY: repr(C), numbers only.
 unsafe impl Pod for RowGeo {}
 
+/// The geometry of the NLL kernels: class targets, no label smoothing.
+fn nll_geo(g: &RowGeom, ignore_index: i64, has_weight: bool) -> RowGeo {
+    let opt = CeOptions {
+        ignore_index,
+        label_smoothing: 0.0,
+    };
+    row_geo(g, opt, false, has_weight)
+}
+
 fn row_geo(g: &RowGeom, opt: CeOptions, prob: bool, has_weight: bool) -> RowGeo {
     RowGeo {
         n: g.n as i64,
@@ -41,16 +49,6 @@ fn row_geo(g: &RowGeom, opt: CeOptions, prob: bool, has_weight: bool) -> RowGeo 
         prob: prob as i32,
         has_weight: has_weight as i32,
     }
-}
-
-macro_rules! fl {
-    ($base:literal, $dtype:expr, $what:literal) => {
-        match $dtype {
-            DType::F32 => concat!($base, "_f32"),
-            DType::F64 => concat!($base, "_f64"),
-            other => return Err(not_implemented_for($what, other)),
-        }
-    };
 }
 
 /// One warp per row: blocks of 256 threads (8 rows each).
@@ -72,6 +70,25 @@ fn warp_rows(dev: &CudaDevice, name: &'static str, rows: usize, a: &mut Args) ->
 
 fn opt_ptr(d: Option<Dv<'_>>) -> u64 {
     d.map_or(0, |d| d.ptr())
+}
+
+/// The leading arguments of the fused cross-entropy kernels: `(geo, x, class target, probability
+/// target, weight)`, the unused target null.
+fn ce_args(
+    g: &RowGeom,
+    opt: CeOptions,
+    prob: bool,
+    x: Dv<'_>,
+    target: Dv<'_>,
+    weight: Option<Dv<'_>>,
+) -> Args {
+    let mut a = Args::new();
+    a.pod(&row_geo(g, opt, prob, weight.is_some()))
+        .ptr(x.ptr())
+        .ptr(if prob { 0 } else { target.ptr() })
+        .ptr(if prob { target.ptr() } else { 0 })
+        .ptr(opt_ptr(weight));
+    a
 }
 
 /// Per-row loss, log-sum-exp and weight of a fused cross-entropy.
@@ -99,14 +116,8 @@ pub(crate) fn ce_forward(
         lse: CudaStorage::alloc(dev, dtype, rows)?,
         weight: CudaStorage::alloc(dev, dtype, rows)?,
     };
-    let rg = row_geo(g, opt, prob, weight.is_some());
-    let mut a = Args::new();
-    a.pod(&rg)
-        .ptr(x.ptr())
-        .ptr(if prob { 0 } else { target.ptr() })
-        .ptr(if prob { target.ptr() } else { 0 })
-        .ptr(opt_ptr(weight))
-        .ptr(out.loss.ptr())
+    let mut a = ce_args(g, opt, prob, x, target, weight);
+    a.ptr(out.loss.ptr())
         .ptr(out.lse.ptr())
         .ptr(out.weight.ptr())
         .ptr(dev.status_ptr());
@@ -139,14 +150,8 @@ pub(crate) fn ce_backward(
     } else {
         None
     };
-    let rg = row_geo(g, opt, prob, weight.is_some());
-    let mut a = Args::new();
-    a.pod(&rg)
-        .ptr(x.ptr())
-        .ptr(if prob { 0 } else { target.ptr() })
-        .ptr(if prob { target.ptr() } else { 0 })
-        .ptr(opt_ptr(weight))
-        .ptr(lse.ptr())
+    let mut a = ce_args(g, opt, prob, x, target, weight);
+    a.ptr(lse.ptr())
         .ptr(up.ptr())
         .usize(up_stride)
         .ptr(dx.ptr())
@@ -191,12 +196,8 @@ pub(crate) fn nll_forward(
     let rows = g.rows();
     let loss = CudaStorage::alloc(dev, dtype, rows)?;
     let wrow = CudaStorage::alloc(dev, dtype, rows)?;
-    let opt = CeOptions {
-        ignore_index,
-        label_smoothing: 0.0,
-    };
     let mut a = Args::new();
-    a.pod(&row_geo(g, opt, false, weight.is_some()))
+    a.pod(&nll_geo(g, ignore_index, weight.is_some()))
         .ptr(x.ptr())
         .ptr(target.ptr())
         .ptr(opt_ptr(weight))
@@ -221,12 +222,8 @@ pub(crate) fn nll_backward(
 ) -> Result<CudaStorage> {
     let name = fl!("nll_bwd", dtype, "nll_loss_backward");
     let dx = CudaStorage::zeros(dev, dtype, g.n * g.c * g.s)?;
-    let opt = CeOptions {
-        ignore_index,
-        label_smoothing: 0.0,
-    };
     let mut a = Args::new();
-    a.pod(&row_geo(g, opt, false, weight.is_some()))
+    a.pod(&nll_geo(g, ignore_index, weight.is_some()))
         .ptr(target.ptr())
         .ptr(opt_ptr(weight))
         .ptr(up.ptr())

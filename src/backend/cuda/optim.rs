@@ -2,11 +2,9 @@
 
 use super::conv::Dv;
 use super::elementwise::launch_1d;
-use super::launch::{Args, Pod};
+use super::launch::{fl, Args, Pod};
 use super::nvrtc::OPTIM;
-use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::Result;
-use crate::storage::DType;
 
 /// `SgdParams` in optim.cu.
 #[repr(C)]
@@ -44,12 +42,21 @@ pub(crate) struct AdamParams {
 // SAFETY: repr(C), numbers only.
 unsafe impl Pod for AdamParams {}
 
-fn name(dtype: DType, f32n: &'static str, f64n: &'static str) -> Result<&'static str> {
-    match dtype {
-        DType::F32 => Ok(f32n),
-        DType::F64 => Ok(f64n),
-        other => Err(not_implemented_for("_fused_sgd", other)),
+/// Launches an update kernel over `n` contiguous elements of the parameter `p`, with the
+/// arguments `(params, n, p, ...)`: `ptrs` start with `p`.
+fn launch_update<Q: Pod>(
+    q: &Q,
+    n: usize,
+    p: Dv<'_>,
+    name: &'static str,
+    ptrs: &[u64],
+) -> Result<()> {
+    let mut a = Args::new();
+    a.pod(q).usize(n);
+    for &ptr in ptrs {
+        a.ptr(ptr);
     }
+    launch_1d(p.s.device(), &OPTIM, name, n, &mut a)
 }
 
 /// One SGD update of `n` contiguous elements.
@@ -60,20 +67,8 @@ pub(crate) fn sgd(
     g: Dv<'_>,
     buf: Option<Dv<'_>>,
 ) -> Result<()> {
-    let dev = p.s.device();
-    let mut a = Args::new();
-    a.pod(q)
-        .usize(n)
-        .ptr(p.ptr())
-        .ptr(g.ptr())
-        .ptr(buf.map_or(0, |b| b.ptr()));
-    launch_1d(
-        dev,
-        &OPTIM,
-        name(p.s.dtype(), "sgd_f32", "sgd_f64")?,
-        n,
-        &mut a,
-    )
+    let ptrs = [p.ptr(), g.ptr(), buf.map_or(0, |b| b.ptr())];
+    launch_update(q, n, p, fl!("sgd", p.s.dtype(), "_fused_sgd"), &ptrs)
 }
 
 /// One Adam update of `n` contiguous elements.
@@ -86,20 +81,7 @@ pub(crate) fn adam(
     v: Dv<'_>,
     vmax: Option<Dv<'_>>,
 ) -> Result<()> {
-    let dev = p.s.device();
-    let mut a = Args::new();
-    a.pod(q)
-        .usize(n)
-        .ptr(p.ptr())
-        .ptr(g.ptr())
-        .ptr(m.ptr())
-        .ptr(v.ptr())
-        .ptr(vmax.map_or(0, |b| b.ptr()));
-    launch_1d(
-        dev,
-        &OPTIM,
-        name(p.s.dtype(), "adam_f32", "adam_f64")?,
-        n,
-        &mut a,
-    )
+    let vmax = vmax.map_or(0, |b| b.ptr());
+    let ptrs = [p.ptr(), g.ptr(), m.ptr(), v.ptr(), vmax];
+    launch_update(q, n, p, fl!("adam", p.s.dtype(), "_fused_sgd"), &ptrs)
 }

@@ -1,13 +1,12 @@
 //! Host side of kernels/pool.cu: max pooling with indices, average pooling over window tables,
 //! and nearest / bilinear resampling over tap tables.
 
-use super::conv::Dv;
+use super::conv::{Dv, Window};
 use super::elementwise::{launch_1d, upload};
-use super::launch::{Args, Pod};
+use super::launch::{fl, Args, Pod};
 use super::nvrtc::POOL;
 use super::storage::CudaStorage;
 use crate::backend::cpu::nn::interpolate::ResampleGeom;
-use crate::backend::cpu::nn::not_implemented_for;
 use crate::backend::cpu::nn::pool::{AvgGeom, MaxPoolGeom};
 use crate::error::Result;
 use crate::storage::DType;
@@ -23,25 +22,11 @@ struct PoolGeo {
     ow: i64,
     kh: i64,
     kw: i64,
-    sh: i64,
-    sw: i64,
-    ph: i64,
-    pw: i64,
-    dh: i64,
-    dw: i64,
+    win: Window,
 }
-// SAFETY: repr(C), integers only.
+// SAFETY: repr(C), integers only (`Window` is repr(C) i64s, so no padding).
 unsafe impl Pod for PoolGeo {}
-
-macro_rules! fl {
-    ($base:literal, $dtype:expr, $what:literal) => {
-        match $dtype {
-            DType::F32 => concat!($base, "_f32"),
-            DType::F64 => concat!($base, "_f64"),
-            other => return Err(not_implemented_for($what, other)),
-        }
-    };
-}
+const _: () = assert!(std::mem::size_of::<PoolGeo>() == 13 * 8);
 
 fn max_geo(g: &MaxPoolGeom) -> PoolGeo {
     PoolGeo {
@@ -52,12 +37,7 @@ fn max_geo(g: &MaxPoolGeom) -> PoolGeo {
         ow: g.ow as i64,
         kh: g.kernel[0] as i64,
         kw: g.kernel[1] as i64,
-        sh: g.stride[0] as i64,
-        sw: g.stride[1] as i64,
-        ph: g.pad[0] as i64,
-        pw: g.pad[1] as i64,
-        dh: g.dilation[0] as i64,
-        dw: g.dilation[1] as i64,
+        win: Window::new(g.stride, g.pad, g.dilation),
     }
 }
 
@@ -91,15 +71,30 @@ pub(crate) fn max_pool2d_backward(gy: Dv<'_>, idx: Dv<'_>, g: &MaxPoolGeom) -> R
     Ok(dx)
 }
 
-fn avg_geo(g: &AvgGeom) -> PoolGeo {
+/// The geometry of a table-driven kernel (average pooling, resampling): `planes` of `h x w` to
+/// `oh x ow`, the window read from tables rather than from `kh, kw` and `Window`.
+fn table_geo(planes: usize, (h, w): (usize, usize), (oh, ow): (usize, usize)) -> PoolGeo {
     PoolGeo {
-        planes: g.planes as i64,
-        h: g.h as i64,
-        w: g.w as i64,
-        oh: g.rows.len() as i64,
-        ow: g.cols.len() as i64,
+        planes: planes as i64,
+        h: h as i64,
+        w: w as i64,
+        oh: oh as i64,
+        ow: ow as i64,
         ..Default::default()
     }
+}
+
+/// Items a table-driven kernel runs over (one per output element of the forward), and its result:
+/// uninitialised for the forward, zeros (which it adds into) for the adjoint.
+fn table_out(x: Dv<'_>, pg: &PoolGeo, forward: bool) -> Result<(usize, CudaStorage)> {
+    let (dev, dtype) = (x.s.device(), x.s.dtype());
+    let n_fwd = (pg.planes * pg.oh * pg.ow) as usize;
+    let out = if forward {
+        CudaStorage::alloc(dev, dtype, n_fwd)?
+    } else {
+        CudaStorage::zeros(dev, dtype, (pg.planes * pg.h * pg.w) as usize)?
+    };
+    Ok((n_fwd, out))
 }
 
 /// The window table (rows then cols; start, end, count) on the device.
@@ -117,36 +112,21 @@ fn windows(dev: &std::sync::Arc<super::device::CudaDevice>, g: &AvgGeom) -> Resu
 pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaStorage> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let (n_out, name) = if forward {
-        (
-            g.planes * g.rows.len() * g.cols.len(),
-            fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame"),
-        )
+    let name = if forward {
+        fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame")
     } else {
-        (
-            g.planes * g.h * g.w,
-            fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame"),
-        )
+        fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame")
     };
-    let out = if forward {
-        CudaStorage::alloc(dev, dtype, n_out)?
-    } else {
-        CudaStorage::zeros(dev, dtype, n_out)?
-    };
+    let pg = table_geo(g.planes, (g.h, g.w), (g.rows.len(), g.cols.len()));
+    let (n, out) = table_out(x, &pg, forward)?;
     let win = windows(dev, g)?;
     let mut a = Args::new();
-    a.pod(&avg_geo(g))
+    a.pod(&pg)
         .ptr(win.ptr())
         .f64(g.divisor.unwrap_or(0.0))
         .ptr(x.ptr())
         .ptr(out.ptr());
-    launch_1d(
-        dev,
-        &POOL,
-        name,
-        g.planes * g.rows.len() * g.cols.len(),
-        &mut a,
-    )?;
+    launch_1d(dev, &POOL, name, n, &mut a)?;
     Ok(out)
 }
 
@@ -154,27 +134,17 @@ pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaSt
 pub(crate) fn resample(x: Dv<'_>, g: &ResampleGeom, forward: bool) -> Result<CudaStorage> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let (oh, ow) = (g.rows.len(), g.cols.len());
-    let (n_out, name) = if forward {
-        (
-            g.planes * oh * ow,
-            fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame"),
-        )
+    let name = if forward {
+        fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame")
     } else {
-        (
-            g.planes * g.h * g.w,
-            fl!(
-                "resample_bwd",
-                dtype,
-                "upsample_bilinear2d_backward_out_frame"
-            ),
+        fl!(
+            "resample_bwd",
+            dtype,
+            "upsample_bilinear2d_backward_out_frame"
         )
     };
-    let out = if forward {
-        CudaStorage::alloc(dev, dtype, n_out)?
-    } else {
-        CudaStorage::zeros(dev, dtype, n_out)?
-    };
+    let pg = table_geo(g.planes, (g.h, g.w), (g.rows.len(), g.cols.len()));
+    let (n, out) = table_out(x, &pg, forward)?;
     let taps: Vec<f64> = g
         .rows
         .iter()
@@ -182,20 +152,12 @@ pub(crate) fn resample(x: Dv<'_>, g: &ResampleGeom, forward: bool) -> Result<Cud
         .flat_map(|t| [t.i0 as f64, t.i1 as f64, t.l0, t.l1])
         .collect();
     let taps = upload(dev, &taps)?;
-    let pg = PoolGeo {
-        planes: g.planes as i64,
-        h: g.h as i64,
-        w: g.w as i64,
-        oh: oh as i64,
-        ow: ow as i64,
-        ..Default::default()
-    };
     let mut a = Args::new();
     a.pod(&pg)
         .ptr(taps.ptr())
         .i32(g.nearest as i32)
         .ptr(x.ptr())
         .ptr(out.ptr());
-    launch_1d(dev, &POOL, name, g.planes * oh * ow, &mut a)?;
+    launch_1d(dev, &POOL, name, n, &mut a)?;
     Ok(out)
 }

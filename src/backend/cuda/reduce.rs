@@ -1,7 +1,7 @@
 //! Host side of kernels/reduce.cu: reductions over dims, max/min along a dim, softmax.
 
 use super::elementwise::{cast, dtype_index};
-use super::launch::{max_blocks, row_block, Args, Pod, MAX_DIMS};
+use super::launch::{fl, max_blocks, row_block, Args, Pod, MAX_DIMS};
 use super::nvrtc::REDUCE;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
@@ -213,12 +213,7 @@ pub(crate) fn reduce(
         .ptr(x.ptr())
         .ptr(out.ptr())
         .ptr(partial.as_ref().map_or(0, |p| p.ptr()));
-    let dims3 = LaunchDims {
-        grid: [grid_rows(n_out, sm), splits as u32, 1],
-        block: [block, 1, 1],
-        smem: 0,
-    };
-    dev.launch(&REDUCE, ROWS[oi][di], dims3, &mut a)?;
+    launch_rows(dev, ROWS[oi][di], n_out, splits as u32, block, &mut a)?;
     if let Some(p) = &partial {
         let mut f = Args::new();
         f.pod(&g).i32(splits as i32).ptr(p.ptr()).ptr(out.ptr());
@@ -230,6 +225,23 @@ pub(crate) fn reduce(
 /// Blocks for a block-per-output kernel (grid-stride beyond the cap).
 fn grid_rows(n_out: usize, sm: u32) -> u32 {
     n_out.clamp(1, max_blocks(sm) as usize) as u32
+}
+
+/// Launches a block-per-row kernel over `rows` rows (`splits` blocks per row) of `block` threads.
+fn launch_rows(
+    dev: &super::device::CudaDevice,
+    name: &'static str,
+    rows: usize,
+    splits: u32,
+    block: u32,
+    a: &mut Args,
+) -> Result<()> {
+    let dims = LaunchDims {
+        grid: [grid_rows(rows, dev.props().sm_count), splits, 1],
+        block: [block, 1, 1],
+        smem: 0,
+    };
+    dev.launch(&REDUCE, name, dims, a)
 }
 
 fn launch_grid(
@@ -310,13 +322,8 @@ pub(crate) fn extreme_along(
     if n_red <= 32 {
         launch_grid(dev, COLS_X[di][want_max as usize], n_out, &mut a)?;
     } else {
-        let sm = dev.props().sm_count;
-        let dims3 = LaunchDims {
-            grid: [grid_rows(n_out, sm), 1, 1],
-            block: [row_block(n_red).min(RED_BLOCK), 1, 1],
-            smem: 0,
-        };
-        dev.launch(&REDUCE, ROWS_X[di][want_max as usize], dims3, &mut a)?;
+        let block = row_block(n_red).min(RED_BLOCK);
+        launch_rows(dev, ROWS_X[di][want_max as usize], n_out, 1, block, &mut a)?;
     }
     Ok((vals, idx))
 }
@@ -337,6 +344,42 @@ fn contiguous_operand(x: &CudaStorage, layout: &Layout) -> Result<Option<CudaSto
     }
 }
 
+/// Runs a softmax-family kernel along `dim` over `inputs` (each made contiguous; the first gives
+/// the shape, dtype and device) into a new contiguous output: a block per row when `dim` is
+/// innermost, else a thread per (outer, inner) pair.
+fn softmax_family(
+    (rows, cols): (&'static str, &'static str),
+    inputs: &[(&CudaStorage, &Layout)],
+    dim: usize,
+    log: bool,
+) -> Result<CudaStorage> {
+    let (x, layout) = inputs[0];
+    let n = layout.numel();
+    let dev = x.device();
+    let out = CudaStorage::alloc(dev, x.dtype(), n)?;
+    if n == 0 {
+        return Ok(out);
+    }
+    let owned = inputs
+        .iter()
+        .map(|&(s, l)| contiguous_operand(s, l))
+        .collect::<Result<Vec<_>>>()?;
+    let (outer, c, inner) = around(layout.shape(), dim);
+    let mut a = Args::new();
+    for (o, &(s, _)) in owned.iter().zip(inputs) {
+        a.ptr(o.as_ref().unwrap_or(s).ptr());
+    }
+    a.ptr(out.ptr()).usize(outer).usize(c);
+    if inner == 1 {
+        a.i32(log as i32);
+        launch_rows(dev, rows, outer, 1, row_block(c), &mut a)?;
+    } else {
+        a.usize(inner).i32(log as i32);
+        launch_grid(dev, cols, outer * inner, &mut a)?;
+    }
+    Ok(out)
+}
+
 /// softmax or log_softmax along `dim`.
 pub(crate) fn softmax(
     x: &CudaStorage,
@@ -344,49 +387,9 @@ pub(crate) fn softmax(
     dim: usize,
     log: bool,
 ) -> Result<CudaStorage> {
-    let dtype = x.dtype();
-    let names = match dtype {
-        DType::F32 => ("softmax_rows_f32", "softmax_cols_f32"),
-        DType::F64 => ("softmax_rows_f64", "softmax_cols_f64"),
-        other => {
-            return Err(crate::backend::cpu::nn::not_implemented_for(
-                "softmax_lastdim_kernel_impl",
-                other,
-            ))
-        }
-    };
-    let n = layout.numel();
-    let dev = x.device();
-    let out = CudaStorage::alloc(dev, dtype, n)?;
-    if n == 0 {
-        return Ok(out);
-    }
-    let owned = contiguous_operand(x, layout)?;
-    let src = owned.as_ref().unwrap_or(x);
-    let (outer, c, inner) = around(layout.shape(), dim);
-    let mut a = Args::new();
-    if inner == 1 {
-        a.ptr(src.ptr())
-            .ptr(out.ptr())
-            .usize(outer)
-            .usize(c)
-            .i32(log as i32);
-        let d = LaunchDims {
-            grid: [grid_rows(outer, dev.props().sm_count), 1, 1],
-            block: [row_block(c), 1, 1],
-            smem: 0,
-        };
-        dev.launch(&REDUCE, names.0, d, &mut a)?;
-    } else {
-        a.ptr(src.ptr())
-            .ptr(out.ptr())
-            .usize(outer)
-            .usize(c)
-            .usize(inner)
-            .i32(log as i32);
-        launch_grid(dev, names.1, outer * inner, &mut a)?;
-    }
-    Ok(out)
+    let rows = fl!("softmax_rows", x.dtype(), "softmax_lastdim_kernel_impl");
+    let cols = fl!("softmax_cols", x.dtype(), "softmax_lastdim_kernel_impl");
+    softmax_family((rows, cols), &[(x, layout)], dim, log)
 }
 
 /// The fused softmax backward from the output `y` and the gradient `g`.
@@ -398,43 +401,7 @@ pub(crate) fn softmax_backward(
     dim: usize,
     log: bool,
 ) -> Result<CudaStorage> {
-    let dtype = g.dtype();
-    let names = match dtype {
-        DType::F32 => ("softmax_bwd_rows_f32", "softmax_bwd_cols_f32"),
-        DType::F64 => ("softmax_bwd_rows_f64", "softmax_bwd_cols_f64"),
-        other => {
-            return Err(crate::backend::cpu::nn::not_implemented_for(
-                "softmax_backward_data",
-                other,
-            ))
-        }
-    };
-    let n = lg.numel();
-    let dev = g.device();
-    let out = CudaStorage::alloc(dev, dtype, n)?;
-    if n == 0 {
-        return Ok(out);
-    }
-    let (og, oy) = (contiguous_operand(g, lg)?, contiguous_operand(y, ly)?);
-    let (gs, ys) = (og.as_ref().unwrap_or(g), oy.as_ref().unwrap_or(y));
-    let (outer, c, inner) = around(lg.shape(), dim);
-    let mut a = Args::new();
-    a.ptr(gs.ptr())
-        .ptr(ys.ptr())
-        .ptr(out.ptr())
-        .usize(outer)
-        .usize(c);
-    if inner == 1 {
-        a.i32(log as i32);
-        let d = LaunchDims {
-            grid: [grid_rows(outer, dev.props().sm_count), 1, 1],
-            block: [row_block(c), 1, 1],
-            smem: 0,
-        };
-        dev.launch(&REDUCE, names.0, d, &mut a)?;
-    } else {
-        a.usize(inner).i32(log as i32);
-        launch_grid(dev, names.1, outer * inner, &mut a)?;
-    }
-    Ok(out)
+    let rows = fl!("softmax_bwd_rows", g.dtype(), "softmax_backward_data");
+    let cols = fl!("softmax_bwd_cols", g.dtype(), "softmax_backward_data");
+    softmax_family((rows, cols), &[(g, lg), (y, ly)], dim, log)
 }
