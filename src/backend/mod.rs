@@ -255,6 +255,19 @@ pub(crate) fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
 /// Reduces sorted `dims` of `x`; the result has the kept dims.
 pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     let body = x.body();
+    let n_red: usize = dims.iter().map(|&d| body.layout.shape()[d]).product();
+    let name = match op {
+        ReduceOp::Max => Some("max"),
+        ReduceOp::Min => Some("min"),
+        ReduceOp::ArgMax => Some("argmax"),
+        ReduceOp::ArgMin => Some("argmin"),
+        _ => None,
+    };
+    if let (0, Some(name)) = (n_red, name) {
+        return Err(Error::index(format!(
+            "{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument."
+        )));
+    }
     let data = body.storage.read();
     let shape: Vec<usize> = (0..body.layout.ndim())
         .filter(|d| !dims.contains(d))
@@ -268,6 +281,12 @@ pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor>
 /// Max or min along `dim` with its indices (the dim removed).
 pub(crate) fn extreme_along(x: &Tensor, dim: usize, want_max: bool) -> Result<(Tensor, Tensor)> {
     let body = x.body();
+    if body.layout.shape()[dim] == 0 {
+        return Err(Error::index(format!(
+            "{}(): Expected reduction dim {dim} to have non-zero size.",
+            if want_max { "max" } else { "min" }
+        )));
+    }
     let data = body.storage.read();
     let mut shape = body.layout.dims().clone();
     shape.remove(dim);

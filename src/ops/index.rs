@@ -864,11 +864,16 @@ mod device {
         }
     }
 
-    /// A contiguous copy of `t` in its own storage (the destination of scatters).
-    fn fresh_copy(t: &Tensor) -> Result<Tensor> {
-        with_storage(t, |s, l| {
-            Ok(cuda_tensor(cuda::cast(s, l, s.dtype())?, l.shape()))
-        })
+    /// A scatter's result: a contiguous copy of `t` in its own storage, written by
+    /// `f(copy, shape)` before anyone else sees it.
+    fn scatter_into(
+        t: &Tensor,
+        f: impl FnOnce(&CudaStorage, &[usize]) -> Result<()>,
+    ) -> Result<Tensor> {
+        let shape = t.shape();
+        let out = with_storage(t, |s, l| cuda::cast(s, l, s.dtype()))?;
+        f(&out, &shape)?;
+        Ok(cuda_tensor(out, &shape))
     }
 
     pub(super) fn index_select(
@@ -894,22 +899,13 @@ mod device {
         index: &Tensor,
         src: &Tensor,
     ) -> Result<Tensor> {
-        let out = fresh_copy(slf)?;
         let (ic, sc) = (kernel_operand(index)?, kernel_operand(src)?);
-        let shape = out.shape();
         let count = index.numel();
-        let ob = out.body();
-        let guard = ob.storage.read();
-        let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime(
-                "internal error: index_add output not on the device",
-            ));
-        };
-        run_cuda("index_add", &[&ic, &sc], |s| {
-            k::index_add(os, &shape, d, s[0], s[1], count)
-        })?;
-        drop(guard);
-        Ok(out)
+        scatter_into(slf, |os, shape| {
+            run_cuda("index_add", &[&ic, &sc], |s| {
+                k::index_add(os, shape, d, s[0], s[1], count)
+            })
+        })
     }
 
     pub(super) fn gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
@@ -930,23 +926,15 @@ mod device {
         src: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        let out = fresh_copy(slf)?;
         let ic = kernel_operand(index)?;
-        let (oshape, ishape) = (out.shape(), ic.shape());
-        let ob = out.body();
-        let guard = ob.storage.read();
-        let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime(
-                "internal error: scatter output not on the device",
-            ));
-        };
-        run_cuda("scatter", &[&ic], |s| {
-            with_storage(src, |ss, sl| {
-                k::scatter(os, &oshape, d, s[0], &ishape, ss, sl, accumulate)
+        let ishape = ic.shape();
+        scatter_into(slf, |os, oshape| {
+            run_cuda("scatter", &[&ic], |s| {
+                with_storage(src, |ss, sl| {
+                    k::scatter(os, oshape, d, s[0], &ishape, ss, sl, accumulate)
+                })
             })
-        })?;
-        drop(guard);
-        Ok(out)
+        })
     }
 
     pub(super) fn index_leading(
@@ -975,22 +963,13 @@ mod device {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        let out = fresh_copy(dst)?;
-        let shape = out.shape();
         let k_ = dims.len();
-        let ob = out.body();
-        let guard = ob.storage.read();
-        let StorageData::Cuda(os) = &*guard else {
-            return Err(Error::runtime(
-                "internal error: index_put output not on the device",
-            ));
-        };
-        run_cuda("index_put", &[pos], |p: &[Dv<'_>]| {
-            with_storage(values, |vs, vl| {
-                k::index_put_lead(os, &shape, p[0], k_, n, vs, vl, accumulate, dims)
+        scatter_into(dst, |os, shape| {
+            run_cuda("index_put", &[pos], |p: &[Dv<'_>]| {
+                with_storage(values, |vs, vl| {
+                    k::index_put_lead(os, shape, p[0], k_, n, vs, vl, accumulate, dims)
+                })
             })
-        })?;
-        drop(guard);
-        Ok(out)
+        })
     }
 }

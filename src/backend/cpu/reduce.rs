@@ -3,7 +3,7 @@
 use crate::backend::cpu::strided::RowPlan;
 use crate::backend::cpu::threads::{self, SyncPtr, PARALLEL_THRESHOLD};
 use crate::backend::ReduceOp;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element};
 use crate::tensor::layout::{coalesce, Dims, Layout, StridedOffsets};
 use crate::with_dtype;
@@ -133,22 +133,6 @@ fn reduce_typed<T: CpuElement>(
     let (kept, red) = split(layout, dims);
     let n_out = kept.numel();
     let n_red = red.numel();
-    if n_red == 0
-        && matches!(
-            op,
-            ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
-        )
-    {
-        return Err(Error::index(format!(
-            "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
-            match op {
-                ReduceOp::Max => "max",
-                ReduceOp::Min => "min",
-                ReduceOp::ArgMax => "argmax",
-                _ => "argmin",
-            }
-        )));
-    }
     let plan = RowPlan::new(red.shape(), [&red]);
     let dtype = out_dtype(op, T::DTYPE);
 
@@ -319,12 +303,6 @@ pub fn extreme_along(
     with_dtype!(src.dtype(), T => {
         let x = src.slice::<T>()?;
         let (kept, red) = split(layout, &[dim]);
-        if red.numel() == 0 {
-            return Err(Error::index(format!(
-                "{}(): Expected reduction dim {dim} to have non-zero size.",
-                if want_max { "max" } else { "min" }
-            )));
-        }
         let plan = RowPlan::new(red.shape(), [&red]);
         let bases: Vec<usize> = StridedOffsets::new(&kept).collect();
         let mut vals = Buffer::<T>::uninit(bases.len())?;

@@ -56,6 +56,19 @@ pub(crate) struct MatRef<'a> {
     pub off: usize,
 }
 
+impl<'a> MatRef<'a> {
+    /// The matrix in the last two dims of `l` (batch dims go through [`Batch`]).
+    fn of(s: &'a CudaStorage, l: &Layout) -> MatRef<'a> {
+        let nd = l.ndim();
+        MatRef {
+            s,
+            rs: l.strides()[nd - 2],
+            cs: l.strides()[nd - 1],
+            off: l.offset(),
+        }
+    }
+}
+
 /// The output: `C(m, n)` at `off + m * rs + (n % split) * cs + (n / split) * hs`.
 #[derive(Copy, Clone)]
 pub(crate) struct OutRef<'a> {
@@ -65,6 +78,20 @@ pub(crate) struct OutRef<'a> {
     pub split: usize,
     pub hs: usize,
     pub off: usize,
+}
+
+impl<'a> OutRef<'a> {
+    /// A contiguous row-major output with `n` columns.
+    fn rows(s: &'a CudaStorage, n: usize) -> OutRef<'a> {
+        OutRef {
+            s,
+            rs: n,
+            cs: 1,
+            split: n,
+            hs: 0,
+            off: 0,
+        }
+    }
 }
 
 /// Batch dims: sizes and the batch strides of A, B and C.
@@ -302,31 +329,12 @@ pub(crate) fn matmul(
         }
         None => Batch::default(),
     };
-    let rs = |l: &Layout| (l.strides()[nd - 2], l.strides()[nd - 1]);
-    let ((ars, acs), (brs, bcs)) = (rs(la), rs(lb));
     gemm(
         dev,
         (m, n, k),
-        MatRef {
-            s: a,
-            rs: ars,
-            cs: acs,
-            off: la.offset(),
-        },
-        MatRef {
-            s: b,
-            rs: brs,
-            cs: bcs,
-            off: lb.offset(),
-        },
-        OutRef {
-            s: &out,
-            rs: n,
-            cs: 1,
-            split: n,
-            hs: 0,
-            off: 0,
-        },
+        MatRef::of(a, la),
+        MatRef::of(b, lb),
+        OutRef::rows(&out, n),
         None,
         1.0,
         0.0,
@@ -381,26 +389,9 @@ pub(crate) fn addmm(
     gemm(
         dev,
         (m, n, k),
-        MatRef {
-            s: a,
-            rs: la.strides()[0],
-            cs: la.strides()[1],
-            off: la.offset(),
-        },
-        MatRef {
-            s: b,
-            rs: lb.strides()[0],
-            cs: lb.strides()[1],
-            off: lb.offset(),
-        },
-        OutRef {
-            s: &out,
-            rs: n,
-            cs: 1,
-            split: n,
-            hs: 0,
-            off: 0,
-        },
+        MatRef::of(a, la),
+        MatRef::of(b, lb),
+        OutRef::rows(&out, n),
         bias_ref,
         1.0,
         0.0,

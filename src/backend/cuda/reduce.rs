@@ -6,7 +6,7 @@ use super::nvrtc::REDUCE;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
 use crate::backend::ReduceOp;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::DType;
 use crate::tensor::layout::coalesce;
 use crate::tensor::{Dims, Layout};
@@ -148,27 +148,10 @@ pub(crate) fn reduce(
     dims: &[usize],
 ) -> Result<CudaStorage> {
     let dtype = x.dtype();
-    let n_red: usize = dims.iter().map(|&d| layout.shape()[d]).product();
     let n_out: usize = (0..layout.ndim())
         .filter(|d| !dims.contains(d))
         .map(|d| layout.shape()[d])
         .product();
-    if n_red == 0
-        && matches!(
-            op,
-            ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin
-        )
-    {
-        return Err(Error::index(format!(
-            "{}(): Expected reduction dim to be specified for input.numel() == 0. Specify the reduction dim with the 'dim' argument.",
-            match op {
-                ReduceOp::Max => "max",
-                ReduceOp::Min => "min",
-                ReduceOp::ArgMax => "argmax",
-                _ => "argmin",
-            }
-        )));
-    }
     let dev = x.device();
     let out = CudaStorage::alloc(dev, out_dtype(op, dtype), n_out)?;
     if n_out == 0 {
@@ -268,13 +251,8 @@ pub(crate) fn extreme_along(
     dim: usize,
     want_max: bool,
 ) -> Result<(CudaStorage, CudaStorage)> {
+    // Checked by the caller (backend::extreme_along): the dim is not empty.
     let n_red = layout.shape()[dim];
-    if n_red == 0 {
-        return Err(Error::index(format!(
-            "{}(): Expected reduction dim {dim} to have non-zero size.",
-            if want_max { "max" } else { "min" }
-        )));
-    }
     let dev = x.device();
     let n_out = layout.numel() / n_red;
     let vals = CudaStorage::alloc(dev, x.dtype(), n_out)?;
