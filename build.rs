@@ -14,8 +14,9 @@ mod emu {
     use std::fmt::Write as _;
     use std::path::{Path, PathBuf};
 
-    /// Kernel names (`KERNEL void name(`) in the preprocessed source.
-    fn kernel_names(expanded: &str) -> Vec<String> {
+    /// Kernel names (`KERNEL void name(`) in the preprocessed source, each with the most threads
+    /// per block its `__launch_bounds__` allows (1024 without one).
+    fn kernel_names(expanded: &str) -> Vec<(String, u32)> {
         let mut names = Vec::new();
         let mut rest = expanded;
         while let Some(i) = rest.find("__rg_kernel__") {
@@ -24,15 +25,21 @@ mod emu {
             let Some(mut after) = after.strip_prefix("void").map(str::trim_start) else {
                 continue;
             };
+            let mut max_threads = 1024;
             if let Some(rest) = after.strip_prefix("__launch_bounds__") {
-                after = rest.split_once(')').map_or("", |(_, r)| r).trim_start();
+                let (bounds, r) = rest.split_once(')').unwrap_or(("", ""));
+                let first = bounds.trim_start_matches([' ', '(']).split(',').next();
+                max_threads = first
+                    .and_then(|b| b.trim().parse().ok())
+                    .expect("__launch_bounds__ with a literal thread count");
+                after = r.trim_start();
             }
             let name: String = after
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             if !name.is_empty() {
-                names.push(name);
+                names.push((name, max_threads));
             }
         }
         names
@@ -87,11 +94,11 @@ mod emu {
             writeln!(src, "#include \"{}\"", common.display()).ok();
             writeln!(src, "#include \"{}\"", f.display()).ok();
             writeln!(src, "static const rg_emu::Entry rg_entries[] = {{").ok();
-            for n in &names {
-                writeln!(src, "    RG_EMU_ENTRY({n}),").ok();
+            for (n, max_threads) in &names {
+                writeln!(src, "    RG_EMU_ENTRY({n}, {max_threads}),").ok();
             }
             if names.is_empty() {
-                writeln!(src, "    {{nullptr, nullptr}},").ok();
+                writeln!(src, "    {{nullptr, nullptr, 0, nullptr, 0}},").ok();
             }
             writeln!(src, "}};").ok();
             writeln!(

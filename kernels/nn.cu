@@ -184,13 +184,16 @@ RG_DEV void nll_bwd(const RowGeo g, const i64* t, const T* w, const T* up, i64 u
     }
 }
 
+// The cross-entropy kernels need more than 64 registers, so they cannot take 1024-thread blocks;
+// warp_rows launches them with 256.
 #define LOSS(S, T)                                                                                          \
-    KERNEL void ce_fwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp, const T* w, T* loss, T* lse,  \
-                           T* wrow, RgStatus* st) {                                                         \
+    KERNEL void __launch_bounds__(256) ce_fwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp,         \
+                                                  const T* w, T* loss, T* lse, T* wrow, RgStatus* st) {     \
         ce_fwd<T>(g, x, tc, tp, w, loss, lse, wrow, st);                                                    \
     }                                                                                                       \
-    KERNEL void ce_bwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp, const T* w, const T* lse,     \
-                           const T* up, i64 ups, T* dx, T* dt) {                                            \
+    KERNEL void __launch_bounds__(256) ce_bwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp,         \
+                                                  const T* w, const T* lse, const T* up, i64 ups, T* dx,    \
+                                                  T* dt) {                                                  \
         ce_bwd<T>(g, x, tc, tp, w, lse, up, ups, dx, dt);                                                   \
     }                                                                                                       \
     KERNEL void ce_coef_##S(RowGeo g, const i64* tc, const T* w, T* a) { ce_coef<T>(g, tc, w, a); }        \

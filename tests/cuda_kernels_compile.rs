@@ -1,5 +1,8 @@
 //! Every kernel file compiles with NVRTC to PTX for sm_80 and sm_90, and ptxas (inside NVRTC)
-//! accepts it as sm_90 machine code. Needs no GPU: NVRTC is a compiler library. NVRTC comes
+//! accepts it as sm_90 machine code within the resources a launch may take: registers for its
+//! largest block (1024 threads, or the kernel's `__launch_bounds__`), static shared memory, no
+//! spills. The emulator refuses blocks larger than those bounds, so the host side keeps to them
+//! too. Needs no GPU: NVRTC is a compiler library. NVRTC comes
 //! from the PyPI package nvidia-cuda-nvrtc==13.0.* (found through RUSTGRAD_NVRTC_DIR, the active
 //! virtual environment, or the `python3` on PATH); without it the test says so and passes.
 //! Also built with `cuda-emu` (NVRTC does not care which runtime runs the kernels), so CI builds
@@ -43,20 +46,29 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
                 s.spawn(move || {
                     let mut failures = Vec::new();
                     for arch in [80u32, 90] {
-                        match nvrtc::compile(k, arch, nvrtc::Output::Ptx, &[]) {
-                            Ok((ptx, _)) => {
-                                let text = String::from_utf8_lossy(&ptx);
-                                if !text.contains(&format!(".target sm_{arch}")) {
-                                    failures.push(format!("{}: PTX not for sm_{arch}", k.name));
-                                }
+                        let text = match nvrtc::compile(k, arch, nvrtc::Output::Ptx, &[]) {
+                            Ok((ptx, _)) => String::from_utf8_lossy(&ptx).into_owned(),
+                            Err(e) => {
+                                failures.push(format!("{} compute_{arch}: {e}", k.name));
+                                continue;
                             }
-                            Err(e) => failures.push(format!("{} compute_{arch}: {e}", k.name)),
+                        };
+                        if !text.contains(&format!(".target sm_{arch}")) {
+                            failures.push(format!("{}: PTX not for sm_{arch}", k.name));
                         }
                         // Machine code for the H100's sm_90 only: ptxas finds the same
                         // classes of error for both, and CI time is short.
                         if arch == 90 {
-                            if let Err(e) = nvrtc::compile(k, arch, nvrtc::Output::Cubin, &[]) {
-                                failures.push(format!("{} sm_{arch} (ptxas): {e}", k.name));
+                            let verbose = ["--ptxas-options=-v"];
+                            match nvrtc::compile(k, arch, nvrtc::Output::Cubin, &verbose) {
+                                Ok((_, log)) => failures.extend(
+                                    resource_overruns(&text, &log)
+                                        .into_iter()
+                                        .map(|e| format!("{}: {e}", k.name)),
+                                ),
+                                Err(e) => {
+                                    failures.push(format!("{} sm_{arch} (ptxas): {e}", k.name))
+                                }
                             }
                         }
                     }
@@ -72,6 +84,121 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Registers per multiprocessor block, and the static shared memory a kernel may declare.
+const REGISTERS_PER_BLOCK: u32 = 65_536;
+const STATIC_SMEM: u32 = 48 * 1024;
+
+/// What ptxas reports for one kernel.
+#[derive(Debug, Default)]
+struct Usage {
+    registers: u32,
+    spill_bytes: u32,
+    smem: u32,
+}
+
+/// Each function's usage from a `ptxas -v` log (kernels, and device functions not inlined).
+fn ptxas_usage(log: &str) -> Vec<(String, Usage)> {
+    let number_before = |line: &str, unit: &str| -> Option<u32> {
+        let head = &line[..line.find(unit)?];
+        head.rsplit(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|n| n.parse().ok())
+    };
+    let mut out: Vec<(String, Usage)> = Vec::new();
+    for line in log.lines() {
+        if let Some(rest) = line.split("Function properties for ").nth(1) {
+            out.push((rest.trim().to_string(), Usage::default()));
+        } else if let Some((_, usage)) = out.last_mut() {
+            if line.contains("bytes spill stores") {
+                usage.spill_bytes = number_before(line, " bytes spill stores").unwrap_or(0)
+                    + number_before(line, " bytes spill loads").unwrap_or(0);
+            } else if line.contains("registers") {
+                usage.registers = number_before(line, " registers").unwrap_or(0);
+                usage.smem = number_before(line, " bytes smem").unwrap_or(0);
+            }
+        }
+    }
+    out
+}
+
+/// Each kernel's `.maxntid` (its `__launch_bounds__`) in PTX, as threads per block.
+fn ptx_max_threads(ptx: &str) -> Vec<(String, u32)> {
+    ptx.split(".entry ")
+        .skip(1)
+        .map(|entry| {
+            let name: String = entry
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            let head = entry.split('{').next().unwrap_or("");
+            let threads = head
+                .split(".maxntid")
+                .nth(1)
+                .map(|dims| {
+                    dims.lines()
+                        .next()
+                        .unwrap_or("")
+                        .split(',')
+                        .map(|d| d.trim().parse::<u32>().unwrap_or(1))
+                        .product()
+                })
+                .unwrap_or(1024);
+            (name, threads)
+        })
+        .collect()
+}
+
+/// Kernels that could not launch with their largest block, or that spill or declare too much
+/// shared memory.
+fn resource_overruns(ptx: &str, ptxas_log: &str) -> Vec<String> {
+    let bounds = ptx_max_threads(ptx);
+    let usage = ptxas_usage(ptxas_log);
+    let mut errors = Vec::new();
+    for (name, threads) in bounds {
+        let Some((_, u)) = usage.iter().find(|(n, _)| *n == name) else {
+            errors.push(format!("{name}: no ptxas report"));
+            continue;
+        };
+        // Registers are allocated per warp, in units of 8 per thread.
+        let needed = u.registers.next_multiple_of(8) * threads.next_multiple_of(32);
+        if needed > REGISTERS_PER_BLOCK {
+            errors.push(format!(
+                "{name}: {} registers x {threads} threads exceed {REGISTERS_PER_BLOCK}; \
+                 give it __launch_bounds__ for the block it is launched with",
+                u.registers
+            ));
+        }
+        if u.spill_bytes > 0 {
+            errors.push(format!("{name}: spills {} bytes", u.spill_bytes));
+        }
+        if u.smem > STATIC_SMEM {
+            errors.push(format!("{name}: {} bytes of static shared memory", u.smem));
+        }
+    }
+    errors
+}
+
+#[test]
+fn resource_check_finds_overruns() {
+    let ptx = ".visible .entry fits(\n.param .u64 a\n)\n.maxntid 256, 1, 1\n{\n}\n\
+               .visible .entry heavy(\n.param .u64 a\n)\n{\n}\n";
+    let log = "ptxas info    : Function properties for fits\n\
+               ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads\n\
+               ptxas info    : Used 200 registers, used 1 barriers, 16896 bytes smem\n\
+               ptxas info    : Function properties for heavy\n\
+               ptxas         .     8 bytes stack frame, 4 bytes spill stores, 4 bytes spill loads\n\
+               ptxas info    : Used 65 registers, used 0 barriers\n";
+    let errors = resource_overruns(ptx, log);
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].starts_with("heavy: 65 registers x 1024 threads"),
+        "{errors:?}"
+    );
+    assert_eq!(errors[1], "heavy: spills 8 bytes");
+    let usage = ptxas_usage(log);
+    assert_eq!((usage[0].1.registers, usage[0].1.smem), (200, 16896));
 }
 
 #[test]

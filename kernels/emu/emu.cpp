@@ -287,7 +287,8 @@ extern "C" int rg_emu_launch(const char* name, unsigned gx, unsigned gy, unsigne
         }
     }
     unsigned long long threads = (unsigned long long)bx * by * bz;
-    if (threads == 0 || threads > 1024 || bz > 64 || gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 ||
+    // A block larger than the kernel's __launch_bounds__ is refused by the driver too.
+    if (threads == 0 || threads > entry.max_threads || bz > 64 || gx == 0 || gy == 0 || gz == 0 || gy > 65535 || gz > 65535 ||
         smem_bytes > 227 * 1024) {
         set_err("invalid launch configuration (too many resources requested for launch)");
         return 2;

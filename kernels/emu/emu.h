@@ -248,6 +248,7 @@ struct Entry {
     Runner run;
     unsigned arity;
     const unsigned* sizes;  // sizeof each parameter, checked against what the host passes
+    unsigned max_threads;   // per block: the kernel's __launch_bounds__, else 1024
 };
 void add_entries(const Entry* e, int n);
 
@@ -263,8 +264,8 @@ template <typename... A, void (*f)(A...)> struct Launcher<void (*)(A...), f> {
 };
 }  // namespace rg_emu
 
-#define RG_EMU_ENTRY(name)                                                                       \
+#define RG_EMU_ENTRY(name, max_threads)                                                          \
     {#name, &::rg_emu::Launcher<decltype(&name), &name>::run, ::rg_emu::Launcher<decltype(&name), &name>::arity, \
-     ::rg_emu::Launcher<decltype(&name), &name>::sizes}
+     ::rg_emu::Launcher<decltype(&name), &name>::sizes, max_threads}
 
 #endif  // RG_EMU_H
