@@ -287,6 +287,11 @@ op("cross_entropy_probs", [(7, 5), (7, 5)])(lambda m, F, x, p: F.cross_entropy(x
 op("nll_loss", [(7, 5), ("int", 5, (7,))])(lambda m, F, x, y: F.nll_loss(F.log_softmax(x, 1), y))
 op("mse_loss", [(7, 5), (7, 5)])(lambda m, F, x, y: F.mse_loss(x, y))
 
+for xs, ns in [((7, 33), (33,)), ((2, 3, 1000), (3, 1000)), ((1, 1), (1,))]:
+    op(f"layer_norm{xs}", [xs, ns, ns])(lambda m, F, x, w, b, ns=ns: F.layer_norm(x, ns, w, b))
+    op(f"layer_norm_plain{xs}", [xs])(lambda m, F, x, ns=ns: F.layer_norm(x, ns))
+op("embedding", [(9, 33), ("int", 9, (7, 5))])(lambda m, F, w, i: F.embedding(i, w, padding_idx=2))
+
 op("gather", [(7, 33), ("int", 33, (7, 9))])(lambda m, F, x, i: x.gather(1, i))
 op("scatter_add", [(7, 33), ("int", 33, (7, 9)), (7, 9)])(lambda m, F, x, i, s: x.scatter_add(1, i, s))
 op("index_select", [(7, 33), ("int", 7, (5,))])(lambda m, F, x, i: x.index_select(0, i))

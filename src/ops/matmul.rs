@@ -26,7 +26,7 @@ fn check_dtypes(a: &Tensor, b: &Tensor) -> Result<()> {
     );
     ensure!(
         a.dtype() != crate::DType::Bool,
-        Error::runtime("\"addmm_impl_cpu_\" not implemented for 'Bool'")
+        Error::not_implemented("\"addmm_impl_cpu_\" not implemented for 'Bool'")
     );
     Ok(())
 }

@@ -351,6 +351,27 @@ fn batch_norm(
     .into())
 }
 
+/// Layer normalisation over the trailing `normalized_shape` dims.
+#[pyfunction]
+#[pyo3(signature = (input, normalized_shape, weight=None, bias=None, eps=1e-5))]
+fn layer_norm(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    normalized_shape: Vec<usize>,
+    weight: Option<&Bound<'_, PyAny>>,
+    bias: Option<&Bound<'_, PyAny>>,
+    eps: f64,
+) -> R {
+    let x = convert::tensor(input, "input")?;
+    let w = convert::opt_tensor(weight, "weight")?;
+    let b = convert::opt_tensor(bias, "bias")?;
+    Ok(compute(py, work(&x), || {
+        x.layer_norm(&normalized_shape, w.as_ref(), b.as_ref(), eps)
+    })
+    .py()?
+    .into())
+}
+
 /// Cross-entropy as one fused log-softmax + NLL op.
 #[pyfunction]
 #[pyo3(signature = (input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0))]
@@ -540,6 +561,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(adaptive_avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(interpolate, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(layer_norm, m)?)?;
     m.add_function(wrap_pyfunction!(cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(nll_loss, m)?)?;
     m.add_function(wrap_pyfunction!(mse_loss, m)?)?;

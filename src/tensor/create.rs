@@ -169,7 +169,7 @@ impl Tensor {
                 Tensor::from_buffer(buf, shape)
             }
             other => {
-                return Err(Error::runtime(format!(
+                return Err(Error::not_implemented(format!(
                     "\"check_uniform_bounds\" not implemented for '{}'",
                     other.scalar_name()
                 )))
@@ -208,7 +208,7 @@ impl Tensor {
                 Tensor::from_buffer(buf, shape)
             }
             other => {
-                return Err(Error::runtime(format!(
+                return Err(Error::not_implemented(format!(
                     "\"normal_kernel_cpu\" not implemented for '{}'",
                     other.scalar_name()
                 )))

@@ -17,9 +17,56 @@ __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
     "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "linear",
     "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
-    "upsample", "dropout", "batch_norm", "flatten", "one_hot", "pad", "normalize", "cross_entropy", "nll_loss",
+    "upsample", "dropout", "batch_norm", "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize", "cross_entropy", "nll_loss",
     "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
 ]
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalises over the trailing ``normalized_shape`` dims, then ``* weight + bias``."""
+    if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(d, int) and not isinstance(d, bool) for d in normalized_shape):
+        raise TypeError("layer_norm(): argument 'normalized_shape' (position 2) must be tuple of ints, not "
+                        f"{type(normalized_shape).__name__}")
+    return _C.layer_norm(input, list(normalized_shape), weight, bias, float(eps))
+
+
+# ----- embeddings ---------------------------------------------------------------------------------
+
+_LEGACY_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                      "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                      "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    """Rows of ``weight`` picked by the int64 ``input``; the row ``padding_idx`` gets no gradient."""
+    if weight.dim() != 2:
+        raise RuntimeError("'weight' must be 2-D")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"embedding(): argument 'indices' (position 2) must be Tensor, not {type(input).__name__}")
+    if input.dtype != _C.int64:
+        kind = _LEGACY_TYPE_NAMES.get(str(input.dtype).split(".")[-1], str(input.dtype))
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got torch.{kind} instead (while checking arguments for embedding)")
+    num = weight.size(0)
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < num, "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
+            padding_idx = num + padding_idx
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported yet")
+    # index_select counts negative positions from the end; embedding refuses them (checked on the
+    # host only, where it costs no device round trip).
+    if not input.is_cuda and input.numel() and int(input.min()) < 0:
+        raise IndexError("index out of range in self")
+    out = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.size(1))
+    if padding_idx is not None and out.requires_grad:
+        # The padding row's uses pass no gradient back to it (as PyTorch's embedding_backward).
+        out = _C.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
+    return out
 
 
 # ----- reductions ---------------------------------------------------------------------------------

@@ -258,7 +258,7 @@ fn gelu_tanh(x: f64) -> f64 {
 }
 
 fn not_for(op: impl std::fmt::Debug, dtype: DType) -> Error {
-    Error::runtime(format!(
+    Error::not_implemented(format!(
         "\"{op:?}\" not implemented for '{}'",
         dtype.scalar_name()
     ))

@@ -158,7 +158,7 @@ fn binary_code(op: BinaryOp) -> (i32, UParams) {
 }
 
 fn not_for(op: impl std::fmt::Debug, dtype: DType) -> Error {
-    Error::runtime(format!(
+    Error::not_implemented(format!(
         "\"{op:?}\" not implemented for '{}'",
         dtype.scalar_name()
     ))

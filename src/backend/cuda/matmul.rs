@@ -134,7 +134,11 @@ pub(crate) fn plan(
         }
         DType::F64 => ("gemm_f64", "gemm_splitk_f64", 64),
         DType::I64 => ("gemm_i64", "gemm_splitk_i64", 64),
-        DType::Bool => return Err(Error::runtime("\"addmm_cuda\" not implemented for 'Bool'")),
+        DType::Bool => {
+            return Err(Error::not_implemented(
+                "\"addmm_cuda\" not implemented for 'Bool'",
+            ))
+        }
     };
     let blocks = tiles(m, tile) * tiles(n, tile);
     let splits = if batch == 1 && blocks < sm as usize && k >= 2048 {

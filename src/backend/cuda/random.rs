@@ -74,7 +74,7 @@ pub(crate) fn fill(
             "dropout_mask_f64"
         }
         (_, other) => {
-            return Err(Error::runtime(format!(
+            return Err(Error::not_implemented(format!(
                 "\"check_uniform_bounds\" not implemented for '{}'",
                 other.scalar_name()
             )))

@@ -8,6 +8,7 @@
 pub mod conv;
 pub mod dropout;
 pub mod interpolate;
+pub mod layer_norm;
 pub mod loss;
 pub mod norm;
 pub mod pool;

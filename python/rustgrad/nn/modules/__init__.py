@@ -10,11 +10,13 @@ from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import Module
+from .normalization import LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .sparse import Embedding
 
 __all__ = [
     "Module", "Linear", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-    "BatchNorm2d", "Dropout", "ReLU", "ReLU6", "LeakyReLU", "GELU", "ELU", "SiLU", "Softplus", "Hardtanh",
+    "BatchNorm2d", "LayerNorm", "Embedding", "Dropout", "ReLU", "ReLU6", "LeakyReLU", "GELU", "ELU", "SiLU", "Softplus", "Hardtanh",
     "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict",
     "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss",
 ]

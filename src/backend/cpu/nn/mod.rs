@@ -118,7 +118,7 @@ pub fn sum_and_sq_f64<T: Float>(x: &[T], shift: f64) -> (f64, f64) {
 
 /// The message PyTorch gives for a kernel run on a dtype it does not support.
 pub fn not_implemented_for(kernel: &str, dtype: DType) -> Error {
-    Error::runtime(format!(
+    Error::not_implemented(format!(
         "\"{kernel}\" not implemented for '{}'",
         dtype.scalar_name()
     ))

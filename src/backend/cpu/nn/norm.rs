@@ -1,5 +1,6 @@
 //! Batch normalisation over (N, C, S): per-channel statistics, the affine normalisation, and the
-//! backward pass, each one sweep per channel (channels in parallel).
+//! backward pass, each one sweep per channel (channels in parallel). Layer normalisation over
+//! rows of D contiguous elements: the same, per row (rows in parallel).
 
 use super::{sum_and_dot_f64, sum_and_sq_f64};
 use crate::backend::cpu::threads::SyncPtr;
@@ -157,9 +158,154 @@ pub fn normalize_backward<T: Float + CpuElement>(
     })
 }
 
+/// Rows per parallel task of layer norm: fixed by the sizes only, so that the per-task partial
+/// sums of the weight and bias gradients, and hence the results, do not depend on the threads.
+fn rows_per_task(rows: usize, d: usize) -> usize {
+    (PARALLEL_THRESHOLD / 4)
+        .div_ceil(d.max(1))
+        .clamp(1, rows.max(1))
+}
+
+/// Layer normalisation of `rows` rows of `d` contiguous elements: `y = (x - mean) * invstd *
+/// weight + bias` per row, `weight` and `bias` per column. Also returns each row's mean and
+/// inverse standard deviation (from the biased variance).
+pub fn layer_normalize<T: Float + CpuElement>(
+    x: &[T],
+    d: usize,
+    eps: f64,
+    weight: Option<&[T]>,
+    bias: Option<&[T]>,
+) -> Result<(Buffer<T>, Vec<f64>, Vec<f64>)> {
+    let rows = x.len().checked_div(d).unwrap_or(0);
+    let mut out = Buffer::<T>::uninit(x.len())?;
+    let mut stats = vec![(0.0f64, 0.0f64); rows];
+    let per_task = rows_per_task(rows, d);
+    let dst = SyncPtr(out.as_mut_ptr());
+    let run = |first: usize, stats: &mut [(f64, f64)]| {
+        for (i, st) in stats.iter_mut().enumerate() {
+            let r = first + i;
+            let row = &x[r * d..(r + 1) * d];
+            let mean = sum_and_sq_f64(row, 0.0).0 / d as f64;
+            let invstd = 1.0 / (sum_and_sq_f64(row, mean).1 / d as f64 + eps).sqrt();
+            *st = (mean, invstd);
+            // SAFETY: row `r` of the output is written by this task only.
+            let y = unsafe { dst.slice(r * d, d) };
+            let (m, is) = (T::from_f64(mean), T::from_f64(invstd));
+            match (weight, bias) {
+                (None, None) => y.iter_mut().zip(row).for_each(|(y, &v)| *y = (v - m) * is),
+                _ => {
+                    for (j, (y, &v)) in y.iter_mut().zip(row).enumerate() {
+                        let w = weight.map_or(T::one(), |w| w[j]);
+                        let b = bias.map_or(T::zero(), |b| b[j]);
+                        *y = (v - m) * is * w + b;
+                    }
+                }
+            }
+        }
+    };
+    if x.len() >= PARALLEL_THRESHOLD && rows > per_task {
+        threads::par_chunks_mut(&mut stats, per_task, |first, part| run(first, part));
+    } else {
+        run(0, &mut stats);
+    }
+    let (mean, invstd) = stats.into_iter().unzip();
+    Ok((out, mean, invstd))
+}
+
+/// Gradients of layer normalisation: the input's (when `need_input`), and the per-column sums
+/// `sum_rows(gy * xhat)` and `sum_rows(gy)` that are the weight's and the bias's.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_normalize_backward<T: Float + CpuElement>(
+    gy: &[T],
+    x: &[T],
+    d: usize,
+    mean: &[f64],
+    invstd: &[f64],
+    weight: Option<&[T]>,
+    need_input: bool,
+) -> Result<NormGrads<T>> {
+    let rows = mean.len();
+    let mut dx = if need_input {
+        Some(Buffer::<T>::uninit(x.len())?)
+    } else {
+        None
+    };
+    let dst = dx.as_mut().map(|b| SyncPtr(b.as_mut_ptr()));
+    let per_task = rows_per_task(rows, d);
+    // Each task: its rows' input gradients, and its partial column sums (dw, db).
+    let task = |t: usize| -> (Vec<f64>, Vec<f64>) {
+        let (mut dw, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
+        for r in t * per_task..rows.min((t + 1) * per_task) {
+            let (g, xr) = (&gy[r * d..(r + 1) * d], &x[r * d..(r + 1) * d]);
+            let (mu, is) = (mean[r], invstd[r]);
+            let (mut sum_gw, mut dot) = (0.0f64, 0.0f64);
+            for j in 0..d {
+                let gv = g[j].to_f64();
+                let xhat = (xr[j].to_f64() - mu) * is;
+                dw[j] += gv * xhat;
+                db[j] += gv;
+                let gw = gv * weight.map_or(1.0, |w| w[j].to_f64());
+                sum_gw += gw;
+                dot += gw * xhat;
+            }
+            if let Some(dst) = dst {
+                // dx = invstd * (gw - mean(gw) - xhat * mean(gw * xhat))
+                let (a, b) = (sum_gw / d as f64, dot / d as f64);
+                // SAFETY: row `r` of the input gradient is written by this task only.
+                let out = unsafe { dst.slice(r * d, d) };
+                for j in 0..d {
+                    let gw = g[j].to_f64() * weight.map_or(1.0, |w| w[j].to_f64());
+                    let xhat = (xr[j].to_f64() - mu) * is;
+                    out[j] = T::from_f64(is * (gw - a - xhat * b));
+                }
+            }
+        }
+        (dw, db)
+    };
+    let tasks = rows.div_ceil(per_task);
+    let parts = if x.len() >= PARALLEL_THRESHOLD && tasks > 1 {
+        threads::par_map(tasks, task)
+    } else {
+        (0..tasks).map(task).collect()
+    };
+    let (mut dw, mut db) = (vec![0.0f64; d], vec![0.0f64; d]);
+    for (pw, pb) in parts {
+        dw.iter_mut().zip(pw).for_each(|(a, b)| *a += b);
+        db.iter_mut().zip(pb).for_each(|(a, b)| *a += b);
+    }
+    Ok(NormGrads {
+        input: dx,
+        weight: Some(dw),
+        bias: Some(db),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layer_norm_rows() {
+        // Two rows of 4; weight and bias per column.
+        let x = [1.0, 2.0, 3.0, 4.0, -2.0, 0.0, 0.0, 2.0];
+        let (w, b) = ([1.0, 2.0, 1.0, 0.5], [0.0, 0.0, 1.0, 0.0]);
+        let (y, mean, invstd) = layer_normalize(&x, 4, 0.0, Some(&w), Some(&b)).unwrap();
+        assert_eq!(mean, vec![2.5, 0.0]);
+        assert!((invstd[0] - 1.0 / 1.25f64.sqrt()).abs() < 1e-15);
+        assert!((invstd[1] - 1.0 / 2.0f64.sqrt()).abs() < 1e-15);
+        let y = y.as_slice();
+        assert!((y[1] - 2.0 * (2.0 - 2.5) / 1.25f64.sqrt()).abs() < 1e-12);
+        assert!((y[6] - 1.0).abs() < 1e-12);
+        // The gradient of sum(y) with no weight is zero for the input (rows sum to zero);
+        // the bias gradient counts the rows, the weight's sums xhat per column.
+        let gy = [1.0; 8];
+        let r = layer_normalize_backward(&gy, &x, 4, &mean, &invstd, None, true).unwrap();
+        assert!(r.input.unwrap().as_slice().iter().all(|v| v.abs() < 1e-12));
+        assert_eq!(r.bias.unwrap(), vec![2.0; 4]);
+        let dw = r.weight.unwrap();
+        let xhat0 = (1.0 - 2.5) / 1.25f64.sqrt() + (-2.0) / 2.0f64.sqrt();
+        assert!((dw[0] - xhat0).abs() < 1e-12);
+    }
 
     #[test]
     fn stats_and_normalisation_per_channel() {

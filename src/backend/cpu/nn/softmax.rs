@@ -80,7 +80,7 @@ pub fn softmax(x: &CpuStorage, layout: &Layout, dim: usize, log: bool) -> Result
             dim,
             log,
         )?)),
-        _ => Err(Error::runtime(format!(
+        _ => Err(Error::not_implemented(format!(
             "\"softmax_lastdim_kernel_impl\" not implemented for '{}'",
             x.dtype().scalar_name()
         ))),

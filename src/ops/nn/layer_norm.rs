@@ -1,0 +1,246 @@
+//! layer_norm: normalises over the trailing `normalized_shape` dims, with per-element weight and
+//! bias of that shape, as `torch.nn.functional.layer_norm`.
+//!
+//! On the CPU the forward and the backward are fused kernels (one sweep per row, rows in
+//! parallel). On a CUDA device, and for gradients of gradients, the same formulas run as
+//! differentiable tensor ops.
+
+use std::sync::Arc;
+
+use crate::autograd::{grad0, is_grad_enabled, record, Saved};
+use crate::backend::cpu::nn::norm as kernel;
+use crate::backend::cpu::nn::not_implemented_for;
+use crate::error::{ensure, fmt_shape, Error, Result};
+use crate::ops::common_device;
+use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
+use crate::storage::CpuElement;
+use crate::tensor::Tensor;
+use crate::with_float_dtype;
+
+/// The input, weight and bias gradients.
+type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
+
+impl Tensor {
+    /// Layer normalisation over the last `normalized_shape.len()` dims, which must equal
+    /// `normalized_shape`; `weight` and `bias` (when given) have that shape.
+    pub fn layer_norm(
+        &self,
+        normalized_shape: &[usize],
+        weight: Option<&Tensor>,
+        bias: Option<&Tensor>,
+        eps: f64,
+    ) -> Result<Tensor> {
+        let mut all = vec![self];
+        all.extend(weight);
+        all.extend(bias);
+        common_device(&all)?;
+        let shape = self.shape();
+        let k = normalized_shape.len();
+        ensure!(
+            k >= 1,
+            Error::runtime(
+                "Expected normalized_shape to be at least 1-dimensional, i.e., containing at \
+                 least one element, but got normalized_shape = []"
+            )
+        );
+        ensure!(
+            shape.len() >= k && shape[shape.len() - k..] == *normalized_shape,
+            Error::runtime(format!(
+                "Given normalized_shape={}, expected input with shape [*, {}], but got input of size{}",
+                fmt_shape(normalized_shape),
+                fmt_shape(normalized_shape).trim_matches(['[', ']']),
+                fmt_shape(&shape)
+            ))
+        );
+        for (name, t) in [("weight", weight), ("bias", bias)] {
+            if let Some(t) = t {
+                ensure!(
+                    t.shape()[..] == *normalized_shape,
+                    Error::runtime(format!(
+                        "Expected {name} to be of same shape as normalized_shape, but got {name} \
+                         of shape {} and normalized_shape = {}",
+                        fmt_shape(&t.shape()),
+                        fmt_shape(normalized_shape)
+                    ))
+                );
+            }
+        }
+        ensure!(
+            self.dtype().is_floating_point(),
+            not_implemented_for("LayerNormKernelImpl", self.dtype())
+        );
+        let dtype = self.dtype();
+        let cast = |t: Option<&Tensor>| t.map(|t| t.to_dtype(dtype)).transpose();
+        let (wd, bd) = (cast(weight)?, cast(bias)?);
+        if self.device().is_cuda() {
+            return composite_forward(self, k, wd.as_ref(), bd.as_ref(), eps);
+        }
+        let d: usize = normalized_shape.iter().product();
+        let xc = kernel_operand(self)?;
+        let (wc, bc) = (
+            wd.as_ref().map(kernel_operand).transpose()?,
+            bd.as_ref().map(kernel_operand).transpose()?,
+        );
+        let mut operands = vec![&xc];
+        operands.extend(wc.as_ref());
+        operands.extend(bc.as_ref());
+        let (has_w, has_b) = (wc.is_some(), bc.is_some());
+        let (data, mean, invstd) = run_kernel("layer_norm", &operands, |s| {
+            with_float_dtype!(s[0].dtype(), T => {
+                let (w, b) = optional_pair(s, 1, (has_w, has_b));
+                let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
+                let (y, mean, invstd) = kernel::layer_normalize(s[0].get::<T>()?, d, eps, w, b)?;
+                Ok((T::wrap(y), mean, invstd))
+            }, else Err(not_implemented_for("LayerNormKernelImpl", s[0].dtype())))
+        })?;
+        let out = cpu_tensor(data, &shape);
+        let stats = Arc::new((mean, invstd));
+        let ns = normalized_shape.to_vec();
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        record(
+            "NativeLayerNormBackward0",
+            &inputs,
+            &[&out],
+            || {
+                let mut saved = vec![Saved::Input(0)];
+                if has_w {
+                    saved.push(Saved::Input(1));
+                }
+                saved
+            },
+            move |ctx, grads| {
+                let x = ctx.saved(0);
+                let w = if has_w { Some(ctx.saved(1)) } else { None };
+                let g = grad0(grads)?.to_dtype(x.dtype())?;
+                let need_x = ctx.needs_input_grad(0);
+                let need_w = has_w && ctx.needs_input_grad(1);
+                let need_b = has_b && ctx.needs_input_grad(1 + has_w as usize);
+                let (gx, gw, gb) = if is_grad_enabled() {
+                    composite_backward(&g, x, w, k, eps)?
+                } else {
+                    fused_backward(&g, x, w, d, &stats, need_x)?
+                };
+                let fit = |t: Option<Tensor>, needed: bool| match t {
+                    Some(t) if needed => t.reshape_dims(&ns).map(Some),
+                    _ => Ok(None),
+                };
+                let mut out = vec![if need_x { gx } else { None }];
+                if has_w {
+                    out.push(fit(gw, need_w)?);
+                }
+                if has_b {
+                    out.push(fit(gb, need_b)?);
+                }
+                Ok(out)
+            },
+        )?;
+        Ok(out)
+    }
+}
+
+/// The trailing `k` dims of an `nd`-dim tensor, and the leading ones.
+fn split_dims(nd: usize, k: usize) -> (Vec<i64>, Vec<i64>) {
+    (
+        (nd - k..nd).map(|d| d as i64).collect(),
+        (0..nd - k).map(|d| d as i64).collect(),
+    )
+}
+
+/// `(x - mean) * invstd` over the trailing `k` dims, as differentiable ops.
+fn normalized(x: &Tensor, k: usize, eps: f64) -> Result<(Tensor, Tensor)> {
+    let (rows, _) = split_dims(x.ndim(), k);
+    let centered = x.sub(&x.mean_dims(&rows, true)?)?;
+    let invstd = centered
+        .square()?
+        .mean_dims(&rows, true)?
+        .add_scalar(eps)?
+        .rsqrt()?;
+    Ok((centered.mul(&invstd)?, invstd))
+}
+
+fn composite_forward(
+    x: &Tensor,
+    k: usize,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> Result<Tensor> {
+    let mut y = normalized(x, k, eps)?.0;
+    if let Some(w) = w {
+        y = y.mul(w)?;
+    }
+    if let Some(b) = b {
+        y = y.add(b)?;
+    }
+    Ok(y)
+}
+
+/// The backward as differentiable tensor ops (CUDA, and gradients of gradients).
+fn composite_backward(
+    g: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    k: usize,
+    eps: f64,
+) -> Result<Grads> {
+    let (rows, leading) = split_dims(x.ndim(), k);
+    let (xhat, invstd) = normalized(x, k, eps)?;
+    let gw = match w {
+        Some(w) => g.mul(&w.to_dtype(x.dtype())?)?,
+        None => g.clone(),
+    };
+    let a = gw.mean_dims(&rows, true)?;
+    let b = gw.mul(&xhat)?.mean_dims(&rows, true)?;
+    let gx = gw.sub(&a)?.sub(&xhat.mul(&b)?)?.mul(&invstd)?;
+    // Summed over the leading dims (an empty dim list would sum everything).
+    let over_rows = |t: Tensor| {
+        if leading.is_empty() {
+            Ok(t)
+        } else {
+            t.sum_dims(&leading, false)
+        }
+    };
+    let dw = over_rows(g.mul(&xhat)?)?;
+    let db = over_rows(g.clone())?;
+    Ok((Some(gx), Some(dw), Some(db)))
+}
+
+/// The fused CPU backward (no autograd).
+fn fused_backward(
+    g: &Tensor,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    d: usize,
+    stats: &(Vec<f64>, Vec<f64>),
+    need_x: bool,
+) -> Result<Grads> {
+    if x.device().is_cuda() {
+        return Err(Error::runtime(
+            "internal error: fused layer_norm backward on CUDA",
+        ));
+    }
+    let (gc, xc) = (kernel_operand(g)?, kernel_operand(x)?);
+    let wc = w
+        .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
+        .transpose()?;
+    let mut operands = vec![&gc, &xc];
+    operands.extend(wc.as_ref());
+    let (mean, invstd) = stats;
+    let r = run_kernel("layer_norm_backward", &operands, |s| {
+        with_float_dtype!(s[0].dtype(), T => {
+            let w = s.get(2).map(|w| w.get::<T>()).transpose()?;
+            kernel::layer_normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, d, mean, invstd, w, need_x)
+                .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
+        }, else Err(not_implemented_for("layer_norm_backward", s[0].dtype())))
+    })?;
+    let per_column = |v: Vec<f64>| -> Result<Tensor> {
+        crate::autograd::no_grad(|| Tensor::from_slice(&v, &[v.len()])?.to_dtype(x.dtype()))
+    };
+    Ok((
+        r.0.map(|d| cpu_tensor(d, &x.shape())),
+        r.1.map(per_column).transpose()?,
+        r.2.map(per_column).transpose()?,
+    ))
+}
