@@ -2,7 +2,7 @@
 //! against the CPU: every reduction, float32 and float64, class weights, ignore_index, label
 //! smoothing and probability targets, and batch_norm in training (with and without running
 //! statistics, whose in-place updates are compared too) and evaluation mode. Odd shapes (batch 1,
-//! 7, 33; 3, 5 and 37 channels) throughout. Run: `cargo test --features cuda-emu --test cuda_emu_nn`.
+//! 7, 33; 3, 5 and 37 channels) throughout. layer_norm, whose CUDA path is made of tensor ops. Run: `cargo test --features cuda-emu --test cuda_emu_nn`.
 #![cfg(feature = "cuda-emu")]
 
 use rustgrad::ops::nn::Reduction;
@@ -293,6 +293,43 @@ fn cross_entropy_probability_targets() {
                     );
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn layer_norm_on_device_matches_cpu() {
+    // (input shape, normalized shape): rows of 1, 33 and 1000 elements, one or two trailing dims.
+    let cases: [(&[usize], &[usize]); 4] = [
+        (&[7, 33], &[33]),
+        (&[2, 3, 1000], &[3, 1000]),
+        (&[5, 1], &[1]),
+        (&[3, 7], &[3, 7]),
+    ];
+    for dtype in DTYPES {
+        let (rtol, atol) = tol(dtype);
+        for (i, (shape, ns)) in cases.iter().enumerate() {
+            let seed = 40 + i as u64;
+            let inputs = [
+                randn_of(shape, dtype, seed),
+                randn_of(ns, dtype, seed + 1),
+                randn_of(ns, dtype, seed + 2),
+            ];
+            let ns = ns.to_vec();
+            check(
+                &format!("layer_norm {shape:?} {dtype:?}"),
+                &inputs,
+                |t| t[0].layer_norm(&ns, Some(&t[1]), Some(&t[2]), 1e-5),
+                rtol * 10.0,
+                atol * 10.0,
+            );
+            check(
+                &format!("layer_norm plain {shape:?} {dtype:?}"),
+                &inputs[..1],
+                |t| t[0].layer_norm(&ns, None, None, 1e-5),
+                rtol * 10.0,
+                atol * 10.0,
+            );
         }
     }
 }
