@@ -239,18 +239,20 @@ impl RtDevice {
     }
 
     /// Makes the context current on this thread (cheap when it already is).
+    ///
+    /// Asks the driver which context is current instead of remembering it per thread: another
+    /// device's `open` on this thread, or another library in the process (PyTorch, CuPy), may
+    /// have made a different context current since, and a call under the wrong context fails
+    /// (a module loaded into it, a launch on our stream) or lands on the wrong device.
     fn bind(&self) -> R<()> {
-        thread_local! {
-            static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-        }
-        let key = self.ctx as usize;
-        if CURRENT.with(|c| c.get()) == key {
+        let mut cur: sys::CUcontext = std::ptr::null_mut();
+        // SAFETY: valid out-pointer; a thread-local read in the driver.
+        let r = unsafe { sys::cuCtxGetCurrent(&mut cur) };
+        if r == sys::CUresult::CUDA_SUCCESS && cur == self.ctx {
             return Ok(());
         }
         // SAFETY: a retained primary context.
-        check(unsafe { sys::cuCtxSetCurrent(self.ctx) }, "cuCtxSetCurrent")?;
-        CURRENT.with(|c| c.set(key));
-        Ok(())
+        check(unsafe { sys::cuCtxSetCurrent(self.ctx) }, "cuCtxSetCurrent")
     }
 
     /// `bytes` of device memory (stream-ordered).
