@@ -108,6 +108,7 @@ fn disk_cache_round_trip() {
             "elementwise",
             &nvrtc::full_source(&nvrtc::ELEMENTWISE),
             80,
+            nvrtc::Output::Ptx,
             info.version
         )
     );
@@ -116,17 +117,33 @@ fn disk_cache_round_trip() {
     // A file already on disk under a key is used as it is (this proves the read path: the
     // memory cache has never seen sm_86).
     let src = nvrtc::full_source(&nvrtc::ELEMENTWISE);
-    let key86 = nvrtc::cache_key("elementwise", &src, 86, info.version);
+    let key86 = nvrtc::cache_key("elementwise", &src, 86, nvrtc::Output::Ptx, info.version);
     let planted = "//\n.version 9.0\n.target sm_86\n// planted\n";
     std::fs::write(dir.join(format!("{key86}.ptx")), planted).unwrap();
     let c = nvrtc::ptx(&nvrtc::ELEMENTWISE, 86, false).unwrap();
     assert_eq!(c.to_str().unwrap(), planted);
     // A damaged file is ignored: compiled afresh and replaced.
-    let key89 = nvrtc::cache_key("elementwise", &src, 89, info.version);
+    let key89 = nvrtc::cache_key("elementwise", &src, 89, nvrtc::Output::Ptx, info.version);
     let f89 = dir.join(format!("{key89}.ptx"));
     std::fs::write(&f89, b"not ptx").unwrap();
     let d = nvrtc::ptx(&nvrtc::ELEMENTWISE, 89, false).unwrap();
     assert!(d.to_string_lossy().contains(".target sm_89"));
     assert!(String::from_utf8_lossy(&std::fs::read(&f89).unwrap()).contains(".target sm_89"));
+    // Machine code (what a GPU NVRTC knows gets): an ELF image, stored as .cubin, read back.
+    let e = nvrtc::image(&nvrtc::OPTIM, 90, nvrtc::Output::Cubin, true).unwrap();
+    assert!(e.starts_with(b"\x7fELF"));
+    let key90 = nvrtc::cache_key(
+        "optim",
+        &nvrtc::full_source(&nvrtc::OPTIM),
+        90,
+        nvrtc::Output::Cubin,
+        info.version,
+    );
+    let f90 = dir.join(format!("{key90}.cubin"));
+    assert_eq!(std::fs::read(&f90).unwrap(), *e);
+    // PTX images end in the NUL cuModuleLoadData reads up to; cubins are passed as they are.
+    let p = nvrtc::image(&nvrtc::OPTIM, 90, nvrtc::Output::Ptx, true).unwrap();
+    assert_eq!(p.last(), Some(&0));
+    assert_eq!(p.iter().filter(|&&b| b == 0).count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -320,26 +320,33 @@ impl CudaDevice {
         }
         #[cfg(not(feature = "cuda-emu"))]
         let m = {
+            use super::nvrtc::{image, output_for, Output};
             let arch = self.arch()?;
-            let ptx = super::nvrtc::ptx(src, arch, false).map_err(Error::runtime)?;
-            match self.rt.load_module(&ptx) {
-                Ok(m) => m,
-                Err(_) => {
-                    // A cached file the driver refuses (truncated, or from another driver):
-                    // compile afresh once.
-                    let ptx = super::nvrtc::ptx(src, arch, true).map_err(Error::runtime)?;
-                    self.rt.load_module(&ptx).map_err(|e| {
-                        Error::runtime(format!(
-                            "CUDA: the driver could not load the kernels of {}.cu: {}",
-                            src.name,
-                            Error::from(e)
-                        ))
-                    })?
+            let output = output_for(self.props().cc, arch);
+            // A cached file the driver refuses (truncated, or from another driver): compile
+            // afresh once; a cubin the driver refuses still: PTX, which the driver compiles.
+            let mut tries = vec![(output, false), (output, true)];
+            if output == Output::Cubin {
+                tries.push((Output::Ptx, false));
+            }
+            let mut loaded = Err(RtError::Other("no module image".into()));
+            for (output, fresh) in tries {
+                let img = image(src, arch, output, fresh).map_err(Error::runtime)?;
+                loaded = self.rt.load_module(&img);
+                if loaded.is_ok() {
+                    break;
                 }
             }
+            loaded.map_err(|e| {
+                Error::runtime(format!(
+                    "CUDA: the driver could not load the kernels of {}.cu: {}",
+                    src.name,
+                    Error::from(e)
+                ))
+            })?
         };
         #[cfg(feature = "cuda-emu")]
-        let m = self.rt.load_module(c"").map_err(Error::from)?;
+        let m = self.rt.load_module(&[]).map_err(Error::from)?;
         let m = Arc::new(m);
         mods.insert(src.name, m.clone());
         Ok(m)

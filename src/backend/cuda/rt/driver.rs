@@ -364,13 +364,18 @@ impl RtDevice {
         )
     }
 
-    /// Loads PTX text (NUL-terminated) as a module.
-    pub(crate) fn load_module(&self, ptx: &CStr) -> R<Module> {
+    /// Loads a module image: PTX text ending in a NUL, or a cubin.
+    pub(crate) fn load_module(&self, image: &[u8]) -> R<Module> {
+        if image.is_empty() || (!image.starts_with(b"\x7fELF") && image.last() != Some(&0)) {
+            return Err(RtError::Other(
+                "internal error: a PTX image without its terminating NUL".into(),
+            ));
+        }
         self.bind()?;
         let mut m = std::ptr::null_mut();
-        // SAFETY: a NUL-terminated PTX image.
+        // SAFETY: a NUL-terminated PTX image or an ELF cubin (checked above), alive for the call.
         check(
-            unsafe { sys::cuModuleLoadData(&mut m, ptx.as_ptr() as *const c_void) },
+            unsafe { sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void) },
             "cuModuleLoadData",
         )?;
         Ok(Module(m))
