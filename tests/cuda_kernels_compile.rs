@@ -147,3 +147,55 @@ fn disk_cache_round_trip() {
     assert_eq!(p.iter().filter(|&&b| b == 0).count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Registers per thread of each kernel in a cubin for sm_90, from ptxas's verbose log.
+fn registers(k: &nvrtc::KernelSource) -> Vec<(String, u32)> {
+    let (_, log) = nvrtc::compile(k, 90, nvrtc::Output::Cubin, &["--ptxas-options=-v"]).unwrap();
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in log.lines() {
+        if let Some(rest) = line.split("Compiling entry function '").nth(1) {
+            current = rest.split('\'').next().map(str::to_string);
+        } else if let Some(rest) = line.split("Used ").nth(1) {
+            if let (Some(name), Some(n)) = (current.take(), rest.split(' ').next()) {
+                out.push((name, n.parse().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// A block of T threads can only launch when T * registers per thread fit the SM's 64K
+/// registers (else "too many resources requested for launch" on the GPU; the emulator has no
+/// registers). The host launches every kernel with at most 256 threads, except the block-per-row
+/// softmax kernels (`row_block`, up to 1024 threads), which must stay at or under 64.
+#[test]
+fn kernels_fit_their_block_sizes_in_registers() {
+    register_pip_nvrtc();
+    if loader::ensure_nvrtc().is_err() {
+        eprintln!("SKIPPED: NVRTC not found");
+        return;
+    }
+    let mut seen_rows = 0;
+    let mut failures = Vec::new();
+    let all: Vec<(&str, Vec<(String, u32)>)> = std::thread::scope(|s| {
+        let jobs: Vec<_> = nvrtc::ALL
+            .iter()
+            .map(|k| s.spawn(move || (k.name, registers(k))))
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    for (file, regs) in all {
+        assert!(!regs.is_empty(), "no ptxas report for {file}");
+        for (name, n) in regs {
+            let wide = name.starts_with("softmax_rows_") || name.starts_with("softmax_bwd_rows_");
+            seen_rows += wide as usize;
+            let threads = if wide { 1024 } else { 256 };
+            if n * threads > 65_536 {
+                failures.push(format!("{name}: {n} registers x {threads} threads"));
+            }
+        }
+    }
+    assert_eq!(seen_rows, 4, "the softmax row kernels were renamed");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
