@@ -235,6 +235,7 @@ fn disk_cache_round_trip() {
             "elementwise",
             &nvrtc::full_source(&nvrtc::ELEMENTWISE),
             80,
+            nvrtc::Output::Ptx,
             info.version
         )
     );
@@ -243,17 +244,85 @@ fn disk_cache_round_trip() {
     // A file already on disk under a key is used as it is (this proves the read path: the
     // memory cache has never seen sm_86).
     let src = nvrtc::full_source(&nvrtc::ELEMENTWISE);
-    let key86 = nvrtc::cache_key("elementwise", &src, 86, info.version);
+    let key86 = nvrtc::cache_key("elementwise", &src, 86, nvrtc::Output::Ptx, info.version);
     let planted = "//\n.version 9.0\n.target sm_86\n// planted\n";
     std::fs::write(dir.join(format!("{key86}.ptx")), planted).unwrap();
     let c = nvrtc::ptx(&nvrtc::ELEMENTWISE, 86, false).unwrap();
     assert_eq!(c.to_str().unwrap(), planted);
     // A damaged file is ignored: compiled afresh and replaced.
-    let key89 = nvrtc::cache_key("elementwise", &src, 89, info.version);
+    let key89 = nvrtc::cache_key("elementwise", &src, 89, nvrtc::Output::Ptx, info.version);
     let f89 = dir.join(format!("{key89}.ptx"));
     std::fs::write(&f89, b"not ptx").unwrap();
     let d = nvrtc::ptx(&nvrtc::ELEMENTWISE, 89, false).unwrap();
     assert!(d.to_string_lossy().contains(".target sm_89"));
     assert!(String::from_utf8_lossy(&std::fs::read(&f89).unwrap()).contains(".target sm_89"));
+    // Machine code (what a GPU NVRTC knows gets): an ELF image, stored as .cubin, read back.
+    let e = nvrtc::image(&nvrtc::OPTIM, 90, nvrtc::Output::Cubin, true).unwrap();
+    assert!(e.starts_with(b"\x7fELF"));
+    let key90 = nvrtc::cache_key(
+        "optim",
+        &nvrtc::full_source(&nvrtc::OPTIM),
+        90,
+        nvrtc::Output::Cubin,
+        info.version,
+    );
+    let f90 = dir.join(format!("{key90}.cubin"));
+    assert_eq!(std::fs::read(&f90).unwrap(), *e);
+    // PTX images end in the NUL cuModuleLoadData reads up to; cubins are passed as they are.
+    let p = nvrtc::image(&nvrtc::OPTIM, 90, nvrtc::Output::Ptx, true).unwrap();
+    assert_eq!(p.last(), Some(&0));
+    assert_eq!(p.iter().filter(|&&b| b == 0).count(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Registers per thread of each kernel in a cubin for sm_90, from ptxas's verbose log.
+fn registers(k: &nvrtc::KernelSource) -> Vec<(String, u32)> {
+    let (_, log) = nvrtc::compile(k, 90, nvrtc::Output::Cubin, &["--ptxas-options=-v"]).unwrap();
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in log.lines() {
+        if let Some(rest) = line.split("Compiling entry function '").nth(1) {
+            current = rest.split('\'').next().map(str::to_string);
+        } else if let Some(rest) = line.split("Used ").nth(1) {
+            if let (Some(name), Some(n)) = (current.take(), rest.split(' ').next()) {
+                out.push((name, n.parse().unwrap()));
+            }
+        }
+    }
+    out
+}
+
+/// A block of T threads can only launch when T * registers per thread fit the SM's 64K
+/// registers (else "too many resources requested for launch" on the GPU; the emulator has no
+/// registers). The host launches every kernel with at most 256 threads, except the block-per-row
+/// softmax kernels (`row_block`, up to 1024 threads), which must stay at or under 64.
+#[test]
+fn kernels_fit_their_block_sizes_in_registers() {
+    register_pip_nvrtc();
+    if loader::ensure_nvrtc().is_err() {
+        eprintln!("SKIPPED: NVRTC not found");
+        return;
+    }
+    let mut seen_rows = 0;
+    let mut failures = Vec::new();
+    let all: Vec<(&str, Vec<(String, u32)>)> = std::thread::scope(|s| {
+        let jobs: Vec<_> = nvrtc::ALL
+            .iter()
+            .map(|k| s.spawn(move || (k.name, registers(k))))
+            .collect();
+        jobs.into_iter().map(|j| j.join().unwrap()).collect()
+    });
+    for (file, regs) in all {
+        assert!(!regs.is_empty(), "no ptxas report for {file}");
+        for (name, n) in regs {
+            let wide = name.starts_with("softmax_rows_") || name.starts_with("softmax_bwd_rows_");
+            seen_rows += wide as usize;
+            let threads = if wide { 1024 } else { 256 };
+            if n * threads > 65_536 {
+                failures.push(format!("{name}: {n} registers x {threads} threads"));
+            }
+        }
+    }
+    assert_eq!(seen_rows, 4, "the softmax row kernels were renamed");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

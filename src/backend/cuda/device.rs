@@ -12,7 +12,7 @@
 //! * bad indices and targets found by kernels: the IndexError PyTorch raises on the CPU, at the
 //!   next synchronising call (kernels skip the bad element and report it in the status word).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -31,7 +31,8 @@ pub(crate) struct CudaDevice {
     arch: OnceLock<std::result::Result<u32, String>>,
     modules: Mutex<HashMap<&'static str, Arc<Module>>>,
     functions: Mutex<HashMap<&'static str, Function>>,
-    big_smem: Mutex<HashSet<&'static str>>,
+    /// Kernels allowed more than 48 KiB of dynamic shared memory, with the amount allowed.
+    big_smem: Mutex<HashMap<&'static str, u32>>,
     allocated: AtomicUsize,
     peak: AtomicUsize,
     recent: Mutex<VecDeque<&'static str>>,
@@ -50,9 +51,11 @@ pub(crate) fn availability() -> std::result::Result<usize, String> {
     rt::availability()
 }
 
+/// The devices opened so far, by ordinal.
+static DEVICES: Mutex<Vec<Option<Arc<CudaDevice>>>> = Mutex::new(Vec::new());
+
 /// The device `ordinal`, opened on first use.
 pub(crate) fn get(ordinal: usize) -> Result<Arc<CudaDevice>> {
-    static DEVICES: Mutex<Vec<Option<Arc<CudaDevice>>>> = Mutex::new(Vec::new());
     let mut devs = lock(&DEVICES);
     if let Some(Some(d)) = devs.get(ordinal) {
         return Ok(d.clone());
@@ -71,7 +74,7 @@ pub(crate) fn get(ordinal: usize) -> Result<Arc<CudaDevice>> {
         arch: OnceLock::new(),
         modules: Mutex::new(HashMap::new()),
         functions: Mutex::new(HashMap::new()),
-        big_smem: Mutex::new(HashSet::new()),
+        big_smem: Mutex::new(HashMap::new()),
         allocated: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
         recent: Mutex::new(VecDeque::new()),
@@ -87,15 +90,11 @@ pub(crate) fn get(ordinal: usize) -> Result<Arc<CudaDevice>> {
     Ok(d)
 }
 
-/// Devices opened so far (for `synchronize()` of all).
+/// Devices opened so far (for `synchronize()` of all). Opens none: opening one creates its
+/// context, which costs memory on that GPU (and fails on a GPU another process holds
+/// exclusively), and a device nothing was queued on has nothing to wait for.
 pub(crate) fn opened() -> Vec<Arc<CudaDevice>> {
-    let mut out = Vec::new();
-    for i in 0..availability().unwrap_or(0) {
-        if let Ok(d) = get(i) {
-            out.push(d);
-        }
-    }
-    out
+    lock(&DEVICES).iter().flatten().cloned().collect()
 }
 
 thread_local! {
@@ -172,10 +171,10 @@ impl CudaDevice {
                 match self.rt.alloc(bytes) {
                     Ok(p) => p,
                     Err(RtError::OutOfMemory) => return Err(self.oom(bytes)),
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(self.alloc_error(e)),
                 }
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(self.alloc_error(e)),
         };
         let now = self.allocated.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
@@ -184,6 +183,15 @@ impl CudaDevice {
             bytes,
             dev: self.clone(),
         })
+    }
+
+    /// A failed allocation other than out of memory: cuMemAllocAsync also reports the fault of a
+    /// kernel queued earlier, which poisons the context like one found at a synchronisation.
+    fn alloc_error(&self, e: RtError) -> Error {
+        match e {
+            RtError::Other(m) if is_sticky(&m) => self.fault(RtError::Other(m)),
+            e => e.into(),
+        }
     }
 
     /// PyTorch's out-of-memory message.
@@ -269,8 +277,8 @@ impl CudaDevice {
         Err(status_error(code, a, b, c))
     }
 
-    /// A runtime error from a copy or synchronisation: kernel faults poison the context and are
-    /// reported with the kernels that were in flight.
+    /// A runtime error from a copy or synchronisation (or a kernel fault another call reported):
+    /// kernel faults poison the context and are reported with the kernels that were in flight.
     fn fault(&self, e: RtError) -> Error {
         match e {
             RtError::OutOfMemory => self.oom(0),
@@ -281,7 +289,7 @@ impl CudaDevice {
                     msg
                 } else {
                     format!(
-                        "{msg}; raised at a synchronisation, so it may come from any kernel queued since the previous one; most recent first: {}. Set RUSTGRAD_CUDA_LAUNCH_BLOCKING=1 to find the exact kernel",
+                        "{msg}; CUDA reports kernel errors asynchronously, so it may come from any kernel queued since the previous synchronisation; most recent first: {}. Set RUSTGRAD_CUDA_LAUNCH_BLOCKING=1 to find the exact kernel",
                         recent.join(", ")
                     )
                 };
@@ -312,26 +320,33 @@ impl CudaDevice {
         }
         #[cfg(not(feature = "cuda-emu"))]
         let m = {
+            use super::nvrtc::{image, output_for, Output};
             let arch = self.arch()?;
-            let ptx = super::nvrtc::ptx(src, arch, false).map_err(Error::runtime)?;
-            match self.rt.load_module(&ptx) {
-                Ok(m) => m,
-                Err(_) => {
-                    // A cached file the driver refuses (truncated, or from another driver):
-                    // compile afresh once.
-                    let ptx = super::nvrtc::ptx(src, arch, true).map_err(Error::runtime)?;
-                    self.rt.load_module(&ptx).map_err(|e| {
-                        Error::runtime(format!(
-                            "CUDA: the driver could not load the kernels of {}.cu: {}",
-                            src.name,
-                            Error::from(e)
-                        ))
-                    })?
+            let output = output_for(self.props().cc, arch);
+            // A cached file the driver refuses (truncated, or from another driver): compile
+            // afresh once; a cubin the driver refuses still: PTX, which the driver compiles.
+            let mut tries = vec![(output, false), (output, true)];
+            if output == Output::Cubin {
+                tries.push((Output::Ptx, false));
+            }
+            let mut loaded = Err(RtError::Other("no module image".into()));
+            for (output, fresh) in tries {
+                let img = image(src, arch, output, fresh).map_err(Error::runtime)?;
+                loaded = self.rt.load_module(&img);
+                if loaded.is_ok() {
+                    break;
                 }
             }
+            loaded.map_err(|e| {
+                Error::runtime(format!(
+                    "CUDA: the driver could not load the kernels of {}.cu: {}",
+                    src.name,
+                    Error::from(e)
+                ))
+            })?
         };
         #[cfg(feature = "cuda-emu")]
-        let m = self.rt.load_module(c"").map_err(Error::from)?;
+        let m = self.rt.load_module(&[]).map_err(Error::from)?;
         let m = Arc::new(m);
         mods.insert(src.name, m.clone());
         Ok(m)
@@ -360,28 +375,35 @@ impl CudaDevice {
             Error::runtime(format!("CUDA error: invalid launch of kernel {name}: {e}"))
         })?;
         let f = self.function(src, name)?;
-        if dims.smem > 48 * 1024 && lock(&self.big_smem).insert(name) {
-            self.rt
-                .set_max_dynamic_smem(&f, dims.smem)
-                .map_err(|e| Error::runtime(format!("{} (kernel {name})", Error::from(e))))?;
+        if dims.smem > 48 * 1024 {
+            // The attribute is a per-kernel ceiling: raise it whenever a launch needs more than
+            // any before (a launch above it fails with "invalid argument").
+            let mut big = lock(&self.big_smem);
+            if big.get(name).is_none_or(|&allowed| allowed < dims.smem) {
+                self.rt
+                    .set_max_dynamic_smem(&f, dims.smem)
+                    .map_err(|e| Error::runtime(format!("{} (kernel {name})", Error::from(e))))?;
+                big.insert(name, dims.smem);
+            }
         }
         let mut params = args.pointers();
         self.rt
             .launch(&f, name, dims, &mut params, args.sizes())
             .map_err(|e| match e {
                 RtError::OutOfMemory => self.oom(0),
+                // A fault of a kernel queued earlier, reported by this call (launches are
+                // asynchronous), or by the emulator of this one: it poisons the context and is
+                // reported with the kernels in flight, this one first.
+                RtError::Other(m) if is_sticky(&m) => {
+                    self.note_launch(name);
+                    self.fault(RtError::Other(m))
+                }
                 RtError::Other(m) => Error::runtime(format!(
                     "{m} (kernel {name}, grid {:?}, block {:?}, {} bytes of shared memory)",
                     dims.grid, dims.block, dims.smem
                 )),
             })?;
-        {
-            let mut r = lock(&self.recent);
-            if r.len() == RECENT {
-                r.pop_front();
-            }
-            r.push_back(name);
-        }
+        self.note_launch(name);
         if self.launch_blocking {
             self.rt.synchronize().map_err(|e| match e {
                 RtError::Other(m) => {
@@ -398,6 +420,15 @@ impl CudaDevice {
 
     pub fn mem_info(&self) -> Result<(usize, usize)> {
         self.rt.mem_info().map_err(Error::from)
+    }
+
+    /// Remembers a queued kernel for fault reports.
+    fn note_launch(&self, name: &'static str) {
+        let mut r = lock(&self.recent);
+        if r.len() == RECENT {
+            r.pop_front();
+        }
+        r.push_back(name);
     }
 }
 
@@ -416,6 +447,8 @@ fn is_sticky(msg: &str) -> bool {
         "hardware_stack_error",
         "launch timed out",
         "launch_timeout",
+        "invalid program counter",
+        "invalid_pc",
     ]
     .iter()
     .any(|w| m.contains(w))
@@ -452,6 +485,13 @@ mod tests {
             "CUDA error: invalid argument (CUDA_ERROR_INVALID_VALUE) in cuLaunchKernel"
         ));
         assert!(!is_sticky("CUDA error: out of memory"));
+        assert!(is_sticky(
+            "CUDA error: invalid program counter (CUDA_ERROR_INVALID_PC) in cuStreamSynchronize"
+        ));
+        assert!(is_sticky("CUDA error: an illegal instruction was encountered (CUDA_ERROR_ILLEGAL_INSTRUCTION) in cuLaunchKernel"));
+        assert!(is_sticky(
+            "CUDA error: device-side assert triggered (CUDA_ERROR_ASSERT) in cuMemAllocAsync"
+        ));
     }
 
     #[test]

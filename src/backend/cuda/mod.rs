@@ -1,10 +1,10 @@
-//! The CUDA backend: our kernels (CUDA C in `kernels/`), compiled by NVRTC to PTX for the device's
+//! The CUDA backend: our kernels (CUDA C in `kernels/`), compiled by NVRTC for the device's
 //! architecture on first use, cached in memory and on disk, and launched through cudarc.
 //!
 //! Layout:
 //! * [`loader`]: finding libcuda and the pip-installed NVRTC, before anything calls into cudarc;
 //! * `rt`: the runtime (driver API, or the CPU emulator with the test-only `cuda-emu` feature);
-//! * [`nvrtc`]: kernel sources, compilation, the PTX caches;
+//! * [`nvrtc`]: kernel sources, compilation, the module caches (cubin or PTX);
 //! * [`device`]: a device's modules, memory accounting, launches and error reporting;
 //! * [`launch`]: kernel arguments and launch-configuration arithmetic;
 //! * one file per kernel family with the host side of its launches.

@@ -1,11 +1,17 @@
 //! Kernel sources and their compilation: CUDA C in `kernels/`, embedded at build time, compiled by
-//! NVRTC to PTX for the device's architecture on first use, cached in memory and on disk.
+//! NVRTC for the device's architecture on first use, cached in memory and on disk.
+//!
+//! NVRTC compiles to machine code (a cubin) when it knows the device's architecture, and to PTX
+//! only for a GPU newer than it knows (the driver then compiles the PTX). PTX from an NVRTC newer
+//! than the driver (13.1 or 13.2 on a 13.0 driver) is refused by the driver
+//! (CUDA_ERROR_UNSUPPORTED_PTX_VERSION), a cubin is not (CUDA's minor-version compatibility), so
+//! whichever NVRTC 13.x the process ends up with, the kernels load.
 //!
 //! The disk cache lives under the user's cache folder (`$RUSTGRAD_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/rustgrad/kernels`, else `~/.cache/rustgrad/kernels`); a file's name is its key:
-//! module name, a hash of the full source and compile options, the architecture and the NVRTC
-//! version, so a changed kernel, another GPU or another NVRTC never reuses a stale file.
-//! `RUSTGRAD_KERNEL_CACHE=0` turns the disk cache off.
+//! module name, a hash of the full source and compile options, the architecture, the output kind
+//! and the NVRTC version, so a changed kernel, another GPU or another NVRTC never reuses a stale
+//! file. `RUSTGRAD_KERNEL_CACHE=0` turns the disk cache off.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -60,10 +66,14 @@ pub fn full_source(k: &KernelSource) -> String {
     format!("{COMMON}\n#line 1 \"{}.cu\"\n{}", k.name, k.code)
 }
 
-/// NVRTC options for a virtual architecture (`80` for compute_80).
-pub fn options(arch: u32) -> Vec<String> {
+/// NVRTC options for architecture `arch` (`80`): compute_80 for PTX, sm_80 for a cubin.
+pub fn options(arch: u32, output: Output) -> Vec<String> {
+    let target = match output {
+        Output::Ptx => format!("--gpu-architecture=compute_{arch}"),
+        Output::Cubin => format!("--gpu-architecture=sm_{arch}"),
+    };
     vec![
-        format!("--gpu-architecture=compute_{arch}"),
+        target,
         "--std=c++17".into(),
         "--fmad=true".into(),
         // Line info for compute-sanitizer and profilers; no effect on the code.
@@ -81,10 +91,10 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// The cache key (and file name, without extension) of a module.
-pub fn cache_key(name: &str, source: &str, arch: u32, nvrtc: (i32, i32)) -> String {
+/// The cache key of a module; its file name is the key plus [`Output::extension`].
+pub fn cache_key(name: &str, source: &str, arch: u32, output: Output, nvrtc: (i32, i32)) -> String {
     let mut bytes = source.as_bytes().to_vec();
-    for o in options(arch) {
+    for o in options(arch, output) {
         bytes.push(0);
         bytes.extend_from_slice(o.as_bytes());
     }
@@ -142,6 +152,17 @@ pub fn pick_arch(cc: (i32, i32), supported: &[i32]) -> Result<u32, String> {
         })
 }
 
+/// What to compile for a device of compute capability `cc` given the architecture `arch` that
+/// [`pick_arch`] chose: a cubin when `arch` is the device's own, else PTX (a GPU newer than
+/// NVRTC knows; the driver compiles the PTX for it).
+pub fn output_for(cc: (i32, i32), arch: u32) -> Output {
+    if (cc.0 * 10 + cc.1) as u32 == arch {
+        Output::Cubin
+    } else {
+        Output::Ptx
+    }
+}
+
 /// The architectures NVRTC can compile for.
 pub fn supported_archs() -> Result<Vec<i32>, String> {
     crate::backend::cuda::loader::ensure_nvrtc()?;
@@ -161,10 +182,22 @@ pub fn supported_archs() -> Result<Vec<i32>, String> {
 }
 
 /// What a compile produced.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// PTX for a virtual architecture (the driver compiles it when loading).
     Ptx,
-    /// Real machine code, for tests that want ptxas to accept the kernels too.
+    /// Machine code for one real architecture (ptxas runs inside NVRTC).
     Cubin,
+}
+
+impl Output {
+    /// The cache file's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Output::Ptx => "ptx",
+            Output::Cubin => "cubin",
+        }
+    }
 }
 
 /// Compiles one kernel file; the error holds NVRTC's log. `extra` options follow the defaults.
@@ -178,10 +211,7 @@ pub fn compile(
     use cudarc::nvrtc::sys;
     let src = CString::new(full_source(k)).map_err(|_| "kernel source holds a NUL byte")?;
     let name = CString::new(format!("{}.cu", k.name)).map_err(|_| "bad kernel file name")?;
-    let mut opts: Vec<String> = options(arch);
-    if let Output::Cubin = output {
-        opts[0] = format!("--gpu-architecture=sm_{arch}");
-    }
+    let mut opts: Vec<String> = options(arch, output);
     opts.extend(extra.iter().map(|s| s.to_string()));
     let copts: Vec<CString> = opts
         .iter()
@@ -256,12 +286,22 @@ pub fn compile(
     }
 }
 
-/// PTX text (NUL-terminated) for one module and architecture: from memory, from disk, or freshly
-/// compiled (and then stored). `fresh` skips both caches (a cached file the driver refused).
-pub fn ptx(k: &KernelSource, arch: u32, fresh: bool) -> Result<Arc<CString>, String> {
-    static MEMORY: Mutex<Option<HashMap<String, Arc<CString>>>> = Mutex::new(None);
+/// The module image the driver loads (`cuModuleLoadData`): PTX text ending in its NUL, or a
+/// cubin, for one module and architecture: from memory, from disk, or freshly compiled (and then
+/// stored). `fresh` skips both caches (a cached file the driver refused).
+pub fn image(
+    k: &KernelSource,
+    arch: u32,
+    output: Output,
+    fresh: bool,
+) -> Result<Arc<Vec<u8>>, String> {
+    static MEMORY: Mutex<Option<HashMap<String, Arc<Vec<u8>>>>> = Mutex::new(None);
     let info = crate::backend::cuda::loader::ensure_nvrtc()?;
-    let key = cache_key(k.name, &full_source(k), arch, info.version);
+    let key = format!(
+        "{}.{}",
+        cache_key(k.name, &full_source(k), arch, output, info.version),
+        output.extension()
+    );
     if !fresh {
         if let Some(p) = MEMORY
             .lock()
@@ -272,35 +312,58 @@ pub fn ptx(k: &KernelSource, arch: u32, fresh: bool) -> Result<Arc<CString>, Str
         }
     }
     let dir = cache_dir();
-    let file = dir.as_ref().map(|d| d.join(format!("{key}.ptx")));
-    let mut text: Option<Vec<u8>> = None;
+    let file = dir.as_ref().map(|d| d.join(&key));
+    let mut bytes: Option<Vec<u8>> = None;
     if !fresh {
         if let Some(f) = &file {
-            if let Ok(bytes) = std::fs::read(f) {
-                if looks_like_ptx(&bytes) {
-                    text = Some(bytes);
+            if let Ok(b) = std::fs::read(f) {
+                if looks_valid(&b, output) {
+                    bytes = Some(b);
                 }
             }
         }
     }
-    let text = match text {
-        Some(t) => t,
+    let mut bytes = match bytes {
+        Some(b) => b,
         None => {
-            let (mut bytes, _log) = compile(k, arch, Output::Ptx, &[])?;
-            while bytes.last() == Some(&0) {
-                bytes.pop();
+            let (mut b, _log) = compile(k, arch, output, &[])?;
+            if output == Output::Ptx {
+                while b.last() == Some(&0) {
+                    b.pop();
+                }
             }
             if let (Some(d), Some(f)) = (&dir, &file) {
-                store(d, f, &bytes);
+                store(d, f, &b);
             }
-            bytes
+            b
         }
     };
-    let c = Arc::new(CString::new(text).map_err(|_| "PTX holds a NUL byte".to_string())?);
+    if output == Output::Ptx {
+        if bytes.contains(&0) {
+            return Err("PTX holds a NUL byte".into());
+        }
+        // cuModuleLoadData reads PTX up to its NUL.
+        bytes.push(0);
+    }
+    let c = Arc::new(bytes);
     if let Ok(mut m) = MEMORY.lock() {
         m.get_or_insert_with(HashMap::new).insert(key, c.clone());
     }
     Ok(c)
+}
+
+/// PTX text for one module and architecture (see [`image`]).
+pub fn ptx(k: &KernelSource, arch: u32, fresh: bool) -> Result<CString, String> {
+    let img = image(k, arch, Output::Ptx, fresh)?;
+    CString::from_vec_with_nul(img.to_vec()).map_err(|_| "PTX holds a NUL byte".to_string())
+}
+
+fn looks_valid(bytes: &[u8], output: Output) -> bool {
+    match output {
+        Output::Ptx => looks_like_ptx(bytes),
+        // An ELF header at least; the driver checks the rest (a refused file is recompiled).
+        Output::Cubin => bytes.len() > 64 && bytes.starts_with(b"\x7fELF"),
+    }
 }
 
 fn looks_like_ptx(bytes: &[u8]) -> bool {
@@ -315,10 +378,15 @@ fn store(dir: &std::path::Path, file: &std::path::Path, bytes: &[u8]) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
+    // Unique per process and call: two threads (two devices) may store the same key at once.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file.file_name().and_then(|n| n.to_str()).unwrap_or("ptx"),
-        std::process::id()
+        ".{}.{}.{}.tmp",
+        file.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("kernels"),
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     ));
     if std::fs::write(&tmp, bytes).is_ok() && std::fs::rename(&tmp, file).is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -331,15 +399,17 @@ mod tests {
 
     #[test]
     fn cache_keys_follow_source_arch_and_version() {
-        let a = cache_key("gemm", "src", 80, (13, 0));
+        let key = |src, arch, output, v| cache_key("gemm", src, arch, output, v);
+        let a = key("src", 80, Output::Ptx, (13, 0));
         assert!(
             a.starts_with("gemm-") && a.ends_with("-sm80-nvrtc13.0"),
             "{a}"
         );
-        assert_eq!(a, cache_key("gemm", "src", 80, (13, 0)), "stable");
-        assert_ne!(a, cache_key("gemm", "src2", 80, (13, 0)));
-        assert_ne!(a, cache_key("gemm", "src", 90, (13, 0)));
-        assert_ne!(a, cache_key("gemm", "src", 80, (13, 1)));
+        assert_eq!(a, key("src", 80, Output::Ptx, (13, 0)), "stable");
+        assert_ne!(a, key("src2", 80, Output::Ptx, (13, 0)));
+        assert_ne!(a, key("src", 90, Output::Ptx, (13, 0)));
+        assert_ne!(a, key("src", 80, Output::Ptx, (13, 1)));
+        assert_ne!(a, key("src", 80, Output::Cubin, (13, 0)));
         // FNV-1a reference values.
         assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
@@ -356,10 +426,39 @@ mod tests {
     }
 
     #[test]
+    fn cubin_for_the_devices_own_arch_ptx_for_newer_gpus() {
+        let s = [75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121];
+        // H100: NVRTC knows sm_90, so machine code (loads whatever NVRTC 13.x made it).
+        let cc = (9, 0);
+        let arch = pick_arch(cc, &s).unwrap();
+        assert_eq!(output_for(cc, arch), Output::Cubin);
+        assert_eq!(options(arch, Output::Cubin)[0], "--gpu-architecture=sm_90");
+        assert_eq!(
+            options(arch, Output::Ptx)[0],
+            "--gpu-architecture=compute_90"
+        );
+        // A GPU newer than NVRTC knows: PTX for the newest it knows, compiled by the driver.
+        let cc = (9, 5);
+        let arch = pick_arch(cc, &s).unwrap();
+        assert_eq!((arch, output_for(cc, arch)), (90, Output::Ptx));
+        assert_eq!(Output::Cubin.extension(), "cubin");
+        assert_eq!(Output::Ptx.extension(), "ptx");
+    }
+
+    #[test]
     fn ptx_files_are_recognised() {
         assert!(looks_like_ptx(b"//\n.version 9.0\n.target sm_80\n"));
         assert!(!looks_like_ptx(b"garbage"));
         assert!(!looks_like_ptx(b".version .target \0"));
+        let mut elf = b"\x7fELF".to_vec();
+        elf.resize(200, 1);
+        assert!(looks_valid(&elf, Output::Cubin));
+        assert!(!looks_valid(&elf[..40], Output::Cubin));
+        assert!(!looks_valid(
+            b"//\n.version 9.0\n.target sm_80\n",
+            Output::Cubin
+        ));
+        assert!(!looks_valid(&elf, Output::Ptx));
     }
 
     #[test]

@@ -239,18 +239,20 @@ impl RtDevice {
     }
 
     /// Makes the context current on this thread (cheap when it already is).
+    ///
+    /// Asks the driver which context is current instead of remembering it per thread: another
+    /// device's `open` on this thread, or another library in the process (PyTorch, CuPy), may
+    /// have made a different context current since, and a call under the wrong context fails
+    /// (a module loaded into it, a launch on our stream) or lands on the wrong device.
     fn bind(&self) -> R<()> {
-        thread_local! {
-            static CURRENT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-        }
-        let key = self.ctx as usize;
-        if CURRENT.with(|c| c.get()) == key {
+        let mut cur: sys::CUcontext = std::ptr::null_mut();
+        // SAFETY: valid out-pointer; a thread-local read in the driver.
+        let r = unsafe { sys::cuCtxGetCurrent(&mut cur) };
+        if r == sys::CUresult::CUDA_SUCCESS && cur == self.ctx {
             return Ok(());
         }
         // SAFETY: a retained primary context.
-        check(unsafe { sys::cuCtxSetCurrent(self.ctx) }, "cuCtxSetCurrent")?;
-        CURRENT.with(|c| c.set(key));
-        Ok(())
+        check(unsafe { sys::cuCtxSetCurrent(self.ctx) }, "cuCtxSetCurrent")
     }
 
     /// `bytes` of device memory (stream-ordered).
@@ -362,13 +364,18 @@ impl RtDevice {
         )
     }
 
-    /// Loads PTX text (NUL-terminated) as a module.
-    pub(crate) fn load_module(&self, ptx: &CStr) -> R<Module> {
+    /// Loads a module image: PTX text ending in a NUL, or a cubin.
+    pub(crate) fn load_module(&self, image: &[u8]) -> R<Module> {
+        if image.is_empty() || (!image.starts_with(b"\x7fELF") && image.last() != Some(&0)) {
+            return Err(RtError::Other(
+                "internal error: a PTX image without its terminating NUL".into(),
+            ));
+        }
         self.bind()?;
         let mut m = std::ptr::null_mut();
-        // SAFETY: a NUL-terminated PTX image.
+        // SAFETY: a NUL-terminated PTX image or an ELF cubin (checked above), alive for the call.
         check(
-            unsafe { sys::cuModuleLoadData(&mut m, ptx.as_ptr() as *const c_void) },
+            unsafe { sys::cuModuleLoadData(&mut m, image.as_ptr() as *const c_void) },
             "cuModuleLoadData",
         )?;
         Ok(Module(m))
