@@ -322,12 +322,19 @@ impl CudaDevice {
         let m = {
             use super::nvrtc::{image, output_for, Output};
             let arch = self.arch()?;
-            let output = output_for(self.props().cc, arch);
+            let nvrtc = super::loader::ensure_nvrtc()
+                .map_err(Error::runtime)?
+                .version;
+            let output = output_for(self.props().cc, arch, nvrtc, self.props().driver);
             // A cached file the driver refuses (truncated, or from another driver): compile
-            // afresh once; a cubin the driver refuses still: PTX, which the driver compiles.
+            // afresh once; an image the driver refuses still: the other kind (PTX from an NVRTC
+            // newer than the versions say is refused, a cubin is not).
             let mut tries = vec![(output, false), (output, true)];
+            let cc = self.props().cc;
             if output == Output::Cubin {
                 tries.push((Output::Ptx, false));
+            } else if (cc.0 * 10 + cc.1) as u32 == arch {
+                tries.push((Output::Cubin, false));
             }
             let mut loaded = Err(RtError::Other("no module image".into()));
             for (output, fresh) in tries {

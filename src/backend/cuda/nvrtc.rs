@@ -1,11 +1,11 @@
 //! Kernel sources and their compilation: CUDA C in `kernels/`, embedded at build time, compiled by
 //! NVRTC for the device's architecture on first use, cached in memory and on disk.
 //!
-//! NVRTC compiles to machine code (a cubin) when it knows the device's architecture, and to PTX
-//! only for a GPU newer than it knows (the driver then compiles the PTX). PTX from an NVRTC newer
-//! than the driver (13.1 or 13.2 on a 13.0 driver) is refused by the driver
+//! NVRTC compiles to PTX, which the driver compiles for the device when loading. PTX from an
+//! NVRTC newer than the driver (13.1 or 13.2 on a 13.0 driver) is refused by the driver
 //! (CUDA_ERROR_UNSUPPORTED_PTX_VERSION), a cubin is not (CUDA's minor-version compatibility), so
-//! whichever NVRTC 13.x the process ends up with, the kernels load.
+//! with such an NVRTC the kernels are compiled to machine code for the device's architecture
+//! (when NVRTC knows it): whichever NVRTC 13.x the process ends up with, the kernels load.
 //!
 //! The disk cache lives under the user's cache folder (`$RUSTGRAD_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/rustgrad/kernels`, else `~/.cache/rustgrad/kernels`); a file's name is its key:
@@ -153,10 +153,11 @@ pub fn pick_arch(cc: (i32, i32), supported: &[i32]) -> Result<u32, String> {
 }
 
 /// What to compile for a device of compute capability `cc` given the architecture `arch` that
-/// [`pick_arch`] chose: a cubin when `arch` is the device's own, else PTX (a GPU newer than
-/// NVRTC knows; the driver compiles the PTX for it).
-pub fn output_for(cc: (i32, i32), arch: u32) -> Output {
-    if (cc.0 * 10 + cc.1) as u32 == arch {
+/// [`pick_arch`] chose, NVRTC's version and the CUDA version the driver supports: PTX, which
+/// the driver compiles for the device, unless NVRTC is newer than the driver (whose PTX the
+/// driver would refuse) and knows the device's own architecture: then a cubin.
+pub fn output_for(cc: (i32, i32), arch: u32, nvrtc: (i32, i32), driver: (i32, i32)) -> Output {
+    if nvrtc > driver && (cc.0 * 10 + cc.1) as u32 == arch {
         Output::Cubin
     } else {
         Output::Ptx
@@ -426,12 +427,15 @@ mod tests {
     }
 
     #[test]
-    fn cubin_for_the_devices_own_arch_ptx_for_newer_gpus() {
+    fn ptx_unless_nvrtc_is_newer_than_the_driver() {
         let s = [75, 80, 86, 87, 88, 89, 90, 100, 103, 110, 120, 121];
-        // H100: NVRTC knows sm_90, so machine code (loads whatever NVRTC 13.x made it).
+        // H100 with the pinned NVRTC 13.0 on a 13.0 driver (or a newer driver): PTX.
         let cc = (9, 0);
         let arch = pick_arch(cc, &s).unwrap();
-        assert_eq!(output_for(cc, arch), Output::Cubin);
+        assert_eq!(output_for(cc, arch, (13, 0), (13, 0)), Output::Ptx);
+        assert_eq!(output_for(cc, arch, (13, 0), (13, 2)), Output::Ptx);
+        // NVRTC 13.2 on a 13.0 driver: machine code, which the older driver loads.
+        assert_eq!(output_for(cc, arch, (13, 2), (13, 0)), Output::Cubin);
         assert_eq!(options(arch, Output::Cubin)[0], "--gpu-architecture=sm_90");
         assert_eq!(
             options(arch, Output::Ptx)[0],
@@ -440,7 +444,10 @@ mod tests {
         // A GPU newer than NVRTC knows: PTX for the newest it knows, compiled by the driver.
         let cc = (9, 5);
         let arch = pick_arch(cc, &s).unwrap();
-        assert_eq!((arch, output_for(cc, arch)), (90, Output::Ptx));
+        assert_eq!(
+            (arch, output_for(cc, arch, (13, 2), (13, 0))),
+            (90, Output::Ptx)
+        );
         assert_eq!(Output::Cubin.extension(), "cubin");
         assert_eq!(Output::Ptx.extension(), "ptx");
     }

@@ -202,6 +202,8 @@ impl RtDevice {
             } else {
                 None
             };
+            let mut driver = 0;
+            check(sys::cuDriverGetVersion(&mut driver), "cuDriverGetVersion")?;
             let mut status_host = std::ptr::null_mut();
             check(
                 sys::cuMemHostAlloc(
@@ -225,6 +227,7 @@ impl RtDevice {
                 props: Props {
                     name,
                     cc,
+                    driver: (driver / 1000, (driver % 1000) / 10),
                     sm_count,
                     total_mem: total,
                 },

@@ -73,6 +73,7 @@ impl RtDevice {
             props: Props {
                 name: "rustgrad CUDA emulator".into(),
                 cc: (9, 0),
+                driver: (13, 0),
                 sm_count: 4,
                 total_mem: limit,
             },

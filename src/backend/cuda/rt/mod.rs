@@ -21,6 +21,9 @@ pub(crate) struct Props {
     pub name: String,
     /// Compute capability (major, minor).
     pub cc: (i32, i32),
+    /// The newest CUDA version the driver supports (major, minor); the emulator loads no images.
+    #[cfg_attr(feature = "cuda-emu", allow(dead_code))]
+    pub driver: (i32, i32),
     pub sm_count: u32,
     pub total_mem: usize,
 }
