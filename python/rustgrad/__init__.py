@@ -101,6 +101,12 @@ class _DefaultGenerator:
 _default_generator = default_generator = _DefaultGenerator()
 
 
+def get_default_dtype():
+    """The dtype of new floating-point tensors: always ``rustgrad.float32`` (there is no
+    ``set_default_dtype``)."""
+    return float32
+
+
 def is_tensor(obj):
     return isinstance(obj, Tensor)
 
@@ -160,7 +166,8 @@ for _name in [
     "argmin", "all", "any", "logsumexp", "norm", "softmax", "log_softmax", "reshape", "view_as", "permute",
     "transpose", "swapaxes", "t", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select", "split",
     "chunk", "unbind", "flip", "index_select", "gather", "scatter", "scatter_add", "index_add", "masked_fill",
-    "masked_select", "nonzero", "sort", "argsort", "topk", "detach",
+    "masked_select", "nonzero", "sort", "argsort", "topk", "detach", "addmm", "outer", "addcmul", "addcdiv", "lerp",
+    "isinf", "isfinite", "tril", "triu",
 ]:
     globals()[_name] = _method(_name)
 del _name

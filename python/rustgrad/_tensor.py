@@ -5,6 +5,8 @@ at import time, as PyTorch adds ``torch/_tensor.py`` to its C++ tensor class.
 """
 
 import copy
+import math
+import operator
 
 import numpy as np
 
@@ -164,6 +166,151 @@ def _topk(self, k, dim=-1, largest=True, sorted=True):
     return TopK(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
 
 
+# ----- arithmetic compositions (autograd and the devices come from the ops they use) ---------------
+
+_DTYPE_NAMES = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
+_DTYPE_CNAMES = {"int64": "long int", "bool": "bool", "float32": "float", "float64": "double"}
+
+
+def _dtype_key(dtype):
+    return repr(dtype).split(".")[-1]
+
+
+def _check_inplace_shape(self, out):
+    if tuple(out.shape) != tuple(self.shape):
+        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                           f"{list(out.shape)}")
+
+
+def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * self + alpha * (mat1 @ mat2)``; ``self`` broadcasts to the product's shape and is
+    ignored when beta is 0."""
+    for name, m in (("self", mat1), ("mat2", mat2)):
+        if m.dim() != 2:
+            raise RuntimeError(f"addmm: {name} must be a matrix, got {m.dim()}-D tensor")
+    if mat1.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({mat1.shape[0]}x{mat1.shape[1]} "
+                           f"and {mat2.shape[0]}x{mat2.shape[1]})")
+    for name, a in (("self", self), ("mat1", mat1)):
+        if a.dtype != mat2.dtype:
+            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {_DTYPE_NAMES[_dtype_key(a.dtype)]} "
+                               f"and {_DTYPE_NAMES[_dtype_key(mat2.dtype)]}")
+    bias = self.expand(mat1.shape[0], mat2.shape[1])
+    out = mat1.mm(mat2)
+    if alpha != 1:
+        out = out * alpha
+    if beta == 0:
+        return out
+    return out + (bias if beta == 1 else bias * beta)
+
+
+def _outer(self, vec2):
+    """The outer product of two 1-D tensors."""
+    for name, v in (("self", self), ("vec2", vec2)):
+        if v.dim() != 1:
+            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.dim()}-D")
+    return self.reshape(-1, 1) * vec2
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 * tensor2``."""
+    return self + value * tensor1 * tensor2
+
+
+def _addcmul_(self, tensor1, tensor2, *, value=1):
+    out = _addcmul(self, tensor1, tensor2, value=value)
+    _check_inplace_shape(self, out)
+    return self.copy_(out)
+
+
+_ADDCDIV_INTEGER = (
+    "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a true "
+    "division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as (input + value * "
+    "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) "
+    "for float inputs. The future addcdiv behavior is just the latter implementation: (input + value * tensor1 / "
+    "tensor2), for all dtypes.")
+
+
+def _addcdiv(self, tensor1, tensor2, *, value=1):
+    """``self + value * tensor1 / tensor2``."""
+    if not tensor1.is_floating_point() and not tensor2.is_floating_point():
+        raise RuntimeError(_ADDCDIV_INTEGER)
+    return self + value * tensor1 / tensor2
+
+
+def _addcdiv_(self, tensor1, tensor2, *, value=1):
+    out = _addcdiv(self, tensor1, tensor2, value=value)
+    _check_inplace_shape(self, out)
+    return self.copy_(out)
+
+
+def _lerp(self, end, weight):
+    """``self + weight * (end - self)`` (computed from ``end`` when |weight| >= 0.5, as PyTorch)."""
+    name = _DTYPE_CNAMES[_dtype_key(self.dtype)]
+    if end.dtype != self.dtype:
+        raise RuntimeError(f"expected dtype {name} for `end` but got dtype {_DTYPE_CNAMES[_dtype_key(end.dtype)]}")
+    scalar = not isinstance(weight, Tensor) or weight.dim() == 0
+    if not scalar and weight.dtype != self.dtype:
+        raise RuntimeError(f"expected dtype {name} for `weight` but got dtype "
+                           f"{_DTYPE_CNAMES[_dtype_key(weight.dtype)]}")
+    if not self.is_floating_point():
+        kernel = "lerp_kernel_scalar" if scalar else "lerp_kernel_tensor"
+        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_DTYPE_NAMES[_dtype_key(self.dtype)]}'")
+    diff = end - self
+    if not isinstance(weight, Tensor):
+        return self + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
+    return _C.where(weight.abs() < 0.5, self + weight * diff, end - diff * (1 - weight))
+
+
+def _lerp_(self, end, weight):
+    out = _lerp(self, end, weight)
+    _check_inplace_shape(self, out)
+    return self.copy_(out)
+
+
+def _isinf(self):
+    if not self.is_floating_point():
+        return _C.zeros(self.shape, dtype=_C.bool, device=self.device)
+    return self.abs() == math.inf
+
+
+def _isfinite(self):
+    if not self.is_floating_point():
+        return _C.ones(self.shape, dtype=_C.bool, device=self.device)
+    return (self == self).logical_and(self.abs() != math.inf)
+
+
+def _triangle_mask(self, name, diagonal, lower):
+    """True where the triangle's elements lie, for the last two dims; PyTorch's errors."""
+    try:
+        diagonal = operator.index(diagonal)
+    except TypeError:
+        raise TypeError(f"{name}(): argument 'diagonal' must be int, not {type(diagonal).__name__}") from None
+    if self.dim() < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+    m, n = self.shape[-2], self.shape[-1]
+    offset = _C.arange(n, device=self.device) - _C.arange(m, device=self.device).reshape(m, 1)
+    return offset <= diagonal if lower else offset >= diagonal
+
+
+def _tril(self, diagonal=0):
+    """Zeroes the elements above the ``diagonal``-th diagonal of the last two dims."""
+    return self.masked_fill(_triangle_mask(self, "tril", diagonal, True).logical_not(), 0)
+
+
+def _triu(self, diagonal=0):
+    """Zeroes the elements below the ``diagonal``-th diagonal of the last two dims."""
+    return self.masked_fill(_triangle_mask(self, "triu", diagonal, False).logical_not(), 0)
+
+
+def _tril_(self, diagonal=0):
+    return self.masked_fill_(_triangle_mask(self, "tril", diagonal, True).logical_not(), 0)
+
+
+def _triu_(self, diagonal=0):
+    return self.masked_fill_(_triangle_mask(self, "triu", diagonal, False).logical_not(), 0)
+
+
 _PATCHES = {
     "__repr__": _repr,
     "__format__": _format,
@@ -186,6 +333,20 @@ _PATCHES = {
     "sort": _sort,
     "argsort": _argsort,
     "topk": _topk,
+    "addmm": _addmm,
+    "outer": _outer,
+    "addcmul": _addcmul,
+    "addcmul_": _addcmul_,
+    "addcdiv": _addcdiv,
+    "addcdiv_": _addcdiv_,
+    "lerp": _lerp,
+    "lerp_": _lerp_,
+    "isinf": _isinf,
+    "isfinite": _isfinite,
+    "tril": _tril,
+    "triu": _triu,
+    "tril_": _tril_,
+    "triu_": _triu_,
 }
 
 for _name, _fn in _PATCHES.items():
