@@ -176,6 +176,24 @@ def _dtype_key(dtype):
     return repr(dtype).split(".")[-1]
 
 
+def _broadcast_shapes(*tensors):
+    """The operands' broadcast shape, checked in PyTorch's order (its message names the first
+    operands' shape as tensor a)."""
+    shape = ()
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            continue
+        a, b = shape, tuple(t.shape)
+        n = max(len(a), len(b))
+        a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y and x != 1 and y != 1:
+                raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
+                                   f"non-singleton dimension {i}")
+        shape = tuple(x if y == 1 else y for x, y in zip(a, b))
+    return shape
+
+
 def _check_inplace_shape(self, out):
     if tuple(out.shape) != tuple(self.shape):
         raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
@@ -214,6 +232,7 @@ def _outer(self, vec2):
 
 def _addcmul(self, tensor1, tensor2, *, value=1):
     """``self + value * tensor1 * tensor2``."""
+    _broadcast_shapes(self, tensor1, tensor2)
     return self + value * tensor1 * tensor2
 
 
@@ -235,6 +254,7 @@ def _addcdiv(self, tensor1, tensor2, *, value=1):
     """``self + value * tensor1 / tensor2``."""
     if not tensor1.is_floating_point() and not tensor2.is_floating_point():
         raise RuntimeError(_ADDCDIV_INTEGER)
+    _broadcast_shapes(self, tensor1, tensor2)
     return self + value * tensor1 / tensor2
 
 
@@ -253,6 +273,7 @@ def _lerp(self, end, weight):
     if not scalar and weight.dtype != self.dtype:
         raise RuntimeError(f"expected dtype {name} for `weight` but got dtype "
                            f"{_DTYPE_CNAMES[_dtype_key(weight.dtype)]}")
+    _broadcast_shapes(self, end, weight)
     if not self.is_floating_point():
         kernel = "lerp_kernel_scalar" if scalar else "lerp_kernel_tensor"
         raise NotImplementedError(f"\"{kernel}\" not implemented for '{_DTYPE_NAMES[_dtype_key(self.dtype)]}'")
@@ -280,35 +301,52 @@ def _isfinite(self):
     return (self == self).logical_and(self.abs() != math.inf)
 
 
-def _triangle_mask(self, name, diagonal, lower):
-    """True where the triangle's elements lie, for the last two dims; PyTorch's errors."""
+def _diagonal_arg(name, args, kwargs, position):
+    """The ``diagonal`` argument, with the message of PyTorch's argument parser when it is not an int."""
+    if len(args) + len(kwargs) > 1 or set(kwargs) - {"diagonal"}:
+        raise TypeError(f"{name}() takes at most one argument 'diagonal' (got {args} and {kwargs})")
+    if args:
+        diagonal, where = args[0], f" (position {position})"
+    else:
+        diagonal, where = kwargs.get("diagonal", 0), ""
+    if isinstance(diagonal, Tensor) and diagonal.dim() == 0 and diagonal.dtype == _C.int64:
+        return int(diagonal)
+    if isinstance(diagonal, bool) or isinstance(diagonal, Tensor):
+        raise TypeError(f"{name}(): argument 'diagonal'{where} must be int, not {type(diagonal).__name__}")
     try:
-        diagonal = operator.index(diagonal)
+        return operator.index(diagonal)
     except TypeError:
-        raise TypeError(f"{name}(): argument 'diagonal' must be int, not {type(diagonal).__name__}") from None
+        raise TypeError(f"{name}(): argument 'diagonal'{where} must be int, not {type(diagonal).__name__}") from None
+
+
+def _triangle(self, name, args, kwargs, position):
+    """Zeroes the elements off the triangle (below or above the ``diagonal``-th diagonal) of the last
+    two dims, through a mask built from two aranges."""
+    diagonal = _diagonal_arg(name, args, kwargs, position)
     if self.dim() < 2:
-        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+        raise RuntimeError(f"{name.rstrip('_')}: input tensor must have at least 2 dimensions")
     m, n = self.shape[-2], self.shape[-1]
     offset = _C.arange(n, device=self.device) - _C.arange(m, device=self.device).reshape(m, 1)
-    return offset <= diagonal if lower else offset >= diagonal
+    outside = offset > diagonal if name.startswith("tril") else offset < diagonal
+    return self.masked_fill_(outside, 0) if name.endswith("_") else self.masked_fill(outside, 0)
 
 
-def _tril(self, diagonal=0):
-    """Zeroes the elements above the ``diagonal``-th diagonal of the last two dims."""
-    return self.masked_fill(_triangle_mask(self, "tril", diagonal, True).logical_not(), 0)
+def tril(input, *args, **kwargs):
+    """The lower triangle of the last two dims: elements above the ``diagonal``-th diagonal are zeroed."""
+    return _triangle(input, "tril", args, kwargs, 2)
 
 
-def _triu(self, diagonal=0):
-    """Zeroes the elements below the ``diagonal``-th diagonal of the last two dims."""
-    return self.masked_fill(_triangle_mask(self, "triu", diagonal, False).logical_not(), 0)
+def triu(input, *args, **kwargs):
+    """The upper triangle of the last two dims: elements below the ``diagonal``-th diagonal are zeroed."""
+    return _triangle(input, "triu", args, kwargs, 2)
 
 
-def _tril_(self, diagonal=0):
-    return self.masked_fill_(_triangle_mask(self, "tril", diagonal, True).logical_not(), 0)
+def _triangle_method(name):
+    def method(self, *args, **kwargs):
+        return _triangle(self, name, args, kwargs, 1)
 
-
-def _triu_(self, diagonal=0):
-    return self.masked_fill_(_triangle_mask(self, "triu", diagonal, False).logical_not(), 0)
+    method.__name__ = name
+    return method
 
 
 _PATCHES = {
@@ -343,10 +381,10 @@ _PATCHES = {
     "lerp_": _lerp_,
     "isinf": _isinf,
     "isfinite": _isfinite,
-    "tril": _tril,
-    "triu": _triu,
-    "tril_": _tril_,
-    "triu_": _triu_,
+    "tril": _triangle_method("tril"),
+    "triu": _triangle_method("triu"),
+    "tril_": _triangle_method("tril_"),
+    "triu_": _triangle_method("triu_"),
 }
 
 for _name, _fn in _PATCHES.items():
