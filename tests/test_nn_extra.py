@@ -907,9 +907,24 @@ def test_torch_parity_error_messages():
         lambda m: m.nn.functional.prelu(m.randn(3), m.rand(1, dtype=m.float64)),
         lambda m: m.nn.functional.cosine_similarity(m.tensor([1, 2]), m.tensor([1, 2]), dim=0),
         lambda m: m.nn.HuberLoss(delta="1"),
+        lambda m: m.randn(2, 3).addcdiv(None, None),
+        lambda m: m.addcdiv(m.randn(3), "a", m.randn(3)),
+        lambda m: m.randn(2, 3).addmm(None, m.randn(3, 3)),
+        lambda m: m.addmm(m.randn(3), m.randn(2, 3), 1.0),
+        lambda m: m.outer(m.randn(3), 3.5),
+        lambda m: m.randn(3).addcmul(m.randn(3), m.randn(3), value="a"),
+        lambda m: m.randn(3).addcmul_(m.randn(3), 3),
+        lambda m: m.randn(3).addmm(m.randn(2, 3), m.randn(3, 3), beta="a"),
     ]
     for case in cases:
         with pytest.raises(Exception) as expected:
             case(torch)
         with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+            case(rg)
+    # The argument parser's message for lerp lists the overloads; the first line is the same.
+    for case in (lambda m: m.randn(3).lerp(None, 0.5), lambda m: m.lerp(m.randn(3), m.randn(3), [1]),
+                 lambda m: m.randn(3).lerp_(m.randn(3), "a")):
+        with pytest.raises(TypeError) as expected:
+            case(torch)
+        with pytest.raises(TypeError, match=re.escape(str(expected.value).splitlines()[0])):
             case(rg)

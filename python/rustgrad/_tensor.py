@@ -6,6 +6,7 @@ at import time, as PyTorch adds ``torch/_tensor.py`` to its C++ tensor class.
 
 import copy
 import math
+import numbers
 import operator
 
 import numpy as np
@@ -176,6 +177,16 @@ def _dtype_key(dtype):
     return repr(dtype).split(".")[-1]
 
 
+def _tensor_arg(fn, name, value, position):
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not {type(value).__name__}")
+
+
+def _number_arg(fn, name, value):
+    if not isinstance(value, numbers.Number):
+        raise TypeError(f"{fn}(): argument '{name}' must be Number, not {type(value).__name__}")
+
+
 def _broadcast_shapes(*tensors):
     """The operands' broadcast shape, checked in PyTorch's order (its message names the first
     operands' shape as tensor a)."""
@@ -200,9 +211,13 @@ def _check_inplace_shape(self, out):
                            f"{list(out.shape)}")
 
 
-def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
+def _addmm(self, mat1, mat2, *, beta=1, alpha=1, _offset=1):
     """``beta * self + alpha * (mat1 @ mat2)``; ``self`` broadcasts to the product's shape and is
     ignored when beta is 0."""
+    _tensor_arg("addmm", "mat1", mat1, _offset)
+    _tensor_arg("addmm", "mat2", mat2, _offset + 1)
+    _number_arg("addmm", "beta", beta)
+    _number_arg("addmm", "alpha", alpha)
     for name, m in (("self", mat1), ("mat2", mat2)):
         if m.dim() != 2:
             raise RuntimeError(f"addmm: {name} must be a matrix, got {m.dim()}-D tensor")
@@ -222,22 +237,30 @@ def _addmm(self, mat1, mat2, *, beta=1, alpha=1):
     return out + (bias if beta == 1 else bias * beta)
 
 
-def _outer(self, vec2):
+def _outer(self, vec2, *, _offset=1):
     """The outer product of two 1-D tensors."""
+    _tensor_arg("outer", "vec2", vec2, _offset)
     for name, v in (("self", self), ("vec2", vec2)):
         if v.dim() != 1:
             raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.dim()}-D")
     return self.reshape(-1, 1) * vec2
 
 
-def _addcmul(self, tensor1, tensor2, *, value=1):
+def _addc_args(fn, tensor1, tensor2, value, offset):
+    _tensor_arg(fn, "tensor1", tensor1, offset)
+    _tensor_arg(fn, "tensor2", tensor2, offset + 1)
+    _number_arg(fn, "value", value)
+
+
+def _addcmul(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcmul"):
     """``self + value * tensor1 * tensor2``."""
+    _addc_args(_name, tensor1, tensor2, value, _offset)
     _broadcast_shapes(self, tensor1, tensor2)
     return self + value * tensor1 * tensor2
 
 
 def _addcmul_(self, tensor1, tensor2, *, value=1):
-    out = _addcmul(self, tensor1, tensor2, value=value)
+    out = _addcmul(self, tensor1, tensor2, value=value, _name="addcmul_")
     _check_inplace_shape(self, out)
     return self.copy_(out)
 
@@ -250,8 +273,9 @@ _ADDCDIV_INTEGER = (
     "tensor2), for all dtypes.")
 
 
-def _addcdiv(self, tensor1, tensor2, *, value=1):
+def _addcdiv(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcdiv"):
     """``self + value * tensor1 / tensor2``."""
+    _addc_args(_name, tensor1, tensor2, value, _offset)
     if not tensor1.is_floating_point() and not tensor2.is_floating_point():
         raise RuntimeError(_ADDCDIV_INTEGER)
     _broadcast_shapes(self, tensor1, tensor2)
@@ -259,13 +283,17 @@ def _addcdiv(self, tensor1, tensor2, *, value=1):
 
 
 def _addcdiv_(self, tensor1, tensor2, *, value=1):
-    out = _addcdiv(self, tensor1, tensor2, value=value)
+    out = _addcdiv(self, tensor1, tensor2, value=value, _name="addcdiv_")
     _check_inplace_shape(self, out)
     return self.copy_(out)
 
 
-def _lerp(self, end, weight):
+def _lerp(self, end, weight, *, _name="lerp", _prefix=()):
     """``self + weight * (end - self)`` (computed from ``end`` when |weight| >= 0.5, as PyTorch)."""
+    if not isinstance(end, Tensor) or not isinstance(weight, (Tensor, numbers.Number)):
+        got = ", ".join(_prefix + tuple(type(a).__name__ for a in (end, weight)))
+        raise TypeError(f"{_name}() received an invalid combination of arguments - got ({got}), but expected one "
+                        "of:\n * (Tensor end, Tensor weight)\n * (Tensor end, Number weight)\n")
     name = _DTYPE_CNAMES[_dtype_key(self.dtype)]
     if end.dtype != self.dtype:
         raise RuntimeError(f"expected dtype {name} for `end` but got dtype {_DTYPE_CNAMES[_dtype_key(end.dtype)]}")
@@ -284,7 +312,7 @@ def _lerp(self, end, weight):
 
 
 def _lerp_(self, end, weight):
-    out = _lerp(self, end, weight)
+    out = _lerp(self, end, weight, _name="lerp_")
     _check_inplace_shape(self, out)
     return self.copy_(out)
 
@@ -329,6 +357,30 @@ def _triangle(self, name, args, kwargs, position):
     offset = _C.arange(n, device=self.device) - _C.arange(m, device=self.device).reshape(m, 1)
     outside = offset > diagonal if name.startswith("tril") else offset < diagonal
     return self.masked_fill_(outside, 0) if name.endswith("_") else self.masked_fill(outside, 0)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1):
+    """``beta * input + alpha * (mat1 @ mat2)``."""
+    return _addmm(input, mat1, mat2, beta=beta, alpha=alpha, _offset=2)
+
+
+def outer(input, vec2):
+    return _outer(input, vec2, _offset=2)
+
+
+def addcmul(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 * tensor2``."""
+    return _addcmul(input, tensor1, tensor2, value=value, _offset=2)
+
+
+def addcdiv(input, tensor1, tensor2, *, value=1):
+    """``input + value * tensor1 / tensor2``."""
+    return _addcdiv(input, tensor1, tensor2, value=value, _offset=2)
+
+
+def lerp(input, end, weight):
+    """``input + weight * (end - input)``."""
+    return _lerp(input, end, weight, _prefix=("Tensor",))
 
 
 def tril(input, *args, **kwargs):
