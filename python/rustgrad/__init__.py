@@ -42,6 +42,7 @@ from ._C import (
 from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
 from ._size import Size
 from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
+from ._tensor import addcdiv, addcmul, addmm, lerp, outer, tril, triu
 from ._tensor_str import set_printoptions
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 
@@ -99,6 +100,12 @@ class _DefaultGenerator:
 
 
 _default_generator = default_generator = _DefaultGenerator()
+
+
+def get_default_dtype():
+    """The dtype of new floating-point tensors: always ``rustgrad.float32`` (there is no
+    ``set_default_dtype``)."""
+    return float32
 
 
 def is_tensor(obj):
@@ -160,7 +167,7 @@ for _name in [
     "argmin", "all", "any", "logsumexp", "norm", "softmax", "log_softmax", "reshape", "view_as", "permute",
     "transpose", "swapaxes", "t", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select", "split",
     "chunk", "unbind", "flip", "index_select", "gather", "scatter", "scatter_add", "index_add", "masked_fill",
-    "masked_select", "nonzero", "sort", "argsort", "topk", "detach",
+    "masked_select", "nonzero", "sort", "argsort", "topk", "detach", "isinf", "isfinite",
 ]:
     globals()[_name] = _method(_name)
 del _name

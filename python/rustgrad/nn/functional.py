@@ -15,10 +15,12 @@ Tensor = _C.Tensor
 
 __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
-    "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "linear",
+    "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "hardswish",
+    "hardsigmoid", "mish", "softsign", "tanhshrink", "glu", "threshold", "threshold_", "prelu", "linear",
     "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
-    "upsample", "dropout", "batch_norm", "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize", "cross_entropy", "nll_loss",
-    "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "upsample", "dropout", "batch_norm", "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize",
+    "cross_entropy", "nll_loss", "cosine_similarity", "pairwise_distance", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "huber_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
 ]
 
 
@@ -206,6 +208,103 @@ def sigmoid(input):
 
 def tanh(input):
     return input.tanh()
+
+
+_DTYPE_NAMES = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
+
+
+def _dtype_name(dtype):
+    return _DTYPE_NAMES[repr(dtype).split(".")[-1]]
+
+
+def _require_floating(input, kernel):
+    """PyTorch's error for a floating-point-only kernel given an integer or bool tensor."""
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"{kernel}_{input.device.type}\" not implemented for '{_dtype_name(input.dtype)}'")
+
+
+def hardswish(input, inplace=False):
+    """x * relu6(x + 3) / 6."""
+    _require_floating(input, "hardswish")
+    out = _C.where(input <= -3.0, 0.0, _C.where(input < 3.0, input * (input + 3.0) / 6.0, input))
+    return _inplace_result(input, out) if inplace else out
+
+
+def hardsigmoid(input, inplace=False):
+    """relu6(x + 3) / 6."""
+    _require_floating(input, "hardsigmoid")
+    out = _C.where(input <= -3.0, 0.0, _C.where(input >= 3.0, 1.0, (input + 3.0) / 6.0))
+    return _inplace_result(input, out) if inplace else out
+
+
+def mish(input, inplace=False):
+    """x * tanh(softplus(x))."""
+    _require_floating(input, "mish")
+    out = input * _C.softplus(input, 1.0, 20.0).tanh()
+    return _inplace_result(input, out) if inplace else out
+
+
+def softsign(input):
+    """x / (1 + |x|)."""
+    return input / (input.abs() + 1)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    return input - input.tanh()
+
+
+def glu(input, dim=-1):
+    """a * sigmoid(b), with ``input`` split in halves a, b along ``dim``."""
+    if input.dim() == 0:
+        raise RuntimeError("glu does not support scalars because halving size must be even")
+    _require_floating(input, "glu")
+    size = input.size(dim)
+    if size % 2 != 0:
+        wrapped = dim + input.dim() if dim < 0 else dim
+        raise RuntimeError(f"Halving dimension must be even, but dimension {wrapped} is size {size}")
+    a, b = input.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def _threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else ``value``."""
+    if not input.is_floating_point():
+        threshold, value = int(threshold), int(value)
+    out = _C.where(input > threshold, input, _C.full((), value, dtype=input.dtype, device=input.device))
+    return _inplace_result(input, out) if inplace else out
+
+
+# Named _threshold because its argument ``threshold`` hides the function (as PyTorch).
+threshold = _threshold
+
+
+def threshold_(input, threshold, value):
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x); a 1-D ``weight`` of more than one element runs over dim 1."""
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"prelu: Type promoting not supported. Got {_dtype_name(input.dtype)} and "
+                           f"{_dtype_name(weight.dtype)}")
+    ndim = input.dim()
+    if weight.numel() != 1:
+        if ndim == 0:
+            raise RuntimeError("Not allow zero-dim input tensor.")
+        channels = input.size(1) if ndim > 1 else 1
+        if channels != weight.numel():
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found parameter numbers = "
+                               f"{weight.numel()} and channel size = {channels}.")
+    if weight.dim() > 1:
+        raise RuntimeError(f"prelu: Expected `weight` to be a scalar or 1D tensor, but got: ndim = {weight.dim()}")
+    _require_floating(input, "prelu")
+    if ndim != weight.dim():
+        shape = [1] * ndim
+        if ndim > 1:
+            shape[1] = weight.numel()
+        weight = weight.reshape(shape)
+    return _C.where(input > 0, input, weight * input)
 
 
 def _get_softmax_dim(name, ndim, stacklevel):
@@ -405,6 +504,44 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     return input / denom
 
 
+def _clamped_norm(x, dim, eps):
+    """The 2-norm along ``dim`` (kept), clamped below at ``eps`` with the gradient of the unclamped
+    norm, as PyTorch's cosine_similarity (whose norm has a zero gradient at a zero vector)."""
+    sq = (x * x).sum(dim, keepdim=True)
+    nonzero = sq > 0
+    norm = _C.where(nonzero, _C.where(nonzero, sq, 1.0).sqrt(), 0.0)
+    detached = norm.detach()
+    return norm + (detached.clamp_min(eps) - detached)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 * x2) / (max(||x1||, eps) * max(||x2||, eps)) along ``dim`` (which is removed)."""
+    if not x1.is_floating_point() and not x2.is_floating_point():
+        common = "Bool" if x1.dtype == _C.bool and x2.dtype == _C.bool else "Long"
+        raise RuntimeError(f"expected common dtype to be floating point, yet common dtype is {common}")
+    if not x1.is_floating_point():
+        x1 = x1.to(x2.dtype)
+    if not x2.is_floating_point():
+        x2 = x2.to(x1.dtype)
+    x1, x2 = _broadcast_pair(x1, x2)
+    return ((x1 / _clamped_norm(x1, dim, eps)) * (x2 / _clamped_norm(x2, dim, eps))).sum(dim)
+
+
+def _vector_norm(x, p, dim, keepdim):
+    if p == 0:
+        # The count of nonzeros; the second term keeps the graph (PyTorch's gradient is zero).
+        return (x != 0).to(x.dtype).sum(dim, keepdim) + x.abs().clamp_max(0.0).sum(dim, keepdim)
+    if p == -math.inf:
+        return x.abs().min(dim, keepdim).values
+    return x.norm(p, dim, keepdim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim."""
+    dim = max(x1.dim(), x2.dim()) - 1
+    return _vector_norm(x1 - x2 + eps, p, dim, keepdim)
+
+
 # ----- shapes -------------------------------------------------------------------------------------
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -543,6 +680,81 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
     reduction = _reduction(reduction, size_average, reduce)
     input, target = _broadcast_pair(input, target)
     return _C.l1_loss(input, target, reduction)
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target); L1 when beta is 0."""
+    _size_warning(input, target)
+    reduction = _reduction(reduction, size_average, reduce)
+    input, target = _broadcast_pair(input, target)
+    if beta == 0.0:
+        return _C.l1_loss(input, target, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if not input.is_floating_point() and not target.is_floating_point():
+        _require_floating(input, "smooth_l1")
+    d = (input - target).abs()
+    return _reduce(_C.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta), reduction)
+
+
+def _huber(input, target, delta):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if not input.is_floating_point() and not target.is_floating_point():
+        _require_floating(input, "huber")
+    d = (input - target).abs()
+    return _C.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta) (d = input - target),
+    optionally weighted elementwise."""
+    _size_warning(input, target)
+    expanded_input, expanded_target = _broadcast_pair(input, target)
+    if weight is None:
+        reduction = _reduction(reduction)
+        return _reduce(_huber(expanded_input, expanded_target, delta), reduction)
+    if tuple(weight.shape) != tuple(input.shape):
+        raise ValueError("Weights and input must have the same size.")
+    loss = _huber(expanded_input, expanded_target, delta) * weight
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"Invalid reduction mode: {reduction}. Expected one of 'none', 'mean', 'sum'.")
+    return _reduce(loss, reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """KL divergence of log-probabilities ``input`` from ``target`` (probabilities, or log-probabilities
+    with ``log_target``); 'batchmean' divides the sum by the batch size."""
+    if size_average is not None or reduce is not None:
+        reduction_ = _legacy_reduction(size_average, reduce)
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                          "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                          "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+        reduction_ = "sum" if reduction == "batchmean" else _reduction(reduction)
+    if not input.is_floating_point() or not target.is_floating_point():
+        raise RuntimeError("kl_div: Integral inputs not supported.")
+    batch = input.size(0) if input.dim() != 0 else None
+    target, input = _broadcast_pair(target, input)
+    if log_target:
+        out = target.exp() * (target - input)
+    else:
+        # xlogy(target, target): 0 where target is 0.
+        out = _C.where(target == 0, 0.0, target * target.log()) - target * input
+    reduced = _reduce(out, reduction_)
+    if reduction == "batchmean" and batch is not None:
+        reduced = reduced / batch
+    return reduced
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):

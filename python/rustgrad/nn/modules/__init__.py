@@ -1,22 +1,29 @@
 """The module classes of ``rustgrad.nn``."""
 
-from .activation import (ELU, GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus,
-                         Tanh)
+from .activation import (ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
+                         Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus, Softsign, Tanh,
+                         Tanhshrink, Threshold)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv2d
 from .dropout import Dropout
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .distance import CosineSimilarity, PairwiseDistance
+from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
+                   SmoothL1Loss)
 from .module import Module
 from .normalization import LayerNorm
+from .padding import ConstantPad2d, ZeroPad2d
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .sparse import Embedding
 
 __all__ = [
     "Module", "Linear", "Identity", "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
-    "BatchNorm2d", "LayerNorm", "Embedding", "Dropout", "ReLU", "ReLU6", "LeakyReLU", "GELU", "ELU", "SiLU", "Softplus", "Hardtanh",
+    "BatchNorm2d", "LayerNorm", "Embedding", "Dropout", "ReLU", "ReLU6", "LeakyReLU", "GELU", "ELU", "SiLU",
+    "Softplus", "Hardtanh",
     "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Flatten", "Unflatten", "Sequential", "ModuleList", "ModuleDict",
-    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss",
+    "CrossEntropyLoss", "NLLLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss", "BCELoss", "SELU", "Mish", "Hardswish",
+    "Hardsigmoid", "LogSigmoid", "Tanhshrink", "Softsign", "Threshold", "GLU", "PReLU", "Softmin", "SmoothL1Loss",
+    "HuberLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "ConstantPad2d", "ZeroPad2d",
 ]

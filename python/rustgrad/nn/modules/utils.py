@@ -3,7 +3,7 @@
 import collections.abc
 from itertools import repeat
 
-__all__ = ["_single", "_pair", "_triple", "_ntuple", "_reverse_repeat_tuple", "_list_with_default"]
+__all__ = ["_single", "_pair", "_triple", "_quadruple", "_ntuple", "_reverse_repeat_tuple", "_list_with_default"]
 
 
 def _ntuple(n, name="parse"):
@@ -19,6 +19,7 @@ def _ntuple(n, name="parse"):
 _single = _ntuple(1, "_single")
 _pair = _ntuple(2, "_pair")
 _triple = _ntuple(3, "_triple")
+_quadruple = _ntuple(4, "_quadruple")
 
 
 def _reverse_repeat_tuple(t, n):
