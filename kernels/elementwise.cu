@@ -228,7 +228,7 @@ template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) 
             return x * (s * ((T)1 + y * ((T)1 - s)));
         }
         case B_CLAMP_BACKWARD: {
-            bool ok = (!(p.flags & 1) || y >= (T)p.p0) && (!(p.flags & 2) || y <= (T)p.p1);
+            bool ok = (!(p.flags & 1) || y > (T)p.p0) && (!(p.flags & 2) || y < (T)p.p1);
             return ok ? x : (T)0;
         }
         default: return x;

@@ -51,6 +51,23 @@ fn unreduce(g: &Tensor, input_shape: &[usize], dims: &[usize], keepdim: bool) ->
     g.reshape_dims(&reduced_shape(input_shape, dims, true))
 }
 
+/// The gradient of a product over `dims`: `g * prod / x` at the nonzero elements (zero when
+/// another element is zero, with the right derivative for gradients of gradients), and at a zero
+/// element the product of the others (zero too when another element is zero).
+fn prod_backward(x: &Tensor, g: &Tensor, prod: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let di: Vec<i64> = dims.iter().map(|&k| k as i64).collect();
+    let is_zero = x.eq_scalar(0.0)?;
+    let safe_x = Tensor::where_(&is_zero, &x.ones_like()?, x)?;
+    let at_nonzero = g.mul(prod)?.div(&safe_x)?;
+    let single_zero = is_zero
+        .to_dtype(DType::I64)?
+        .sum_dims(&di, true)?
+        .eq_scalar(1)?
+        .to_dtype(x.dtype())?;
+    let at_zero = g.mul(&safe_x.prod_dims(&di, true)?)?.mul(&single_zero)?;
+    Tensor::where_(&is_zero, &at_zero, &at_nonzero)
+}
+
 impl Tensor {
     fn reduce_op(&self, op: ReduceOp, dims: &[usize], keepdim: bool) -> Result<Tensor> {
         let shape = self.shape();
@@ -130,10 +147,10 @@ impl Tensor {
             &[&out],
             || vec![Saved::Input(0), Saved::Output(0)],
             move |ctx, grads| {
-                // d prod / d x_i = prod / x_i (inputs with zeros would need the product of the others).
+                let x = ctx.saved(0);
                 let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
                 let p = unreduce(ctx.saved(1), &shape, &d, keepdim)?;
-                Ok(vec![Some(g.mul(&p)?.div(ctx.saved(0))?)])
+                Ok(vec![Some(prod_backward(x, &g, &p, &d)?)])
             },
         )?;
         Ok(out)
@@ -315,24 +332,74 @@ impl Tensor {
         }
     }
 
-    /// The p-norm over `dims` (all when empty).
+    /// The vector p-norm over `dims` (all when empty), as `torch.linalg.vector_norm`: `p` 0
+    /// counts the nonzeros (no gradient), +-inf takes the largest or smallest magnitude. The
+    /// gradient is PyTorch's: zero where the norm is zero (and, for p < 2, where an element is),
+    /// shared evenly by ties for +-inf.
     pub fn norm(&self, p: f64, dims: &[i64], keepdim: bool) -> Result<Tensor> {
-        let a = self.abs()?;
-        if p == 2.0 {
-            a.square()?.sum_dims(dims, keepdim)?.sqrt()
-        } else if p == 1.0 {
-            a.sum_dims(dims, keepdim)
-        } else if p.is_infinite() {
-            let d = reduce_dims(dims, a.ndim())?;
-            let mut m = a;
-            for &k in d.iter().rev() {
-                m = m.max_dim(k as i64, keepdim)?.0;
+        ensure!(
+            self.dtype().is_floating_point(),
+            Error::not_implemented(format!(
+                "linalg.vector_norm: Expected a floating point or complex tensor as input. Got {}",
+                self.dtype().scalar_name()
+            ))
+        );
+        let shape = self.shape();
+        let d = reduce_dims(dims, shape.len())?;
+        let di: Vec<i64> = d.iter().map(|&k| k as i64).collect();
+        let out = crate::autograd::no_grad(|| -> Result<Tensor> {
+            let a = self.abs()?;
+            if p == 0.0 {
+                a.ne_scalar(0.0)?
+                    .to_dtype(self.dtype())?
+                    .sum_dims(&di, keepdim)
+            } else if p == 1.0 {
+                a.sum_dims(&di, keepdim)
+            } else if p == 2.0 {
+                a.square()?.sum_dims(&di, keepdim)?.sqrt()
+            } else if p == f64::INFINITY {
+                a.reduce_op(ReduceOp::Max, &d, keepdim)
+            } else if p == f64::NEG_INFINITY {
+                a.reduce_op(ReduceOp::Min, &d, keepdim)
+            } else {
+                a.pow_scalar(p)?.sum_dims(&di, keepdim)?.pow_scalar(1.0 / p)
             }
-            Ok(m)
-        } else {
-            a.pow_scalar(p)?
-                .sum_dims(dims, keepdim)?
-                .pow_scalar(1.0 / p)
+        })?;
+        if p == 0.0 {
+            return Ok(out);
         }
+        record(
+            "LinalgVectorNormBackward0",
+            &[self],
+            &[&out],
+            || vec![Saved::Input(0), Saved::Output(0)],
+            move |ctx, grads| {
+                let x = ctx.saved(0);
+                let g = unreduce(grad0(grads)?, &shape, &d, keepdim)?;
+                let n = unreduce(ctx.saved(1), &shape, &d, keepdim)?;
+                // Zeros replaced by ones where they would divide (those terms are zero anyway),
+                // so that no inf or NaN enters this backward or its own.
+                let nonzero = |t: &Tensor| Tensor::where_(&t.eq_scalar(0.0)?, &t.ones_like()?, t);
+                let gx = if p == 1.0 {
+                    x.sign()?.mul(&g)?
+                } else if p == 2.0 {
+                    x.mul(&g.div(&nonzero(&n)?)?)?
+                } else if p.is_infinite() {
+                    let at = x.abs()?.eq(&n)?.to_dtype(x.dtype())?;
+                    let ties = at.sum_dims(&di, true)?;
+                    x.sign()?.mul(&at)?.mul(&g.div(&ties)?)?
+                } else {
+                    // x |x|^(p-2) / n^(p-1)
+                    let scale = g.div(&nonzero(&n)?.pow_scalar(p - 1.0)?)?;
+                    let zero_n = n.eq_scalar(0.0)?;
+                    let term = x
+                        .mul(&nonzero(&x.abs()?)?.pow_scalar(p - 2.0)?)?
+                        .mul(&scale)?;
+                    Tensor::where_(&zero_n, &term.zeros_like()?, &term)?
+                };
+                Ok(vec![Some(gx)])
+            },
+        )?;
+        Ok(out)
     }
 }

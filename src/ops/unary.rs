@@ -165,14 +165,15 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                 }
                 UnaryOp::RPowScalar(base) => g.mul(&s().mul_scalar(base.ln())?)?,
                 UnaryOp::Clamp { min, max } => {
+                    // Zero at the bounds themselves, as PyTorch's clamp and hardtanh.
                     fused_grad(BinaryOp::ClampBackward { min, max }, g, s(), || {
                         let x = s();
                         let mut keep = x.eq(x)?; // all true, except NaN
                         if let Some(lo) = min {
-                            keep = keep.logical_and(&x.ge_scalar(lo)?)?;
+                            keep = keep.logical_and(&x.gt_scalar(lo)?)?;
                         }
                         if let Some(hi) = max {
-                            keep = keep.logical_and(&x.le_scalar(hi)?)?;
+                            keep = keep.logical_and(&x.lt_scalar(hi)?)?;
                         }
                         g.mul(&keep.to_dtype(g.dtype())?)
                     })?

@@ -408,7 +408,7 @@ fn float_binary<T: Float + CpuElement>(
         BinaryOp::ClampBackward { min, max } => {
             let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));
             map!(move |g: T, x: T| {
-                let ok = lo.is_none_or(|lo| x >= lo) && hi.is_none_or(|hi| x <= hi);
+                let ok = lo.is_none_or(|lo| x > lo) && hi.is_none_or(|hi| x < hi);
                 if ok {
                     g
                 } else {
