@@ -1086,6 +1086,10 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
         q_scaled = q * math.sqrt(1.0 / float(E))
         if is_causal and attn_mask is None:
             raise AssertionError("FIXME: is_causal not implemented for need_weights")
+        if attn_mask is not None and attn_mask.dtype != q_scaled.dtype:
+            # PyTorch adds the mask with baddbmm, which takes no mixed dtypes.
+            raise RuntimeError(f"Input dtypes must be the same, got: input {_c_dtype_name(attn_mask.dtype)}, batch1: "
+                               f"{_c_dtype_name(q_scaled.dtype)}, batch2: {_c_dtype_name(k.dtype)}")
         attn_output_weights = q_scaled @ k.transpose(-2, -1)
         if attn_mask is not None:
             attn_output_weights = attn_mask + attn_output_weights
