@@ -900,3 +900,32 @@ def test_state_dict_keys_shapes_and_repr_are_pytorchs(name):
     assert [tuple(v.shape) for v in tsd.values()] == [tuple(v.shape) for v in rsd.values()]
     assert repr(rmod) == repr(tmod)
     assert [n for n, _ in rmod.named_parameters()] == [n for n, _ in tmod.named_parameters()]
+
+
+# ----- on the GPU (skipped without one) ----------------------------------------------------------------
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not rg.cuda.is_available(), reason="no usable CUDA device")
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_attention_on_cuda_matches_cpu(need_weights):
+    # Compositions of existing ops only: the same values and gradients on the GPU as on the CPU.
+    layer = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, dtype=rg.float64)
+    mha = nn.MultiheadAttention(8, 2, kdim=6, vdim=6, add_bias_kv=True, add_zero_attn=True, dtype=rg.float64)
+    x, kv = arr(2, 5, 8), arr(4, 2, 6)
+    pad = np.zeros((2, 5), bool)
+    pad[1, 3:] = True
+    mask = nn.Transformer.generate_square_subsequent_mask(5, dtype=rg.float64)
+    results = []
+    for device in ("cpu", "cuda"):
+        lay, att = copy.deepcopy(layer).to(device), copy.deepcopy(mha).to(device)
+        xs = rg.tensor(x, device=device, requires_grad=True)
+        kvs = rg.tensor(kv, device=device, requires_grad=True)
+        out = lay(xs, src_mask=mask.to(device), src_key_padding_mask=rg.tensor(pad).to(device), is_causal=True)
+        a, w = att(xs.transpose(0, 1)[:4], kvs, kvs, need_weights=need_weights)
+        q = F.scaled_dot_product_attention(xs, xs, xs, is_causal=True)
+        loss = out.sum() + (a * a).sum() + q.sum() + (0 if w is None else (w * w).sum())
+        loss.backward()
+        grads = [xs.grad, kvs.grad] + [p.grad for p in lay.parameters()] + [p.grad for p in att.parameters()]
+        results.append([t.detach().cpu().numpy() for t in [out, a, q] + grads])
+    for c, g in zip(*results):
+        np.testing.assert_allclose(g, c, rtol=1e-9, atol=1e-10)
