@@ -264,6 +264,19 @@ def test_upsample_module_is_interpolate(kw, expected):
                                   F.interpolate(x, size=(4, 6), mode="bilinear", align_corners=True).numpy())
 
 
+def test_1d_upsampling_matches_numpy():
+    x = rnd(2, 3, 4)
+    np.testing.assert_array_equal(nn.Upsample(scale_factor=2)(t64(x)).numpy(), x.repeat(2, axis=-1))
+    # align_corners=True: output position i samples input position i * (4 - 1) / (7 - 1).
+    pos = np.arange(7) * 3 / 6
+    lo = np.minimum(np.floor(pos).astype(int), 2)
+    ref = x[..., lo] * (1 - (pos - lo)) + x[..., lo + 1] * (pos - lo)
+    out = F.interpolate(t64(x), size=7, mode="linear", align_corners=True)
+    np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(F.interpolate(t64(x), size=2, mode="area").numpy(),
+                               x.reshape(2, 3, 2, 2).mean(-1), rtol=1e-12)
+
+
 def test_nearest_upsample_repeats_pixels():
     x = rnd(1, 1, 2, 3)
     out = nn.Upsample(scale_factor=2)(t64(x)).numpy()
@@ -322,6 +335,9 @@ GRAD_CASES = {
                            (t64(rnd(2, 4, 3), True), t64(rnd(4, seed=1), True), t64(rnd(4, seed=2), True))),
     "instance_norm": lambda: (lambda x, w, b: F.instance_norm(x, weight=w, bias=b),
                               (t64(rnd(2, 2, 2, 3), True), t64(rnd(2, seed=1), True), t64(rnd(2, seed=2), True))),
+    "upsample_linear_1d": lambda: (lambda x: nn.Upsample(scale_factor=2.5, mode="linear")(x),
+                                   (t64(rnd(1, 2, 3), True),)),
+    "upsample_nearest_1d": lambda: (lambda x: F.interpolate(x, size=7), (t64(rnd(1, 2, 3), True),)),
     "upsample_bilinear": lambda: (lambda x: nn.UpsamplingBilinear2d(scale_factor=2)(x), (t64(rnd(1, 1, 2, 3), True),)),
 }
 
@@ -370,6 +386,47 @@ ERRORS = [
      "adaptive_avg_pool1d)"),
     (lambda lib, F, nn: F.adaptive_avg_pool1d(lib.randn(2, 4, 10), (2, 3)), RuntimeError,
      "adaptive_avg_pool1d() argument 'output_size' should contain one int (got 2)"),
+    (lambda lib, F, nn: F.conv1d(lib.randn(2, 4, 10), lib.randn(6, 4)), RuntimeError,
+     "weight should have at least three dimensions"),
+    (lambda lib, F, nn: F.conv1d(lib.randn(2, 4, 10), lib.randn(6, 4, 3, 3)), RuntimeError,
+     "Expected 4-dimensional input for 4-dimensional weight [6, 4, 3, 3], but got 3-dimensional input of size "
+     "[2, 4, 10] instead"),
+    (lambda lib, F, nn: F.conv1d(lib.randn(2, 4, 10), lib.randn(6, 4, 3), lib.randn(6, 1)), RuntimeError,
+     "Given weight of size [6, 4, 3], expected bias to be 1-dimensional with 6 elements, but got bias of size [6, 1] "
+     "instead"),
+    (lambda lib, F, nn: F.conv1d(lib.randn(2, 4, 10), lib.randn(6, 4, 3), stride=(1, 2)), RuntimeError,
+     "expected stride to be a single integer value or a list of 1 values to match the convolution dimensions, but "
+     "got stride=[1, 2]"),
+    (lambda lib, F, nn: F.conv1d(lib.randn(2, 4, 10), lib.randn(6, 4, 3), padding=(1, 2)), RuntimeError,
+     "expected padding to be a single integer value or a list of 1 values to match the convolution dimensions, but "
+     "got padding=[1, 2]"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), (2, 2)), RuntimeError,
+     "max_pool1d() kernel_size must be an int, list of ints or tuple of ints of size 1 but got size 2"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, stride=(1, 2)), RuntimeError,
+     "max_pool1d() stride must be None, an int, list of ints, or tuple of ints of size 1 but got size 2"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, padding=(1, 2)), RuntimeError,
+     "max_pool1d() padding must be an int, list of ints, or tuple of ints of size 1 but got size 2"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, dilation=(1, 2)), RuntimeError,
+     "max_pool1d() dilation must be an int, list of ints or tuple of ints of size 1 but got size 2"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 0), RuntimeError,
+     "max_pool1d() kernel_size must be greater than zero, but got 0"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, stride=0), RuntimeError,
+     "max_pool1d() stride must be greater than zero, but got 0"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, padding=-1), RuntimeError,
+     "max_pool1d() padding must be non-negative, but got -1"),
+    (lambda lib, F, nn: F.max_pool1d(lib.randn(2, 4, 10), 2, dilation=0), RuntimeError,
+     "max_pool1d() dilation must be greater than zero, but got 0"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), (2, 2)), RuntimeError,
+     "avg_pool1d() argument 'kernel_size' should contain one int (got 2)"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), 2, stride=(1, 2)), RuntimeError,
+     "avg_pool1d() argument 'stride' should contain one int (got 2)"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), 2, stride=0), RuntimeError, "stride should not be zero"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), 0, stride=1), RuntimeError,
+     "kernel size should be greater than zero, but got kH: 1 kW: 0"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), 2, stride=-1), RuntimeError,
+     "stride should be greater than zero, but got dH: 1 dW: -1"),
+    (lambda lib, F, nn: F.avg_pool1d(lib.randn(2, 4, 10), 2, padding=-1), RuntimeError,
+     "pad must be non-negative, but got pad: -1"),
     (lambda lib, F, nn: nn.Conv1d(4, 6, 3, padding_mode="foo"), ValueError,
      "padding_mode must be one of {"),
     (lambda lib, F, nn: nn.Conv1d(4, 6, 3, groups=3), ValueError, "in_channels must be divisible by groups"),
@@ -502,6 +559,11 @@ MODULE_CASES = [
     ("Upsample_bilinear", lambda nn: nn.Upsample(size=(5, 7), mode="bilinear"), (1, 2, 3, 4)),
     ("UpsamplingBilinear2d", lambda nn: nn.UpsamplingBilinear2d(scale_factor=2), (1, 2, 3, 4)),
     ("UpsamplingNearest2d", lambda nn: nn.UpsamplingNearest2d(size=(6, 5)), (1, 2, 3, 4)),
+    ("Upsample_nearest_1d", lambda nn: nn.Upsample(scale_factor=2.5), (1, 2, 3)),
+    ("Upsample_nearest_1d_size", lambda nn: nn.Upsample(size=8), (2, 2, 5)),
+    ("Upsample_linear_1d", lambda nn: nn.Upsample(scale_factor=1.7, mode="linear"), (2, 2, 5)),
+    ("Upsample_linear_1d_corners", lambda nn: nn.Upsample(size=9, mode="linear", align_corners=True), (2, 2, 5)),
+    ("Upsample_area_1d", lambda nn: nn.Upsample(size=3, mode="area"), (2, 2, 7)),
     ("PixelShuffle", lambda nn: nn.PixelShuffle(2), (2, 8, 3, 2)),
     ("PixelUnshuffle", lambda nn: nn.PixelUnshuffle(2), (2, 2, 4, 6)),
     ("GroupNorm", lambda nn: nn.GroupNorm(3, 6, eps=1e-3), (2, 6, 5)),

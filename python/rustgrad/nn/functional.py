@@ -353,11 +353,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _C.conv2d(input, weight, bias, _pair(stride), _conv_padding(padding), _pair(dilation), int(groups))
 
 
-def _one(name, value):
+def _one(name, value, message=None):
     """An int or a one-element sequence (a 1-d op's size argument) as an int."""
     value = _single(value)
     if len(value) != 1:
-        raise RuntimeError(f"{name} must be an int or a sequence of one int, but got {list(value)}")
+        if message is None:
+            message = (f"expected {name} to be a single integer value or a list of 1 values to match the convolution "
+                       f"dimensions, but got {name}={list(value)}")
+        raise RuntimeError(message.format(n=len(value)))
     return int(value[0])
 
 
@@ -369,9 +372,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if input.dim() not in (2, 3):
         raise RuntimeError("Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
                            f"{list(input.shape)}")
+    if weight.dim() < 3:
+        raise RuntimeError("weight should have at least three dimensions")
     if weight.dim() != 3:
-        raise RuntimeError(f"Expected 3-dimensional weight for 3-dimensional input {list(input.shape)}, but got "
-                           f"{weight.dim()}-dimensional weight of size {list(weight.shape)} instead")
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
+                           f"{list(weight.shape)}, but got {input.dim()}-dimensional input of size {list(input.shape)} "
+                           "instead")
+    if bias is not None and (bias.dim() != 1 or bias.numel() != weight.shape[0]):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be 1-dimensional with "
+                           f"{weight.shape[0]} elements, but got bias of size {list(bias.shape)} instead")
     stride_ = _one("stride", stride)
     dilation_ = _one("dilation", dilation)
     groups = int(groups)
@@ -437,11 +446,18 @@ def _check_pool1d_input(input, name):
                            f"'self' (while checking arguments for {name})")
 
 
-def _pool1d_args(kernel_size, stride):
-    k = _one("kernel_size", kernel_size)
+def _pool1d_args(name, kernel_size, stride):
+    if name == "max_pool1d":
+        k = _one("kernel_size", kernel_size,
+                 "max_pool1d() kernel_size must be an int, list of ints or tuple of ints of size 1 but got size {n}")
+    else:
+        k = _one("kernel_size", kernel_size, f"{name}() argument 'kernel_size' should contain one int (got {{n}})")
     if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
         return k, k
-    return k, _one("stride", stride)
+    if name == "max_pool1d":
+        return k, _one("stride", stride, "max_pool1d() stride must be None, an int, list of ints, or tuple of ints "
+                                         "of size 1 but got size {n}")
+    return k, _one("stride", stride, f"{name}() argument 'stride' should contain one int (got {{n}})")
 
 
 def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -455,9 +471,11 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     if input.dim() not in (2, 3):
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input.shape)}")
-    k, s = _pool1d_args(kernel_size, stride)
-    p = _one("padding", padding)
-    d = _one("dilation", dilation)
+    k, s = _pool1d_args("max_pool1d", kernel_size, stride)
+    p = _one("padding", padding, "max_pool1d() padding must be an int, list of ints, or tuple of ints of size 1 "
+                                 "but got size {n}")
+    d = _one("dilation", dilation, "max_pool1d() dilation must be an int, list of ints or tuple of ints of size 1 "
+                                   "but got size {n}")
     if k <= 0:
         raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
     if s <= 0:
@@ -485,8 +503,16 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling over (N, C, L) or (C, L) input (the 2-D op on a unit height)."""
     _check_pool1d_input(input, "avg_pool1d")
-    k, s = _pool1d_args(kernel_size, stride)
-    p = _one("padding", padding)
+    k, s = _pool1d_args("avg_pool1d", kernel_size, stride)
+    p = _one("padding", padding, "avg_pool1d() argument 'padding' should contain one int (got {n})")
+    if s == 0:
+        raise RuntimeError("stride should not be zero")
+    if k <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: 1 kW: {k}")
+    if s < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: 1 dW: {s}")
+    if p < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {p}")
     if p > k // 2:
         raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} "
                            "and dilation=1")
@@ -582,13 +608,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   None if scale_factors is None else tuple(scale_factors))
         if mode == "area":
             return adaptive_avg_pool2d(input, output_size)
+    if input.dim() == 3 and mode in ("nearest", "linear", "area"):
+        # 1-d resampling as the 2-d op on a unit height.
+        scales = None if scale_factors is None else [1.0] + scale_factors
+        x = input.unsqueeze(-2)
+        if mode == "nearest":
+            out = _C.interpolate(x, (1, output_size[0]), "nearest", None, None if scales is None else tuple(scales))
+        elif mode == "linear":
+            out = _C.interpolate(x, (1, output_size[0]), "bilinear", bool(align_corners),
+                                 None if scales is None else tuple(scales))
+        else:
+            out = _C.adaptive_avg_pool2d(x, (1, output_size[0]))
+        return out.squeeze(-2)
     if input.dim() == 3 and mode == "bilinear":
         raise NotImplementedError("Got 3D input, but bilinear mode needs 4D input")
     if input.dim() == 5 and mode == "bilinear":
         raise NotImplementedError("Got 5D input, but bilinear mode needs 4D input")
     if input.dim() in (3, 4, 5):
         raise NotImplementedError(f"interpolate: mode '{mode}' for {input.dim()}D input is not supported by "
-                                  "rustgrad (it has nearest, bilinear and area for 4D input)")
+                                  "rustgrad (it has nearest, linear and area for 3D input, nearest, bilinear and area "
+                                  "for 4D input)")
     raise NotImplementedError(
         f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the modes: "
         f"nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact (got {mode})")
