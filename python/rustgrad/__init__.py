@@ -44,6 +44,7 @@ from ._size import Size
 from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
 from ._tensor import addcdiv, addcmul, addmm, lerp, outer, tril, triu
 from ._tensor_str import set_printoptions
+from ._type_info import finfo, iinfo
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 
 float = float32  # noqa: A001

@@ -9,7 +9,7 @@ import math
 import warnings
 
 from .. import _C
-from .modules.utils import _list_with_default, _pair
+from .modules.utils import _list_with_default, _pair, _single
 
 Tensor = _C.Tensor
 
@@ -17,8 +17,9 @@ __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
     "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "hardswish",
     "hardsigmoid", "mish", "softsign", "tanhshrink", "glu", "threshold", "threshold_", "prelu", "linear",
-    "conv2d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
-    "upsample", "dropout", "batch_norm", "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize",
+    "conv1d", "conv2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
+    "upsample", "pixel_shuffle", "pixel_unshuffle", "dropout", "batch_norm", "group_norm", "instance_norm",
+    "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize",
     "cross_entropy", "nll_loss", "cosine_similarity", "pairwise_distance", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "scaled_dot_product_attention", "multi_head_attention_forward",
@@ -353,6 +354,60 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     return _C.conv2d(input, weight, bias, _pair(stride), _conv_padding(padding), _pair(dilation), int(groups))
 
 
+def _one(name, value, message=None):
+    """An int or a one-element sequence (a 1-d op's size argument) as an int."""
+    value = _single(value)
+    if len(value) != 1:
+        if message is None:
+            message = (f"expected {name} to be a single integer value or a list of 1 values to match the convolution "
+                       f"dimensions, but got {name}={list(value)}")
+        raise RuntimeError(message.format(n=len(value)))
+    return int(value[0])
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution (cross-correlation) over (N, C, L) or unbatched (C, L) input.
+
+    Computed by the 2-D op on a unit height: (N, C, 1, L) with a (C_out, C_in / groups, 1, k) kernel.
+    """
+    if input.dim() not in (2, 3):
+        raise RuntimeError("Expected 2D (unbatched) or 3D (batched) input to conv1d, but got input of size: "
+                           f"{list(input.shape)}")
+    if weight.dim() < 3:
+        raise RuntimeError("weight should have at least three dimensions")
+    if weight.dim() != 3:
+        raise RuntimeError(f"Expected {weight.dim()}-dimensional input for {weight.dim()}-dimensional weight "
+                           f"{list(weight.shape)}, but got {input.dim()}-dimensional input of size {list(input.shape)} "
+                           "instead")
+    if bias is not None and (bias.dim() != 1 or bias.numel() != weight.shape[0]):
+        raise RuntimeError(f"Given weight of size {list(weight.shape)}, expected bias to be 1-dimensional with "
+                           f"{weight.shape[0]} elements, but got bias of size {list(bias.shape)} instead")
+    stride_ = _one("stride", stride)
+    dilation_ = _one("dilation", dilation)
+    groups = int(groups)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if padding == "same" and stride_ != 1:
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        padding_ = padding
+    else:
+        padding_ = (0, _one("padding", padding))
+    channels = input.shape[-2]
+    if channels != weight.shape[1] * groups:
+        batched = list(input.shape) if input.dim() == 3 else [1] + list(input.shape)
+        raise RuntimeError(f"Given groups={groups}, weight of size {list(weight.shape)}, expected input{batched} to "
+                           f"have {weight.shape[1] * groups} channels, but got {channels} channels instead")
+    pad_l = padding_[1] if not isinstance(padding_, str) else 0
+    padded = input.shape[-1] + 2 * pad_l
+    kernel = dilation_ * (weight.shape[-1] - 1) + 1
+    if padding_ != "same" and padded < kernel:
+        raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel size: ({kernel}). Kernel "
+                           "size can't be greater than actual input size")
+    out = _C.conv2d(input.unsqueeze(-2), weight.unsqueeze(-2), bias, (1, stride_), padding_, (1, dilation_), groups)
+    return out.squeeze(-2)
+
+
 # ----- pooling ------------------------------------------------------------------------------------
 
 def _pool_stride(stride, kernel_size):
@@ -384,6 +439,104 @@ def adaptive_avg_pool2d(input, output_size):
     """Average pooling to a fixed output size; None entries keep the input's size."""
     size = _list_with_default(output_size, input.size())
     return _C.adaptive_avg_pool2d(input, _pair(size))
+
+
+def _check_pool1d_input(input, name):
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument #1 "
+                           f"'self' (while checking arguments for {name})")
+
+
+def _pool1d_args(name, kernel_size, stride):
+    if name == "max_pool1d":
+        k = _one("kernel_size", kernel_size,
+                 "max_pool1d() kernel_size must be an int, list of ints or tuple of ints of size 1 but got size {n}")
+    else:
+        k = _one("kernel_size", kernel_size, f"{name}() argument 'kernel_size' should contain one int (got {{n}})")
+    if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0):
+        return k, k
+    if name == "max_pool1d":
+        return k, _one("stride", stride, "max_pool1d() stride must be None, an int, list of ints, or tuple of ints "
+                                         "of size 1 but got size {n}")
+    return k, _one("stride", stride, f"{name}() argument 'stride' should contain one int (got {{n}})")
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """1-D max pooling over (N, C, L) or (C, L) input (the 2-D op on a unit height); with
+    ``return_indices`` also the argmax positions along L."""
+    if input.dim() not in (2, 3):
+        raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
+                           f"input, but got:{list(input.shape)}")
+    k, s = _pool1d_args("max_pool1d", kernel_size, stride)
+    p = _one("padding", padding, "max_pool1d() padding must be an int, list of ints, or tuple of ints of size 1 "
+                                 "but got size {n}")
+    d = _one("dilation", dilation, "max_pool1d() dilation must be an int, list of ints or tuple of ints of size 1 "
+                                   "but got size {n}")
+    if k <= 0:
+        raise RuntimeError(f"max_pool1d() kernel_size must be greater than zero, but got {k}")
+    if s <= 0:
+        raise RuntimeError(f"max_pool1d() stride must be greater than zero, but got {s}")
+    if p < 0:
+        raise RuntimeError(f"max_pool1d() padding must be non-negative, but got {p}")
+    if p > k // 2:
+        raise RuntimeError(f"max_pool1d() padding should be at most half of kernel size, but got padding={p} and "
+                           f"kernel_size={k}")
+    if d <= 0:
+        raise RuntimeError(f"max_pool1d() dilation must be greater than zero, but got {d}")
+    n = input.shape[-1]
+    span = n + 2 * p - d * (k - 1) - 1
+    out_len = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out_len - 1) * s >= n + p:
+        out_len -= 1
+    if out_len < 1:
+        raise RuntimeError(f"max_pool1d() Invalid computed output size: {out_len}")
+    out = _C.max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), bool(ceil_mode), bool(return_indices))
+    if return_indices:
+        return out[0].squeeze(-2), out[1].squeeze(-2)
+    return out.squeeze(-2)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """1-D average pooling over (N, C, L) or (C, L) input (the 2-D op on a unit height)."""
+    _check_pool1d_input(input, "avg_pool1d")
+    k, s = _pool1d_args("avg_pool1d", kernel_size, stride)
+    p = _one("padding", padding, "avg_pool1d() argument 'padding' should contain one int (got {n})")
+    if s == 0:
+        raise RuntimeError("stride should not be zero")
+    if k <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kH: 1 kW: {k}")
+    if s < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got dH: 1 dW: {s}")
+    if p < 0:
+        raise RuntimeError(f"pad must be non-negative, but got pad: {p}")
+    if p > k // 2:
+        raise RuntimeError(f"pad should be at most half of effective kernel size, but got pad={p}, kernel_size={k} "
+                           "and dilation=1")
+    n = input.shape[-1]
+    span = n + 2 * p - k
+    out_len = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out_len - 1) * s >= n + p:
+        out_len -= 1
+    if out_len < 1:
+        c = input.shape[-2]
+        raise RuntimeError(f"Given input size: ({c}x1x{n}). Calculated output size: ({c}x1x{out_len}). Output size "
+                           "is too small")
+    out = _C.avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), bool(ceil_mode), bool(count_include_pad), None)
+    return out.squeeze(-2)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """Average pooling of (N, C, L) or (C, L) input to ``output_size`` positions."""
+    _check_pool1d_input(input, "adaptive_avg_pool1d")
+    size = _single(output_size)
+    if len(size) != 1:
+        raise RuntimeError(f"adaptive_avg_pool1d() argument 'output_size' should contain one int (got {len(size)})")
+    return _C.adaptive_avg_pool2d(input.unsqueeze(-2), (1, int(size[0]))).squeeze(-2)
 
 
 # ----- resampling ---------------------------------------------------------------------------------
@@ -456,13 +609,26 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
                                   None if scale_factors is None else tuple(scale_factors))
         if mode == "area":
             return adaptive_avg_pool2d(input, output_size)
+    if input.dim() == 3 and mode in ("nearest", "linear", "area"):
+        # 1-d resampling as the 2-d op on a unit height.
+        scales = None if scale_factors is None else [1.0] + scale_factors
+        x = input.unsqueeze(-2)
+        if mode == "nearest":
+            out = _C.interpolate(x, (1, output_size[0]), "nearest", None, None if scales is None else tuple(scales))
+        elif mode == "linear":
+            out = _C.interpolate(x, (1, output_size[0]), "bilinear", bool(align_corners),
+                                 None if scales is None else tuple(scales))
+        else:
+            out = _C.adaptive_avg_pool2d(x, (1, output_size[0]))
+        return out.squeeze(-2)
     if input.dim() == 3 and mode == "bilinear":
         raise NotImplementedError("Got 3D input, but bilinear mode needs 4D input")
     if input.dim() == 5 and mode == "bilinear":
         raise NotImplementedError("Got 5D input, but bilinear mode needs 4D input")
     if input.dim() in (3, 4, 5):
         raise NotImplementedError(f"interpolate: mode '{mode}' for {input.dim()}D input is not supported by "
-                                  "rustgrad (it has nearest, bilinear and area for 4D input)")
+                                  "rustgrad (it has nearest, linear and area for 3D input, nearest, bilinear and area "
+                                  "for 4D input)")
     raise NotImplementedError(
         f"Input Error: Only 3D, 4D and 5D input Tensors supported (got {input.dim()}D) for the modes: "
         f"nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact (got {mode})")
@@ -471,6 +637,47 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
     warnings.warn("nn.functional.upsample is deprecated. Use nn.functional.interpolate instead.", stacklevel=2)
     return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def pixel_shuffle(input, upscale_factor):
+    """(*, C * r * r, H, W) -> (*, C, H * r, W * r), as a reshape and a permute."""
+    r = int(upscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError("pixel_shuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_shuffle expects a positive upscale_factor, but got {r}")
+    c, h, w = input.shape[-3:]
+    if c % (r * r) != 0:
+        raise RuntimeError("pixel_shuffle expects its input's 'channel' dimension to be divisible by the square of "
+                           f"upscale_factor, but input.size(-3)={c} is not divisible by {r * r}")
+    batch = list(input.shape[:-3])
+    nb = len(batch)
+    x = input.reshape(batch + [c // (r * r), r, r, h, w])
+    x = x.permute(*range(nb), nb, nb + 3, nb + 1, nb + 4, nb + 2)
+    return x.reshape(batch + [c // (r * r), h * r, w * r])
+
+
+def pixel_unshuffle(input, downscale_factor):
+    """(*, C, H * r, W * r) -> (*, C * r * r, H, W): the inverse of :func:`pixel_shuffle`."""
+    r = int(downscale_factor)
+    if input.dim() < 3:
+        raise RuntimeError("pixel_unshuffle expects input to have at least 3 dimensions, but got input with "
+                           f"{input.dim()} dimension(s)")
+    if r <= 0:
+        raise RuntimeError(f"pixel_unshuffle expects a positive downscale_factor, but got {r}")
+    c, h, w = input.shape[-3:]
+    if h % r != 0:
+        raise RuntimeError("pixel_unshuffle expects height to be divisible by downscale_factor, but "
+                           f"input.size(-2)={h} is not divisible by {r}")
+    if w % r != 0:
+        raise RuntimeError("pixel_unshuffle expects width to be divisible by downscale_factor, but "
+                           f"input.size(-1)={w} is not divisible by {r}")
+    batch = list(input.shape[:-3])
+    nb = len(batch)
+    x = input.reshape(batch + [c, h // r, r, w // r, r])
+    x = x.permute(*range(nb), nb, nb + 2, nb + 4, nb + 1, nb + 3)
+    return x.reshape(batch + [c * r * r, h // r, w // r])
 
 
 # ----- regularisation and normalisation -----------------------------------------------------------
@@ -497,6 +704,66 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         _verify_batch_size(input.size())
     return _C.batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum),
                          float(eps))
+
+
+def _affine_per_channel(out, weight, bias):
+    """``out * weight + bias`` with (C,) weight and bias broadcast over dim 1 of (N, C, *)."""
+    shape = [1, out.shape[1]] + [1] * (out.dim() - 2)
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalises (N, C, *) input over each group of C / num_groups channels (and all positions),
+    then ``* weight + bias`` per channel: layer_norm over the flattened groups."""
+    if input.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
+    n, c = input.shape[0], input.shape[1]
+    if num_groups <= 0 or c % num_groups != 0:
+        raise RuntimeError("Expected number of channels in input to be divisible by num_groups, but got input of "
+                           f"shape {list(input.shape)} and num_groups={num_groups}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and (t.dim() != 1 or t.numel() != c):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    x = input.reshape(n, num_groups, -1)
+    out = _C.layer_norm(x, [x.shape[-1]], None, None, float(eps)).reshape(input.shape)
+    return _affine_per_channel(out, weight, bias)
+
+
+def _verify_spatial_size(size):
+    size_prods = 1
+    for i in range(2, len(size)):
+        size_prods *= size[i]
+    if size_prods == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {size}")
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """Normalises each (sample, channel) plane of (N, C, *) input over its positions: batch_norm on
+    a (1, N * C, *) view; running statistics (when given) are averaged over the batch."""
+    if use_input_stats:
+        _verify_spatial_size(input.size())
+    n, c = input.shape[0], input.shape[1]
+    x = input.reshape(1, n * c, -1)
+    rm = running_mean.repeat(n) if running_mean is not None else None
+    rv = running_var.repeat(n) if running_var is not None else None
+    out = _C.batch_norm(x, rm, rv, None, None, bool(use_input_stats), float(momentum), float(eps))
+    if use_input_stats:
+        with_grad = _C.is_grad_enabled()
+        _C._set_grad_enabled(False)
+        try:
+            if running_mean is not None:
+                running_mean.copy_(rm.reshape(n, c).mean(0))
+            if running_var is not None:
+                running_var.copy_(rv.reshape(n, c).mean(0))
+        finally:
+            _C._set_grad_enabled(with_grad)
+    return _affine_per_channel(out.reshape(input.shape), weight, bias)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):

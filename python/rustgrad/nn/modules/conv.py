@@ -7,26 +7,29 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-from .utils import _pair, _reverse_repeat_tuple
+from .utils import _pair, _reverse_repeat_tuple, _single
 
-__all__ = ["Conv2d"]
+__all__ = ["Conv1d", "Conv2d"]
 
 
-class Conv2d(Module):
-    """2-D convolution over (N, C_in, H, W) input with a (C_out, C_in / groups, kH, kW) weight.
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: argument checks, parameters, initialisation and repr.
 
-    ``padding`` is an int, a pair, ``'same'`` (stride 1 only) or ``'valid'``; ``padding_mode`` is
+    ``padding`` is an int, a tuple, ``'same'`` (stride 1 only) or ``'valid'``; ``padding_mode`` is
     'zeros' (the convolution pads) or 'reflect' / 'replicate' / 'circular' (``F.pad`` first).
     Initialised as PyTorch's: kaiming_uniform_(a=sqrt(5)) and bias U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     """
 
+    _ntuple = staticmethod(_pair)
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", device=None, dtype=None):
         super().__init__()
-        kernel_size_ = _pair(kernel_size)
-        stride_ = _pair(stride)
-        padding_ = padding if isinstance(padding, str) else _pair(padding)
-        dilation_ = _pair(dilation)
+        ntuple = self._ntuple
+        kernel_size_ = ntuple(kernel_size)
+        stride_ = ntuple(stride)
+        padding_ = padding if isinstance(padding, str) else ntuple(padding)
+        dilation_ = ntuple(dilation)
         if groups <= 0:
             raise ValueError("groups must be a positive integer")
         if in_channels % groups != 0:
@@ -50,7 +53,7 @@ class Conv2d(Module):
         self.padding = padding_
         self.dilation = dilation_
         self.transposed = False
-        self.output_padding = _pair(0)
+        self.output_padding = ntuple(0)
         self.groups = groups
         self.padding_mode = padding_mode
         # What F.pad needs for the non-zeros padding modes: (left, right, top, bottom).
@@ -80,15 +83,6 @@ class Conv2d(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def _conv_forward(self, input, weight, bias):
-        if self.padding_mode != "zeros":
-            return F.conv2d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
-                            self.stride, _pair(0), self.dilation, self.groups)
-        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
-
-    def forward(self, input):
-        return self._conv_forward(input, self.weight, self.bias)
-
     def extra_repr(self):
         s = "{in_channels}, {out_channels}, kernel_size={kernel_size}, stride={stride}"
         if self.padding != (0,) * len(self.padding):
@@ -107,3 +101,33 @@ class Conv2d(Module):
         super().__setstate__(state)
         if not hasattr(self, "padding_mode"):
             self.padding_mode = "zeros"
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over (N, C_in, L) or (C_in, L) input with a (C_out, C_in / groups, k) weight."""
+
+    _ntuple = staticmethod(_single)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv1d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
+                            self.stride, _single(0), self.dilation, self.groups)
+        return F.conv1d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over (N, C_in, H, W) or (C_in, H, W) input with a (C_out, C_in / groups, kH, kW) weight."""
+
+    _ntuple = staticmethod(_pair)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv2d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
+                            self.stride, _pair(0), self.dilation, self.groups)
+        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
