@@ -2,7 +2,7 @@
 //! against the CPU: every reduction, float32 and float64, class weights, ignore_index, label
 //! smoothing and probability targets, and batch_norm in training (with and without running
 //! statistics, whose in-place updates are compared too) and evaluation mode. Odd shapes (batch 1,
-//! 7, 33; 3, 5 and 37 channels) throughout. layer_norm, whose CUDA path is made of tensor ops. Run: `cargo test --features cuda-emu --test cuda_emu_nn`.
+//! 7, 33; 3, 5 and 37 channels) throughout. layer_norm, whose CUDA path is made of tensor ops, and conv_transpose2d. Run: `cargo test --features cuda-emu --test cuda_emu_nn`.
 #![cfg(feature = "cuda-emu")]
 
 use rustgrad::ops::nn::Reduction;
@@ -327,6 +327,67 @@ fn layer_norm_on_device_matches_cpu() {
                 &format!("layer_norm plain {shape:?} {dtype:?}"),
                 &inputs[..1],
                 |t| t[0].layer_norm(&ns, None, None, 1e-5),
+                rtol * 10.0,
+                atol * 10.0,
+            );
+        }
+    }
+}
+
+#[test]
+fn conv_transpose2d_on_device_matches_cpu() {
+    // (x, w, stride, padding, output_padding, groups, dilation)
+    type Case = (
+        &'static [usize],
+        &'static [usize],
+        [usize; 2],
+        [usize; 2],
+        [usize; 2],
+        usize,
+        [usize; 2],
+    );
+    let cases: [Case; 3] = [
+        (
+            &[2, 3, 4, 5],
+            &[3, 2, 3, 3],
+            [1, 1],
+            [0, 0],
+            [0, 0],
+            1,
+            [1, 1],
+        ),
+        (
+            &[2, 4, 5, 4],
+            &[4, 3, 3, 2],
+            [2, 3],
+            [1, 0],
+            [1, 2],
+            1,
+            [1, 1],
+        ),
+        (
+            &[1, 4, 3, 3],
+            &[4, 2, 3, 3],
+            [2, 2],
+            [1, 1],
+            [0, 0],
+            2,
+            [2, 1],
+        ),
+    ];
+    for dtype in DTYPES {
+        let (rtol, atol) = tol(dtype);
+        for (i, &(xs, ws, s, p, op, g, d)) in cases.iter().enumerate() {
+            let seed = 60 + i as u64;
+            let inputs = [
+                randn_of(xs, dtype, seed),
+                randn_of(ws, dtype, seed + 1),
+                randn_of(&[ws[1] * g], dtype, seed + 2),
+            ];
+            check(
+                &format!("conv_transpose2d {xs:?} {ws:?} {dtype:?}"),
+                &inputs,
+                |t| t[0].conv_transpose2d(&t[1], Some(&t[2]), s, p, op, g, d),
                 rtol * 10.0,
                 atol * 10.0,
             );

@@ -264,6 +264,13 @@ for i, (xs, ws, s, p, d, g, b) in enumerate(CONVS):
     op(f"conv2d_{i}", specs, (1e-4, 1e-4))(
         lambda m, F, x, w, *bias, s=s, p=p, d=d, g=g: F.conv2d(x, w, bias[0] if bias else None, s, p, d, g))
 
+for i, (xs, ws, s, p, opad, g, d) in enumerate([((2, 3, 4, 5), (3, 2, 3, 3), 1, 0, 0, 1, 1),
+                                              ((2, 4, 5, 4), (4, 3, 3, 2), (2, 3), (1, 0), (1, 2), 1, 1),
+                                              ((1, 4, 3, 3), (4, 2, 3, 3), 2, 1, 0, 2, (2, 1)),
+                                              ((2, 64, 7, 7), (64, 32, 4, 4), 2, 1, 0, 1, 1)]):
+    op(f"conv_transpose2d_{i}", [xs, ws, (ws[1] * g,)], (1e-4, 1e-4))(
+        lambda m, F, x, w, b, s=s, p=p, opad=opad, g=g, d=d: F.conv_transpose2d(x, w, b, s, p, opad, g, d))
+
 for i, (k, s, p, d, c) in enumerate([(2, 2, 0, 1, False), (3, 2, 1, 1, False), ((3, 2), (2, 3), 1, 1, True),
                                      (2, 1, 0, 2, False)]):
     op(f"max_pool2d_{i}", [(2, 3, 9, 11)])(lambda m, F, x, k=k, s=s, p=p, d=d, c=c: F.max_pool2d(x, k, s, p, d, c))

@@ -351,6 +351,72 @@ fn batch_norm(
     .into())
 }
 
+/// 2-D transposed convolution (the input gradient of a convolution).
+#[pyfunction]
+#[pyo3(signature = (input, weight, bias=None, stride=None, padding=None, output_padding=None, groups=1, dilation=None))]
+#[allow(clippy::too_many_arguments)]
+fn conv_transpose2d(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    weight: &Bound<'_, PyAny>,
+    bias: Option<&Bound<'_, PyAny>>,
+    stride: Option<&Bound<'_, PyAny>>,
+    padding: Option<&Bound<'_, PyAny>>,
+    output_padding: Option<&Bound<'_, PyAny>>,
+    groups: i64,
+    dilation: Option<&Bound<'_, PyAny>>,
+) -> R {
+    let x = convert::tensor(input, "input")?;
+    let w = convert::tensor(weight, "weight")?;
+    let b = convert::opt_tensor(bias, "bias")?;
+    let stride = pair(
+        stride,
+        "stride",
+        [1, 1],
+        1,
+        "non-positive stride is not supported",
+    )?;
+    let padding = pair(
+        padding,
+        "padding",
+        [0, 0],
+        0,
+        "negative padding is not supported",
+    )?;
+    let output_padding = pair(
+        output_padding,
+        "output_padding",
+        [0, 0],
+        0,
+        "negative output_padding is not supported",
+    )?;
+    let dilation = pair(
+        dilation,
+        "dilation",
+        [1, 1],
+        1,
+        "dilation should be greater than zero",
+    )?;
+    if groups <= 0 {
+        return Err(PyRuntimeError::new_err(
+            "non-positive groups is not supported",
+        ));
+    }
+    Ok(compute(py, work(&x), || {
+        x.conv_transpose2d(
+            &w,
+            b.as_ref(),
+            stride,
+            padding,
+            output_padding,
+            groups as usize,
+            dilation,
+        )
+    })
+    .py()?
+    .into())
+}
+
 /// Layer normalisation over the trailing `normalized_shape` dims.
 #[pyfunction]
 #[pyo3(signature = (input, normalized_shape, weight=None, bias=None, eps=1e-5))]
@@ -556,6 +622,7 @@ fn hardtanh(py: Python<'_>, input: &Bound<'_, PyAny>, min_val: f64, max_val: f64
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(linear, m)?)?;
     m.add_function(wrap_pyfunction!(conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(conv_transpose2d, m)?)?;
     m.add_function(wrap_pyfunction!(max_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(avg_pool2d, m)?)?;
     m.add_function(wrap_pyfunction!(adaptive_avg_pool2d, m)?)?;

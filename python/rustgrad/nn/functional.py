@@ -17,7 +17,8 @@ __all__ = [
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
     "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "hardswish",
     "hardsigmoid", "mish", "softsign", "tanhshrink", "glu", "threshold", "threshold_", "prelu", "linear",
-    "conv1d", "conv2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d", "adaptive_avg_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
+    "conv1d", "conv2d", "conv_transpose2d", "max_pool1d", "max_pool1d_with_indices", "avg_pool1d",
+    "adaptive_avg_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "adaptive_avg_pool2d", "interpolate",
     "upsample", "pixel_shuffle", "pixel_unshuffle", "dropout", "batch_norm", "group_norm", "instance_norm",
     "layer_norm", "embedding", "flatten", "one_hot", "pad", "normalize",
     "cross_entropy", "nll_loss", "cosine_similarity", "pairwise_distance", "mse_loss", "l1_loss", "smooth_l1_loss",
@@ -352,6 +353,12 @@ def _conv_padding(padding):
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation) over (N, C, H, W) or unbatched (C, H, W) input."""
     return _C.conv2d(input, weight, bias, _pair(stride), _conv_padding(padding), _pair(dilation), int(groups))
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """2-D transposed convolution: the gradient of conv2d with respect to its input, as an op."""
+    return _C.conv_transpose2d(input, weight, bias, _pair(stride), _pair(padding), _pair(output_padding),
+                               int(groups), _pair(dilation))
 
 
 def _one(name, value, message=None):

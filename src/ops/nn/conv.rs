@@ -78,6 +78,181 @@ impl Tensor {
     }
 }
 
+impl Tensor {
+    /// 2-D transposed convolution of `(N, C_in, H, W)` or unbatched `(C_in, H, W)` input with
+    /// `weight` `(C_in, C_out / groups, kh, kw)`, as `torch.nn.functional.conv_transpose2d`:
+    /// the input gradient of the convolution whose output it takes, so it runs on the conv
+    /// backward kernels (and its own backward on the forward and weight-gradient ones).
+    #[allow(clippy::too_many_arguments)]
+    pub fn conv_transpose2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        stride: [usize; 2],
+        padding: [usize; 2],
+        output_padding: [usize; 2],
+        groups: usize,
+        dilation: [usize; 2],
+    ) -> Result<Tensor> {
+        let mut all = vec![self, weight];
+        all.extend(bias);
+        common_device(&all)?;
+        let xs = self.shape();
+        ensure!(
+            xs.len() == 3 || xs.len() == 4,
+            Error::runtime(format!(
+                "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: {}",
+                fmt_shape(&xs)
+            ))
+        );
+        let unbatched = xs.len() == 3;
+        let x = if unbatched {
+            self.unsqueeze(0)?
+        } else {
+            self.clone()
+        };
+        let geom = transpose_geometry(
+            &x,
+            weight,
+            bias,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            dilation,
+        )?;
+        let mut out = conv_input_grad(&x, weight, geom)?;
+        if let Some(b) = bias {
+            out = out.add(&b.reshape_dims(&[1, geom.c, 1, 1])?)?;
+        }
+        if unbatched {
+            out.squeeze(Some(0))
+        } else {
+            Ok(out)
+        }
+    }
+}
+
+/// PyTorch's checks for a transposed convolution, in its order, and the geometry of the
+/// convolution it is the input gradient of (whose input is the transposed one's output).
+#[allow(clippy::too_many_arguments)]
+fn transpose_geometry(
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    output_padding: [usize; 2],
+    groups: usize,
+    dilation: [usize; 2],
+) -> Result<ConvGeom> {
+    let (xs, ws) = (x.shape(), weight.shape());
+    ensure!(
+        stride.iter().all(|&s| s > 0),
+        Error::runtime("non-positive stride is not supported")
+    );
+    ensure!(
+        dilation.iter().all(|&d| d > 0),
+        Error::runtime("dilation should be greater than zero")
+    );
+    ensure!(
+        groups > 0,
+        Error::runtime("non-positive groups is not supported")
+    );
+    ensure!(
+        (0..2).all(|i| output_padding[i] < stride[i] || output_padding[i] < dilation[i]),
+        Error::runtime(format!(
+            "output padding must be smaller than either stride or dilation, but got \
+             output_padding_height: {} output_padding_width: {} stride_height: {} stride_width: {} \
+             dilation_height: {} dilation_width: {}",
+            output_padding[0], output_padding[1], stride[0], stride[1], dilation[0], dilation[1]
+        ))
+    );
+    ensure!(
+        ws.len() == xs.len(),
+        Error::runtime(format!(
+            "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional input of size {} instead",
+            ws.len(),
+            ws.len(),
+            fmt_shape(&ws),
+            xs.len(),
+            fmt_shape(&xs)
+        ))
+    );
+    ensure!(
+        ws[0] % groups == 0,
+        Error::runtime(format!(
+            "Given groups={groups}, expected weight to be divisible by {groups} at dimension 0, but got weight of size [{}] instead",
+            fmt_shape(&ws)
+        ))
+    );
+    ensure!(
+        xs[1] == ws[0],
+        Error::runtime(format!(
+            "Given transposed=1, weight of size {}, expected input{} to have {} channels, but got {} channels instead",
+            fmt_shape(&ws),
+            fmt_shape(&xs),
+            ws[0],
+            xs[1]
+        ))
+    );
+    let c_out = ws[1] * groups;
+    if let Some(b) = bias {
+        ensure!(
+            b.shape()[..] == [c_out],
+            Error::runtime(format!(
+                "Given transposed=1, weight of size {}, expected bias to be 1-dimensional with {c_out} elements, but got bias of size {} instead",
+                fmt_shape(&ws),
+                fmt_shape(&b.shape())
+            ))
+        );
+    }
+    // (in - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+    let size = |i: usize| -> i64 {
+        (xs[2 + i] as i64 - 1) * stride[i] as i64 - 2 * padding[i] as i64
+            + dilation[i] as i64 * (ws[2 + i] as i64 - 1)
+            + output_padding[i] as i64
+            + 1
+    };
+    let (oh, ow) = (size(0), size(1));
+    ensure!(
+        oh > 0 && ow > 0,
+        Error::runtime(format!(
+            "Given input size per channel: ({} x {}). Calculated output size per channel: ({oh} x {ow}). Output size is too small",
+            xs[2], xs[3]
+        ))
+    );
+    for t in std::iter::once(weight).chain(bias) {
+        ensure!(
+            t.dtype() == x.dtype(),
+            Error::runtime(format!(
+                "expected scalar type {} but found {}",
+                x.dtype().scalar_name(),
+                t.dtype().scalar_name()
+            ))
+        );
+    }
+    ensure!(
+        x.dtype().is_floating_point(),
+        not_implemented_for("slow_conv_transpose2d_cpu", x.dtype())
+    );
+    Ok(ConvGeom {
+        n: xs[0],
+        c: c_out,
+        h: oh as usize,
+        w: ow as usize,
+        o: ws[0],
+        kh: ws[2],
+        kw: ws[3],
+        oh: xs[2],
+        ow: xs[3],
+        stride,
+        pad: padding,
+        dilation,
+        groups,
+    })
+}
+
 /// PyTorch's checks (`check_shape_forward` and friends), in its order, and the geometry.
 fn conv_geometry(
     x: &Tensor,

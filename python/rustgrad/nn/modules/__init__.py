@@ -5,7 +5,7 @@ from .activation import (ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh,
                          Softsign, Tanh, Tanhshrink, Threshold)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .container import ModuleDict, ModuleList, Sequential
-from .conv import Conv1d, Conv2d
+from .conv import Conv1d, Conv2d, ConvTranspose2d
 from .dropout import Dropout
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear, NonDynamicallyQuantizableLinear
@@ -33,6 +33,6 @@ __all__ = [
     "HuberLoss", "KLDivLoss", "CosineSimilarity", "PairwiseDistance", "ConstantPad2d", "ZeroPad2d",
     "MultiheadAttention", "NonDynamicallyQuantizableLinear", "Transformer", "TransformerEncoder",
     "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
-    "Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
+    "Conv1d", "ConvTranspose2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
 ]
