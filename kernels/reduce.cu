@@ -372,3 +372,29 @@ RG_DEV void softmax_bwd_cols(const T* g, const T* y, T* gx, i64 outer, i64 c, i6
     }
 SOFTMAX(f32, float)
 SOFTMAX(f64, double)
+
+// ----- cumulative sum ----------------------------------------------------------------------------
+// A thread per (outer, inner) column scans its `n` elements in order (from the end when
+// `reverse`), accumulating in A (double for floats, as the CPU).
+template <typename T, typename A>
+RG_DEV void cumsum_cols(const T* x, T* y, i64 outer, i64 n, i64 inner, int reverse) {
+    GRID_LOOP(e, outer * inner) {
+        i64 base = (e / inner) * n * inner + e % inner;
+        A acc = (A)0;
+        for (i64 k = 0; k < n; ++k) {
+            i64 at = base + (reverse ? n - 1 - k : k) * inner;
+            acc += (A)x[at];
+            y[at] = (T)acc;
+        }
+    }
+}
+
+KERNEL void cumsum_f32(const float* x, float* y, i64 outer, i64 n, i64 inner, int reverse) {
+    cumsum_cols<float, double>(x, y, outer, n, inner, reverse);
+}
+KERNEL void cumsum_f64(const double* x, double* y, i64 outer, i64 n, i64 inner, int reverse) {
+    cumsum_cols<double, double>(x, y, outer, n, inner, reverse);
+}
+KERNEL void cumsum_i64(const i64* x, i64* y, i64 outer, i64 n, i64 inner, int reverse) {
+    cumsum_cols<i64, u64>(x, y, outer, n, inner, reverse);
+}

@@ -1288,3 +1288,40 @@ fn seed_convnet_trains_on_the_device_like_the_cpu() {
     }
     assert!(cpu[5] < cpu[0], "the loss goes down: {cpu:?}");
 }
+
+#[test]
+fn cumsum_on_device_matches_cpu() {
+    for shape in [&[1][..], &[7], &[1000], &[7, 33], &[3, 7, 5]] {
+        for dim in 0..shape.len() as i64 {
+            let what = format!("cumsum {shape:?} dim {dim}");
+            check(
+                &what,
+                &[randn(shape, 3)],
+                |t| t[0].cumsum(dim, None),
+                F32.0,
+                F32.1,
+            );
+            check(
+                &what,
+                &[randn64(shape, 4)],
+                |t| t[0].cumsum(-1 - dim, None),
+                1e-12,
+                1e-12,
+            );
+            let ints = randn64(shape, 5)
+                .mul_scalar(10.0)
+                .unwrap()
+                .to_dtype(DType::I64)
+                .unwrap();
+            check(&what, &[ints], |t| t[0].cumsum(dim, None), 0.0, 0.0);
+        }
+    }
+    // A strided (transposed) input.
+    check(
+        "cumsum transposed",
+        &[randn(&[33, 7], 6)],
+        |t| t[0].t()?.cumsum(1, None),
+        F32.0,
+        F32.1,
+    );
+}

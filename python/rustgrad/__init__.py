@@ -164,7 +164,7 @@ for _name in [
     "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "square",
     "reciprocal", "floor", "ceil", "round", "trunc", "erf", "clamp", "clip", "clamp_min", "clamp_max",
     "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-    "logical_not", "isnan", "matmul", "mm", "bmm", "dot", "sum", "mean", "prod", "var", "std", "argmax",
+    "logical_not", "isnan", "matmul", "mm", "bmm", "dot", "sum", "cumsum", "mean", "prod", "var", "std", "argmax",
     "argmin", "all", "any", "logsumexp", "norm", "softmax", "log_softmax", "reshape", "view_as", "permute",
     "transpose", "swapaxes", "t", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select", "split",
     "chunk", "unbind", "flip", "index_select", "gather", "scatter", "scatter_add", "index_add", "masked_fill",

@@ -278,6 +278,16 @@ pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor>
         cuda: Ok(wrap(StorageData::Cuda(cuda::reduce(op, s, &body.layout, dims)?), &shape)))
 }
 
+/// Cumulative sum along `dim` (from the end when `reverse`) in `x`'s dtype; contiguous result.
+pub(crate) fn cumsum(x: &Tensor, dim: usize, reverse: bool) -> Result<Tensor> {
+    let body = x.body();
+    let data = body.storage.read();
+    let shape = body.layout.shape();
+    on_device!(&*data, s =>
+        cpu: Ok(wrap_cpu(cpu::reduce::cumsum(s, &body.layout, dim, reverse)?, shape)),
+        cuda: Ok(wrap(StorageData::Cuda(cuda::cumsum(s, &body.layout, dim, reverse)?), shape)))
+}
+
 /// Max or min along `dim` with its indices (the dim removed).
 pub(crate) fn extreme_along(x: &Tensor, dim: usize, want_max: bool) -> Result<(Tensor, Tensor)> {
     let body = x.body();

@@ -156,6 +156,40 @@ impl Tensor {
         Ok(out)
     }
 
+    /// Cumulative sum along `dim`, as `torch.cumsum`: integers and bools sum in int64 (unless
+    /// `dtype` says otherwise), floats in their own dtype. The gradient is the reversed
+    /// cumulative sum of the output's.
+    pub fn cumsum(&self, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
+        let dtype = dtype.unwrap_or(match self.dtype() {
+            DType::F32 | DType::F64 => self.dtype(),
+            _ => DType::I64,
+        });
+        let x = self.to_dtype(dtype)?;
+        let scalar = x.ndim() == 0;
+        let d = if scalar {
+            normalize_dim(dim, 1)?
+        } else {
+            normalize_dim(dim, x.ndim())?
+        };
+        if scalar {
+            return Ok(x.clone());
+        }
+        x.scan_sum(d, false)
+    }
+
+    /// The differentiable scan behind cumsum: its backward is the same scan the other way.
+    fn scan_sum(&self, dim: usize, reverse: bool) -> Result<Tensor> {
+        let out = backend::cumsum(self, dim, reverse)?;
+        record(
+            "CumsumBackward0",
+            &[self],
+            &[&out],
+            Vec::new,
+            move |_, grads| Ok(vec![Some(grad0(grads)?.scan_sum(dim, !reverse)?)]),
+        )?;
+        Ok(out)
+    }
+
     /// Variance over `dims` with `correction` (1 = unbiased, PyTorch's default).
     pub fn var_dims(&self, dims: &[i64], correction: f64, keepdim: bool) -> Result<Tensor> {
         let x = if self.dtype().is_floating_point() {

@@ -994,6 +994,14 @@ impl PyTensor {
 
     // ----- reductions ----------------------------------------------------------------------------
 
+    #[pyo3(signature = (dim, *, dtype=None))]
+    fn cumsum(&self, py: Python<'_>, dim: i64, dtype: Option<&Bound<'_, PyAny>>) -> R {
+        let dtype = convert::dtype(dtype)?;
+        Ok(compute(py, self.work(), || self.t.cumsum(dim, dtype))
+            .py()?
+            .into())
+    }
+
     #[pyo3(signature = (dim=None, keepdim=false, *, dtype=None))]
     fn sum(
         &self,

@@ -315,3 +315,67 @@ pub fn extreme_along(
         Ok((T::wrap(vals), CpuStorage::I64(idxs)))
     })
 }
+
+/// Cumulative sum along `dim` (from the end when `reverse`) into a contiguous result of the
+/// input's dtype (float sums accumulate in f64, as PyTorch's CPU kernel); rows in parallel.
+pub fn cumsum(x: &CpuStorage, layout: &Layout, dim: usize, reverse: bool) -> Result<CpuStorage> {
+    /// The scan in accumulator type `A`: `up` converts an element, `add` accumulates (wrapping
+    /// for integers, as PyTorch), `down` converts back.
+    type Acc<T, A> = (A, fn(T) -> A, fn(A, A) -> A, fn(A) -> T);
+    fn typed<T: CpuElement, A: Copy + Send + Sync>(
+        x: &[T],
+        layout: &Layout,
+        dim: usize,
+        reverse: bool,
+        (zero, up, add, down): Acc<T, A>,
+    ) -> Result<Buffer<T>> {
+        let (starts, s, n) = crate::backend::cpu::strided::rows(layout, dim);
+        let (ostarts, os) = crate::backend::cpu::strided::out_index(layout.shape(), dim);
+        let mut out = Buffer::<T>::uninit(layout.numel())?;
+        let ptr = SyncPtr(out.as_mut_ptr());
+        let row = |r: usize| {
+            let mut acc = zero;
+            for k in 0..n {
+                let j = if reverse { n - 1 - k } else { k };
+                acc = add(acc, up(x[starts[r] + j * s]));
+                // SAFETY: distinct (row, j) pairs are distinct offsets of the contiguous output.
+                unsafe { *ptr.get().add(ostarts[r] + j * os) = down(acc) };
+            }
+        };
+        if layout.numel() >= PARALLEL_THRESHOLD {
+            threads::par_for_each(starts.len(), row);
+        } else {
+            (0..starts.len()).for_each(row);
+        }
+        Ok(out)
+    }
+    Ok(match x {
+        CpuStorage::F32(b) => CpuStorage::F32(typed(
+            b.as_slice(),
+            layout,
+            dim,
+            reverse,
+            (0.0f64, |v| v as f64, |a, b| a + b, |a| a as f32),
+        )?),
+        CpuStorage::F64(b) => CpuStorage::F64(typed(
+            b.as_slice(),
+            layout,
+            dim,
+            reverse,
+            (0.0f64, |v| v, |a, b| a + b, |a| a),
+        )?),
+        CpuStorage::I64(b) => CpuStorage::I64(typed(
+            b.as_slice(),
+            layout,
+            dim,
+            reverse,
+            (0i64, |v| v, i64::wrapping_add, |a| a),
+        )?),
+        other => {
+            return Err(crate::backend::cpu::nn::not_implemented_for(
+                "cumsum_cpu",
+                other.dtype(),
+            ))
+        }
+    })
+}

@@ -5,7 +5,7 @@
 //! output is always contiguous, so row `r` writes `out[r * len .. (r + 1) * len]`, which lets rows be
 //! split across threads without any locking.
 
-use crate::tensor::layout::{coalesce, Dims, Layout};
+use crate::tensor::layout::{coalesce, Dims, Layout, StridedOffsets};
 
 use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
 
@@ -156,6 +156,25 @@ impl<const N: usize> RowPlan<N> {
             });
         });
     }
+}
+
+// ----- rows along one dim (softmax, scans) ------------------------------------------------------
+
+/// (outer*inner row starts, stride along dim, dim size) of a layout for a reduction along `dim`.
+pub(crate) fn rows(layout: &Layout, dim: usize) -> (Vec<usize>, usize, usize) {
+    let mut shape: Dims = layout.dims().clone();
+    let mut strides = Dims::from_slice(layout.strides());
+    let n = shape.remove(dim);
+    let s = strides.remove(dim);
+    let others = Layout::from_parts(shape, strides, layout.offset());
+    (StridedOffsets::new(&others).collect(), s, n)
+}
+
+/// Contiguous output offsets matching `rows` order: row r, element j at `out_base(r) + j * out_stride`.
+pub(crate) fn out_index(shape: &[usize], dim: usize) -> (Vec<usize>, usize) {
+    let contiguous = Layout::contiguous(shape);
+    let (starts, s, _) = rows(&contiguous, dim);
+    (starts, s)
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub(crate) use conv::Dv;
 
 pub(crate) use elementwise::{binary, cast, copy_into, fill, full, transfer, unary, where_};
 pub(crate) use matmul::{addmm, matmul};
-pub(crate) use reduce::{extreme_along, reduce, softmax, softmax_backward};
+pub(crate) use reduce::{cumsum, extreme_along, reduce, softmax, softmax_backward};
 
 use crate::error::{Error, Result};
 use crate::storage::Device;

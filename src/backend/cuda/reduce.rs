@@ -383,3 +383,40 @@ pub(crate) fn softmax_backward(
     let cols = fl!("softmax_bwd_cols", g.dtype(), "softmax_backward_data");
     softmax_family((rows, cols), &[(g, lg), (y, ly)], dim, log)
 }
+
+/// Cumulative sum along `dim` (from the end when `reverse`), contiguous result.
+pub(crate) fn cumsum(
+    x: &CudaStorage,
+    layout: &Layout,
+    dim: usize,
+    reverse: bool,
+) -> Result<CudaStorage> {
+    let name = match x.dtype() {
+        DType::F32 => "cumsum_f32",
+        DType::F64 => "cumsum_f64",
+        DType::I64 => "cumsum_i64",
+        other => {
+            return Err(crate::backend::cpu::nn::not_implemented_for(
+                "cumsum_cuda",
+                other,
+            ))
+        }
+    };
+    let n = layout.numel();
+    let dev = x.device();
+    let out = CudaStorage::alloc(dev, x.dtype(), n)?;
+    if n == 0 {
+        return Ok(out);
+    }
+    let owned = contiguous_operand(x, layout)?;
+    let (outer, c, inner) = around(layout.shape(), dim);
+    let mut a = Args::new();
+    a.ptr(owned.as_ref().unwrap_or(x).ptr())
+        .ptr(out.ptr())
+        .usize(outer)
+        .usize(c)
+        .usize(inner)
+        .i32(reverse as i32);
+    launch_grid(dev, name, outer * inner, &mut a)?;
+    Ok(out)
+}

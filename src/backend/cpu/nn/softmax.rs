@@ -1,27 +1,11 @@
 //! Softmax and log-softmax along one dim, and their backward passes, in one pass per row.
 
+use crate::backend::cpu::strided::{out_index, rows};
 use crate::backend::cpu::threads::PARALLEL_THRESHOLD;
 use crate::backend::cpu::threads::{par_for_each, SyncPtr};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Float};
-use crate::tensor::layout::{Dims, Layout, StridedOffsets};
-
-/// (outer*inner row starts, stride along dim, dim size) of a layout for a reduction along `dim`.
-fn rows(layout: &Layout, dim: usize) -> (Vec<usize>, usize, usize) {
-    let mut shape: Dims = layout.dims().clone();
-    let mut strides = Dims::from_slice(layout.strides());
-    let n = shape.remove(dim);
-    let s = strides.remove(dim);
-    let others = Layout::from_parts(shape, strides, layout.offset());
-    (StridedOffsets::new(&others).collect(), s, n)
-}
-
-/// Contiguous output offsets matching `rows` order: row r, element j at `out_base(r) + j * out_stride`.
-fn out_index(shape: &[usize], dim: usize) -> (Vec<usize>, usize) {
-    let contiguous = Layout::contiguous(shape);
-    let (starts, s, _) = rows(&contiguous, dim);
-    (starts, s)
-}
+use crate::tensor::layout::Layout;
 
 fn softmax_typed<T: Float + CpuElement>(
     x: &[T],
