@@ -17,6 +17,7 @@ from .instancenorm import InstanceNorm1d, InstanceNorm2d
 from .normalization import GroupNorm, LayerNorm
 from .padding import ConstantPad2d, ZeroPad2d
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
 from .sparse import Embedding
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
@@ -35,4 +36,5 @@ __all__ = [
     "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "Conv1d", "ConvTranspose2d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+    "RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell",
 ]
