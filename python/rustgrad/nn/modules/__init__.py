@@ -12,6 +12,8 @@ from .linear import Identity, Linear, NonDynamicallyQuantizableLinear
 from .distance import CosineSimilarity, PairwiseDistance
 from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss, MSELoss, NLLLoss,
                    SmoothL1Loss)
+from .loss import (CosineEmbeddingLoss, GaussianNLLLoss, HingeEmbeddingLoss, MarginRankingLoss,
+                   MultiLabelSoftMarginLoss, MultiMarginLoss, PoissonNLLLoss, SoftMarginLoss, TripletMarginLoss)
 from .module import Module
 from .instancenorm import InstanceNorm1d, InstanceNorm2d
 from .normalization import GroupNorm, LayerNorm
@@ -35,4 +37,8 @@ __all__ = [
     "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
     "Conv1d", "MaxPool1d", "AvgPool1d", "AdaptiveAvgPool1d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "PixelShuffle", "PixelUnshuffle", "Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d",
+]
+__all__ += [
+    "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
+    "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiMarginLoss",
 ]
