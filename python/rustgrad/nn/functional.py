@@ -25,6 +25,8 @@ __all__ = [
     "scaled_dot_product_attention", "multi_head_attention_forward",
     "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "hinge_embedding_loss", "soft_margin_loss",
     "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
+    "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
+    "unfold", "fold",
 ]
 
 
@@ -1577,3 +1579,157 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=
     if reduction == "none":
         return loss.reshape(target.shape)
     return _reduce(loss, reduction)
+
+
+# ----- adaptive max pooling, unfold/fold (compositions) -------------------------------------------
+
+def _adaptive_bins(n, out):
+    """PyTorch's adaptive pooling bins: [floor(i * n / out), ceil((i + 1) * n / out))."""
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+def _adaptive_max_along(x, dim, out, base_idx=None):
+    """Max over each adaptive bin of ``dim``: values and the (global along ``dim``) argmax, the
+    first maximum of each bin. ``base_idx`` (same shape as x) carries earlier indices along."""
+    n = x.shape[dim]
+    values, indices = [], []
+    for start, end in _adaptive_bins(n, out):
+        m = x.narrow(dim, start, end - start).max(dim, keepdim=True)
+        values.append(m.values)
+        idx = m.indices + start
+        if base_idx is not None:
+            idx = base_idx.narrow(dim, start, end - start).gather(dim, m.indices)
+        indices.append(idx)
+    return _C.cat(values, dim), _C.cat(indices, dim)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: {list(input.shape)}")
+    if isinstance(output_size, (list, tuple)) and len(output_size) != 2:
+        raise ValueError("Input dimension should be at least 4")
+    oh, ow = _pair(_list_with_default(output_size, input.size()))
+    for i in range(1, input.dim()):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
+                               f"but input has sizes {list(input.shape)} with dimension {i} being empty")
+    if oh < 0 or ow < 0:
+        bad = oh if oh < 0 else ow
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: "
+                           f"{list(input.shape[:-2]) + [oh, ow]}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"adaptive_max_pool2d\" not implemented for '{_dtype_name(input.dtype)}'")
+    h, w = input.shape[-2], input.shape[-1]
+    if oh == 0 or ow == 0:
+        shape = list(input.shape[:-2]) + [oh, ow]
+        return (_C.zeros(shape, dtype=input.dtype, device=input.device),
+                _C.zeros(shape, dtype=_C.int64, device=input.device))
+    # The max is separable: along W within each column bin, then along H within each row bin
+    # (keeping the first maximum in row-major order, as PyTorch's scan).
+    cols, col_idx = _adaptive_max_along(input, -1, ow)
+    rows_base = _C.arange(h, device=input.device).reshape(h, 1) * w + col_idx
+    return _adaptive_max_along(cols, -2, oh, rows_base)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size (non-uniform bins as PyTorch); with ``return_indices`` also
+    the argmax positions (flat within each H*W plane)."""
+    out, idx = adaptive_max_pool2d_with_indices(input, output_size)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument #1 "
+                           "'self' (while checking arguments for adaptive_max_pool1d)")
+    size = _single(output_size)
+    if len(size) != 1:
+        raise RuntimeError(f"adaptive_max_pool1d() argument 'output_size' should contain one int (got {len(size)})")
+    out, idx = adaptive_max_pool2d_with_indices(input.unsqueeze(-2), (1, int(size[0])))
+    return out.squeeze(-2), idx.squeeze(-2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    out, idx = adaptive_max_pool1d_with_indices(input, output_size)
+    return (out, idx) if return_indices else out
+
+
+def _im2col_args(kernel_size, dilation, padding, stride):
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride))
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {kh} kernel_width: {kw}")
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {sh} stride_width: {sw}")
+    if ph < 0 or pw < 0:
+        raise RuntimeError(f"padding should be non-negative, but got pad_height: {ph} pad_width: {pw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {dh} dilation_width: {dw}")
+    return (kh, kw), (dh, dw), (ph, pw), (sh, sw)
+
+
+def _im2col_index(h, w, k, d, p, s):
+    """Flat positions in the padded (h + 2p) x (w + 2p) plane of every kernel tap of every block:
+    shape (kh * kw, oh * ow), and the number of blocks (oh, ow)."""
+    import numpy as np
+
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = k, d, p, s
+    oh = (h + 2 * ph - (dh * (kh - 1) + 1)) // sh + 1
+    ow = (w + 2 * pw - (dw * (kw - 1) + 1)) // sw + 1
+    wp = w + 2 * pw
+    rows = (np.arange(kh)[:, None, None, None] * dh + np.arange(oh)[None, None, :, None] * sh)
+    cols = (np.arange(kw)[None, :, None, None] * dw + np.arange(max(ow, 0))[None, None, None, :] * sw)
+    idx = (rows * wp + cols).reshape(kh * kw, -1) if oh > 0 and ow > 0 else np.zeros((kh * kw, 0), np.int64)
+    return idx.astype(np.int64), oh, ow
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C * kh * kw, L), each column one sliding block (one index_select
+    of the zero-padded planes)."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and non-zero dimensions "
+                           f"for input, but got: {list(input.shape)}")
+    k, d, p, s = _im2col_args(kernel_size, dilation, padding, stride)
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    n, c, h, w = x.shape
+    idx, oh, ow = _im2col_index(h, w, k, d, p, s)
+    if oh < 1 or ow < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
+                           f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
+                           f"({oh}, {ow}), but its components must be at least one.")
+    if p != (0, 0):
+        x = pad(x, (p[1], p[1], p[0], p[0]))
+    flat = x.reshape(n, c, -1)
+    index = _C.from_numpy(idx.reshape(-1)).to(input.device)
+    out = flat.index_select(2, index).reshape(n, c * k[0] * k[1], oh * ow)
+    return out if batched else out.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of ``unfold``: sums the blocks of (N, C * kh * kw, L) into (N, C, H, W)
+    (one index_add into the zero-padded planes, then the padding cropped)."""
+    if input.dim() not in (2, 3) or any(sz == 0 for sz in input.shape[-2:]):
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
+    k, d, p, s = _im2col_args(kernel_size, dilation, padding, stride)
+    h, w = _pair(output_size)
+    batched = input.dim() == 3
+    x = input if batched else input.unsqueeze(0)
+    n, ck, length = x.shape
+    if ck % (k[0] * k[1]) != 0:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={ck} and kernel_size=({k[0]}, {k[1]}).")
+    idx, oh, ow = _im2col_index(h, w, k, d, p, s)
+    if oh * ow != length:
+        raise RuntimeError(f"Given output_size=({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, {d[1]}), "
+                           f"padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), expected size of input's dimension 2 "
+                           f"to match the calculated number of sliding blocks {oh} * {ow} = {oh * ow}, but got "
+                           f"input.size(2)={length}.")
+    c = ck // (k[0] * k[1])
+    hp, wp = h + 2 * p[0], w + 2 * p[1]
+    planes = _C.zeros(n, c, hp * wp, dtype=input.dtype, device=input.device)
+    index = _C.from_numpy(idx.reshape(-1)).to(input.device)
+    out = planes.index_add(2, index, x.reshape(n, c, -1)).reshape(n, c, hp, wp)
+    if p != (0, 0):
+        out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+    return out if batched else out.squeeze(0)

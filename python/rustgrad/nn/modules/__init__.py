@@ -20,6 +20,8 @@ from .normalization import GroupNorm, LayerNorm
 from .padding import ConstantPad2d, ZeroPad2d
 from .pixelshuffle import PixelShuffle, PixelUnshuffle
 from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .pooling import AdaptiveMaxPool1d, AdaptiveMaxPool2d
+from .fold import Fold, Unfold
 from .sparse import Embedding
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
                           TransformerEncoderLayer)
@@ -41,4 +43,5 @@ __all__ = [
 __all__ += [
     "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
     "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiMarginLoss",
+    "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Fold", "Unfold",
 ]
