@@ -185,7 +185,13 @@ def tensordot(a, b, dims=2, out=None):
     return _contract(a, b, dims_a, dims_b)
 
 
+def _tensor_other(fn, other, position=1):
+    if not isinstance(other, Tensor):
+        raise TypeError(f"{fn}(): argument 'other' (position {position}) must be Tensor, not {type(other).__name__}")
+
+
 def _kron(self, other):
+    _tensor_other("kron", other)
     nd = max(self.dim(), other.dim())
     a = self.reshape([1] * (nd - self.dim()) + list(self.shape))
     b = other.reshape([1] * (nd - other.dim()) + list(other.shape))
@@ -519,6 +525,8 @@ def _promote_scalar(self, other):
 def _fmod(self, other):
     """``self - trunc(self / other) * other``: the remainder with the sign of the dividend. Values on
     the CPU are std::fmod's (exact); the gradient is PyTorch's (1 and -trunc(self / other))."""
+    if not isinstance(other, (Tensor, numbers.Real)):
+        raise TypeError(f"fmod(): argument 'other' (position 1) must be Tensor or Number, not {type(other).__name__}")
     self, other = _promote_scalar(self, other)
     floating = self.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point())
     if not floating:
@@ -556,6 +564,7 @@ def _not_float(self, kernel):
 
 
 def _logaddexp(self, other):
+    _tensor_other("logaddexp", other)
     """log(exp(self) + exp(other)), as max + log1p(exp(-|self - other|))."""
     _not_float(self, "logaddexp")
     if isinstance(other, Tensor):
@@ -566,6 +575,7 @@ def _logaddexp(self, other):
 
 
 def _hypot(self, other):
+    _tensor_other("hypot", other)
     _not_float(self, "hypot")
     return (self * self + other * other).sqrt()
 
