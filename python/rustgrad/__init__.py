@@ -43,6 +43,10 @@ from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
 from ._size import Size
 from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
 from ._tensor import addcdiv, addcmul, addmm, lerp, outer, tril, triu
+from ._ops_extra import (  # noqa: F401  (also adds the Tensor methods)
+    addbmm, baddbmm, cartesian_prod, cdist, count_nonzero, diag, diag_embed, diagonal, einsum, fmod, frac, hypot,
+    kron, logaddexp, logit, meshgrid, nanmean, nansum, repeat_interleave, roll, tensordot, trace,
+)
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled

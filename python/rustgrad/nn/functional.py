@@ -24,6 +24,10 @@ __all__ = [
     "cross_entropy", "nll_loss", "cosine_similarity", "pairwise_distance", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "kl_div", "binary_cross_entropy", "binary_cross_entropy_with_logits",
     "scaled_dot_product_attention", "multi_head_attention_forward",
+    "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss", "hinge_embedding_loss", "soft_margin_loss",
+    "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
+    "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
+    "unfold", "fold",
 ]
 
 
@@ -1397,3 +1401,342 @@ def multi_head_attention_forward(query, key, value, embed_dim_to_check, num_head
     if not is_batched:
         attn_output = attn_output.squeeze(1)
     return attn_output, None
+
+
+# ----- margin and likelihood losses (compositions) ------------------------------------------------
+
+def _sizes(t):
+    return str(list(t.shape))
+
+
+def _not_differentiable(fn, name, t):
+    """PyTorch's refusal of a gradient for an argument its kernel does not differentiate."""
+    if t is not None and t.requires_grad and _C.is_grad_enabled():
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument '{name}'. This input "
+                           "cannot have requires_grad True.")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """1 - cos(x1, x2) where target is 1, max(0, cos(x1, x2) - margin) where it is -1."""
+    reduction = _reduction(reduction, size_average, reduce)
+    targ_dim = target.dim()
+    if targ_dim not in (0, 1):
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if targ_dim == 1:
+        if input1.dim() != 2 or input2.dim() != 2:
+            raise RuntimeError(f"1D target tensor expects 2D input tensors, but found inputs with sizes "
+                               f"{_sizes(input1)} and {_sizes(input2)}.")
+    elif input1.dim() != 1 or input2.dim() != 1:
+        raise RuntimeError(f"0D target tensor expects 1D input tensors, but found inputs with sizes "
+                           f"{_sizes(input1)} and {_sizes(input2)}.")
+    eps = 1e-12
+    prod_sum = (input1 * input2).sum(targ_dim)
+    mag1 = (input1 * input1).sum(targ_dim) + eps
+    mag2 = (input2 * input2).sum(targ_dim) + eps
+    cos = prod_sum / (mag1 * mag2).sqrt()
+    pos = 1 - cos
+    neg = (cos - margin).clamp_min(0)
+    out = _C.where(target == 1, pos, 0.0) + _C.where(target == -1, neg, 0.0)
+    return _reduce(out, reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0, size_average=None, reduce=None, reduction="mean"):
+    """max(0, -target * (input1 - input2) + margin)."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if input1.dim() != input2.dim() or input1.dim() != target.dim():
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.size()}, input2: {input2.size()}, target: {target.size()} ")
+    return _reduce((-target * (input1 - input2) + margin).clamp_min(0), reduction)
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, swap=False, size_average=None,
+                        reduce=None, reduction="mean"):
+    """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-norm distance
+    (with ``swap``, d(anchor, negative) is the smaller of it and d(positive, negative))."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    a_dim, p_dim, n_dim = anchor.dim(), positive.dim(), negative.dim()
+    if not (a_dim == p_dim and p_dim == n_dim):
+        raise RuntimeError(f"The anchor, positive, and negative tensors are expected to have the same number of "
+                           f"dimensions, but got: anchor {a_dim}D, positive {p_dim}D, and negative {n_dim}D inputs")
+    dist_pos = pairwise_distance(anchor, positive, p, eps)
+    dist_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        dist_neg = _C.Tensor.minimum(dist_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce((margin + dist_pos - dist_neg).clamp_min(0), reduction)
+
+
+def hinge_embedding_loss(input, target, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+    """input where target is 1, max(0, margin - input) where it is -1."""
+    reduction = _reduction(reduction, size_average, reduce)
+    _broadcast_shape(target.shape, input.shape)
+    margin_clamp = (margin - input).clamp_min(0)
+    out = _C.where(target != 1, margin_clamp, 0.0) + _C.where(target != -1, input, 0.0)
+    return _reduce(out, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """log(1 + exp(-target * input))."""
+    reduction = _reduction(reduction, size_average, reduce)
+    _broadcast_shape(input.shape, target.shape)
+    _not_differentiable("soft_margin_loss", "target", target)
+    return _reduce((-input * target).exp().log1p(), reduction)
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """Per-class binary logistic losses, averaged over the classes (the last dim)."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * weight
+    class_dim = input.dim() - 1
+    c = input.size(class_dim)
+    loss = loss.sum(class_dim) / c
+    if reduction == "none":
+        return loss
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    raise ValueError(reduction + " is not valid")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(input) - target * input (``log_input``), or input - target * log(input + eps); ``full`` adds
+    the Stirling term target * log(target) - target + 0.5 * log(2 pi target) where target > 1."""
+    if size_average is not None or reduce is not None:
+        reduction = _legacy_reduction(size_average, reduce)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not a valid value for reduction")
+    if log_input:
+        loss = input.exp() - target * input
+    else:
+        loss = input - target * (input + eps).log()
+    if full:
+        t = target if target.is_floating_point() else target.to(loss.dtype)
+        safe = _C.where(t <= 1, 2.0, t)
+        stirling = safe * safe.log() - safe + 0.5 * (2 * math.pi * safe).log()
+        loss = loss + _C.where(t <= 1, 0.0, stirling)
+    return _reduce(loss, reduction)
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """0.5 * (log(var) + (input - target)**2 / var) (+ 0.5 log(2 pi) when ``full``), var clamped at
+    ``eps`` (the clamp passes the gradient through, as PyTorch's no-grad clamp of a clone)."""
+    if isinstance(var, float):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        var = var * _C.ones_like(input)
+    elif bool((var < 0).any()):
+        raise ValueError("var has negative entry/entries")
+    if tuple(var.shape) != tuple(input.shape):
+        if tuple(input.shape[:-1]) == tuple(var.shape):
+            var = var.unsqueeze(-1)
+        elif input.dim() == var.dim() and sum(y for x, y in zip(input.shape, var.shape) if x != y) == 1:
+            pass
+        else:
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(reduction + " is not valid")
+    var = var + (var.detach().clamp(min=eps) - var.detach())
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, size_average=None, reduce=None,
+                      reduction="mean"):
+    """sum over j != y of max(0, margin - x[y] + x[j])**p (times weight[y]), over the number of classes."""
+    reduction = _reduction(reduction, size_average, reduce)
+    if p != 1 and p != 2:
+        raise ValueError("only p == 1 and p == 2 supported")
+    if weight is not None and weight.dim() != 1:
+        raise ValueError("weight must be one-dimensional")
+    ndims = input.dim()
+    if not ((ndims == 2 and input.size(1) != 0) or (ndims == 1 and input.size(0) != 0) or ndims == 0):
+        raise RuntimeError(f"Expected non-empty vector or matrix with optional 0-dim batch size, but got: "
+                           f"{_sizes(input)}")
+    nframe = 1 if ndims <= 1 else input.size(0)
+    dim = 1 if ndims == 0 else input.size(ndims - 1)
+    if target.dim() > 1 or target.numel() != nframe:
+        raise RuntimeError(f"multi_margin_loss: target tensor should be 1-D with size equal to the number of input "
+                           f"samples (batch size). Expected target size [{nframe}], but got {_sizes(target)}. Input "
+                           f"has shape {_sizes(input)}.")
+    if weight is not None and weight.numel() != dim:
+        raise RuntimeError(f"inconsistent weight size, expected {dim} but got {_sizes(weight)}")
+    _not_differentiable("multi_margin_loss", "weight", weight)
+    if target.dtype != _C.int64:
+        raise RuntimeError(f"expected scalar type Long but found {_dtype_name(target.dtype)}")
+    if target.numel() and not target.is_cuda and (int(target.min()) < 0 or int(target.max()) >= dim):
+        raise RuntimeError("target out of range")
+    x = input.reshape(nframe, dim)
+    y = target.reshape(nframe, 1)
+    x_y = x.gather(1, y)
+    z = (margin - x_y + x).clamp_min(0)
+    if p == 2:
+        z = z * z
+    if weight is not None:
+        z = z * weight.index_select(0, y.reshape(-1)).reshape(nframe, 1)
+    z = _C.where(_C.arange(dim, device=input.device) == y, 0.0, z)
+    loss = z.sum(1) / dim
+    if reduction == "none":
+        return loss.reshape(target.shape)
+    return _reduce(loss, reduction)
+
+
+# ----- adaptive max pooling, unfold/fold (compositions) -------------------------------------------
+
+def _adaptive_bins(n, out):
+    """PyTorch's adaptive pooling bins: [floor(i * n / out), ceil((i + 1) * n / out))."""
+    return [((i * n) // out, -(-((i + 1) * n) // out)) for i in range(out)]
+
+
+def _adaptive_max_along(x, dim, out, base_idx=None):
+    """Max over each adaptive bin of ``dim``: values and the (global along ``dim``) argmax, the
+    first maximum of each bin. ``base_idx`` (same shape as x) carries earlier indices along."""
+    n = x.shape[dim]
+    values, indices = [], []
+    for start, end in _adaptive_bins(n, out):
+        m = x.narrow(dim, start, end - start).max(dim, keepdim=True)
+        values.append(m.values)
+        idx = m.indices + start
+        if base_idx is not None:
+            idx = base_idx.narrow(dim, start, end - start).gather(dim, m.indices)
+        indices.append(idx)
+    return _C.cat(values, dim), _C.cat(indices, dim)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=False):
+    if input.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got: {list(input.shape)}")
+    if isinstance(output_size, (list, tuple)) and len(output_size) != 2:
+        raise ValueError("Input dimension should be at least 4")
+    oh, ow = _pair(_list_with_default(output_size, input.size()))
+    for i in range(1, input.dim()):
+        if input.shape[i] == 0:
+            raise RuntimeError(f"adaptive_max_pool2d(): Expected input to have non-zero size for non-batch dimensions, "
+                               f"but input has sizes {list(input.shape)} with dimension {i} being empty")
+    if oh < 0 or ow < 0:
+        bad = oh if oh < 0 else ow
+        raise RuntimeError(f"Trying to create tensor with negative dimension {bad}: "
+                           f"{list(input.shape[:-2]) + [oh, ow]}")
+    if not input.is_floating_point():
+        raise NotImplementedError(f"\"adaptive_max_pool2d\" not implemented for '{_dtype_name(input.dtype)}'")
+    h, w = input.shape[-2], input.shape[-1]
+    if oh == 0 or ow == 0:
+        shape = list(input.shape[:-2]) + [oh, ow]
+        return (_C.zeros(shape, dtype=input.dtype, device=input.device),
+                _C.zeros(shape, dtype=_C.int64, device=input.device))
+    # The max is separable: along W within each column bin, then along H within each row bin
+    # (keeping the first maximum in row-major order, as PyTorch's scan).
+    cols, col_idx = _adaptive_max_along(input, -1, ow)
+    rows_base = _C.arange(h, device=input.device).reshape(h, 1) * w + col_idx
+    return _adaptive_max_along(cols, -2, oh, rows_base)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size (non-uniform bins as PyTorch); with ``return_indices`` also
+    the argmax positions (flat within each H*W plane)."""
+    out, idx = adaptive_max_pool2d_with_indices(input, output_size)
+    return (out, idx) if return_indices else out
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=False):
+    if input.dim() not in (2, 3):
+        raise RuntimeError(f"Expected 2 to 3 dimensions, but got {input.dim()}-dimensional tensor for argument #1 "
+                           "'self' (while checking arguments for adaptive_max_pool1d)")
+    size = _single(output_size)
+    if len(size) != 1:
+        raise RuntimeError(f"adaptive_max_pool1d() argument 'output_size' should contain one int (got {len(size)})")
+    out, idx = adaptive_max_pool2d_with_indices(input.unsqueeze(-2), (1, int(size[0])))
+    return out.squeeze(-2), idx.squeeze(-2)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    out, idx = adaptive_max_pool1d_with_indices(input, output_size)
+    return (out, idx) if return_indices else out
+
+
+def _im2col_args(kernel_size, dilation, padding, stride):
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride))
+    if kh <= 0 or kw <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got kernel_height: {kh} kernel_width: {kw}")
+    if sh <= 0 or sw <= 0:
+        raise RuntimeError(f"stride should be greater than zero, but got stride_height: {sh} stride_width: {sw}")
+    if ph < 0 or pw < 0:
+        raise RuntimeError(f"padding should be non-negative, but got pad_height: {ph} pad_width: {pw}")
+    if dh <= 0 or dw <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got dilation_height: {dh} dilation_width: {dw}")
+    return (kh, kw), (dh, dw), (ph, pw), (sh, sw)
+
+
+def _im2col_index(h, w, k, d, p, s):
+    """Flat positions in the padded (h + 2p) x (w + 2p) plane of every kernel tap of every block:
+    shape (kh * kw, oh * ow), and the number of blocks (oh, ow)."""
+    import numpy as np
+
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = k, d, p, s
+    oh = (h + 2 * ph - (dh * (kh - 1) + 1)) // sh + 1
+    ow = (w + 2 * pw - (dw * (kw - 1) + 1)) // sw + 1
+    wp = w + 2 * pw
+    rows = (np.arange(kh)[:, None, None, None] * dh + np.arange(oh)[None, None, :, None] * sh)
+    cols = (np.arange(kw)[None, :, None, None] * dw + np.arange(max(ow, 0))[None, None, None, :] * sw)
+    idx = (rows * wp + cols).reshape(kh * kw, -1) if oh > 0 and ow > 0 else np.zeros((kh * kw, 0), np.int64)
+    return idx.astype(np.int64), oh, ow
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C * kh * kw, L), each column one sliding block (one index_select
+    of the zero-padded planes)."""
+    if input.dim() not in (3, 4):
+        raise RuntimeError("Expected 3D or 4D (batch mode) tensor with possibly 0 batch size and non-zero dimensions "
+                           f"for input, but got: {list(input.shape)}")
+    k, d, p, s = _im2col_args(kernel_size, dilation, padding, stride)
+    batched = input.dim() == 4
+    x = input if batched else input.unsqueeze(0)
+    n, c, h, w = x.shape
+    idx, oh, ow = _im2col_index(h, w, k, d, p, s)
+    if oh < 1 or ow < 1:
+        raise RuntimeError(f"Given input with spatial size ({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, "
+                           f"{d[1]}), padding=({p[0]}, {p[1]}), calculated shape of the array of sliding blocks as "
+                           f"({oh}, {ow}), but its components must be at least one.")
+    if p != (0, 0):
+        x = pad(x, (p[1], p[1], p[0], p[0]))
+    flat = x.reshape(n, c, -1)
+    index = _C.from_numpy(idx.reshape(-1)).to(input.device)
+    out = flat.index_select(2, index).reshape(n, c * k[0] * k[1], oh * ow)
+    return out if batched else out.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of ``unfold``: sums the blocks of (N, C * kh * kw, L) into (N, C, H, W)
+    (one index_add into the zero-padded planes, then the padding cropped)."""
+    if input.dim() not in (2, 3) or any(sz == 0 for sz in input.shape[-2:]):
+        raise RuntimeError("Expected 2D or 3D (batch mode) tensor for input with possibly 0 batch size and non-zero "
+                           f"dimensions for input, but got: {list(input.shape)}")
+    k, d, p, s = _im2col_args(kernel_size, dilation, padding, stride)
+    h, w = _pair(output_size)
+    batched = input.dim() == 3
+    x = input if batched else input.unsqueeze(0)
+    n, ck, length = x.shape
+    if ck % (k[0] * k[1]) != 0:
+        raise RuntimeError(f"Expected size of input's dimension 1 to be divisible by the product of kernel_size, but "
+                           f"got input.size(1)={ck} and kernel_size=({k[0]}, {k[1]}).")
+    idx, oh, ow = _im2col_index(h, w, k, d, p, s)
+    if oh * ow != length:
+        raise RuntimeError(f"Given output_size=({h}, {w}), kernel_size=({k[0]}, {k[1]}), dilation=({d[0]}, {d[1]}), "
+                           f"padding=({p[0]}, {p[1]}), stride=({s[0]}, {s[1]}), expected size of input's dimension 2 "
+                           f"to match the calculated number of sliding blocks {oh} * {ow} = {oh * ow}, but got "
+                           f"input.size(2)={length}.")
+    c = ck // (k[0] * k[1])
+    hp, wp = h + 2 * p[0], w + 2 * p[1]
+    planes = _C.zeros(n, c, hp * wp, dtype=input.dtype, device=input.device)
+    index = _C.from_numpy(idx.reshape(-1)).to(input.device)
+    out = planes.index_add(2, index, x.reshape(n, c, -1)).reshape(n, c, hp, wp)
+    if p != (0, 0):
+        out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
+    return out if batched else out.squeeze(0)

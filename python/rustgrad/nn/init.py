@@ -14,7 +14,7 @@ from ..autograd import no_grad
 
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
-    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
+    "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "dirac_", "orthogonal_", "sparse_",
 ]
 
 
@@ -182,3 +182,65 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
     return normal_(tensor, 0.0, std, generator)
+
+
+def dirac_(tensor, groups=1):
+    """Fills a 3-, 4- or 5-D (convolution weight) tensor with the Dirac delta: each output channel
+    of a group passes one input channel through unchanged."""
+    dimensions = tensor.dim()
+    if dimensions not in [3, 4, 5]:
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    sizes = tuple(tensor.shape)
+    if sizes[0] % groups != 0:
+        raise ValueError("dim 0 must be divisible by groups")
+    out_chans_per_grp = sizes[0] // groups
+    min_dim = min(out_chans_per_grp, sizes[1])
+    values = np.zeros(sizes)
+    centre = tuple(s // 2 for s in sizes[2:])
+    for g in range(groups):
+        for d in range(min_dim):
+            values[(g * out_chans_per_grp + d, d) + centre] = 1
+    with no_grad():
+        tensor.copy_(_C.from_numpy(values).to(dtype=tensor.dtype, device=tensor.device))
+    return tensor
+
+
+def orthogonal_(tensor, gain=1, generator=None):
+    """Fills ``tensor`` (flattened to rows x rest) with a (semi-)orthogonal matrix: the Q of a QR of a
+    normal matrix, with signs fixed by R's diagonal (Saxe et al., 2013), times ``gain``. The QR runs
+    on the host in float64."""
+    if tensor.dim() < 2:
+        raise ValueError("Only tensors with 2 or more dimensions are supported")
+    if tensor.numel() == 0:
+        return tensor
+    rows = tensor.size(0)
+    cols = tensor.numel() // rows
+    flattened = _C.empty(rows, cols, dtype=_C.float64)
+    flattened.normal_(0.0, 1.0, **_gen_kw(generator))
+    a = flattened.numpy()
+    if rows < cols:
+        a = a.T
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r, 0))
+    if rows < cols:
+        q = q.T
+    with no_grad():
+        tensor.copy_(_C.from_numpy(np.ascontiguousarray(q * gain)).reshape(tensor.shape).to(
+            dtype=tensor.dtype, device=tensor.device))
+    return tensor
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """Fills a 2-D tensor from N(0, std^2), then zeroes ceil(sparsity * rows) random rows of each column."""
+    if tensor.dim() != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tuple(tensor.shape)
+    num_zeros = math.ceil(sparsity * rows)
+    with no_grad():
+        tensor.normal_(0.0, std, **_gen_kw(generator))
+        mask = np.ones((rows, cols))
+        for col_idx in range(cols):
+            zero_indices = _C.randperm(rows).numpy()[:num_zeros]
+            mask[zero_indices, col_idx] = 0
+        tensor.mul_(_C.from_numpy(mask).to(dtype=tensor.dtype, device=tensor.device))
+    return tensor
