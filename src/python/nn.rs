@@ -53,6 +53,34 @@ fn pair(
     Ok([p[0] as usize, p[1] as usize])
 }
 
+/// A convolution's stride, dilation and groups, checked as PyTorch does.
+fn conv_args(
+    stride: Option<&Bound<'_, PyAny>>,
+    dilation: Option<&Bound<'_, PyAny>>,
+    groups: i64,
+) -> PyResult<([usize; 2], [usize; 2], usize)> {
+    let stride = pair(
+        stride,
+        "stride",
+        [1, 1],
+        1,
+        "non-positive stride is not supported",
+    )?;
+    let dilation = pair(
+        dilation,
+        "dilation",
+        [1, 1],
+        1,
+        "dilation should be greater than zero",
+    )?;
+    if groups <= 0 {
+        return Err(PyRuntimeError::new_err(
+            "non-positive groups is not supported",
+        ));
+    }
+    Ok((stride, dilation, groups as usize))
+}
+
 fn reduction(s: &str) -> PyResult<Reduction> {
     Reduction::parse(s).py()
 }
@@ -95,20 +123,7 @@ fn conv2d(
     let x = convert::tensor(input, "input")?;
     let w = convert::tensor(weight, "weight")?;
     let b = convert::opt_tensor(bias, "bias")?;
-    let stride = pair(
-        stride,
-        "stride",
-        [1, 1],
-        1,
-        "non-positive stride is not supported",
-    )?;
-    let dilation = pair(
-        dilation,
-        "dilation",
-        [1, 1],
-        1,
-        "dilation should be greater than zero",
-    )?;
+    let (stride, dilation, groups) = conv_args(stride, dilation, groups)?;
     let padding = match padding {
         Some(p) if p.is_instance_of::<PyString>() => {
             Padding2d::parse(&p.extract::<String>()?).py()?
@@ -121,14 +136,9 @@ fn conv2d(
             "negative padding is not supported",
         )?),
     };
-    if groups <= 0 {
-        return Err(PyRuntimeError::new_err(
-            "non-positive groups is not supported",
-        ));
-    }
     let work = work(&x).saturating_mul(w.numel().max(1));
     Ok(compute(py, work, || {
-        x.conv2d(&w, b.as_ref(), stride, padding, dilation, groups as usize)
+        x.conv2d(&w, b.as_ref(), stride, padding, dilation, groups)
     })
     .py()?
     .into())
@@ -369,13 +379,7 @@ fn conv_transpose2d(
     let x = convert::tensor(input, "input")?;
     let w = convert::tensor(weight, "weight")?;
     let b = convert::opt_tensor(bias, "bias")?;
-    let stride = pair(
-        stride,
-        "stride",
-        [1, 1],
-        1,
-        "non-positive stride is not supported",
-    )?;
+    let (stride, dilation, groups) = conv_args(stride, dilation, groups)?;
     let padding = pair(
         padding,
         "padding",
@@ -390,26 +394,15 @@ fn conv_transpose2d(
         0,
         "negative output_padding is not supported",
     )?;
-    let dilation = pair(
-        dilation,
-        "dilation",
-        [1, 1],
-        1,
-        "dilation should be greater than zero",
-    )?;
-    if groups <= 0 {
-        return Err(PyRuntimeError::new_err(
-            "non-positive groups is not supported",
-        ));
-    }
-    Ok(compute(py, work(&x), || {
+    let work = work(&x).saturating_mul(w.numel().max(1));
+    Ok(compute(py, work, || {
         x.conv_transpose2d(
             &w,
             b.as_ref(),
             stride,
             padding,
             output_padding,
-            groups as usize,
+            groups,
             dilation,
         )
     })

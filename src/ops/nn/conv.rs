@@ -51,34 +51,12 @@ impl Tensor {
         dilation: [usize; 2],
         groups: usize,
     ) -> Result<Tensor> {
-        let mut all = vec![self, weight];
-        all.extend(bias);
-        common_device(&all)?;
-        let xs = self.shape();
-        ensure!(
-            xs.len() == 3 || xs.len() == 4,
-            Error::runtime(format!(
-                "Expected 3D (unbatched) or 4D (batched) input to conv2d, but got input of size: {}",
-                fmt_shape(&xs)
-            ))
-        );
-        let unbatched = xs.len() == 3;
-        let x = if unbatched {
-            self.unsqueeze(0)?
-        } else {
-            self.clone()
-        };
-        let geom = conv_geometry(&x, weight, bias, stride, padding, dilation, groups)?;
-        let out = conv_forward(&x, weight, bias, geom)?;
-        if unbatched {
-            out.squeeze(Some(0))
-        } else {
-            Ok(out)
-        }
+        batched("conv2d", self, weight, bias, |x| {
+            let geom = conv_geometry(x, weight, bias, stride, padding, dilation, groups)?;
+            conv_forward(x, weight, bias, geom)
+        })
     }
-}
 
-impl Tensor {
     /// 2-D transposed convolution of `(N, C_in, H, W)` or unbatched `(C_in, H, W)` input with
     /// `weight` `(C_in, C_out / groups, kh, kw)`, as `torch.nn.functional.conv_transpose2d`:
     /// the input gradient of the convolution whose output it takes, so it runs on the conv
@@ -94,42 +72,84 @@ impl Tensor {
         groups: usize,
         dilation: [usize; 2],
     ) -> Result<Tensor> {
-        let mut all = vec![self, weight];
-        all.extend(bias);
-        common_device(&all)?;
-        let xs = self.shape();
-        ensure!(
-            xs.len() == 3 || xs.len() == 4,
-            Error::runtime(format!(
-                "Expected 3D (unbatched) or 4D (batched) input to conv_transpose2d, but got input of size: {}",
-                fmt_shape(&xs)
-            ))
-        );
-        let unbatched = xs.len() == 3;
-        let x = if unbatched {
-            self.unsqueeze(0)?
-        } else {
-            self.clone()
-        };
-        let geom = transpose_geometry(
-            &x,
-            weight,
-            bias,
-            stride,
-            padding,
-            output_padding,
-            groups,
-            dilation,
-        )?;
-        let mut out = conv_input_grad(&x, weight, geom)?;
-        if let Some(b) = bias {
-            out = out.add(&b.reshape_dims(&[1, geom.c, 1, 1])?)?;
-        }
-        if unbatched {
-            out.squeeze(Some(0))
-        } else {
-            Ok(out)
-        }
+        batched("conv_transpose2d", self, weight, bias, |x| {
+            let geom = transpose_geometry(
+                x,
+                weight,
+                bias,
+                stride,
+                padding,
+                output_padding,
+                groups,
+                dilation,
+            )?;
+            let out = conv_input_grad(x, weight, geom)?;
+            match bias {
+                Some(b) => out.add(&b.reshape_dims(&[1, geom.c, 1, 1])?),
+                None => Ok(out),
+            }
+        })
+    }
+}
+
+/// The checks a convolution and a transposed one share, in PyTorch's order.
+fn check_args(
+    xs: &[usize],
+    ws: &[usize],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> Result<()> {
+    ensure!(
+        stride.iter().all(|&s| s > 0),
+        Error::runtime("non-positive stride is not supported")
+    );
+    ensure!(
+        dilation.iter().all(|&d| d > 0),
+        Error::runtime("dilation should be greater than zero")
+    );
+    ensure!(
+        groups > 0,
+        Error::runtime("non-positive groups is not supported")
+    );
+    ensure!(
+        ws.len() == xs.len(),
+        Error::runtime(format!(
+            "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional input of size {} instead",
+            ws.len(),
+            ws.len(),
+            fmt_shape(ws),
+            xs.len(),
+            fmt_shape(xs)
+        ))
+    );
+    Ok(())
+}
+
+/// Runs `f` on `x` with a batch dim: the device check, PyTorch's 3D-or-4D check, and an unbatched
+/// `(C, H, W)` input given a batch of one (removed again from the result).
+fn batched(
+    op: &str,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    f: impl FnOnce(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let mut all = vec![x, weight];
+    all.extend(bias);
+    common_device(&all)?;
+    let xs = x.shape();
+    ensure!(
+        xs.len() == 3 || xs.len() == 4,
+        Error::runtime(format!(
+            "Expected 3D (unbatched) or 4D (batched) input to {op}, but got input of size: {}",
+            fmt_shape(&xs)
+        ))
+    );
+    if xs.len() == 3 {
+        f(&x.unsqueeze(0)?)?.squeeze(Some(0))
+    } else {
+        f(x)
     }
 }
 
@@ -147,18 +167,7 @@ fn transpose_geometry(
     dilation: [usize; 2],
 ) -> Result<ConvGeom> {
     let (xs, ws) = (x.shape(), weight.shape());
-    ensure!(
-        stride.iter().all(|&s| s > 0),
-        Error::runtime("non-positive stride is not supported")
-    );
-    ensure!(
-        dilation.iter().all(|&d| d > 0),
-        Error::runtime("dilation should be greater than zero")
-    );
-    ensure!(
-        groups > 0,
-        Error::runtime("non-positive groups is not supported")
-    );
+    check_args(&xs, &ws, stride, dilation, groups)?;
     ensure!(
         (0..2).all(|i| output_padding[i] < stride[i] || output_padding[i] < dilation[i]),
         Error::runtime(format!(
@@ -166,17 +175,6 @@ fn transpose_geometry(
              output_padding_height: {} output_padding_width: {} stride_height: {} stride_width: {} \
              dilation_height: {} dilation_width: {}",
             output_padding[0], output_padding[1], stride[0], stride[1], dilation[0], dilation[1]
-        ))
-    );
-    ensure!(
-        ws.len() == xs.len(),
-        Error::runtime(format!(
-            "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional input of size {} instead",
-            ws.len(),
-            ws.len(),
-            fmt_shape(&ws),
-            xs.len(),
-            fmt_shape(&xs)
         ))
     );
     ensure!(
@@ -264,29 +262,7 @@ fn conv_geometry(
     groups: usize,
 ) -> Result<ConvGeom> {
     let (xs, ws) = (x.shape(), weight.shape());
-    ensure!(
-        stride.iter().all(|&s| s > 0),
-        Error::runtime("non-positive stride is not supported")
-    );
-    ensure!(
-        dilation.iter().all(|&d| d > 0),
-        Error::runtime("dilation should be greater than zero")
-    );
-    ensure!(
-        groups > 0,
-        Error::runtime("non-positive groups is not supported")
-    );
-    ensure!(
-        ws.len() == xs.len(),
-        Error::runtime(format!(
-            "Expected {}-dimensional input for {}-dimensional weight {}, but got {}-dimensional input of size {} instead",
-            ws.len(),
-            ws.len(),
-            fmt_shape(&ws),
-            xs.len(),
-            fmt_shape(&xs)
-        ))
-    );
+    check_args(&xs, &ws, stride, dilation, groups)?;
     ensure!(
         ws[0] >= groups,
         Error::runtime(format!(
