@@ -190,7 +190,7 @@ enum BinaryCode {
     B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM, B_FLOOR_DIVIDE, B_REMAINDER, B_EQ, B_NE,
     B_LT, B_LE, B_GT, B_GE, B_LOGICAL_AND, B_LOGICAL_OR, B_LOGICAL_XOR, B_RELU_BACKWARD,
     B_LEAKY_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD,
-    B_GELU_TANH_BACKWARD, B_SILU_BACKWARD, B_CLAMP_BACKWARD
+    B_GELU_TANH_BACKWARD, B_SILU_BACKWARD, B_CLAMP_BACKWARD, B_FMOD
 };
 
 template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) {
@@ -207,6 +207,7 @@ template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) 
             T r = (T)fmod((double)x, (double)y);
             return (r != (T)0 && ((r < (T)0) != (y < (T)0))) ? r + y : r;
         }
+        case B_FMOD: return (T)fmod((double)x, (double)y);
         case B_RELU_BACKWARD: return y > (T)0 ? x : (T)0;
         case B_LEAKY_RELU_BACKWARD: return y > (T)0 ? x : x * (T)p.p0;
         case B_SIGMOID_BACKWARD: return x * y * ((T)1 - y);
@@ -273,6 +274,13 @@ RG_DEV i64 binary_int(int op, i64 x, i64 y, RgStatus* st) {
             if (y == -1) return 0;
             i64 r = x % y;
             return (r != 0 && ((r < 0) != (y < 0))) ? r + y : r;
+        }
+        case B_FMOD: {
+            if (y == 0) {
+                rg_report(st, RG_ERR_ZERO_DIV, 0, 0, 0);
+                return 0;
+            }
+            return y == -1 ? 0 : x % y;
         }
         default: return x;
     }

@@ -182,6 +182,13 @@ fn binary_ops_with_broadcasting() {
             1e-5,
         );
         check(
+            &name("fmod"),
+            &[a.clone(), bp.clone()],
+            |t| t[0].fmod(&t[1]),
+            F32.0,
+            1e-5,
+        );
+        check(
             &name("floor_divide"),
             &[a.clone(), bp.clone()],
             |t| t[0].floor_divide(&t[1]),
@@ -259,6 +266,13 @@ fn binary_ops_with_broadcasting() {
         "i64 floor_divide",
         &[i.clone(), j.clone()],
         |t| t[0].floor_divide(&t[1]),
+        0.0,
+        0.0,
+    );
+    check(
+        "i64 fmod",
+        &[i.clone(), j.clone()],
+        |t| t[0].fmod(&t[1]),
         0.0,
         0.0,
     );

@@ -110,3 +110,21 @@ def test_edges_match_torch():
             (g,) = m.autograd.grad(f(m, x).sum(), x)
             grads.append(np.array(g.tolist()))
         np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("op", ["remainder", "fmod"])
+def test_remainder_and_fmod_gradients(op):
+    # Away from the jumps (a / b not an integer) both are smooth: d/da = 1, d/db = -q(a / b).
+    a = rg.tensor([5.5, -3.2, 7.3, -0.4], dtype=rg.float64, requires_grad=True)
+    b = rg.tensor([2.1, 2.3, -3.1, 0.7], dtype=rg.float64, requires_grad=True)
+    assert gradcheck(lambda a, b: getattr(a, op)(b), (a, b))
+    ga, gb = rg.autograd.grad(getattr(a, op)(b).sum(), [a, b])
+    q = np.floor if op == "remainder" else np.trunc
+    np.testing.assert_array_equal(ga.tolist(), [1.0] * 4)
+    np.testing.assert_allclose(gb.tolist(), -q(np.array(a.tolist()) / np.array(b.tolist())), rtol=1e-15)
+    expected = np.fmod if op == "fmod" else np.remainder
+    np.testing.assert_allclose(getattr(a, op)(b).tolist(), expected(a.tolist(), b.tolist()), rtol=1e-15)
+    ints = rg.tensor([5, -5, 7, -7])
+    assert getattr(ints, op)(3).tolist() == expected([5, -5, 7, -7], 3).tolist()
+    with pytest.raises(RuntimeError, match="ZeroDivisionError"):
+        getattr(ints, op)(0)

@@ -522,38 +522,15 @@ def _promote_scalar(self, other):
     return self, other
 
 
+_rust_fmod = Tensor.fmod
+
+
 def _fmod(self, other):
-    """``self - trunc(self / other) * other``: the remainder with the sign of the dividend. Values on
-    the CPU are std::fmod's (exact); the gradient is PyTorch's (1 and -trunc(self / other))."""
-    if not isinstance(other, (Tensor, numbers.Real)):
+    """C's fmod: the remainder with the sign of the dividend (one Rust op; its gradient is
+    PyTorch's: 1 and -trunc(self / other))."""
+    out = _rust_fmod(self, other) if isinstance(other, (Tensor, numbers.Real)) else NotImplemented
+    if out is NotImplemented:
         raise TypeError(f"fmod(): argument 'other' (position 1) must be Tensor or Number, not {type(other).__name__}")
-    self, other = _promote_scalar(self, other)
-    floating = self.is_floating_point() or (isinstance(other, Tensor) and other.is_floating_point())
-    if not floating:
-        zero = (other == 0).any() if isinstance(other, Tensor) else other == 0
-        if bool(zero):
-            raise RuntimeError("ZeroDivisionError")
-        a = self.detach().cpu().numpy()
-        b = other.detach().cpu().numpy() if isinstance(other, Tensor) else other
-        out = _C.from_numpy(np.ascontiguousarray(np.fmod(a, b).astype(np.int64)))
-        return out.to(self.device)
-    if isinstance(other, Tensor) and other.dtype != self.dtype:
-        if not self.is_floating_point():
-            self = self.to(other.dtype)
-        elif not other.is_floating_point():
-            other = other.to(self.dtype)
-        elif other.dtype == _C.float64:
-            self = self.to(_C.float64)
-        else:
-            other = other.to(self.dtype)
-    q = (self / other).trunc().detach()
-    out = self - q * other
-    if self.is_cpu and (not isinstance(other, Tensor) or other.is_cpu):
-        a = self.detach().numpy()
-        b = other.detach().numpy() if isinstance(other, Tensor) else other
-        with np.errstate(all="ignore"):
-            exact = _C.from_numpy(np.ascontiguousarray(np.fmod(a, b).astype(a.dtype, copy=False)))
-        out = out + (exact - out.detach())
     return out
 
 

@@ -88,7 +88,10 @@ pub enum BinaryOp {
     Maximum,
     Minimum,
     FloorDivide,
+    /// Python's `%`: the remainder with the divisor's sign.
     Remainder,
+    /// C's `fmod`: the remainder with the dividend's sign.
+    Fmod,
     Eq,
     Ne,
     Lt,

@@ -16,6 +16,8 @@ fn node_name(op: BinaryOp) -> &'static str {
         BinaryOp::Pow => "PowBackward1",
         BinaryOp::Maximum => "MaximumBackward0",
         BinaryOp::Minimum => "MinimumBackward0",
+        BinaryOp::Remainder => "RemainderBackward0",
+        BinaryOp::Fmod => "FmodBackward0",
         _ => "NotDifferentiable",
     }
 }
@@ -165,6 +167,24 @@ fn record_binary(
                             .transpose()?,
                     )
                 }
+                BinaryOp::Remainder | BinaryOp::Fmod => {
+                    // a - q(a / b) * b with q floor (remainder) or trunc (fmod), piecewise
+                    // constant: d/da = 1, d/db = -q(a / b).
+                    let (a, b) = (ctx.saved(0), ctx.saved(1));
+                    let gb = ctx
+                        .needs_input_grad(1)
+                        .then(|| -> Result<Tensor> {
+                            let ratio = a.div(b)?;
+                            let q = if op == BinaryOp::Remainder {
+                                ratio.floor()?
+                            } else {
+                                ratio.trunc()?
+                            };
+                            g.mul(&q)?.neg()
+                        })
+                        .transpose()?;
+                    (Some(g.clone()), gb)
+                }
                 _ => (None, None),
             };
             Ok(vec![
@@ -209,6 +229,8 @@ binary_methods! {
     floor_divide, floor_divide_scalar, BinaryOp::FloorDivide;
     /// Python-style remainder (the sign of the divisor).
     remainder, remainder_scalar, BinaryOp::Remainder;
+    /// C-style remainder (the sign of the dividend).
+    fmod, fmod_scalar, BinaryOp::Fmod;
     /// `==`, elementwise, as a bool tensor.
     eq, eq_scalar, BinaryOp::Eq;
     /// `!=`, elementwise.

@@ -860,6 +860,9 @@ impl PyTensor {
     fn remainder(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binop(py, BinaryOp::Remainder, other, false)
     }
+    fn fmod(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.binop(py, BinaryOp::Fmod, other, false)
+    }
     fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> R {
         let o = convert::tensor(other, "other")?;
         Ok(compute(py, self.work(), || self.t.maximum(&o)).py()?.into())

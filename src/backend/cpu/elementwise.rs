@@ -369,6 +369,8 @@ fn float_binary<T: Float + CpuElement>(
                 r
             }
         }),
+        // Rust's float `%` is C's fmod.
+        BinaryOp::Fmod => map!(|x: T, y: T| T::from_f64(x.to_f64() % y.to_f64())),
         BinaryOp::Eq => test!(|x: T, y: T| x == y),
         BinaryOp::Ne => test!(|x: T, y: T| x != y),
         BinaryOp::Lt => test!(|x: T, y: T| x < y),
@@ -475,6 +477,10 @@ fn int_binary(
                     r
                 }
             })
+        }
+        BinaryOp::Fmod => {
+            divisor_has_zero()?;
+            map!(|x: i64, y: i64| x.wrapping_rem(y))
         }
         BinaryOp::Eq => test!(|x: i64, y: i64| x == y),
         BinaryOp::Ne => test!(|x: i64, y: i64| x != y),

@@ -154,6 +154,7 @@ fn binary_code(op: BinaryOp) -> (i32, UParams) {
         BinaryOp::GeluTanhBackward => (23, none),
         BinaryOp::SiluBackward => (24, none),
         BinaryOp::ClampBackward { min, max } => (25, clamp_params(min, max)),
+        BinaryOp::Fmod => (26, none),
     }
 }
 
@@ -196,7 +197,8 @@ fn check_binary(op: BinaryOp, dtype: DType) -> Result<()> {
             | BinaryOp::Minimum
             | BinaryOp::Pow
             | BinaryOp::FloorDivide
-            | BinaryOp::Remainder => Ok(()),
+            | BinaryOp::Remainder
+            | BinaryOp::Fmod => Ok(()),
             o if o.returns_bool() => Ok(()),
             other => Err(not_for(other, dtype)),
         },
