@@ -332,3 +332,11 @@ def test_torch_parity_float32_quantile():
         rx = rg.tensor(a).quantile(rg.tensor([0.1, 0.6]), dim=1, interpolation=method)
         ry = torch.tensor(a).quantile(torch.tensor([0.1, 0.6]), dim=1, interpolation=method)
         np.testing.assert_allclose(n(rx), ry.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_quantile_nearest_rounds_half_to_even():
+    x = rg.tensor([1.0, 2.0, 3.0, 4.0, 5.0], dtype=rg.float64)
+    q = [0.125, 0.375, 0.625, 0.875]  # ranks 0.5, 1.5, 2.5, 3.5
+    got = x.quantile(rg.tensor(q, dtype=rg.float64), interpolation="nearest")
+    np.testing.assert_array_equal(n(got), [1.0, 3.0, 3.0, 5.0])
+    np.testing.assert_array_equal(n(got), np.quantile(n(x), q, method="nearest"))
