@@ -50,6 +50,9 @@ from ._ops_extra import (  # noqa: F401  (also adds the Tensor methods)
 from ._ops_sort import (  # noqa: F401  (also adds the Tensor methods)
     kthvalue, median, mode, moveaxis, movedim, msort, nanmedian, nanquantile, quantile,
 )
+from ._ops_search import (  # noqa: F401  (also adds the Tensor methods)
+    bincount, bucketize, histc, searchsorted, unique, unique_consecutive,
+)
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
