@@ -184,6 +184,6 @@ for _name in [
 del _name
 
 # Subpackages (imported last: they use the names above).
-from . import autograd, backends, cuda, return_types  # noqa: E402
+from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
