@@ -224,3 +224,11 @@ def test_searchsorted_torch():
                                       torch.searchsorted(torch.tensor(s), torch.tensor(v), right=right).numpy())
         np.testing.assert_array_equal(n(rg.bucketize(rg.tensor(v), rg.tensor(s[1]), right=right)),
                                       torch.bucketize(torch.tensor(v), torch.tensor(s[1]), right=right).numpy())
+
+
+def test_type_errors():
+    with pytest.raises(TypeError, match=re.escape("bincount(): argument 'weights' (position 1) must be Tensor, not str")):
+        rg.tensor([1, 2]).bincount("x")
+    with pytest.raises(TypeError, match=re.escape("searchsorted(): argument 'sorted_sequence' (position 1) must be "
+                                                  "Tensor, not list")):
+        rg.searchsorted([1, 2], rg.tensor([1]))

@@ -100,6 +100,8 @@ def unique_consecutive(input, return_inverse=False, return_counts=False, dim=Non
 # ----- bincount / histc ---------------------------------------------------------------------------
 
 def _bincount(self, weights=None, minlength=0):
+    if weights is not None and not isinstance(weights, Tensor):
+        raise TypeError(f"bincount(): argument 'weights' (position 1) must be Tensor, not {type(weights).__name__}")
     if self.is_floating_point() or self.dtype == _C.bool:
         name = "Float" if self.dtype == _C.float32 else "Double" if self.dtype == _C.float64 else "Bool"
         raise NotImplementedError(f'"bincount_cpu" not implemented for \'{name}\'')
@@ -152,7 +154,8 @@ def _histc(self, bins=100, min=0, max=0):  # noqa: A002
     keep = (a >= lo_c) & (a <= hi_c)
     v = a[keep]
     # PyTorch's bin: (v - min) * bins / (max - min), computed in the input's dtype; max goes to the last bin
-    pos = ((v - lo_c) * np_dtype.type(bins) / (hi_c - lo_c)).astype(np.int64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        pos = ((v - lo_c) * np_dtype.type(bins) / (hi_c - lo_c)).astype(np.int64)
     pos = np.minimum(pos, bins - 1)
     hist = np.bincount(pos, minlength=bins).astype(np_dtype)
     return _to(hist, self, self.dtype)
@@ -175,6 +178,9 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
                                "left while right was True")
         right = side == "right"
     s = sorted_sequence
+    if not isinstance(s, Tensor):
+        raise TypeError("searchsorted(): argument 'sorted_sequence' (position 1) must be Tensor, not "
+                        f"{type(s).__name__}")
     if s.dim() == 0:
         raise RuntimeError("torch.searchsorted(): boundaries tensor should have positive dimension, but got 0 "
                            "dimension")
