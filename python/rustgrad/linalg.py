@@ -54,7 +54,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
                            "operation does not have an identity")
     if ndim == 0:
         return x.abs() if ord != 0 else (x != 0).to(x.dtype) + x.abs().clamp_max(0.0)
-    if not dims:  # dim=() reduces nothing... PyTorch reads it as all dims
+    if not dims:  # dim=() means all dims, as in PyTorch
         dims = list(range(ndim))
     if ord == 0:
         return (x != 0).to(x.dtype).sum(tuple(dims), keepdim) + x.abs().clamp_max(0.0).sum(tuple(dims), keepdim)
