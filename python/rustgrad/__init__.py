@@ -47,6 +47,12 @@ from ._ops_extra import (  # noqa: F401  (also adds the Tensor methods)
     addbmm, baddbmm, cartesian_prod, cdist, count_nonzero, diag, diag_embed, diagonal, einsum, fmod, frac, hypot,
     kron, logaddexp, logit, meshgrid, nanmean, nansum, repeat_interleave, roll, tensordot, trace,
 )
+from ._ops_sort import (  # noqa: F401  (also adds the Tensor methods)
+    kthvalue, median, mode, moveaxis, movedim, msort, nanmedian, nanquantile, quantile,
+)
+from ._ops_search import (  # noqa: F401  (also adds the Tensor methods)
+    bincount, bucketize, histc, searchsorted, unique, unique_consecutive,
+)
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
@@ -178,6 +184,6 @@ for _name in [
 del _name
 
 # Subpackages (imported last: they use the names above).
-from . import autograd, backends, cuda, return_types  # noqa: E402
+from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402

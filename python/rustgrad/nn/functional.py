@@ -14,6 +14,7 @@ from .modules.utils import _list_with_default, _pair, _single
 Tensor = _C.Tensor
 
 __all__ = [
+    "affine_grid", "grid_sample",
     "relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "gelu", "elu", "elu_", "selu", "silu", "softplus",
     "hardtanh", "hardtanh_", "logsigmoid", "sigmoid", "tanh", "softmax", "softmin", "log_softmax", "hardswish",
     "hardsigmoid", "mish", "softsign", "tanhshrink", "glu", "threshold", "threshold_", "prelu", "linear",
@@ -1740,3 +1741,6 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     if p != (0, 0):
         out = out[:, :, p[0]:p[0] + h, p[1]:p[1] + w]
     return out if batched else out.squeeze(0)
+
+
+from ._grid import affine_grid, grid_sample  # noqa: E402
