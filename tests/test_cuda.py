@@ -299,6 +299,29 @@ for xs, ns in [((7, 33), (33,)), ((2, 3, 1000), (3, 1000)), ((1, 1), (1,))]:
     op(f"layer_norm_plain{xs}", [xs])(lambda m, F, x, ns=ns: F.layer_norm(x, ns))
 op("embedding", [(9, 33), ("int", 9, (7, 5))])(lambda m, F, w, i: F.embedding(i, w, padding_idx=2))
 
+# Ops built in Python from the ones above (no kernels of their own): their device paths.
+op("cumsum", [(7, 33)])(lambda m, F, x: x.cumsum(1) + x.cumsum(0))
+op("fmod_remainder", [(7, 33), ("pos", (33,))])(lambda m, F, a, b: m.fmod(a * 3, b) + (a * 3).remainder(b))
+for p in (1, 2, 3, float("inf")):
+    op(f"norm_{p}", [(7, 33)])(lambda m, F, x, p=p: x.norm(p, dim=1))
+op("prod_dim", [(7, 5)])(lambda m, F, x: x.prod(1))
+op("einsum_bmm", [(3, 7, 5), (3, 5, 4)])(lambda m, F, a, b: m.einsum("bij,bjk->bik", a, b))
+op("cdist", [(7, 5), (9, 5)])(lambda m, F, a, b: m.cdist(a, b))
+op("group_norm", [(2, 6, 5, 4), (6,), (6,)])(lambda m, F, x, w, b: F.group_norm(x, 3, w, b))
+op("conv1d", [(2, 3, 17), (4, 3, 3), (4,)])(lambda m, F, x, w, b: F.conv1d(x, w, b, padding=1))
+op("grid_sample", [(2, 3, 5, 6), (2, 4, 4, 2)])(
+    lambda m, F, x, g: F.grid_sample(x, g.tanh(), align_corners=False))
+op("median_dim", [(7, 33)])(lambda m, F, x: x.median(1)[0])
+op("quantile", [(7, 33)])(lambda m, F, x: m.quantile(x, 0.3, dim=1))
+op("roll_tril", [(7, 33)])(lambda m, F, x: m.tril(x.roll(2, 1)))
+op("smooth_l1_kl_div", [(7, 5), (7, 5)])(
+    lambda m, F, x, y: F.smooth_l1_loss(x, y) + F.kl_div(x.log_softmax(1), y.softmax(1), reduction="batchmean"))
+op("pixel_shuffle", [(2, 8, 3, 3)])(lambda m, F, x: F.pixel_shuffle(x, 2))
+op("adaptive_max_pool2d", [(2, 3, 7, 9)])(lambda m, F, x: F.adaptive_max_pool2d(x, (3, 4)))
+op("unfold", [(2, 3, 6, 5)])(lambda m, F, x: F.unfold(x, 2, padding=1))
+op("sdpa_causal", [(2, 3, 7, 8), (2, 3, 7, 8), (2, 3, 7, 8)])(
+    lambda m, F, q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True))
+
 op("gather", [(7, 33), ("int", 33, (7, 9))])(lambda m, F, x, i: x.gather(1, i))
 op("scatter_add", [(7, 33), ("int", 33, (7, 9)), (7, 9)])(lambda m, F, x, i, s: x.scatter_add(1, i, s))
 op("index_select", [(7, 33), ("int", 7, (5,))])(lambda m, F, x, i: x.index_select(0, i))
