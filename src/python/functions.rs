@@ -677,6 +677,19 @@ fn get_num_threads() -> usize {
     crate::backend::cpu::threads::num_threads()
 }
 
+/// The float32 multiply-add peak of `threads` threads in FLOP/s, measured over `seconds` (None
+/// where no vector FMA is known); benchmarks quote matmul's throughput as a share of it.
+#[pyfunction]
+fn _cpu_peak_flops(py: Python<'_>, threads: usize, seconds: f64) -> Option<f64> {
+    let seconds = if seconds.is_finite() {
+        seconds.clamp(0.0, 10.0)
+    } else {
+        0.0
+    };
+    let time = std::time::Duration::from_secs_f64(seconds);
+    py.detach(|| crate::backend::cpu::peak::fma_peak_flops(threads, time))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(tensor, m)?)?;
     m.add_function(wrap_pyfunction!(as_tensor, m)?)?;
@@ -713,5 +726,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(isclose, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(_cpu_peak_flops, m)?)?;
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod elementwise;
 pub mod index;
 pub mod math;
 pub mod matmul;
+pub mod peak;
 pub mod nn;
 pub mod reduce;
 pub mod strided;
