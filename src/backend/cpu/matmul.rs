@@ -164,8 +164,10 @@ unsafe fn gemm_raw<T: CpuElement>(
     if threads > 1 {
         // One block of the output per thread, each a single-threaded gemm. Splitting the
         // columns halves each thread's packing of B, the rows that of A: split the side of the
-        // larger operand.
-        let by_cols = n > m;
+        // larger operand, and the columns of a square product (single-threaded gemm packs A
+        // again for every 768 columns, so halves of 1024 columns pack it once, not twice:
+        // 1024^3 on 2 threads, alternating, 7.6 against 7.85 ms median of 8 runs).
+        let by_cols = n >= m;
         let (len, align) = if by_cols { (n, 16) } else { (m, 8) };
         let block = len.div_ceil(threads).next_multiple_of(align);
         let dst = SyncPtr(out);
