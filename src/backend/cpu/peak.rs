@@ -58,9 +58,10 @@ fn fma_round(lanes: usize, iters: usize) -> f32 {
     // SAFETY: `vector_lanes` found the instructions each kernel needs.
     unsafe {
         if lanes == 16 {
-            return x86::fma_avx512(iters);
+            x86::fma_avx512(iters)
+        } else {
+            x86::fma_avx2(iters)
         }
-        return x86::fma_avx2(iters);
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
