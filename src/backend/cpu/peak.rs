@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 /// Independent multiply-add chains per thread: latency (4 cycles) times FMA ports (2), with room.
 const CHAINS: usize = 12;
 
+/// Most threads a probe starts (a count beyond any machine's cores measures nothing more).
+const MAX_THREADS: usize = 1024;
+
 /// Float32 FLOP/s of `threads` threads each running vector multiply-adds for `time`, or None
 /// where no vector FMA is known (only x86-64 with AVX-512F or AVX2 + FMA is measured).
 pub fn fma_peak_flops(threads: usize, time: Duration) -> Option<f64> {
     let lanes = vector_lanes()?;
+    let threads = threads.clamp(1, MAX_THREADS);
     let rates: Vec<f64> = std::thread::scope(|s| {
         // A thread the OS refuses only leaves its share out.
-        let others: Vec<_> = (1..threads.max(1))
+        let others: Vec<_> = (1..threads)
             .filter_map(|_| {
                 std::thread::Builder::new()
                     .spawn_scoped(s, move || one_thread(lanes, time))
