@@ -295,16 +295,22 @@ pub fn parallel_for(parts: usize, f: impl Fn(usize) + Sync) {
 }
 
 /// Calls `f(offset, chunk)` for consecutive `chunk`-element pieces of `data` (the last may be
-/// shorter), in parallel.
+/// shorter), in parallel: a few runs of consecutive pieces per thread. Small pieces claimed one
+/// at a time would interleave the threads' writes within cache lines (2x2 max-pooling of
+/// 4096 planes of 14x14, one piece per plane, ran 2-7x slower on two threads than on one).
 pub fn par_chunks_mut<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     let n = data.len();
     let chunk = chunk.max(1);
+    let pieces = n.div_ceil(chunk);
+    let per_task = pieces.div_ceil(num_threads() * 4).max(1);
     let ptr = SyncPtr(data.as_mut_ptr());
-    parallel_for(n.div_ceil(chunk), |i| {
-        let start = i * chunk;
-        // SAFETY: the pieces are disjoint and inside `data`, which we borrow mutably.
-        let piece = unsafe { ptr.slice(start, chunk.min(n - start)) };
-        f(start, piece)
+    parallel_for(pieces.div_ceil(per_task), |task| {
+        for i in task * per_task..pieces.min((task + 1) * per_task) {
+            let start = i * chunk;
+            // SAFETY: the pieces are disjoint and inside `data`, which we borrow mutably.
+            let piece = unsafe { ptr.slice(start, chunk.min(n - start)) };
+            f(start, piece)
+        }
     });
 }
 
