@@ -289,7 +289,11 @@ mod avx512 {
                 start,
             );
             _mm512_mask_storeu_epi64(idx.wrapping_add(c), mask8(m), first);
-            _mm512_mask_storeu_epi64(idx.wrapping_add(c + 8), mask8(m.saturating_sub(8)), second);
+            // No store under an empty mask: Zen 4 takes ~200 cycles over one (the 7-wide rows
+            // of a 14x14 plane pooled 3.5x slower: 2.07 against 0.59 ms at 64x64x14x14).
+            if m > 8 {
+                _mm512_mask_storeu_epi64(idx.wrapping_add(c + 8), mask8(m - 8), second);
+            }
             c += 16;
         }
     }
