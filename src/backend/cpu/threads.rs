@@ -301,16 +301,12 @@ pub fn parallel_for(parts: usize, f: impl Fn(usize) + Sync) {
 pub fn par_chunks_mut<T: Send>(data: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     let n = data.len();
     let chunk = chunk.max(1);
-    let pieces = n.div_ceil(chunk);
-    let per_task = pieces.div_ceil(num_threads() * 4).max(1);
     let ptr = SyncPtr(data.as_mut_ptr());
-    parallel_for(pieces.div_ceil(per_task), |task| {
-        for i in task * per_task..pieces.min((task + 1) * per_task) {
-            let start = i * chunk;
-            // SAFETY: the pieces are disjoint and inside `data`, which we borrow mutably.
-            let piece = unsafe { ptr.slice(start, chunk.min(n - start)) };
-            f(start, piece)
-        }
+    par_for_each(n.div_ceil(chunk), |i| {
+        let start = i * chunk;
+        // SAFETY: the pieces are disjoint and inside `data`, which we borrow mutably.
+        let piece = unsafe { ptr.slice(start, chunk.min(n - start)) };
+        f(start, piece)
     });
 }
 

@@ -257,7 +257,7 @@ mod avx512 {
 
     type Acc<const NV: usize, const C: usize> = [[__m512; C]; NV];
 
-    /// Bytes of the streamed operand per block: what a quarter of a 1-2 MiB L2 holds. Streamed
+    /// Bytes of the streamed operand per block: a quarter of a 1 MiB L2. Streamed
     /// in order, it arrives from L2 as fast as from L1, while every block boundary costs a
     /// store and reload of all partial sums: at the seed's conv2 (72 KiB of weights), 16 KiB
     /// blocks measured 3-4% slower than none on Zen 4, and no different on Emerald Rapids.
