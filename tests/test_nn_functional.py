@@ -315,6 +315,24 @@ def test_relu_sigmoid_tanh():
     np.testing.assert_allclose(F.tanh(x).numpy(), np.tanh(x.numpy()), rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [6, 100_003])
+def test_relu_special_values_on_both_loop_paths(dtype, n):
+    # n=100_003 takes the threaded, vectorized loop; NaN stays NaN, -0.0 and -inf become 0.
+    special = np.array([np.nan, -0.0, -1.0, 2.0, np.inf, -np.inf], dtype=dtype)
+    x = np.resize(special, n)
+    y = F.relu(rustgrad.tensor(x)).numpy()
+    want = np.where(np.isnan(x), x, np.maximum(x, 0).astype(dtype))
+    np.testing.assert_array_equal(y, want)
+    assert not np.signbit(y[1::6]).any()
+
+
+def test_large_sum_matches_float64():
+    x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
+    got = float(rustgrad.tensor(x).sum())
+    assert abs(got - x.astype(np.float64).sum()) <= 1e-6 * np.abs(x).sum()
+
+
 def test_softmax_implicit_dim_as_pytorch():
     for shape, dim in [((5,), 0), ((2, 5), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), 1)]:
         x = rustgrad.randn(*shape)

@@ -1,6 +1,7 @@
 //! Elementwise kernels: unary maps, broadcast binary maps, `where`, casts and strided copies.
 
 use crate::backend::cpu::math;
+use crate::backend::cpu::simd::vectorized;
 use crate::backend::cpu::strided::RowPlan;
 use crate::backend::cpu::threads::par_split_mut;
 use crate::backend::{BinaryOp, UnaryOp};
@@ -21,27 +22,31 @@ pub fn map_unary<T: CpuElement, O: CpuElement>(
         let src = &src[r];
         par_split_mut(out.as_mut_slice(), |start, chunk| {
             let len = chunk.len();
-            for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
-                *o = f(x);
-            }
+            vectorized(|| {
+                for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
+                    *o = f(x);
+                }
+            })
         });
     } else {
         let plan = RowPlan::new(layout.shape(), [layout]);
         let s = plan.inner_strides[0];
-        plan.fill_rows(out.as_mut_slice(), |row, [off]| match s {
-            // An expanded value (a broadcast gradient): one evaluation, then a fill.
-            0 => row.fill(f(src[off])),
-            1 => {
-                let len = row.len();
-                for (o, &x) in row.iter_mut().zip(&src[off..off + len]) {
-                    *o = f(x);
+        plan.fill_rows(out.as_mut_slice(), |row, [off]| {
+            vectorized(|| match s {
+                // An expanded value (a broadcast gradient): one evaluation, then a fill.
+                0 => row.fill(f(src[off])),
+                1 => {
+                    let len = row.len();
+                    for (o, &x) in row.iter_mut().zip(&src[off..off + len]) {
+                        *o = f(x);
+                    }
                 }
-            }
-            _ => {
-                for (i, o) in row.iter_mut().enumerate() {
-                    *o = f(src[off + i * s]);
+                _ => {
+                    for (i, o) in row.iter_mut().enumerate() {
+                        *o = f(src[off + i * s]);
+                    }
                 }
-            }
+            })
         });
     }
     Ok(out)
@@ -63,10 +68,11 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
             let (a, b) = (&a[ra], &b[rb]);
             par_split_mut(out.as_mut_slice(), |start, chunk| {
                 let end = start + chunk.len();
-                let chunk = &mut chunk[..];
-                for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
-                    *o = f(x, y);
-                }
+                vectorized(|| {
+                    for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
+                        *o = f(x, y);
+                    }
+                })
             });
             return Ok(out);
         }
@@ -77,7 +83,7 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
     let [sa, sb] = plan.inner_strides;
     plan.fill_rows(out.as_mut_slice(), |row, [oa, ob]| {
         let len = row.len();
-        match (sa, sb) {
+        vectorized(|| match (sa, sb) {
             (1, 1) => {
                 for ((o, &x), &y) in row.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
                     *o = f(x, y);
@@ -100,7 +106,7 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
                     *o = f(a[oa + i * sa], b[ob + i * sb]);
                 }
             }
-        }
+        })
     });
     Ok(out)
 }
@@ -167,8 +173,8 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
             v
         }),
         UnaryOp::Square => map!(|v: T| v * v),
-        // NaN stays NaN, as in PyTorch.
-        UnaryOp::Relu => map!(move |v: T| if v > zero || v.is_nan() { v } else { zero }),
+        // NaN stays NaN, as in PyTorch (`NaN <= 0` is false); one compare, so it vectorizes.
+        UnaryOp::Relu => map!(move |v: T| if v <= zero { zero } else { v }),
         UnaryOp::Exp => map!(|v: T| v.exp()),
         UnaryOp::Log => map!(|v: T| v.ln()),
         UnaryOp::Sqrt => map!(|v: T| v.sqrt()),

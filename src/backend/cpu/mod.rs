@@ -7,5 +7,6 @@ pub mod matmul;
 pub mod nn;
 pub mod peak;
 pub mod reduce;
+pub mod simd;
 pub mod strided;
 pub mod threads;

@@ -1,5 +1,6 @@
 //! Reductions over a set of dims (sum, mean, prod, max, min, all, any) and max/min with indices.
 
+use crate::backend::cpu::simd::vectorized;
 use crate::backend::cpu::strided::RowPlan;
 use crate::backend::cpu::threads::{self, SyncPtr, PARALLEL_THRESHOLD};
 use crate::backend::ReduceOp;
@@ -26,22 +27,27 @@ fn split(layout: &Layout, dims: &[usize]) -> (Layout, Layout) {
     )
 }
 
-/// Sum of a contiguous slice: eight f64 lanes, so long f32 sums keep their precision.
+/// Sum of a contiguous slice in f64, so long f32 sums keep their precision. Thirty-two lanes:
+/// four independent chains of vector adds hide the add latency (one chain ran at a third of the
+/// speed of memory).
 #[inline]
 fn sum_slice<T: Element>(x: &[T]) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let chunks = x.chunks_exact(8);
-    let rest = chunks.remainder();
-    for c in chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l += v.to_f64();
+    const LANES: usize = 32;
+    vectorized(|| {
+        let mut lanes = [0.0f64; LANES];
+        let chunks = x.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += v.to_f64();
+            }
         }
-    }
-    let mut s: f64 = lanes.iter().sum();
-    for &v in rest {
-        s += v.to_f64();
-    }
-    s
+        let mut s: f64 = lanes.iter().sum();
+        for &v in rest {
+            s += v.to_f64();
+        }
+        s
+    })
 }
 
 /// Calls `f(slice_or_none, base, stride_row)` for each row of the reduced block at `base`.
