@@ -327,6 +327,34 @@ def test_relu_special_values_on_both_loop_paths(dtype, n):
     assert not np.signbit(y[1::6]).any()
 
 
+def _sigmoid64(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@pytest.mark.parametrize(
+    "name, fn, ref",
+    [
+        ("exp", lambda t: t.exp(), np.exp),
+        ("tanh", lambda t: t.tanh(), np.tanh),
+        ("sigmoid", lambda t: t.sigmoid(), lambda x: _sigmoid64(x)),
+        ("silu", F.silu, lambda x: x * _sigmoid64(x)),
+    ],
+)
+def test_float32_transcendentals_match_float64(name, fn, ref):
+    # The float32 kernels are our own vectorized polynomials: a few ulp of the float64 result.
+    x = np.concatenate([np.linspace(-100, 88, 200_001), [0.0, -0.0, 1e-30, -1e-30]])
+    x = x.astype(np.float32)
+    with np.errstate(over="ignore"):
+        want = ref(x.astype(np.float64))
+    got = fn(rustgrad.tensor(x)).numpy().astype(np.float64)
+    tiny = np.finfo(np.float32).tiny
+    np.testing.assert_allclose(got, want, rtol=5e-7, atol=tiny, err_msg=name)
+    special = rustgrad.tensor([np.nan, np.inf, -np.inf], dtype=rustgrad.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        np.testing.assert_array_equal(fn(special).numpy(), ref(special.numpy().astype(np.float64)).astype(np.float32))
+
+
 def test_large_sum_matches_float64():
     x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
     got = float(rustgrad.tensor(x).sum())

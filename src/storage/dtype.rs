@@ -261,6 +261,8 @@ pub trait Float:
     fn sin(self) -> Self;
     fn cos(self) -> Self;
     fn tanh(self) -> Self;
+    /// The logistic sigmoid `1 / (1 + e^-x)`.
+    fn sigmoid(self) -> Self;
     fn powf(self, e: Self) -> Self;
     fn is_nan(self) -> bool;
     fn max_val(self, other: Self) -> Self;
@@ -273,15 +275,17 @@ pub trait Float:
     fn round_half_even(self) -> Self;
 }
 
+// exp, tanh and sigmoid come in per type: float32's are math.rs's vectorizable versions,
+// float64's the standard library's (libm) and the overflow-safe f64 sigmoid.
 macro_rules! impl_float {
-    ($t:ty) => {
+    ($t:ty, exp: $exp:path, tanh: $tanh:path, sigmoid: $sigmoid:path) => {
         impl Float for $t {
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const INFINITY: Self = <$t>::INFINITY;
             const NAN: Self = <$t>::NAN;
             #[inline]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                $exp(self)
             }
             #[inline]
             fn ln(self) -> Self {
@@ -305,7 +309,11 @@ macro_rules! impl_float {
             }
             #[inline]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                $tanh(self)
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                $sigmoid(self)
             }
             #[inline]
             fn powf(self, e: Self) -> Self {
@@ -363,8 +371,9 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f32);
-impl_float!(f64);
+use crate::backend::cpu::math;
+impl_float!(f32, exp: math::exp_f32, tanh: math::tanh_f32, sigmoid: math::sigmoid_f32);
+impl_float!(f64, exp: f64::exp, tanh: f64::tanh, sigmoid: math::sigmoid);
 
 /// Runs `$body` with `$T` bound to the Rust element type of `$dtype`.
 #[macro_export]

@@ -22,7 +22,7 @@ pub fn map_unary<T: CpuElement, O: CpuElement>(
         let src = &src[r];
         par_split_mut(out.as_mut_slice(), |start, chunk| {
             let len = chunk.len();
-            vectorized(|| {
+            vectorized!({
                 for (o, &x) in chunk.iter_mut().zip(&src[start..start + len]) {
                     *o = f(x);
                 }
@@ -32,7 +32,7 @@ pub fn map_unary<T: CpuElement, O: CpuElement>(
         let plan = RowPlan::new(layout.shape(), [layout]);
         let s = plan.inner_strides[0];
         plan.fill_rows(out.as_mut_slice(), |row, [off]| {
-            vectorized(|| match s {
+            vectorized!(match s {
                 // An expanded value (a broadcast gradient): one evaluation, then a fill.
                 0 => row.fill(f(src[off])),
                 1 => {
@@ -68,7 +68,7 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
             let (a, b) = (&a[ra], &b[rb]);
             par_split_mut(out.as_mut_slice(), |start, chunk| {
                 let end = start + chunk.len();
-                vectorized(|| {
+                vectorized!({
                     for ((o, &x), &y) in chunk.iter_mut().zip(&a[start..end]).zip(&b[start..end]) {
                         *o = f(x, y);
                     }
@@ -83,7 +83,7 @@ pub fn map_binary<A: CpuElement, B: CpuElement, O: CpuElement>(
     let [sa, sb] = plan.inner_strides;
     plan.fill_rows(out.as_mut_slice(), |row, [oa, ob]| {
         let len = row.len();
-        vectorized(|| match (sa, sb) {
+        vectorized!(match (sa, sb) {
             (1, 1) => {
                 for ((o, &x), &y) in row.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
                     *o = f(x, y);
@@ -182,7 +182,7 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
         UnaryOp::Sin => map!(|v: T| v.sin()),
         UnaryOp::Cos => map!(|v: T| v.cos()),
         UnaryOp::Tanh => map!(|v: T| v.tanh()),
-        UnaryOp::Sigmoid => map!(|v: T| T::from_f64(math::sigmoid(v.to_f64()))),
+        UnaryOp::Sigmoid => map!(|v: T| v.sigmoid()),
         UnaryOp::Log1p => map!(|v: T| v.ln_1p()),
         UnaryOp::Expm1 => map!(|v: T| v.exp_m1()),
         UnaryOp::Reciprocal => map!(move |v: T| one / v),
@@ -195,10 +195,7 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
             T::from_f64(0.5 * x * (1.0 + math::erf(x * std::f64::consts::FRAC_1_SQRT_2)))
         }),
         UnaryOp::GeluTanh => map!(|v: T| T::from_f64(gelu_tanh(v.to_f64()))),
-        UnaryOp::Silu => map!(|v: T| {
-            let x = v.to_f64();
-            T::from_f64(x * math::sigmoid(x))
-        }),
+        UnaryOp::Silu => map!(|v: T| v * v.sigmoid()),
         UnaryOp::Erf => map!(|v: T| T::from_f64(math::erf(v.to_f64()))),
         UnaryOp::LeakyRelu(slope) => {
             let s = c(slope);
@@ -408,10 +405,9 @@ fn float_binary<T: Float + CpuElement>(
             let d = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * k * (1.0 + 3.0 * 0.044715 * x * x);
             g * T::from_f64(d)
         }),
-        BinaryOp::SiluBackward => map!(|g: T, x: T| {
-            let x = x.to_f64();
-            let s = math::sigmoid(x);
-            g * T::from_f64(s * (1.0 + x * (1.0 - s)))
+        BinaryOp::SiluBackward => map!(move |g: T, x: T| {
+            let s = x.sigmoid();
+            g * (s * (one + x * (one - s)))
         }),
         BinaryOp::ClampBackward { min, max } => {
             let (lo, hi) = (min.map(T::from_f64), max.map(T::from_f64));

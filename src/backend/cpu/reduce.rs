@@ -33,7 +33,7 @@ fn split(layout: &Layout, dims: &[usize]) -> (Layout, Layout) {
 #[inline]
 fn sum_slice<T: Element>(x: &[T]) -> f64 {
     const LANES: usize = 32;
-    vectorized(|| {
+    vectorized!({
         let mut lanes = [0.0f64; LANES];
         let chunks = x.chunks_exact(LANES);
         let rest = chunks.remainder();
