@@ -14,11 +14,11 @@ struct DimGeo {
 RG_DEV void acc_add(float* p, float v) { atomicAdd(p, v); }
 RG_DEV void acc_add(double* p, double v) { atomicAdd(p, v); }
 RG_DEV void acc_add(i64* p, i64 v) { atomicAdd((u64*)p, (u64)v); }
+// Every writer of a bool stores the same 1, so a plain byte store loses nothing; an atomicOr on
+// the enclosing 32-bit word would reach past the end of a buffer whose length is not a multiple
+// of 4 (compute-sanitizer reports it).
 RG_DEV void acc_add(u8* p, u8 v) {
-    if (!v) return;
-    u64 a = (u64)p;
-    unsigned* word = (unsigned*)(a & ~(u64)3);
-    atomicOr(word, 1u << (8 * (unsigned)(a & 3)));
+    if (v) *(volatile u8*)p = 1;
 }
 
 RG_DEV bool fix_pos(i64& v, i64 size) {

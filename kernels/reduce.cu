@@ -356,14 +356,14 @@ RG_DEV void softmax_bwd_cols(const T* g, const T* y, T* gx, i64 outer, i64 c, i6
 
 // The column kernels (a thread per (outer, inner) pair, 256-thread blocks) need up to 72 registers.
 #define SOFTMAX(S, T)                                                                                       \
-    KERNEL void softmax_rows_##S(const T* x, T* y, i64 outer, i64 c, int log) {                            \
+    KERNEL void __launch_bounds__(1024) softmax_rows_##S(const T* x, T* y, i64 outer, i64 c, int log) {                            \
         softmax_rows<T>(x, y, outer, c, log);                                                               \
     }                                                                                                       \
     KERNEL void __launch_bounds__(256) softmax_cols_##S(const T* x, T* y, i64 outer, i64 c, i64 inner,      \
                                                         int log) {                                          \
         softmax_cols<T>(x, y, outer, c, inner, log);                                                        \
     }                                                                                                       \
-    KERNEL void softmax_bwd_rows_##S(const T* g, const T* y, T* gx, i64 outer, i64 c, int log) {           \
+    KERNEL void __launch_bounds__(1024) softmax_bwd_rows_##S(const T* g, const T* y, T* gx, i64 outer, i64 c, int log) {           \
         softmax_bwd_rows<T>(g, y, gx, outer, c, log);                                                       \
     }                                                                                                       \
     KERNEL void __launch_bounds__(256) softmax_bwd_cols_##S(const T* g, const T* y, T* gx, i64 outer,       \

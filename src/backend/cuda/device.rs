@@ -340,16 +340,20 @@ impl CudaDevice {
             for (output, fresh) in tries {
                 let img = image(src, arch, output, fresh).map_err(Error::runtime)?;
                 loaded = self.rt.load_module(&img);
-                if loaded.is_ok() {
-                    break;
+                match &loaded {
+                    Ok(_) => break,
+                    // An earlier kernel's fault, reported here: no image would load.
+                    Err(RtError::Other(m)) if is_sticky(m) => break,
+                    Err(_) => {}
                 }
             }
-            loaded.map_err(|e| {
-                Error::runtime(format!(
+            loaded.map_err(|e| match e {
+                RtError::Other(m) if is_sticky(&m) => self.fault(RtError::Other(m)),
+                e => Error::runtime(format!(
                     "CUDA: the driver could not load the kernels of {}.cu: {}",
                     src.name,
                     Error::from(e)
-                ))
+                )),
             })?
         };
         #[cfg(feature = "cuda-emu")]
@@ -364,7 +368,10 @@ impl CudaDevice {
             return Ok(*f);
         }
         let m = self.module(src)?;
-        let f = self.rt.get_function(&m, name).map_err(Error::from)?;
+        let f = self.rt.get_function(&m, name).map_err(|e| match e {
+            RtError::Other(m) if is_sticky(&m) => self.fault(RtError::Other(m)),
+            e => Error::from(e),
+        })?;
         lock(&self.functions).insert(name, f);
         Ok(f)
     }
@@ -456,6 +463,10 @@ fn is_sticky(msg: &str) -> bool {
         "launch_timeout",
         "invalid program counter",
         "invalid_pc",
+        "address space",
+        "address_space",
+        "uncorrectable ecc",
+        "ecc_uncorrectable",
     ]
     .iter()
     .any(|w| m.contains(w))
@@ -492,6 +503,13 @@ mod tests {
             "CUDA error: invalid argument (CUDA_ERROR_INVALID_VALUE) in cuLaunchKernel"
         ));
         assert!(!is_sticky("CUDA error: out of memory"));
+        assert!(is_sticky(
+            "CUDA error: uncorrectable ECC error encountered (CUDA_ERROR_ECC_UNCORRECTABLE) in cuModuleLoadData"
+        ));
+        assert!(is_sticky("CUDA error: operation not supported on global/shared address space (CUDA_ERROR_INVALID_ADDRESS_SPACE) in cuStreamSynchronize"));
+        assert!(!is_sticky(
+            "CUDA error: a PTX JIT compilation failed, necessary symbols missing (CUDA_ERROR_INVALID_PTX)"
+        ));
         assert!(is_sticky(
             "CUDA error: invalid program counter (CUDA_ERROR_INVALID_PC) in cuStreamSynchronize"
         ));

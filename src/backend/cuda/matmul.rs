@@ -227,7 +227,12 @@ pub(crate) fn gemm(
     } else {
         None
     };
-    let bias_ptr = bias.map_or(0, |(s, off, _)| s.ptr_at(off));
+    // The bias of a band starting at row r0: a per-row bias (mode 1) moves with the rows.
+    let bias_at = |r0: usize| {
+        bias.map_or(0, |(s, off, mode)| {
+            s.ptr_at(off + if mode == 1 { r0 } else { 0 })
+        })
+    };
     // grid.y holds the row tiles (at most 65535): taller products run in bands of rows.
     let band_tiles = 65_535usize;
     let row_tiles = tiles(m, p.tile);
@@ -236,6 +241,7 @@ pub(crate) fn gemm(
         let t1 = (t0 + band_tiles).min(row_tiles);
         let mut gb = g;
         let r0 = t0 * p.tile;
+        let bias_ptr = bias_at(r0);
         gb.m = (m.min(t1 * p.tile) - r0) as i64;
         gb.a_off += (r0 * a.rs) as i64;
         gb.c_off += (r0 * c.rs) as i64;
