@@ -355,6 +355,23 @@ def test_float32_transcendentals_match_float64(name, fn, ref):
         np.testing.assert_array_equal(fn(special).numpy(), ref(special.numpy().astype(np.float64)).astype(np.float32))
 
 
+@pytest.mark.parametrize("n", [5, 16, 37, 1000])
+def test_softmax_contiguous_rows_match_float64(n):
+    rng = np.random.default_rng(n)
+    x = (rng.standard_normal((6, n)) * 10).astype(np.float32)
+    x[1, n // 2] = np.nan  # a NaN row is all NaN
+    x[2, :] = -np.inf  # an all -inf row is all NaN (0/0), as in PyTorch
+    x[3, 0] = -np.inf  # a single -inf is exp(-inf) = 0
+    with np.errstate(invalid="ignore"):
+        # x - max is rounded to float32 first, as any float32 softmax does (PyTorch's too).
+        z = (x - np.max(x, axis=1, keepdims=True)).astype(np.float64)
+        want = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        want_log = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    t = rustgrad.tensor(x)
+    np.testing.assert_allclose(F.softmax(t, dim=1).numpy(), want, rtol=2e-6, atol=1e-37)
+    np.testing.assert_allclose(F.log_softmax(t, dim=1).numpy(), want_log, rtol=2e-6, atol=1e-6)
+
+
 def test_large_sum_matches_float64():
     x = np.random.default_rng(0).standard_normal(1_000_003).astype(np.float32)
     got = float(rustgrad.tensor(x).sum())

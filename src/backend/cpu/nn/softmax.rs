@@ -1,5 +1,6 @@
 //! Softmax and log-softmax along one dim, and their backward passes, in one pass per row.
 
+use crate::backend::cpu::simd::vectorized;
 use crate::backend::cpu::strided::{out_index, rows};
 use crate::backend::cpu::threads::PARALLEL_THRESHOLD;
 use crate::backend::cpu::threads::{par_for_each, SyncPtr};
@@ -19,6 +20,11 @@ fn softmax_typed<T: Float + CpuElement>(
     let ptr = SyncPtr(out.as_mut_ptr());
     let row = |r: usize| {
         let (b, ob) = (starts[r], ostarts[r]);
+        if s == 1 && os == 1 {
+            // SAFETY: rows write disjoint output ranges of length n.
+            let out_row = unsafe { ptr.slice(ob, n) };
+            return contiguous_row(&x[b..b + n], out_row, log);
+        }
         let mut m = T::NEG_INFINITY;
         for j in 0..n {
             let v = x[b + j * s];
@@ -47,6 +53,71 @@ fn softmax_typed<T: Float + CpuElement>(
         (0..starts.len()).for_each(row);
     }
     Ok(out)
+}
+
+/// One contiguous row, in vectorized passes: the maximum, `e^(x - max)` into `out` with its sum
+/// (in f64), then the scale (or, for log-softmax, `x - max - ln sum`). Same arithmetic as the
+/// strided path, which evaluates each exponential twice and one element at a time.
+fn contiguous_row<T: Float + CpuElement>(x: &[T], out: &mut [T], log: bool) {
+    const LANES: usize = 16;
+    let m = vectorized!({
+        let mut lanes = [T::NEG_INFINITY; LANES];
+        let mut nan = [false; LANES];
+        let chunks = x.chunks_exact(LANES);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for ((l, n), &v) in lanes.iter_mut().zip(&mut nan).zip(c) {
+                *l = if v > *l { v } else { *l };
+                *n |= v.is_nan();
+            }
+        }
+        let mut m = lanes
+            .iter()
+            .fold(T::NEG_INFINITY, |m, &v| if v > m { v } else { m });
+        for &v in rest {
+            m = if v > m { v } else { m };
+        }
+        if nan.iter().any(|&n| n) || rest.iter().any(|v| v.is_nan()) {
+            T::NAN
+        } else {
+            m
+        }
+    });
+    let m = if m == T::NEG_INFINITY { T::zero() } else { m };
+    let sum = vectorized!({
+        let mut lanes = [0.0f64; LANES];
+        let mut chunks = out.chunks_exact_mut(LANES);
+        let mut src = x.chunks_exact(LANES);
+        for (o, c) in (&mut chunks).zip(&mut src) {
+            for ((l, o), &v) in lanes.iter_mut().zip(o.iter_mut()).zip(c) {
+                let e = (v - m).exp();
+                *o = e;
+                *l += e.to_f64();
+            }
+        }
+        let mut sum: f64 = lanes.iter().sum();
+        for (o, &v) in chunks.into_remainder().iter_mut().zip(src.remainder()) {
+            let e = (v - m).exp();
+            *o = e;
+            sum += e.to_f64();
+        }
+        sum
+    });
+    if log {
+        let ls = T::from_f64(sum.ln());
+        vectorized!({
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v - m - ls;
+            }
+        })
+    } else {
+        let inv = T::from_f64(1.0 / sum);
+        vectorized!({
+            for o in out.iter_mut() {
+                *o = *o * inv;
+            }
+        })
+    }
 }
 
 /// Softmax (or log-softmax) of `x` along `dim`; contiguous result.
