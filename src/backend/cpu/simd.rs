@@ -33,19 +33,16 @@ pub fn level() -> u8 {
 fn detect() -> u8 {
     #[cfg(target_arch = "x86_64")]
     {
-        let has = |f: &str| match f {
-            "avx512" => {
-                is_x86_feature_detected!("avx512f")
-                    && is_x86_feature_detected!("avx512vl")
-                    && is_x86_feature_detected!("avx512bw")
-                    && is_x86_feature_detected!("avx512dq")
-            }
-            _ => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
-        };
-        if has("avx512") && has("avx2") {
+        let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+        let avx512 = avx2
+            && is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512dq");
+        if avx512 {
             return AVX512;
         }
-        if has("avx2") {
+        if avx2 {
             return AVX2;
         }
     }

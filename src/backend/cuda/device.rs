@@ -171,10 +171,10 @@ impl CudaDevice {
                 match self.rt.alloc(bytes) {
                     Ok(p) => p,
                     Err(RtError::OutOfMemory) => return Err(self.oom(bytes)),
-                    Err(e) => return Err(self.alloc_error(e)),
+                    Err(e) => return Err(self.driver_error(e)),
                 }
             }
-            Err(e) => return Err(self.alloc_error(e)),
+            Err(e) => return Err(self.driver_error(e)),
         };
         let now = self.allocated.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(now, Ordering::Relaxed);
@@ -185,9 +185,10 @@ impl CudaDevice {
         })
     }
 
-    /// A failed allocation other than out of memory: cuMemAllocAsync also reports the fault of a
-    /// kernel queued earlier, which poisons the context like one found at a synchronisation.
-    fn alloc_error(&self, e: RtError) -> Error {
+    /// A failed driver call (an allocation other than out of memory, a function lookup): the
+    /// driver also reports there the fault of a kernel queued earlier, which poisons the context
+    /// like one found at a synchronisation.
+    fn driver_error(&self, e: RtError) -> Error {
         match e {
             RtError::Other(m) if is_sticky(&m) => self.fault(RtError::Other(m)),
             e => e.into(),
@@ -368,10 +369,10 @@ impl CudaDevice {
             return Ok(*f);
         }
         let m = self.module(src)?;
-        let f = self.rt.get_function(&m, name).map_err(|e| match e {
-            RtError::Other(m) if is_sticky(&m) => self.fault(RtError::Other(m)),
-            e => Error::from(e),
-        })?;
+        let f = self
+            .rt
+            .get_function(&m, name)
+            .map_err(|e| self.driver_error(e))?;
         lock(&self.functions).insert(name, f);
         Ok(f)
     }
