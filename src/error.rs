@@ -73,6 +73,14 @@ impl Error {
         ))
     }
 
+    /// PyTorch's message for a kernel run on a dtype it does not support.
+    pub fn not_implemented_for(kernel: &str, dtype: crate::storage::DType) -> Self {
+        Error::NotImplemented(format!(
+            "\"{kernel}\" not implemented for '{}'",
+            dtype.scalar_name()
+        ))
+    }
+
     /// An allocation the allocator refused.
     pub fn out_of_memory(bytes: usize, device: &str) -> Self {
         Error::Runtime(format!(

@@ -378,7 +378,7 @@ pub fn cumsum(x: &CpuStorage, layout: &Layout, dim: usize, reverse: bool) -> Res
             (0i64, |v| v, i64::wrapping_add, |a| a),
         )?),
         other => {
-            return Err(crate::backend::cpu::nn::not_implemented_for(
+            return Err(crate::Error::not_implemented_for(
                 "cumsum_cpu",
                 other.dtype(),
             ))

@@ -15,9 +15,8 @@ use super::matmul::{gemm, Batch, MatRef, OutRef};
 use super::nvrtc::CONV;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
-use crate::backend::cpu::nn::conv::{ConvGeom, ConvNeeds};
-use crate::backend::cpu::nn::not_implemented_for;
-use crate::error::Result;
+use crate::backend::geometry::{ConvGeom, ConvNeeds};
+use crate::error::{Error, Result};
 use crate::storage::DType;
 use crate::tensor::Layout;
 
@@ -111,7 +110,7 @@ fn names(dtype: DType, wide: bool) -> Result<(&'static str, &'static str)> {
         (DType::F32, true) => ("im2col_f32_w", "col2im_f32_w"),
         (DType::F64, false) => ("im2col_f64", "col2im_f64"),
         (DType::F64, true) => ("im2col_f64_w", "col2im_f64_w"),
-        (other, _) => return Err(not_implemented_for("slow_conv2d_cuda", other)),
+        (other, _) => return Err(Error::not_implemented_for("slow_conv2d_cuda", other)),
     })
 }
 

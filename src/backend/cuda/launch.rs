@@ -19,7 +19,7 @@ macro_rules! fl {
         match $dtype {
             $crate::storage::DType::F32 => concat!($base, "_f32"),
             $crate::storage::DType::F64 => concat!($base, "_f64"),
-            other => return Err($crate::backend::cpu::nn::not_implemented_for($what, other)),
+            other => return Err($crate::Error::not_implemented_for($what, other)),
         }
     };
 }

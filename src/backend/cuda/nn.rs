@@ -10,8 +10,8 @@ use super::launch::{fl, grid_for, max_blocks, Args, Pod};
 use super::nvrtc::NN;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
-use crate::backend::cpu::nn::loss::{CeOptions, PointLoss, RowGeom};
-use crate::backend::cpu::nn::norm::NormGeom;
+use crate::backend::geometry::{CeOptions, NormGeom, RowGeom};
+use crate::backend::PointLoss;
 use crate::error::Result;
 use crate::storage::DType;
 

@@ -6,8 +6,7 @@ use super::elementwise::{launch_1d, upload};
 use super::launch::{fl, Args, Pod};
 use super::nvrtc::POOL;
 use super::storage::CudaStorage;
-use crate::backend::cpu::nn::interpolate::ResampleGeom;
-use crate::backend::cpu::nn::pool::{AvgGeom, MaxPoolGeom};
+use crate::backend::geometry::{AvgGeom, MaxPoolGeom, ResampleGeom};
 use crate::error::Result;
 use crate::storage::DType;
 

@@ -395,12 +395,7 @@ pub(crate) fn cumsum(
         DType::F32 => "cumsum_f32",
         DType::F64 => "cumsum_f64",
         DType::I64 => "cumsum_i64",
-        other => {
-            return Err(crate::backend::cpu::nn::not_implemented_for(
-                "cumsum_cuda",
-                other,
-            ))
-        }
+        other => return Err(crate::Error::not_implemented_for("cumsum_cuda", other)),
     };
     let n = layout.numel();
     let dev = x.device();

@@ -6,8 +6,8 @@
 //! derivatives are the other two, so gradients of any order stay exact.
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::cpu::nn::conv::{self as kernel, ConvGeom, ConvNeeds};
-use crate::backend::cpu::nn::not_implemented_for;
+use crate::backend::cpu::nn::conv as kernel;
+use crate::backend::geometry::{ConvGeom, ConvNeeds};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
@@ -232,7 +232,7 @@ fn transpose_geometry(
     }
     ensure!(
         x.dtype().is_floating_point(),
-        not_implemented_for("slow_conv_transpose2d_cpu", x.dtype())
+        Error::not_implemented_for("slow_conv_transpose2d_cpu", x.dtype())
     );
     Ok(ConvGeom {
         n: xs[0],
@@ -346,7 +346,7 @@ fn conv_geometry(
     }
     ensure!(
         x.dtype().is_floating_point(),
-        not_implemented_for("slow_conv2d_cpu", x.dtype())
+        Error::not_implemented_for("slow_conv2d_cpu", x.dtype())
     );
     Ok(ConvGeom {
         n: xs[0],
@@ -399,7 +399,7 @@ fn forward_kernel(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: &ConvGeom) -
                 None => None,
             };
             Ok(T::wrap(kernel::conv2d_forward(s[0].get::<T>()?, s[1].get::<T>()?, bias, geom)?))
-        }, else Err(not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
     })?;
     Ok(cpu_tensor(data, &out_shape(geom)))
 }
@@ -501,7 +501,7 @@ fn backward_kernel(
                 r.weight.map(|b| cpu_tensor(T::wrap(b), &weight_shape(&geom))),
                 r.bias.map(|b| cpu_tensor(T::wrap(b), &[geom.o])),
             ))
-        }, else Err(not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
     })
 }
 

@@ -2,7 +2,6 @@
 //! scales the rest by `1 / (1 - p)`; its backward multiplies by the same mask.
 
 use crate::autograd::{grad0, record, Saved};
-use crate::backend::cpu::nn::not_implemented_for;
 use crate::backend::{self, BinaryOp};
 use crate::error::{ensure, Error, Result};
 use crate::tensor::Tensor;
@@ -21,7 +20,7 @@ impl Tensor {
         }
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("bernoulli_scalar_cpu_", self.dtype())
+            Error::not_implemented_for("bernoulli_scalar_cpu_", self.dtype())
         );
         let shape = self.shape();
         let mask = Tensor::dropout_mask(&shape, p, self.dtype(), self.device())?;

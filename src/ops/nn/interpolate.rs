@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use crate::backend::cpu::nn::interpolate::{self as kernel, ResampleGeom};
-use crate::backend::cpu::nn::not_implemented_for;
+use crate::backend::cpu::nn::interpolate as kernel;
+use crate::backend::geometry::{self, ResampleGeom};
 use crate::error::{ensure, Error, Result};
 use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
 #[cfg(feature = "cuda")]
@@ -77,7 +77,7 @@ impl Tensor {
         );
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for(
+            Error::not_implemented_for(
                 match mode {
                     InterpolateMode::Nearest => "upsample_nearest2d_out_frame",
                     InterpolateMode::Bilinear => "upsample_bilinear2d_out_frame",
@@ -88,21 +88,21 @@ impl Tensor {
         let scale = |i: usize| scale_factor.map(|f| f[i]);
         let (rows, cols) = match mode {
             InterpolateMode::Nearest => (
-                kernel::nearest_taps(h, size[0], scale(0)),
-                kernel::nearest_taps(w, size[1], scale(1)),
+                geometry::nearest_taps(h, size[0], scale(0)),
+                geometry::nearest_taps(w, size[1], scale(1)),
             ),
             InterpolateMode::Bilinear => {
                 let ac = align_corners.unwrap_or(false);
                 // Weights are computed in the element type, as PyTorch does.
                 if self.dtype() == DType::F32 {
                     (
-                        kernel::linear_taps::<f32>(h, size[0], ac, scale(0)),
-                        kernel::linear_taps::<f32>(w, size[1], ac, scale(1)),
+                        geometry::linear_taps::<f32>(h, size[0], ac, scale(0)),
+                        geometry::linear_taps::<f32>(w, size[1], ac, scale(1)),
                     )
                 } else {
                     (
-                        kernel::linear_taps::<f64>(h, size[0], ac, scale(0)),
-                        kernel::linear_taps::<f64>(w, size[1], ac, scale(1)),
+                        geometry::linear_taps::<f64>(h, size[0], ac, scale(0)),
+                        geometry::linear_taps::<f64>(w, size[1], ac, scale(1)),
                     )
                 }
             }
@@ -160,7 +160,7 @@ impl ResampleMap {
                 } else {
                     kernel::resample_backward(x, geom)?
                 }))
-            }, else Err(not_implemented_for("upsample_bilinear2d_out_frame", s[0].dtype())))
+            }, else Err(Error::not_implemented_for("upsample_bilinear2d_out_frame", s[0].dtype())))
         })?;
         Ok(cpu_tensor(
             data,

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
 use crate::backend::cpu::nn::norm as kernel;
-use crate::backend::cpu::nn::not_implemented_for;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
@@ -67,7 +66,7 @@ impl Tensor {
         }
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("LayerNormKernelImpl", self.dtype())
+            Error::not_implemented_for("LayerNormKernelImpl", self.dtype())
         );
         let dtype = self.dtype();
         let cast = |t: Option<&Tensor>| t.map(|t| t.to_dtype(dtype)).transpose();
@@ -91,7 +90,7 @@ impl Tensor {
                 let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
                 let (y, mean, invstd) = kernel::layer_normalize(s[0].get::<T>()?, d, eps, w, b)?;
                 Ok((T::wrap(y), mean, invstd))
-            }, else Err(not_implemented_for("LayerNormKernelImpl", s[0].dtype())))
+            }, else Err(Error::not_implemented_for("LayerNormKernelImpl", s[0].dtype())))
         })?;
         let out = cpu_tensor(data, &shape);
         let stats = Arc::new((mean, invstd));
@@ -233,7 +232,7 @@ fn fused_backward(
             let w = s.get(2).map(|w| w.get::<T>()).transpose()?;
             kernel::layer_normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, d, mean, invstd, w, need_x)
                 .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
-        }, else Err(not_implemented_for("layer_norm_backward", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("layer_norm_backward", s[0].dtype())))
     })?;
     let per_column = |v: Vec<f64>| -> Result<Tensor> {
         crate::autograd::no_grad(|| Tensor::from_slice(&v, &[v.len()])?.to_dtype(x.dtype()))

@@ -7,12 +7,11 @@
 //! the next synchronising call.
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
-use crate::backend::cpu::nn::loss::{
-    self as kernel, CeOptions, PointLoss, RowGeom, RowGrad, Target,
-};
-use crate::backend::cpu::nn::not_implemented_for;
+use crate::backend::cpu::nn::loss::{self as kernel, RowGrad, Target};
 #[cfg(feature = "cuda")]
 use crate::backend::cuda;
+use crate::backend::geometry::{CeOptions, RowGeom};
+use crate::backend::PointLoss;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{
@@ -287,7 +286,7 @@ fn ce_forward(
             let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
             let f = kernel::cross_entropy_forward(s[0].get::<T>()?, t, w, &geom, opt)?;
             Ok((T::wrap(f.loss), T::wrap(f.lse), f.total_weight))
-        }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("cross_entropy", s[0].dtype())))
     })?;
     let denom = Denom::Host(if prob { n_rows as f64 } else { total_weight });
     let lse = cpu_tensor(lse, &[n_rows]);
@@ -329,7 +328,7 @@ fn ce_backward(
             let (dx, dt) = kernel::cross_entropy_backward(
                 s[0].get::<T>()?, t, w, s[2].get::<T>()?, gr, &geom, opt, need_t)?;
             Ok((T::wrap(dx), dt.map(T::wrap)))
-        }, else Err(not_implemented_for("cross_entropy", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("cross_entropy", s[0].dtype())))
     })?;
     Ok((cpu_tensor(dx, &shape), dt.map(|d| cpu_tensor(d, &shape))))
 }
@@ -362,7 +361,7 @@ fn class_coefficients(
         with_float_dtype!(dtype, T => {
             let w = match s.get(1) { Some(w) => Some(w.get::<T>()?), None => None };
             Ok(T::wrap(kernel::class_coefficients(s[0].get::<i64>()?, w, &geom, opt)?))
-        }, else Err(not_implemented_for(kernel_name, dtype)))
+        }, else Err(Error::not_implemented_for(kernel_name, dtype)))
     })?;
     Ok(cpu_tensor(data, shape))
 }
@@ -394,7 +393,7 @@ fn nll_forward(
             let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
             let (l, total) = kernel::nll_forward(s[0].get::<T>()?, t, w, &geom, ignore_index)?;
             Ok((T::wrap(l), total))
-        }, else Err(not_implemented_for("nll_loss_out_frame", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("nll_loss_out_frame", s[0].dtype())))
     })?;
     Ok((cpu_tensor(rows, rows_shape), Denom::Host(total)))
 }
@@ -428,7 +427,7 @@ fn nll_backward(
             let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
             let gr = match up { Upstream::Scalar(v) => RowGrad::Scalar(*v), _ => RowGrad::PerRow(s[1].get::<T>()?) };
             Ok(T::wrap(kernel::nll_backward(s[0].get::<i64>()?, w, gr, &geom, ignore_index)?))
-        }, else Err(not_implemented_for("nll_loss_backward", dtype)))
+        }, else Err(Error::not_implemented_for("nll_loss_backward", dtype)))
     })?;
     Ok(cpu_tensor(data, shape))
 }
@@ -477,7 +476,7 @@ impl Tensor {
         }
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("log_softmax_lastdim_kernel_impl", self.dtype())
+            Error::not_implemented_for("log_softmax_lastdim_kernel_impl", self.dtype())
         );
         let dtype = self.dtype();
         let geom = row_geom(&is);
@@ -591,7 +590,7 @@ impl Tensor {
         check_class_target(self, target)?;
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("nll_loss_out_frame", self.dtype())
+            Error::not_implemented_for("nll_loss_out_frame", self.dtype())
         );
         let is = self.shape();
         let geom = row_geom(&is);
@@ -664,7 +663,7 @@ fn point_operands(
     common_device(&all)?;
     ensure!(
         x.dtype().is_floating_point(),
-        not_implemented_for(kernel_name, x.dtype())
+        Error::not_implemented_for(kernel_name, x.dtype())
     );
     let dtype = x.dtype();
     let shape = broadcast_shapes(&x.shape(), &t.shape())?;
@@ -716,7 +715,7 @@ fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> 
             let (w, pw) = optional_pair(s, 2, (has_w, has_pw));
             let (w, pw) = (w.map(|w| w.get::<T>()).transpose()?, pw.map(|p| p.get::<T>()).transpose()?);
             Ok(T::wrap(kernel::pointwise_loss(kind, s[0].get::<T>()?, s[1].get::<T>()?, w, pw, reduce)?))
-        }, else Err(not_implemented_for("loss", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("loss", s[0].dtype())))
     })?;
     if !reduce {
         return Ok(cpu_tensor(data, &ops.shape));

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
-use crate::backend::cpu::nn::norm::{self as kernel, NormGeom};
-use crate::backend::cpu::nn::not_implemented_for;
+use crate::backend::cpu::nn::norm as kernel;
 #[cfg(feature = "cuda")]
 use crate::backend::cuda;
+use crate::backend::geometry::NormGeom;
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
 use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel, torch_size};
@@ -94,7 +94,7 @@ impl Stats {
         }
         let (mean, var) = run_kernel("batch_norm", &[xc], |s| {
             with_float_dtype!(s[0].dtype(), T => Ok(kernel::channel_stats(s[0].get::<T>()?, &geom)),
-                else Err(not_implemented_for("batch_norm", s[0].dtype())))
+                else Err(Error::not_implemented_for("batch_norm", s[0].dtype())))
         })?;
         let m = geom.m() as f64;
         if let Some(rm) = running_mean {
@@ -164,7 +164,7 @@ impl Stats {
                         let (w, b) = optional_pair(s, 1, (has_w, has_b));
                         let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
                         Ok(T::wrap(kernel::normalize(s[0].get::<T>()?, &geom, mean, invstd, w, b)?))
-                    }, else Err(not_implemented_for("batch_norm", s[0].dtype())))
+                    }, else Err(Error::not_implemented_for("batch_norm", s[0].dtype())))
                 })?;
                 Ok(cpu_tensor(data, &shape))
             }
@@ -215,7 +215,7 @@ impl Stats {
                         kernel::normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, &geom,
                             mean, invstd, w, training, need_x)
                             .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
-                    }, else Err(not_implemented_for("batch_norm_backward", s[0].dtype())))
+                    }, else Err(Error::not_implemented_for("batch_norm_backward", s[0].dtype())))
                 })?;
                 let gx = r.0.map(|d| cpu_tensor(d, &x.shape()));
                 let gw = r.1.map(|v| constant(&v, x)).transpose()?;
@@ -280,7 +280,7 @@ impl Tensor {
         check_features("bias", bias, c)?;
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("batch_norm", self.dtype())
+            Error::not_implemented_for("batch_norm", self.dtype())
         );
         if training {
             ensure!(

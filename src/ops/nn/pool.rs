@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::cpu::nn::not_implemented_for;
-use crate::backend::cpu::nn::pool::{self as kernel, AvgGeom, MaxPoolGeom};
+use crate::backend::cpu::nn::pool as kernel;
+use crate::backend::geometry::{self, AvgGeom, MaxPoolGeom};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
 #[cfg(feature = "cuda")]
@@ -49,7 +49,7 @@ fn output_size(
             "pad should be at most half of effective kernel size, but got pad={pad}, kernel_size={kernel} and dilation={dilation}"
         ))
     );
-    Ok(kernel::pooling_output_size(
+    Ok(geometry::pooling_output_size(
         input, kernel, pad, stride, dilation, ceil_mode,
     ))
 }
@@ -117,7 +117,7 @@ fn max_pool_forward(xc: &Tensor, geom: &MaxPoolGeom, shape: &[usize]) -> Result<
         with_float_dtype!(s[0].dtype(), T => {
             let (v, i) = kernel::max_pool2d_forward(s[0].get::<T>()?, geom)?;
             Ok((T::wrap(v), i64::wrap(i)))
-        }, else Err(not_implemented_for("max_pool2d", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("max_pool2d", s[0].dtype())))
     })?;
     Ok((cpu_tensor(vals, shape), cpu_tensor(idx, shape)))
 }
@@ -139,7 +139,7 @@ fn max_pool_backward(
     let data = run_kernel("max_pool2d_backward", &[gc, ic], |s| {
         with_float_dtype!(s[0].dtype(), T => {
             Ok(T::wrap(kernel::max_pool2d_backward(s[0].get::<T>()?, s[1].get::<i64>()?, geom)?))
-        }, else Err(not_implemented_for("max_pool2d_backward", s[0].dtype())))
+        }, else Err(Error::not_implemented_for("max_pool2d_backward", s[0].dtype())))
     })?;
     Ok(cpu_tensor(data, in_shape))
 }
@@ -159,7 +159,7 @@ impl Tensor {
         let (oh, ow) = output_hw(self, (h, w), kernel, stride, padding, dilation, ceil_mode)?;
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("max_pool2d", self.dtype())
+            Error::not_implemented_for("max_pool2d", self.dtype())
         );
         let geom = MaxPoolGeom {
             planes,
@@ -223,14 +223,14 @@ impl Tensor {
         let (oh, ow) = output_hw(self, (h, w), kernel, stride, padding, [1, 1], ceil_mode)?;
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("avg_pool2d_out_frame", self.dtype())
+            Error::not_implemented_for("avg_pool2d_out_frame", self.dtype())
         );
         let geom = AvgGeom {
             planes,
             h,
             w,
-            rows: kernel::avg_windows(h, kernel[0], stride[0], padding[0], oh, count_include_pad),
-            cols: kernel::avg_windows(w, kernel[1], stride[1], padding[1], ow, count_include_pad),
+            rows: geometry::avg_windows(h, kernel[0], stride[0], padding[0], oh, count_include_pad),
+            cols: geometry::avg_windows(w, kernel[1], stride[1], padding[1], ow, count_include_pad),
             divisor: divisor_override.map(|d| d as f64),
         };
         apply_linear(
@@ -260,7 +260,7 @@ impl Tensor {
         }
         ensure!(
             self.dtype().is_floating_point(),
-            not_implemented_for("adaptive_avg_pool2d", self.dtype())
+            Error::not_implemented_for("adaptive_avg_pool2d", self.dtype())
         );
         let nd = s.len();
         let (h, w) = (s[nd - 2], s[nd - 1]);
@@ -269,8 +269,8 @@ impl Tensor {
             planes: s[..nd - 2].iter().product(),
             h,
             w,
-            rows: kernel::adaptive_windows(h, oh),
-            cols: kernel::adaptive_windows(w, ow),
+            rows: geometry::adaptive_windows(h, oh),
+            cols: geometry::adaptive_windows(w, ow),
             divisor: None,
         };
         apply_linear(
@@ -322,7 +322,7 @@ impl AvgMap {
                 } else {
                     kernel::avg_pool2d_backward(x, geom)?
                 }))
-            }, else Err(not_implemented_for("avg_pool2d_out_frame", s[0].dtype())))
+            }, else Err(Error::not_implemented_for("avg_pool2d_out_frame", s[0].dtype())))
         })?;
         Ok(cpu_tensor(data, shape))
     }

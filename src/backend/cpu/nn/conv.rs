@@ -15,67 +15,12 @@
 use super::conv_direct::{self as direct, Plan};
 use crate::backend::cpu::matmul::{gemm_one, Mat};
 use crate::backend::cpu::threads::{self, split_ranges, SyncPtr};
+use crate::backend::geometry::{ConvGeom, ConvNeeds};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, DType};
 
 /// Below this many multiply-adds a convolution runs on the calling thread.
 const PARALLEL_MACS: usize = 1 << 18;
-
-/// Shapes and hyper-parameters of one convolution (all sizes already checked).
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ConvGeom {
-    pub n: usize,
-    pub c: usize,
-    pub h: usize,
-    pub w: usize,
-    /// Output channels.
-    pub o: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub stride: [usize; 2],
-    /// Padding before the first row / column (the padding after is implied by `oh`, `ow`).
-    pub pad: [usize; 2],
-    pub dilation: [usize; 2],
-    pub groups: usize,
-}
-
-impl ConvGeom {
-    /// Input channels per group.
-    pub fn cg(&self) -> usize {
-        self.c / self.groups
-    }
-    /// Output channels per group.
-    pub fn og(&self) -> usize {
-        self.o / self.groups
-    }
-    /// Rows of one group's column matrix (`C/groups * kh * kw`).
-    pub fn k(&self) -> usize {
-        self.cg() * self.kh * self.kw
-    }
-    /// Output positions per channel.
-    pub fn p(&self) -> usize {
-        self.oh * self.ow
-    }
-    fn input_len(&self) -> usize {
-        self.c * self.h * self.w
-    }
-    fn output_len(&self) -> usize {
-        self.o * self.p()
-    }
-    fn cols_len(&self) -> usize {
-        self.groups * self.k() * self.p()
-    }
-    /// True when the input itself is the column matrix (1x1 kernel, unit stride, no padding).
-    pub fn pointwise(&self) -> bool {
-        self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
-    }
-    /// Multiply-adds of one sample's product.
-    fn macs_per_sample(&self) -> usize {
-        self.o * self.k() * self.p()
-    }
-}
 
 /// The output positions `lo..hi` whose input coordinate `o * stride + shift` lies in `0..len`.
 pub fn valid_range(shift: isize, stride: usize, len: usize, out: usize) -> (usize, usize) {
@@ -411,14 +356,6 @@ fn direct_forward(
     } else {
         try_for_each_range(split_ranges(g.n, tasks), run)
     }
-}
-
-/// Which gradients a backward pass computes.
-#[derive(Copy, Clone, Debug, Default)]
-pub struct ConvNeeds {
-    pub input: bool,
-    pub weight: bool,
-    pub bias: bool,
 }
 
 /// Gradients of a convolution (each present when asked for).

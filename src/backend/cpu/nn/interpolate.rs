@@ -5,109 +5,9 @@
 //! the same weights.
 
 use crate::backend::cpu::threads::{par_chunks_mut, PARALLEL_THRESHOLD};
+use crate::backend::geometry::ResampleGeom;
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, Float};
-
-/// The input taps of one output position along one axis.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub struct Tap {
-    pub i0: usize,
-    pub i1: usize,
-    pub l0: f64,
-    pub l1: f64,
-}
-
-/// Nearest-neighbour source indices (PyTorch's `nearest_idx`, computed in float32 as it does).
-pub fn nearest_taps(input: usize, output: usize, scale: Option<f64>) -> Vec<Tap> {
-    (0..output)
-        .map(|o| {
-            let i = if output == input {
-                o
-            } else if output == 2 * input {
-                o >> 1
-            } else {
-                let s: f32 = match scale {
-                    Some(s) if s > 0.0 => (1.0 / s) as f32,
-                    _ => input as f32 / output as f32,
-                };
-                ((o as f32 * s).floor() as usize).min(input.saturating_sub(1))
-            };
-            Tap {
-                i0: i,
-                i1: i,
-                l0: 1.0,
-                l1: 0.0,
-            }
-        })
-        .collect()
-}
-
-/// Bilinear taps (PyTorch's `area_pixel_compute_scale` / `compute_source_index_and_lambda`),
-/// computed in the element type `T` as PyTorch does.
-pub fn linear_taps<T: Float>(
-    input: usize,
-    output: usize,
-    align_corners: bool,
-    scale: Option<f64>,
-) -> Vec<Tap> {
-    let ratio: T = if align_corners {
-        if output > 1 {
-            T::from_f64((input - 1) as f64) / T::from_f64((output - 1) as f64)
-        } else {
-            T::zero()
-        }
-    } else {
-        match scale {
-            Some(s) if s > 0.0 => T::from_f64(1.0 / s),
-            _ => T::from_f64(input as f64) / T::from_f64(output as f64),
-        }
-    };
-    (0..output)
-        .map(|o| {
-            if output == input {
-                return Tap {
-                    i0: o,
-                    i1: o,
-                    l0: 1.0,
-                    l1: 0.0,
-                };
-            }
-            let real = if align_corners {
-                ratio * T::from_f64(o as f64)
-            } else {
-                let r = ratio * (T::from_f64(o as f64) + T::from_f64(0.5)) - T::from_f64(0.5);
-                if r < T::zero() {
-                    T::zero()
-                } else {
-                    r
-                }
-            };
-            let i0 = (real.floor().to_f64() as usize).min(input - 1);
-            let l1 = (real - T::from_f64(i0 as f64))
-                .max_val(T::zero())
-                .min_val(T::one());
-            let i1 = if i0 < input - 1 { i0 + 1 } else { i0 };
-            Tap {
-                i0,
-                i1,
-                l0: (T::one() - l1).to_f64(),
-                l1: l1.to_f64(),
-            }
-        })
-        .collect()
-}
-
-/// Resampling geometry: `planes` of `h x w` to `rows.len() x cols.len()`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ResampleGeom {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub rows: Vec<Tap>,
-    pub cols: Vec<Tap>,
-    /// One tap per axis (nearest): a plain gather.
-    pub nearest: bool,
-}
 
 /// Forward resampling of contiguous planes.
 pub fn resample_forward<T: Float + CpuElement>(x: &[T], g: &ResampleGeom) -> Result<Buffer<T>> {
@@ -191,29 +91,7 @@ pub fn resample_backward<T: Float + CpuElement>(gy: &[T], g: &ResampleGeom) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nearest_indices() {
-        let idx = |i, o, s| -> Vec<usize> { nearest_taps(i, o, s).iter().map(|t| t.i0).collect() };
-        assert_eq!(idx(4, 8, None), vec![0, 0, 1, 1, 2, 2, 3, 3]);
-        assert_eq!(idx(3, 7, None), vec![0, 0, 0, 1, 1, 2, 2]);
-        assert_eq!(idx(8, 3, None), vec![0, 2, 5]);
-        // A given scale factor decides the source index (not in / out).
-        assert_eq!(idx(5, 7, Some(1.5)), vec![0, 0, 1, 2, 2, 3, 4]);
-    }
-
-    #[test]
-    fn bilinear_taps_half_pixel_and_corners() {
-        let t = linear_taps::<f64>(2, 4, false, None);
-        // src = 0.5 * (o + 0.5) - 0.5 = -0.25 (clamped to 0), 0.25, 0.75, 1.25 -> (1, 1).
-        assert_eq!((t[0].i0, t[0].i1, t[0].l1), (0, 1, 0.0));
-        assert_eq!((t[1].i0, t[1].l1), (0, 0.25));
-        assert_eq!((t[2].i0, t[2].l1), (0, 0.75));
-        assert_eq!((t[3].i0, t[3].i1), (1, 1));
-        let t = linear_taps::<f64>(3, 5, true, None);
-        assert_eq!((t[1].i0, t[1].l1), (0, 0.5));
-        assert_eq!((t[4].i0, t[4].i1, t[4].l1), (2, 2, 0.0));
-    }
+    use crate::backend::geometry::linear_taps;
 
     #[test]
     fn backward_is_the_adjoint() {

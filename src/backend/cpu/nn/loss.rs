@@ -8,28 +8,16 @@
 
 use crate::backend::cpu::threads::SyncPtr;
 use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
+use crate::backend::geometry::{CeOptions, RowGeom};
+use crate::backend::PointLoss;
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, Float};
 
-/// Rows of class scores: `n` samples, `c` classes, `s` positions per sample.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct RowGeom {
-    pub n: usize,
-    pub c: usize,
-    pub s: usize,
-}
-
 impl RowGeom {
-    pub fn rows(&self) -> usize {
-        self.n * self.s
-    }
     /// Offset of class 0 of row `r` (class stride is `s`).
     #[inline]
     fn base(&self, r: usize) -> usize {
         (r / self.s) * self.c * self.s + r % self.s
-    }
-    fn numel(&self) -> usize {
-        self.n * self.c * self.s
     }
 }
 
@@ -40,13 +28,6 @@ pub enum Target<'a, T> {
     Class(&'a [i64]),
     /// Class probabilities, the input's shape.
     Prob(&'a [T]),
-}
-
-/// Options shared by the cross-entropy kernels.
-#[derive(Copy, Clone, Debug)]
-pub struct CeOptions {
-    pub ignore_index: i64,
-    pub label_smoothing: f64,
 }
 
 /// Checks every class index that is not `ignore_index` (PyTorch's IndexError on the first bad one).
@@ -304,17 +285,6 @@ pub fn nll_backward<T: Float + CpuElement>(
         d[g.base(r) + t * g.s] = T::from_f64(-wt * grad.at(r));
     }
     Ok(dx)
-}
-
-/// The pointwise losses.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub enum PointLoss {
-    Mse,
-    L1,
-    /// Binary cross-entropy of probabilities (log clamped at -100, as PyTorch).
-    Bce,
-    /// Binary cross-entropy of logits.
-    BceWithLogits,
 }
 
 /// One element's loss; `w` multiplies it, `pw` is the positive-class weight (logits form only).

@@ -115,11 +115,3 @@ pub fn sum_and_sq_f64<T: Float>(x: &[T], shift: f64) -> (f64, f64) {
     }
     (a, b)
 }
-
-/// The message PyTorch gives for a kernel run on a dtype it does not support.
-pub fn not_implemented_for(kernel: &str, dtype: DType) -> Error {
-    Error::not_implemented(format!(
-        "\"{kernel}\" not implemented for '{}'",
-        dtype.scalar_name()
-    ))
-}

@@ -5,25 +5,11 @@
 use super::{sum_and_dot_f64, sum_and_sq_f64};
 use crate::backend::cpu::threads::SyncPtr;
 use crate::backend::cpu::threads::{self, PARALLEL_THRESHOLD};
+use crate::backend::geometry::NormGeom;
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, Float};
 
-/// The layout of a batch-norm input: `n` samples of `c` channels of `s` contiguous elements.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct NormGeom {
-    pub n: usize,
-    pub c: usize,
-    pub s: usize,
-}
-
 impl NormGeom {
-    /// Elements per channel.
-    pub fn m(&self) -> usize {
-        self.n * self.s
-    }
-    fn numel(&self) -> usize {
-        self.n * self.c * self.s
-    }
     /// The `s`-element runs of channel `ch`, sample by sample.
     fn runs<'a, T>(&self, x: &'a [T], ch: usize) -> impl Iterator<Item = &'a [T]> + 'a {
         let (c, s) = (self.c, self.s);

@@ -2,49 +2,9 @@
 //! per-axis windows (which covers avg_pool2d in all its modes and adaptive_avg_pool2d).
 
 use crate::backend::cpu::threads::{self, SyncPtr, PARALLEL_THRESHOLD};
+use crate::backend::geometry::{AvgGeom, MaxPoolGeom, Win};
 use crate::error::Result;
 use crate::storage::{Buffer, CpuElement, DType, Float};
-
-/// Shape and hyper-parameters of a max pooling.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct MaxPoolGeom {
-    /// N * C.
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    pub pad: [usize; 2],
-    pub dilation: [usize; 2],
-}
-
-/// PyTorch's pooling output size (`pooling_output_shape_pad_lr` with equal padding); below 1 when
-/// the input is too small (the caller reports it).
-pub fn pooling_output_size(
-    input: usize,
-    kernel: usize,
-    pad: usize,
-    stride: usize,
-    dilation: usize,
-    ceil_mode: bool,
-) -> i64 {
-    let (i, k, p, s, d) = (
-        input as i64,
-        kernel as i64,
-        pad as i64,
-        stride as i64,
-        dilation as i64,
-    );
-    let num = i + 2 * p - d * (k - 1) - 1 + if ceil_mode { s - 1 } else { 0 };
-    let mut out = num.div_euclid(s) + 1;
-    // The last window must start inside the input or the left padding.
-    if ceil_mode && (out - 1) * s >= i + p {
-        out -= 1;
-    }
-    out
-}
 
 /// The input positions `start, start + dilation, ...` below `end` of output `o` along one axis
 /// (PyTorch's window clipping: start skipped forward past the padding by whole dilations).
@@ -319,68 +279,6 @@ pub fn max_pool2d_backward<T: Float + CpuElement>(
     Ok(dx)
 }
 
-/// One output's window along one axis: input positions `start..end`, and the factor this axis
-/// contributes to the divisor.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Win {
-    pub start: usize,
-    pub end: usize,
-    pub count: usize,
-}
-
-/// Windows of avg_pool2d along one axis (PyTorch's clipping; `count` is the padded window size
-/// when padding counts, else the number of real inputs).
-pub fn avg_windows(
-    len: usize,
-    k: usize,
-    stride: usize,
-    pad: usize,
-    out: usize,
-    count_include_pad: bool,
-) -> Vec<Win> {
-    (0..out)
-        .map(|o| {
-            let start = (o * stride) as isize - pad as isize;
-            let end = (start + k as isize).min((len + pad) as isize);
-            let pool = (end - start).max(0) as usize;
-            let s = start.max(0) as usize;
-            let e = (end.min(len as isize).max(0) as usize).max(s);
-            Win {
-                start: s,
-                end: e,
-                count: if count_include_pad { pool } else { e - s },
-            }
-        })
-        .collect()
-}
-
-/// Windows of adaptive average pooling along one axis: `floor(o*len/out)..ceil((o+1)*len/out)`.
-pub fn adaptive_windows(len: usize, out: usize) -> Vec<Win> {
-    (0..out)
-        .map(|o| {
-            let start = o * len / out;
-            let end = ((o + 1) * len).div_ceil(out);
-            Win {
-                start,
-                end,
-                count: end - start,
-            }
-        })
-        .collect()
-}
-
-/// Average pooling as per-axis windows over `planes` of `h x w`.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AvgGeom {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub rows: Vec<Win>,
-    pub cols: Vec<Win>,
-    /// A fixed divisor (avg_pool2d's divisor_override) instead of the window counts.
-    pub divisor: Option<f64>,
-}
-
 impl AvgGeom {
     fn factor<T: Float>(&self, ry: &Win, rx: &Win) -> T {
         let d = self.divisor.unwrap_or((ry.count * rx.count) as f64);
@@ -450,24 +348,7 @@ pub fn avg_pool2d_backward<T: Float + CpuElement>(gy: &[T], g: &AvgGeom) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn output_sizes_follow_pytorch() {
-        // floor mode
-        assert_eq!(pooling_output_size(9, 2, 0, 2, 1, false), 4);
-        assert_eq!(pooling_output_size(10, 3, 1, 2, 1, false), 5);
-        // ceil mode adds a partial window...
-        assert_eq!(pooling_output_size(9, 3, 0, 2, 1, true), 4);
-        assert_eq!(pooling_output_size(10, 3, 0, 2, 1, true), 5);
-        // ...unless it would start in the right padding.
-        assert_eq!(pooling_output_size(9, 2, 1, 2, 1, true), 5);
-        assert_eq!(pooling_output_size(10, 2, 1, 2, 1, true), 6);
-        assert_eq!(pooling_output_size(5, 2, 1, 2, 1, true), 3);
-        // dilation
-        assert_eq!(pooling_output_size(10, 3, 0, 1, 2, false), 6);
-        // too small
-        assert_eq!(pooling_output_size(1, 3, 0, 1, 1, false), -1);
-    }
+    use crate::backend::geometry::{adaptive_windows, avg_windows};
 
     #[test]
     fn max_windows_skip_padding_by_dilation() {
@@ -497,72 +378,6 @@ mod tests {
         assert!(v.as_slice()[1].is_nan());
         let dx = max_pool2d_backward(&[1.0, 2.0], i.as_slice(), &g).unwrap();
         assert_eq!(dx.as_slice(), &[0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0]);
-    }
-
-    #[test]
-    fn avg_windows_count_padding_as_asked() {
-        let w = avg_windows(9, 3, 2, 1, 5, true);
-        assert_eq!(
-            w[0],
-            Win {
-                start: 0,
-                end: 2,
-                count: 3
-            }
-        );
-        assert_eq!(
-            w[4],
-            Win {
-                start: 7,
-                end: 9,
-                count: 3
-            }
-        );
-        let w = avg_windows(9, 3, 2, 1, 5, false);
-        assert_eq!(w[0].count, 2);
-        // ceil mode: the last window hangs over the end (padded size limited to len + pad).
-        let w = avg_windows(10, 3, 2, 0, 5, true);
-        assert_eq!(
-            w[4],
-            Win {
-                start: 8,
-                end: 10,
-                count: 2
-            }
-        );
-    }
-
-    #[test]
-    fn adaptive_windows_overlap_like_pytorch() {
-        let w = adaptive_windows(10, 3);
-        assert_eq!(
-            w,
-            vec![
-                Win {
-                    start: 0,
-                    end: 4,
-                    count: 4
-                },
-                Win {
-                    start: 3,
-                    end: 7,
-                    count: 4
-                },
-                Win {
-                    start: 6,
-                    end: 10,
-                    count: 4
-                },
-            ]
-        );
-        assert_eq!(
-            adaptive_windows(9, 1),
-            vec![Win {
-                start: 0,
-                end: 9,
-                count: 9
-            }]
-        );
     }
 
     #[test]
