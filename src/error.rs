@@ -6,6 +6,7 @@
 
 /// Every fallible rustgrad operation returns this.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// Shapes, sizes, dtypes, devices and autograd misuse: Python `RuntimeError`.
     #[error("{0}")]
@@ -25,6 +26,10 @@ pub enum Error {
     /// Reading or writing a file failed: Python `OSError`.
     #[error("{0}")]
     Io(String),
+    /// A broken invariant inside rustgrad (a bug, never the caller's input): Python
+    /// `RuntimeError`, as PyTorch's internal asserts.
+    #[error("internal error: {0} (this is a bug in rustgrad; please report it)")]
+    Internal(String),
 }
 
 /// The crate's result type.
@@ -45,6 +50,23 @@ impl Error {
     }
     pub fn not_implemented(msg: impl Into<String>) -> Self {
         Error::NotImplemented(msg.into())
+    }
+
+    /// A broken invariant (see [`Error::Internal`]).
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Error::Internal(msg.into())
+    }
+
+    /// PyTorch's message for operands on two devices (the accelerator named first).
+    pub fn device_mismatch(a: crate::storage::Device, b: crate::storage::Device) -> Self {
+        let (a, b) = if a == crate::storage::Device::Cpu {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        Error::Runtime(format!(
+            "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
+        ))
     }
 
     /// PyTorch's message for two shapes that do not broadcast.

@@ -159,3 +159,31 @@ pub enum PointLoss {
     /// Binary cross-entropy of logits.
     BceWithLogits,
 }
+
+/// What a random fill draws.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub enum Draw {
+    /// Uniform in [0, 1).
+    Uniform,
+    /// Standard normal.
+    Normal,
+    /// int64 values in `low..low + range`.
+    Int { low: i64, range: u64 },
+    /// Dropout's keep mask: 0 with probability `p`, else `scale`.
+    Dropout { p: f64, scale: f64 },
+}
+
+impl Draw {
+    /// Words of the Philox stream each value uses (every backend reserves the same counters).
+    pub fn words_per_value(self, dtype: crate::storage::DType) -> usize {
+        use crate::storage::DType;
+        match (self, dtype) {
+            (Draw::Uniform, DType::F64) => 2,
+            (Draw::Uniform, _) => 1,
+            (Draw::Normal, DType::F64) => 4,
+            (Draw::Normal, _) => 2,
+            (Draw::Int { .. }, _) => 2,
+            (Draw::Dropout { .. }, _) => 1,
+        }
+    }
+}

@@ -61,14 +61,7 @@ pub fn common_device(tensors: &[&Tensor]) -> Result<Device> {
     for t in &tensors[1..] {
         let d = t.device();
         if d != first {
-            let (a, b) = if first.is_cuda() {
-                (first, d)
-            } else {
-                (d, first)
-            };
-            return Err(Error::runtime(format!(
-                "Expected all tensors to be on the same device, but found at least two devices, {a} and {b}!"
-            )));
+            return Err(Error::device_mismatch(first, d));
         }
     }
     Ok(first)

@@ -30,6 +30,7 @@ pub(crate) fn to_py_err(e: Error) -> PyErr {
         Error::Type(m) => PyTypeError::new_err(m),
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Io(m) => PyOSError::new_err(m),
+        e @ Error::Internal(_) => PyRuntimeError::new_err(e.to_string()),
     }
 }
 

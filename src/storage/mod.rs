@@ -63,7 +63,7 @@ impl fmt::Display for Device {
 /// The data of a storage on one device.
 pub enum StorageData {
     Cpu(CpuStorage),
-    #[cfg(feature = "cuda")]
+    /// Device memory (a type with no values in builds without the `cuda` feature).
     Cuda(crate::backend::cuda::CudaStorage),
 }
 
@@ -80,7 +80,6 @@ impl Storage {
     pub fn new(data: StorageData) -> Self {
         let (dtype, device, len) = match &data {
             StorageData::Cpu(c) => (c.dtype(), Device::Cpu, c.len()),
-            #[cfg(feature = "cuda")]
             StorageData::Cuda(c) => (c.dtype(), Device::Cuda(c.ordinal()), c.len()),
         };
         Storage {
@@ -113,6 +112,11 @@ impl Storage {
     pub fn read(&self) -> RwLockReadGuard<'_, StorageData> {
         self.data.read()
     }
+    /// A read lock this thread may take again while holding one (several operands of one kernel
+    /// can share a storage).
+    pub fn read_recursive(&self) -> RwLockReadGuard<'_, StorageData> {
+        self.data.read_recursive()
+    }
     pub fn write(&self) -> RwLockWriteGuard<'_, StorageData> {
         self.data.write()
     }
@@ -131,7 +135,6 @@ impl StorageData {
     pub fn as_cpu(&self) -> Result<&CpuStorage> {
         match self {
             StorageData::Cpu(c) => Ok(c),
-            #[cfg(feature = "cuda")]
             StorageData::Cuda(_) => Err(Error::runtime(
                 "expected a CPU tensor but got a CUDA tensor",
             )),
@@ -140,7 +143,6 @@ impl StorageData {
     pub fn as_cpu_mut(&mut self) -> Result<&mut CpuStorage> {
         match self {
             StorageData::Cpu(c) => Ok(c),
-            #[cfg(feature = "cuda")]
             StorageData::Cuda(_) => Err(Error::runtime(
                 "expected a CPU tensor but got a CUDA tensor",
             )),

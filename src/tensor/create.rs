@@ -1,16 +1,12 @@
 //! Creation: zeros, ones, full, arange, linspace, eye, rand, randn, randint, randperm.
 
+use crate::backend::{self, Draw};
 use crate::error::{ensure, Error, Result};
 use crate::storage::{Buffer, CpuElement, DType, Device, Element};
 use crate::tensor::layout::checked_numel;
-use crate::tensor::random::{
-    self, box_muller, default_generator, uniform_f32, uniform_f64, Generator,
-};
+use crate::tensor::random::{self, default_generator, Generator};
 use crate::tensor::{Scalar, Tensor};
 use crate::with_dtype;
-
-#[cfg(feature = "cuda")]
-use crate::backend::cuda::random::Draw;
 
 fn on_device(t: Tensor, device: Device) -> Result<Tensor> {
     if device == Device::Cpu {
@@ -28,23 +24,11 @@ impl Tensor {
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
-        let value = value.into();
-        let numel = checked_numel(shape)?;
-        #[cfg(feature = "cuda")]
-        if let Device::Cuda(_) = device {
-            return crate::backend::cuda::full(shape, value, dtype, device);
-        }
-        let t = with_dtype!(dtype, T => Tensor::from_buffer(Buffer::<T>::full(numel, value.cast::<T>())?, shape));
-        on_device(t, device)
+        backend::check_available(device)?;
+        backend::full(shape, value.into(), dtype, device)
     }
 
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        let numel = checked_numel(shape)?;
-        if device == Device::Cpu {
-            return Ok(
-                with_dtype!(dtype, T => Tensor::from_buffer(Buffer::<T>::zeros(numel)?, shape)),
-            );
-        }
         Tensor::full(shape, Scalar::Int(0), dtype, device)
     }
 
@@ -148,34 +132,11 @@ impl Tensor {
         device: Device,
         generator: Option<&mut Generator>,
     ) -> Result<Tensor> {
-        let numel = checked_numel(shape)?;
-        #[cfg(feature = "cuda")]
-        if device.is_cuda() && dtype.is_floating_point() {
-            return on_cuda(shape, dtype, device, generator, Draw::Uniform);
-        }
-        let t = match dtype {
-            DType::F32 => {
-                let mut buf = Buffer::<f32>::uninit(numel)?;
-                let (key, start) = reserve(generator, numel);
-                random::fill_from_stream(key, start, buf.as_mut_slice(), 1, |w| uniform_f32(w[0]));
-                Tensor::from_buffer(buf, shape)
-            }
-            DType::F64 => {
-                let mut buf = Buffer::<f64>::uninit(numel)?;
-                let (key, start) = reserve(generator, numel * 2);
-                random::fill_from_stream(key, start, buf.as_mut_slice(), 2, |w| {
-                    uniform_f64(w[0], w[1])
-                });
-                Tensor::from_buffer(buf, shape)
-            }
-            other => {
-                return Err(Error::not_implemented(format!(
-                    "\"check_uniform_bounds\" not implemented for '{}'",
-                    other.scalar_name()
-                )))
-            }
-        };
-        on_device(t, device)
+        ensure!(
+            dtype.is_floating_point(),
+            Error::not_implemented_for("check_uniform_bounds", dtype)
+        );
+        random_fill(shape, dtype, device, generator, Draw::Uniform)
     }
 
     /// Standard normal samples (Box-Muller over Philox uniforms).
@@ -185,36 +146,11 @@ impl Tensor {
         device: Device,
         generator: Option<&mut Generator>,
     ) -> Result<Tensor> {
-        let numel = checked_numel(shape)?;
-        #[cfg(feature = "cuda")]
-        if device.is_cuda() && dtype.is_floating_point() {
-            return on_cuda(shape, dtype, device, generator, Draw::Normal);
-        }
-        let t = match dtype {
-            DType::F32 => {
-                let mut buf = Buffer::<f32>::uninit(numel)?;
-                let (key, start) = reserve(generator, numel * 2);
-                random::fill_from_stream(key, start, buf.as_mut_slice(), 2, |w| {
-                    box_muller(uniform_f32(w[0]) as f64, uniform_f32(w[1]) as f64) as f32
-                });
-                Tensor::from_buffer(buf, shape)
-            }
-            DType::F64 => {
-                let mut buf = Buffer::<f64>::uninit(numel)?;
-                let (key, start) = reserve(generator, numel * 4);
-                random::fill_from_stream(key, start, buf.as_mut_slice(), 4, |w| {
-                    box_muller(uniform_f64(w[0], w[1]), uniform_f64(w[2], w[3]))
-                });
-                Tensor::from_buffer(buf, shape)
-            }
-            other => {
-                return Err(Error::not_implemented(format!(
-                    "\"normal_kernel_cpu\" not implemented for '{}'",
-                    other.scalar_name()
-                )))
-            }
-        };
-        on_device(t, device)
+        ensure!(
+            dtype.is_floating_point(),
+            Error::not_implemented_for("normal_kernel_cpu", dtype)
+        );
+        random_fill(shape, dtype, device, generator, Draw::Normal)
     }
 
     /// Integers uniformly drawn from `low..high`.
@@ -232,36 +168,19 @@ impl Tensor {
                 "random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
             ))
         );
-        let numel = checked_numel(shape)?;
         let range = (high as i128 - low as i128) as u128 as u64;
-        #[cfg(feature = "cuda")]
-        if device.is_cuda() {
-            let t = on_cuda(
-                shape,
-                DType::I64,
-                device,
-                generator,
-                Draw::Int { low, range },
-            )?;
-            return if dtype == DType::I64 {
-                Ok(t)
-            } else {
-                crate::autograd::no_grad(|| t.to_dtype(dtype))
-            };
-        }
-        let (key, start) = reserve(generator, numel * 2);
-        let mut vals = Buffer::<i64>::uninit(numel)?;
-        random::fill_from_stream(key, start, vals.as_mut_slice(), 2, |w| {
-            let r = ((w[0] as u64) << 32 | w[1] as u64) % range;
-            (low as i128 + r as i128) as i64
-        });
-        let t = Tensor::from_buffer(vals, shape);
-        let t = if dtype == DType::I64 {
-            t
+        let t = random_fill(
+            shape,
+            DType::I64,
+            device,
+            generator,
+            Draw::Int { low, range },
+        )?;
+        if dtype == DType::I64 {
+            Ok(t)
         } else {
-            crate::autograd::no_grad(|| t.to_dtype(dtype))?
-        };
-        on_device(t, device)
+            crate::autograd::no_grad(|| t.to_dtype(dtype))
+        }
     }
 
     /// A random permutation of `0..n` (Fisher-Yates).
@@ -295,27 +214,13 @@ impl Tensor {
         dtype: DType,
         device: Device,
     ) -> Result<Tensor> {
-        let numel = checked_numel(shape)?;
         let scale = if p < 1.0 { 1.0 / (1.0 - p) } else { 0.0 };
-        #[cfg(feature = "cuda")]
-        if device.is_cuda() && dtype.is_floating_point() {
-            return on_cuda(shape, dtype, device, None, Draw::Dropout { p, scale });
-        }
-        let (key, start) = reserve(None, numel);
-        let t = with_dtype!(dtype, T => {
-            let mut buf = Buffer::<T>::uninit(numel)?;
-            random::fill_from_stream(key, start, buf.as_mut_slice(), 1, |w| {
-                if (uniform_f32(w[0]) as f64) < p { T::zero() } else { T::from_f64(scale) }
-            });
-            Tensor::from_buffer(buf, shape)
-        });
-        on_device(t, device)
+        random_fill(shape, dtype, device, None, Draw::Dropout { p, scale })
     }
 }
 
-/// A random fill drawn on the device, reserving the counters the CPU would.
-#[cfg(feature = "cuda")]
-fn on_cuda(
+/// A new tensor of `draw`s from `generator` (or the default one) on `device`.
+fn random_fill(
     shape: &[usize],
     dtype: DType,
     device: Device,
@@ -324,10 +229,10 @@ fn on_cuda(
 ) -> Result<Tensor> {
     let numel = checked_numel(shape)?;
     // Check the device before drawing, so a failed call leaves the generator untouched.
-    crate::backend::cuda::check_available(device)?;
-    let words = numel * crate::backend::cuda::random::words_per_value(draw, dtype);
-    let (key, start) = reserve(generator, words);
-    crate::backend::cuda::random::fill(shape, dtype, device, draw, key, start)
+    backend::check_available(device)?;
+    let (key, start) = reserve(generator, numel * draw.words_per_value(dtype));
+    let data = backend::run_on!(device, B => B::random(device, numel, dtype, draw, key, start));
+    Ok(backend::tensor(data, shape))
 }
 
 fn reserve(generator: Option<&mut Generator>, words: usize) -> (u64, u64) {

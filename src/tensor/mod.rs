@@ -22,7 +22,7 @@ pub use layout::{
 use crate::autograd::arena::NodeRef;
 use crate::autograd::node::{next_hook_id, Edge, Hook};
 use crate::error::{Error, Result};
-use crate::storage::{CpuElement, CpuStorage, DType, Device, Element, Storage, StorageData};
+use crate::storage::{CpuElement, CpuStorage, DType, Device, Element, Storage};
 
 /// A tensor: an n-dimensional array that can take part in automatic differentiation.
 #[derive(Clone)]
@@ -260,13 +260,8 @@ impl Tensor {
     pub fn data_ptr(&self) -> Option<usize> {
         let body = self.body();
         let data = body.storage.read();
-        match &*data {
-            StorageData::Cpu(c) => Some(
-                c.as_ptr() as usize + body.layout.offset() * body.storage.dtype().size_in_bytes(),
-            ),
-            #[cfg(feature = "cuda")]
-            _ => None,
-        }
+        let c = data.as_cpu().ok()?;
+        Some(c.as_ptr() as usize + body.layout.offset() * body.storage.dtype().size_in_bytes())
     }
     /// The shared storage (for kernels and bindings).
     pub(crate) fn storage(&self) -> Arc<Storage> {

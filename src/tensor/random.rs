@@ -111,32 +111,6 @@ pub fn words(key: u64, start: u64, n: usize) -> Vec<u32> {
     out
 }
 
-/// Fills `out[i]` with `f(words of element i)`, element i using counter `start + i / per_block`
-/// and words `(i % per_block) * words_per_value ..` of that block. Runs in parallel on big outputs.
-pub fn fill_from_stream<T: Send>(
-    key: u64,
-    start: u64,
-    out: &mut [T],
-    words_per_value: usize,
-    f: impl Fn(&[u32]) -> T + Sync,
-) {
-    let per_block = 4 / words_per_value;
-    let chunk_values = 4096 * per_block;
-    let fill = |first: usize, chunk: &mut [T]| {
-        for (j, slot) in chunk.iter_mut().enumerate() {
-            let i = first + j;
-            let block = philox4x32(key, start.wrapping_add((i / per_block) as u64));
-            let w = (i % per_block) * words_per_value;
-            *slot = f(&block[w..w + words_per_value]);
-        }
-    };
-    if out.len() > 1 << 16 {
-        crate::backend::cpu::threads::par_chunks_mut(out, chunk_values, fill);
-    } else {
-        fill(0, out);
-    }
-}
-
 /// The process-wide default generator (`rustgrad.manual_seed`).
 pub fn default_generator() -> &'static Mutex<Generator> {
     static DEFAULT: LazyLock<Mutex<Generator>> =

@@ -2,6 +2,7 @@
 //! batches, and an accumulate form used by fused ops (linear's bias, conv's weight gradient).
 
 use crate::backend::cpu::threads::{self, SyncPtr};
+use crate::backend::dispatch::View;
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
 use crate::tensor::layout::{Dims, Layout};
@@ -263,6 +264,28 @@ pub fn matmul(lhs: &CpuStorage, ll: &Layout, rhs: &CpuStorage, rl: &Layout) -> R
     crate::with_dtype!(lhs.dtype(), T => {
         let mut out = Buffer::<T>::uninit(numel)?;
         matmul_into(out.as_mut_slice(), lhs.slice::<T>()?, ll, rhs.slice::<T>()?, rl, false)?;
+        Ok(T::wrap(out))
+    })
+}
+
+/// `bias + a @ b` for 2-D operands; `bias` is a contiguous row of `b`'s column count.
+pub fn addmm(
+    bias: Option<View<'_, CpuStorage>>,
+    a: View<'_, CpuStorage>,
+    b: View<'_, CpuStorage>,
+) -> Result<CpuStorage> {
+    let (m, n) = (a.shape()[0], b.shape()[1]);
+    crate::with_dtype!(a.dtype(), T => {
+        let mut out = Buffer::<T>::uninit(m * n)?;
+        let o = out.as_mut_slice();
+        if let Some(bias) = bias {
+            let row = bias.slice::<T>()?;
+            for chunk in o.chunks_mut(n.max(1)) {
+                chunk.copy_from_slice(&row[..chunk.len()]);
+            }
+        }
+        let (x, y) = (a.storage.slice::<T>()?, b.storage.slice::<T>()?);
+        matmul_into(o, x, a.layout, y, b.layout, bias.is_some())?;
         Ok(T::wrap(out))
     })
 }

@@ -2,10 +2,12 @@
 
 pub mod elementwise;
 pub mod index;
+mod interface;
 pub mod math;
 pub mod matmul;
 pub mod nn;
 pub mod peak;
+pub mod random;
 pub mod reduce;
 pub mod simd;
 pub mod strided;

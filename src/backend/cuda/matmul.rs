@@ -1,6 +1,7 @@
 //! Host side of kernels/gemm.cu: kernel and tile choice, split-K, batches, and the matmul/addmm
 //! entry points.
 
+use super::conv::Dv;
 use super::device::CudaDevice;
 use super::elementwise::cast;
 use super::launch::{max_blocks, tiles, Args, Pod};
@@ -8,9 +9,9 @@ use super::nvrtc::GEMM;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
 use crate::error::{Error, Result};
-use crate::storage::{DType, StorageData};
+use crate::storage::DType;
 use crate::tensor::layout::coalesce;
-use crate::tensor::{Layout, Tensor};
+use crate::tensor::Layout;
 
 /// `GemmParams` in gemm.cu.
 #[repr(C)]
@@ -360,9 +361,9 @@ fn out_shape(batch: &[usize], m: usize, n: usize) -> Vec<usize> {
     s
 }
 
-/// `bias + a @ b` for 2-D `a` [m, k] and `b` [k, n]; `bias` is a contiguous [n] CUDA tensor.
+/// `bias + a @ b` for 2-D `a` [m, k] and `b` [k, n]; `bias` is a contiguous row of `n`.
 pub(crate) fn addmm(
-    bias: Option<&Tensor>,
+    bias: Option<Dv<'_>>,
     a: &CudaStorage,
     la: &Layout,
     b: &CudaStorage,
@@ -378,23 +379,14 @@ pub(crate) fn addmm(
     let fb = matrix_friendly(b, lb)?;
     let (a, la) = fa.as_ref().map_or((a, la), |(s, l)| (s, l));
     let (b, lb) = fb.as_ref().map_or((b, lb), |(s, l)| (s, l));
-    let bias_body = bias.map(|t| t.body());
-    let bias_guard = bias_body.as_ref().map(|b| b.storage.read());
-    let bias_ref = match (&bias_guard, &bias_body) {
-        (Some(g), Some(body)) => match &**g {
-            StorageData::Cuda(s) => {
-                if s.dtype() != a.dtype() {
-                    return Err(Error::runtime("expected bias to have the same dtype as input"));
-                }
-                Some((s, body.layout.offset(), 2))
-            }
-            StorageData::Cpu(_) => {
-                return Err(Error::runtime(
-                    "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",
-                ))
-            }
-        },
-        _ => None,
+    let bias_ref = match bias {
+        Some(b) if b.s.dtype() != a.dtype() => {
+            return Err(Error::runtime(
+                "expected bias to have the same dtype as input",
+            ))
+        }
+        Some(b) => Some((b.s, b.off, 2)),
+        None => None,
     };
     gemm(
         dev,

@@ -16,6 +16,7 @@ pub(crate) mod conv;
 pub(crate) mod device;
 pub(crate) mod elementwise;
 pub(crate) mod index;
+mod interface;
 pub(crate) mod launch;
 pub mod loader;
 pub(crate) mod matmul;
@@ -34,9 +35,8 @@ pub use storage::CudaStorage;
 
 pub(crate) use conv::Dv;
 
-pub(crate) use elementwise::{binary, cast, copy_into, fill, full, transfer, unary, where_};
-pub(crate) use matmul::{addmm, matmul};
-pub(crate) use reduce::{cumsum, extreme_along, reduce, softmax, softmax_backward};
+pub(crate) use elementwise::cast;
+pub(crate) use reduce::reduce;
 
 use crate::error::{Error, Result};
 use crate::storage::Device;

@@ -377,7 +377,7 @@ pub(crate) fn bn_eval_stats(rm: Dv<'_>, rv: Dv<'_>, c: usize, eps: f64) -> Resul
 pub(crate) fn bn_normalize(
     x: Dv<'_>,
     g: &NormGeom,
-    stats: &BnStats,
+    stats: (Dv<'_>, Dv<'_>),
     w: Option<Dv<'_>>,
     b: Option<Dv<'_>>,
 ) -> Result<CudaStorage> {
@@ -388,8 +388,8 @@ pub(crate) fn bn_normalize(
     let mut a = Args::new();
     a.pod(&norm_geo(g))
         .ptr(x.ptr())
-        .ptr(stats.mean.ptr())
-        .ptr(stats.invstd.ptr())
+        .ptr(stats.0.ptr())
+        .ptr(stats.1.ptr())
         .ptr(opt_ptr(w))
         .ptr(opt_ptr(b))
         .ptr(y.ptr());
@@ -403,7 +403,7 @@ pub(crate) fn bn_backward(
     gy: Dv<'_>,
     x: Dv<'_>,
     g: &NormGeom,
-    stats: &BnStats,
+    stats: (Dv<'_>, Dv<'_>),
     w: Option<Dv<'_>>,
     training: bool,
     need_input: bool,
@@ -419,7 +419,7 @@ pub(crate) fn bn_backward(
     a.pod(&norm_geo(g))
         .ptr(gy.ptr())
         .ptr(x.ptr())
-        .ptr(stats.mean.ptr())
+        .ptr(stats.0.ptr())
         .ptr(sum_g.ptr())
         .ptr(dot.ptr());
     per_channel(dev, sums_name, g.c, 256, &mut a)?;
@@ -430,8 +430,8 @@ pub(crate) fn bn_backward(
         a.pod(&norm_geo(g))
             .ptr(gy.ptr())
             .ptr(x.ptr())
-            .ptr(stats.mean.ptr())
-            .ptr(stats.invstd.ptr())
+            .ptr(stats.0.ptr())
+            .ptr(stats.1.ptr())
             .ptr(sum_g.ptr())
             .ptr(dot.ptr())
             .ptr(opt_ptr(w))
@@ -448,7 +448,7 @@ pub(crate) fn bn_backward(
     a.usize(g.c)
         .ptr(sum_g.ptr())
         .ptr(dot.ptr())
-        .ptr(stats.invstd.ptr())
+        .ptr(stats.1.ptr())
         .ptr(gw.ptr())
         .ptr(gb.ptr());
     launch_1d(dev, &NN, params_name, g.c, &mut a)?;

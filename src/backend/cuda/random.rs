@@ -1,59 +1,31 @@
 //! Host side of kernels/random.cu: random fills on the device with the CPU's Philox counters.
 
-use super::elementwise::{device_of, launch_1d, tensor};
+use std::sync::Arc;
+
+use super::device::CudaDevice;
+use super::elementwise::launch_1d;
 use super::launch::Args;
 use super::nvrtc::RANDOM;
 use super::storage::CudaStorage;
+use crate::backend::Draw;
 use crate::error::{Error, Result};
-use crate::storage::{DType, Device};
-use crate::tensor::Tensor;
+use crate::storage::DType;
 
-/// What to draw.
-#[derive(Copy, Clone, Debug)]
-pub(crate) enum Draw {
-    Uniform,
-    Normal,
-    /// Integers in `low..low + range`.
-    Int {
-        low: i64,
-        range: u64,
-    },
-    /// Dropout's scaled keep mask.
-    Dropout {
-        p: f64,
-        scale: f64,
-    },
-}
-
-/// Words of randomness per value, as the CPU draws them (the counters reserved are the same).
-pub(crate) fn words_per_value(draw: Draw, dtype: DType) -> usize {
-    match (draw, dtype) {
-        (Draw::Uniform, DType::F64) => 2,
-        (Draw::Uniform, _) => 1,
-        (Draw::Normal, DType::F64) => 4,
-        (Draw::Normal, _) => 2,
-        (Draw::Int { .. }, _) => 2,
-        (Draw::Dropout { .. }, _) => 1,
-    }
-}
-
-/// A new device tensor of `shape` filled from the stream `(key, start)` (counters reserved by the
-/// caller for `numel * words_per_value` words).
+/// `n` values filled from the stream `(key, start)` (counters reserved by the caller for
+/// `n * draw.words_per_value(dtype)` words).
 pub(crate) fn fill(
-    shape: &[usize],
+    dev: &Arc<CudaDevice>,
+    n: usize,
     dtype: DType,
-    device: Device,
     draw: Draw,
     key: u64,
     start: u64,
-) -> Result<Tensor> {
-    let dev = device_of(device)?;
-    let n = crate::tensor::layout::checked_numel(shape)?;
+) -> Result<CudaStorage> {
     let out_dtype = match draw {
         Draw::Int { .. } => DType::I64,
         _ => dtype,
     };
-    let s = CudaStorage::alloc(&dev, out_dtype, n)?;
+    let s = CudaStorage::alloc(dev, out_dtype, n)?;
     let mut a = Args::new();
     a.u64(key).u64(start).usize(n);
     let name = match (draw, out_dtype) {
@@ -81,6 +53,6 @@ pub(crate) fn fill(
         }
     };
     a.ptr(s.ptr());
-    launch_1d(&dev, &RANDOM, name, n, &mut a)?;
-    Ok(tensor(s, shape))
+    launch_1d(dev, &RANDOM, name, n, &mut a)?;
+    Ok(s)
 }

@@ -1,21 +1,18 @@
-//! conv2d: PyTorch's argument checks and messages, im2col + gemm forward, and a backward that
-//! computes the input, weight and bias gradients in one pass over the batch.
+//! conv2d and conv_transpose2d: PyTorch's argument checks and messages, the geometry, and the
+//! autograd rules; the forward kernel and a backward kernel that computes the input, weight and
+//! bias gradients in one pass are each backend's (ConvKernels in backend/kernels.rs).
 //!
 //! For higher-order gradients the two halves of the backward are ops of their own
 //! ([`conv_input_grad`], [`conv_weight_grad`]); the three ops are bilinear and each one's
 //! derivatives are the other two, so gradients of any order stay exact.
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::cpu::nn::conv as kernel;
 use crate::backend::geometry::{ConvGeom, ConvNeeds};
+use crate::backend::{run, tensor};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
-#[cfg(feature = "cuda")]
-use crate::ops::nn::{cuda_tensor, run_cuda};
-use crate::storage::CpuElement;
+use crate::ops::nn::kernel_operand;
 use crate::tensor::Tensor;
-use crate::with_float_dtype;
 
 /// Padding of a 2-D convolution.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -382,26 +379,8 @@ fn weight_shape(g: &ConvGeom) -> [usize; 4] {
 fn forward_kernel(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: &ConvGeom) -> Result<Tensor> {
     let (xc, wc) = (kernel_operand(x)?, kernel_operand(w)?);
     let bc = b.map(kernel_operand).transpose()?;
-    let mut operands = vec![&xc, &wc];
-    operands.extend(bc.as_ref());
-    #[cfg(feature = "cuda")]
-    if xc.device().is_cuda() {
-        return run_cuda("conv2d", &operands, |s| {
-            let out =
-                crate::backend::cuda::conv::conv2d_forward(s[0], s[1], s.get(2).copied(), geom)?;
-            Ok(cuda_tensor(out, &out_shape(geom)))
-        });
-    }
-    let data = run_kernel("conv2d", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let bias = match s.get(2) {
-                Some(b) => Some(b.get::<T>()?),
-                None => None,
-            };
-            Ok(T::wrap(kernel::conv2d_forward(s[0].get::<T>()?, s[1].get::<T>()?, bias, geom)?))
-        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
-    })?;
-    Ok(cpu_tensor(data, &out_shape(geom)))
+    let out = run!(B: x = &xc, w = &wc, b = bc.as_ref() => B::conv2d_forward(x, w, b, geom));
+    Ok(tensor(out, &out_shape(geom)))
 }
 
 fn conv_forward(x: &Tensor, w: &Tensor, b: Option<&Tensor>, geom: ConvGeom) -> Result<Tensor> {
@@ -469,40 +448,13 @@ fn backward_kernel(
         Some(w) if needs.input => Some(kernel_operand(w)?),
         _ => None,
     };
-    let mut operands = vec![&gc];
-    operands.extend(xc.as_ref());
-    operands.extend(wc.as_ref());
-    let (has_x, has_w) = (xc.is_some(), wc.is_some());
-    #[cfg(feature = "cuda")]
-    if gc.device().is_cuda() {
-        return run_cuda("conv2d_backward", &operands, |s| {
-            let (xs, ws) = optional_pair(s, 1, (has_x, has_w));
-            let (gx, gw, gb) = crate::backend::cuda::conv::conv2d_backward(
-                s[0],
-                xs.copied(),
-                ws.copied(),
-                &geom,
-                needs,
-            )?;
-            Ok((
-                gx.map(|b| cuda_tensor(b, &in_shape(&geom))),
-                gw.map(|b| cuda_tensor(b, &weight_shape(&geom))),
-                gb.map(|b| cuda_tensor(b, &[geom.o])),
-            ))
-        });
-    }
-    run_kernel("conv2d_backward", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let (xs, ws) = optional_pair(s, 1, (has_x, has_w));
-            let (xs, ws) = (xs.map(|x| x.get::<T>()).transpose()?, ws.map(|w| w.get::<T>()).transpose()?);
-            let r = kernel::conv2d_backward(s[0].get::<T>()?, xs, ws, &geom, needs)?;
-            Ok((
-                r.input.map(|b| cpu_tensor(T::wrap(b), &in_shape(&geom))),
-                r.weight.map(|b| cpu_tensor(T::wrap(b), &weight_shape(&geom))),
-                r.bias.map(|b| cpu_tensor(T::wrap(b), &[geom.o])),
-            ))
-        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", s[0].dtype())))
-    })
+    let (gx, gw, gb) = run!(B: g = &gc, x = xc.as_ref(), w = wc.as_ref() =>
+        B::conv2d_backward(g, x, w, &geom, needs));
+    Ok((
+        gx.map(|d| tensor(d, &in_shape(&geom))),
+        gw.map(|d| tensor(d, &weight_shape(&geom))),
+        gb.map(|d| tensor(d, &[geom.o])),
+    ))
 }
 
 /// The input gradient `conv_transpose(g, w)` as an op of `(g, w)`.
@@ -512,7 +464,7 @@ fn conv_input_grad(g: &Tensor, w: &Tensor, geom: ConvGeom) -> Result<Tensor> {
         ..Default::default()
     };
     let (gx, _, _) = backward_kernel(g, None, Some(w), geom, needs)?;
-    let out = gx.ok_or_else(|| Error::runtime("internal error: conv2d input gradient missing"))?;
+    let out = gx.ok_or_else(|| Error::internal("conv2d input gradient missing"))?;
     record(
         "ConvolutionBackwardBackward0",
         &[g, w],
@@ -543,7 +495,7 @@ fn conv_weight_grad(g: &Tensor, x: &Tensor, geom: ConvGeom) -> Result<Tensor> {
         ..Default::default()
     };
     let (_, gw, _) = backward_kernel(g, Some(x), None, geom, needs)?;
-    let out = gw.ok_or_else(|| Error::runtime("internal error: conv2d weight gradient missing"))?;
+    let out = gw.ok_or_else(|| Error::internal("conv2d weight gradient missing"))?;
     record(
         "ConvolutionBackwardBackward0",
         &[g, x],

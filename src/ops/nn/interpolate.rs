@@ -3,15 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::backend::cpu::nn::interpolate as kernel;
 use crate::backend::geometry::{self, ResampleGeom};
+use crate::backend::{run, tensor};
 use crate::error::{ensure, Error, Result};
-use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
-#[cfg(feature = "cuda")]
-use crate::ops::nn::{cuda_tensor, run_cuda};
-use crate::storage::{CpuElement, DType};
+use crate::ops::nn::{apply_linear, kernel_operand, LinearMap};
+use crate::storage::DType;
 use crate::tensor::{Dims, Tensor};
-use crate::with_float_dtype;
 
 /// Resampling modes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -140,36 +137,13 @@ impl ResampleMap {
     fn run(&self, t: &Tensor, forward: bool) -> Result<Tensor> {
         let tc = kernel_operand(t)?;
         let geom = &self.geom;
-        #[cfg(feature = "cuda")]
-        if tc.device().is_cuda() {
-            let shape = if forward {
-                &self.out_shape
-            } else {
-                &self.in_shape
-            };
-            return run_cuda("interpolate", &[&tc], |s| {
-                let d = crate::backend::cuda::pool::resample(s[0], geom, forward)?;
-                Ok(cuda_tensor(d, shape))
-            });
-        }
-        let data = run_kernel("interpolate", &[&tc], |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let x = s[0].get::<T>()?;
-                Ok(T::wrap(if forward {
-                    kernel::resample_forward(x, geom)?
-                } else {
-                    kernel::resample_backward(x, geom)?
-                }))
-            }, else Err(Error::not_implemented_for("upsample_bilinear2d_out_frame", s[0].dtype())))
-        })?;
-        Ok(cpu_tensor(
-            data,
-            if forward {
-                &self.out_shape
-            } else {
-                &self.in_shape
-            },
-        ))
+        let shape = if forward {
+            &self.out_shape
+        } else {
+            &self.in_shape
+        };
+        let data = run!(B: x = &tc => B::resample(x, geom, forward));
+        Ok(tensor(data, shape))
     }
 }
 

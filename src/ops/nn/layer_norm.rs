@@ -1,20 +1,18 @@
 //! layer_norm: normalises over the trailing `normalized_shape` dims, with per-element weight and
 //! bias of that shape, as `torch.nn.functional.layer_norm`.
 //!
-//! On the CPU the forward and the backward are fused kernels (one sweep per row, rows in
-//! parallel). On a CUDA device, and for gradients of gradients, the same formulas run as
-//! differentiable tensor ops.
+//! Where the backend has fused kernels (the CPU: one sweep per row, rows in parallel) the
+//! forward and the backward use them; elsewhere, and for gradients of gradients, the same
+//! formulas run as differentiable tensor ops.
 
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::cpu::nn::norm as kernel;
+use crate::backend::{self, run, tensor};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel};
-use crate::storage::CpuElement;
+use crate::ops::nn::kernel_operand;
 use crate::tensor::Tensor;
-use crate::with_float_dtype;
 
 /// The input, weight and bias gradients.
 type Grads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
@@ -71,29 +69,21 @@ impl Tensor {
         let dtype = self.dtype();
         let cast = |t: Option<&Tensor>| t.map(|t| t.to_dtype(dtype)).transpose();
         let (wd, bd) = (cast(weight)?, cast(bias)?);
-        if self.device().is_cuda() {
+        if !backend::fused_layer_norm(self.device()) {
             return composite_forward(self, k, wd.as_ref(), bd.as_ref(), eps);
         }
         let d: usize = normalized_shape.iter().product();
+        let rows = shape.iter().product::<usize>().checked_div(d).unwrap_or(0);
         let xc = kernel_operand(self)?;
         let (wc, bc) = (
             wd.as_ref().map(kernel_operand).transpose()?,
             bd.as_ref().map(kernel_operand).transpose()?,
         );
-        let mut operands = vec![&xc];
-        operands.extend(wc.as_ref());
-        operands.extend(bc.as_ref());
         let (has_w, has_b) = (wc.is_some(), bc.is_some());
-        let (data, mean, invstd) = run_kernel("layer_norm", &operands, |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let (w, b) = optional_pair(s, 1, (has_w, has_b));
-                let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
-                let (y, mean, invstd) = kernel::layer_normalize(s[0].get::<T>()?, d, eps, w, b)?;
-                Ok((T::wrap(y), mean, invstd))
-            }, else Err(Error::not_implemented_for("LayerNormKernelImpl", s[0].dtype())))
-        })?;
-        let out = cpu_tensor(data, &shape);
-        let stats = Arc::new((mean, invstd));
+        let (y, mean, invstd) = run!(B: x = &xc, w = wc.as_ref(), b = bc.as_ref() =>
+            B::layer_norm(x, d, eps, w, b));
+        let out = tensor(y, &shape);
+        let stats = Arc::new((tensor(mean, &[rows]), tensor(invstd, &[rows])));
         let ns = normalized_shape.to_vec();
         let mut inputs = vec![self];
         inputs.extend(weight);
@@ -176,7 +166,8 @@ fn composite_forward(
     Ok(y)
 }
 
-/// The backward as differentiable tensor ops (CUDA, and gradients of gradients).
+/// The backward as differentiable tensor ops (backends without fused kernels, and gradients of
+/// gradients).
 fn composite_backward(
     g: &Tensor,
     x: &Tensor,
@@ -206,40 +197,24 @@ fn composite_backward(
     Ok((Some(gx), Some(dw), Some(db)))
 }
 
-/// The fused CPU backward (no autograd).
+/// The fused backward (no autograd).
 fn fused_backward(
     g: &Tensor,
     x: &Tensor,
     w: Option<&Tensor>,
     d: usize,
-    stats: &(Vec<f64>, Vec<f64>),
+    (mean, invstd): &(Tensor, Tensor),
     need_x: bool,
 ) -> Result<Grads> {
-    if x.device().is_cuda() {
-        return Err(Error::runtime(
-            "internal error: fused layer_norm backward on CUDA",
-        ));
-    }
     let (gc, xc) = (kernel_operand(g)?, kernel_operand(x)?);
     let wc = w
         .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
         .transpose()?;
-    let mut operands = vec![&gc, &xc];
-    operands.extend(wc.as_ref());
-    let (mean, invstd) = stats;
-    let r = run_kernel("layer_norm_backward", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let w = s.get(2).map(|w| w.get::<T>()).transpose()?;
-            kernel::layer_normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, d, mean, invstd, w, need_x)
-                .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
-        }, else Err(Error::not_implemented_for("layer_norm_backward", s[0].dtype())))
-    })?;
-    let per_column = |v: Vec<f64>| -> Result<Tensor> {
-        crate::autograd::no_grad(|| Tensor::from_slice(&v, &[v.len()])?.to_dtype(x.dtype()))
-    };
+    let (dx, dw, db) = run!(B: g = &gc, x = &xc, mean = mean, invstd = invstd, w = wc.as_ref() =>
+        B::layer_norm_backward(g, x, d, (mean, invstd), w, need_x));
     Ok((
-        r.0.map(|d| cpu_tensor(d, &x.shape())),
-        r.1.map(per_column).transpose()?,
-        r.2.map(per_column).transpose()?,
+        dx.map(|t| tensor(t, &x.shape())),
+        dw.map(|t| tensor(t, &[d])),
+        db.map(|t| tensor(t, &[d])),
     ))
 }

@@ -1,24 +1,19 @@
 //! batch_norm: one op over `(N, C)`, `(N, C, L)` or `(N, C, H, W)` input, with batch statistics
 //! (training, running statistics updated in place) or running statistics (evaluation).
 //!
-//! On a CUDA device the statistics, the running-statistics update, the normalisation and the
-//! fused backward are kernels (kernels/nn.cu), the statistics kept on the device in double.
+//! The statistics (float64, on the input's device), the running-statistics update, the
+//! normalisation and the fused backward are each backend's kernels (NormKernels).
 
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
-use crate::backend::cpu::nn::norm as kernel;
-#[cfg(feature = "cuda")]
-use crate::backend::cuda;
 use crate::backend::geometry::NormGeom;
+use crate::backend::{run, tensor};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{cpu_tensor, kernel_operand, optional_pair, run_kernel, torch_size};
-#[cfg(feature = "cuda")]
-use crate::ops::nn::{cuda_tensor, run_cuda};
-use crate::storage::{CpuElement, DType};
+use crate::ops::nn::{kernel_operand, torch_size};
+use crate::storage::{DType, StorageData};
 use crate::tensor::Tensor;
-use crate::with_float_dtype;
 
 fn check_features(name: &str, t: Option<&Tensor>, c: usize) -> Result<()> {
     if let Some(t) = t {
@@ -33,31 +28,14 @@ fn check_features(name: &str, t: Option<&Tensor>, c: usize) -> Result<()> {
     Ok(())
 }
 
-/// A float vector as a `(C,)` tensor of `like`'s dtype (a constant: no autograd history).
-fn constant(values: &[f64], like: &Tensor) -> Result<Tensor> {
-    no_grad(|| Tensor::from_slice(values, &[values.len()])?.to_dtype(like.dtype()))
-}
-
-/// A double vector on a CUDA device as a `(C,)` tensor of `like`'s dtype (a constant).
-#[cfg(feature = "cuda")]
-fn device_constant(s: &cuda::CudaStorage, like: &Tensor) -> Result<Tensor> {
-    let c = s.len();
-    let copy = cuda::cast(s, &crate::tensor::Layout::contiguous(&[c]), DType::F64)?;
-    no_grad(|| cuda_tensor(copy, &[c]).to_dtype(like.dtype()))
-}
-
 /// The gradients of (input, weight, bias).
 type NormGrads = (Option<Tensor>, Option<Tensor>, Option<Tensor>);
 
-/// The per-channel mean and inverse standard deviation that normalise: on the host (CPU), or on
-/// the CUDA device in double. The variant is the device the kernels run on.
-enum Stats {
-    Host {
-        mean: Vec<f64>,
-        invstd: Vec<f64>,
-    },
-    #[cfg(feature = "cuda")]
-    Device(cuda::nn::BnStats),
+/// The per-channel mean and inverse standard deviation that normalise, as `(C,)` float64
+/// tensors on the input's device.
+struct Stats {
+    mean: Tensor,
+    invstd: Tensor,
 }
 
 impl Stats {
@@ -70,78 +48,39 @@ impl Stats {
         eps: f64,
         geom: NormGeom,
     ) -> Result<Stats> {
-        #[cfg(feature = "cuda")]
-        if xc.device().is_cuda() {
-            let as_operand = |t: Option<&Tensor>| -> Result<Option<Tensor>> {
-                t.map(|t| kernel_operand(&t.to_dtype(xc.dtype())?))
-                    .transpose()
-            };
-            let (rm, rv) = (as_operand(running_mean)?, as_operand(running_var)?);
-            let mut operands = vec![xc];
-            operands.extend(rm.as_ref());
-            operands.extend(rv.as_ref());
-            let (has_rm, has_rv) = (rm.is_some(), rv.is_some());
-            let (stats, nrm, nrv) = run_cuda("batch_norm", &operands, |s| {
-                let (rm, rv) = optional_pair(s, 1, (has_rm, has_rv));
-                cuda::nn::bn_train_stats(s[0], &geom, (rm.copied(), rv.copied()), momentum, eps)
-            })?;
-            for (t, new) in [(running_mean, nrm), (running_var, nrv)] {
-                if let (Some(t), Some(new)) = (t, new) {
-                    no_grad(|| t.copy_(&cuda_tensor(new, &t.shape())))?;
-                }
+        let as_operand = |t: Option<&Tensor>| -> Result<Option<Tensor>> {
+            t.map(|t| kernel_operand(&t.to_dtype(xc.dtype())?))
+                .transpose()
+        };
+        let (rm, rv) = (as_operand(running_mean)?, as_operand(running_var)?);
+        let ((mean, invstd), (new_mean, new_var)) = run!(B: x = xc, rm = rm.as_ref(), rv = rv.as_ref() =>
+                B::batch_norm_stats(x, &geom, rm, rv, momentum, eps));
+        for (t, new) in [(running_mean, new_mean), (running_var, new_var)] {
+            if let (Some(t), Some(new)) = (t, new) {
+                no_grad(|| t.copy_(&tensor(new, &t.shape())))?;
             }
-            return Ok(Stats::Device(stats));
         }
-        let (mean, var) = run_kernel("batch_norm", &[xc], |s| {
-            with_float_dtype!(s[0].dtype(), T => Ok(kernel::channel_stats(s[0].get::<T>()?, &geom)),
-                else Err(Error::not_implemented_for("batch_norm", s[0].dtype())))
-        })?;
-        let m = geom.m() as f64;
-        if let Some(rm) = running_mean {
-            let old = rm.to_vec::<f64>()?;
-            let new: Vec<f64> = old
-                .iter()
-                .zip(&mean)
-                .map(|(r, v)| momentum * v + (1.0 - momentum) * r)
-                .collect();
-            no_grad(|| rm.copy_(&Tensor::from_slice(&new, &rm.shape())?))?;
-        }
-        if let Some(rv) = running_var {
-            let old = rv.to_vec::<f64>()?;
-            let new: Vec<f64> = old
-                .iter()
-                .zip(&var)
-                .map(|(r, v)| momentum * (v * m / (m - 1.0)) + (1.0 - momentum) * r)
-                .collect();
-            no_grad(|| rv.copy_(&Tensor::from_slice(&new, &rv.shape())?))?;
-        }
-        let invstd: Vec<f64> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        Ok(Stats::Host { mean, invstd })
+        Ok(Stats::new(mean, invstd, geom.c))
     }
 
     /// The statistics given by the running mean `rm` and variance `rv` (evaluation); `dtype` is
-    /// the input's, `c` the number of channels.
-    // Only the CUDA kernels read `c` and `dtype`.
-    #[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
-    fn of_running(rm: &Tensor, rv: &Tensor, eps: f64, c: usize, dtype: DType) -> Result<Stats> {
-        #[cfg(feature = "cuda")]
-        if rm.device().is_cuda() {
-            let (rm, rv) = (
-                kernel_operand(&rm.to_dtype(dtype)?)?,
-                kernel_operand(&rv.to_dtype(dtype)?)?,
-            );
-            let stats = run_cuda("batch_norm", &[&rm, &rv], |s| {
-                cuda::nn::bn_eval_stats(s[0], s[1], c, eps)
-            })?;
-            return Ok(Stats::Device(stats));
+    /// the input's.
+    fn of_running(rm: &Tensor, rv: &Tensor, eps: f64, dtype: DType) -> Result<Stats> {
+        let (rm, rv) = (
+            kernel_operand(&rm.to_dtype(dtype)?)?,
+            kernel_operand(&rv.to_dtype(dtype)?)?,
+        );
+        let c = rm.numel();
+        let (mean, invstd) =
+            run!(B: rm = &rm, rv = &rv => B::batch_norm_running_stats(rm, rv, eps));
+        Ok(Stats::new(mean, invstd, c))
+    }
+
+    fn new(mean: StorageData, invstd: StorageData, c: usize) -> Stats {
+        Stats {
+            mean: tensor(mean, &[c]),
+            invstd: tensor(invstd, &[c]),
         }
-        let mean = rm.to_vec::<f64>()?;
-        let invstd: Vec<f64> = rv
-            .to_vec::<f64>()?
-            .iter()
-            .map(|v| 1.0 / (v + eps).sqrt())
-            .collect();
-        Ok(Stats::Host { mean, invstd })
     }
 
     /// `(xc - mean) * invstd * wc + bc`, per channel (`xc`, `wc`, `bc` contiguous).
@@ -152,43 +91,19 @@ impl Stats {
         bc: Option<&Tensor>,
         geom: NormGeom,
     ) -> Result<Tensor> {
-        let mut operands = vec![xc];
-        operands.extend(wc);
-        operands.extend(bc);
-        let (has_w, has_b) = (wc.is_some(), bc.is_some());
-        let shape = xc.shape();
-        match self {
-            Stats::Host { mean, invstd } => {
-                let data = run_kernel("batch_norm", &operands, |s| {
-                    with_float_dtype!(s[0].dtype(), T => {
-                        let (w, b) = optional_pair(s, 1, (has_w, has_b));
-                        let (w, b) = (w.map(|w| w.get::<T>()).transpose()?, b.map(|b| b.get::<T>()).transpose()?);
-                        Ok(T::wrap(kernel::normalize(s[0].get::<T>()?, &geom, mean, invstd, w, b)?))
-                    }, else Err(Error::not_implemented_for("batch_norm", s[0].dtype())))
-                })?;
-                Ok(cpu_tensor(data, &shape))
-            }
-            #[cfg(feature = "cuda")]
-            Stats::Device(stats) => {
-                let y = run_cuda("batch_norm", &operands, |s| {
-                    let (w, b) = optional_pair(s, 1, (has_w, has_b));
-                    cuda::nn::bn_normalize(s[0], &geom, stats, w.copied(), b.copied())
-                })?;
-                Ok(cuda_tensor(y, &shape))
-            }
-        }
+        let y = run!(B: x = xc, mean = &self.mean, invstd = &self.invstd, w = wc, b = bc =>
+            B::batch_norm(x, &geom, (mean, invstd), w, b));
+        Ok(tensor(y, &xc.shape()))
     }
 
     /// The statistics as `(C,)` constants of `like`'s dtype (for the differentiable backward).
     fn constants(&self, like: &Tensor) -> Result<(Tensor, Tensor)> {
-        match self {
-            Stats::Host { mean, invstd } => Ok((constant(mean, like)?, constant(invstd, like)?)),
-            #[cfg(feature = "cuda")]
-            Stats::Device(s) => Ok((
-                device_constant(&s.mean, like)?,
-                device_constant(&s.invstd, like)?,
-            )),
-        }
+        no_grad(|| {
+            Ok((
+                self.mean.to_dtype(like.dtype())?,
+                self.invstd.to_dtype(like.dtype())?,
+            ))
+        })
     }
 
     /// The fused backward kernels: (dx when `need_x`, dweight, dbias).
@@ -205,37 +120,15 @@ impl Stats {
         let wc = w
             .map(|w| kernel_operand(&w.to_dtype(x.dtype())?))
             .transpose()?;
-        let mut operands = vec![&gc, &xc];
-        operands.extend(wc.as_ref());
-        match self {
-            Stats::Host { mean, invstd } => {
-                let r = run_kernel("batch_norm_backward", &operands, |s| {
-                    with_float_dtype!(s[0].dtype(), T => {
-                        let w = if s.len() > 2 { Some(s[2].get::<T>()?) } else { None };
-                        kernel::normalize_backward(s[0].get::<T>()?, s[1].get::<T>()?, &geom,
-                            mean, invstd, w, training, need_x)
-                            .map(|r| (r.input.map(T::wrap), r.weight, r.bias))
-                    }, else Err(Error::not_implemented_for("batch_norm_backward", s[0].dtype())))
-                })?;
-                let gx = r.0.map(|d| cpu_tensor(d, &x.shape()));
-                let gw = r.1.map(|v| constant(&v, x)).transpose()?;
-                let gb = r.2.map(|v| constant(&v, x)).transpose()?;
-                Ok((gx, gw, gb))
-            }
-            #[cfg(feature = "cuda")]
-            Stats::Device(stats) => {
-                let (dx, dw, db) = run_cuda("batch_norm_backward", &operands, |s| {
-                    let w = s.get(2).copied();
-                    cuda::nn::bn_backward(s[0], s[1], &geom, stats, w, training, need_x)
-                })?;
-                let c = geom.c;
-                Ok((
-                    dx.map(|d| cuda_tensor(d, &x.shape())),
-                    Some(cuda_tensor(dw, &[c])),
-                    Some(cuda_tensor(db, &[c])),
-                ))
-            }
-        }
+        let (dx, dw, db) = run!(B: g = &gc, x = &xc, mean = &self.mean, invstd = &self.invstd,
+            w = wc.as_ref() =>
+            B::batch_norm_backward(g, x, &geom, (mean, invstd), w, training, need_x));
+        let c = geom.c;
+        Ok((
+            dx.map(|d| tensor(d, &x.shape())),
+            dw.map(|d| tensor(d, &[c])),
+            db.map(|d| tensor(d, &[c])),
+        ))
     }
 }
 
@@ -305,7 +198,7 @@ impl Tensor {
                     "running_mean and running_var must be defined in evaluation mode",
                 ));
             };
-            Stats::of_running(rm, rv, eps, c, dtype)?
+            Stats::of_running(rm, rv, eps, dtype)?
         };
         let out = stats.normalize(&xc, wc.as_ref(), bc.as_ref(), geom)?;
         let (has_w, has_b) = (wc.is_some(), bc.is_some());
@@ -386,9 +279,8 @@ fn composite_backward(
         let invstd = var.add_scalar(eps)?.rsqrt()?;
         (centered.mul(&invstd)?, invstd)
     } else {
-        let (mean, invstd) = eval_stats.ok_or_else(|| {
-            Error::runtime("internal error: batch_norm backward without running statistics")
-        })?;
+        let (mean, invstd) = eval_stats
+            .ok_or_else(|| Error::internal("batch_norm backward without running statistics"))?;
         let (mean, invstd) = (per_channel(&mean)?, per_channel(&invstd)?);
         (x.sub(&mean)?.mul(&invstd)?, invstd)
     };

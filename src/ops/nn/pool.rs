@@ -4,15 +4,11 @@
 use std::sync::Arc;
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::cpu::nn::pool as kernel;
 use crate::backend::geometry::{self, AvgGeom, MaxPoolGeom};
+use crate::backend::{run, tensor};
 use crate::error::{ensure, fmt_shape, Error, Result};
-use crate::ops::nn::{apply_linear, cpu_tensor, kernel_operand, run_kernel, LinearMap};
-#[cfg(feature = "cuda")]
-use crate::ops::nn::{cuda_tensor, run_cuda};
-use crate::storage::CpuElement;
+use crate::ops::nn::{apply_linear, kernel_operand, LinearMap};
 use crate::tensor::{Dims, Tensor};
-use crate::with_float_dtype;
 
 /// (planes, H, W) of a 3-D or 4-D pooling input, with PyTorch's message otherwise.
 fn planes_of(x: &Tensor) -> Result<(usize, usize, usize)> {
@@ -106,20 +102,8 @@ fn pooled_shape(x: &Tensor, oh: usize, ow: usize) -> Dims {
 
 /// The max-pooling kernel (values and indices) on the operand's device.
 fn max_pool_forward(xc: &Tensor, geom: &MaxPoolGeom, shape: &[usize]) -> Result<(Tensor, Tensor)> {
-    #[cfg(feature = "cuda")]
-    if xc.device().is_cuda() {
-        return run_cuda("max_pool2d", &[xc], |s| {
-            let (v, i) = crate::backend::cuda::pool::max_pool2d_forward(s[0], geom)?;
-            Ok((cuda_tensor(v, shape), cuda_tensor(i, shape)))
-        });
-    }
-    let (vals, idx) = run_kernel("max_pool2d", &[xc], |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let (v, i) = kernel::max_pool2d_forward(s[0].get::<T>()?, geom)?;
-            Ok((T::wrap(v), i64::wrap(i)))
-        }, else Err(Error::not_implemented_for("max_pool2d", s[0].dtype())))
-    })?;
-    Ok((cpu_tensor(vals, shape), cpu_tensor(idx, shape)))
+    let (v, i) = run!(B: x = xc => B::max_pool2d_forward(x, geom));
+    Ok((tensor(v, shape), tensor(i, shape)))
 }
 
 /// The fused max-pooling backward: each gradient added at its argmax.
@@ -129,19 +113,8 @@ fn max_pool_backward(
     geom: &MaxPoolGeom,
     in_shape: &[usize],
 ) -> Result<Tensor> {
-    #[cfg(feature = "cuda")]
-    if gc.device().is_cuda() {
-        return run_cuda("max_pool2d_backward", &[gc, ic], |s| {
-            let d = crate::backend::cuda::pool::max_pool2d_backward(s[0], s[1], geom)?;
-            Ok(cuda_tensor(d, in_shape))
-        });
-    }
-    let data = run_kernel("max_pool2d_backward", &[gc, ic], |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            Ok(T::wrap(kernel::max_pool2d_backward(s[0].get::<T>()?, s[1].get::<i64>()?, geom)?))
-        }, else Err(Error::not_implemented_for("max_pool2d_backward", s[0].dtype())))
-    })?;
-    Ok(cpu_tensor(data, in_shape))
+    let d = run!(B: g = gc, i = ic => B::max_pool2d_backward(g, i, geom));
+    Ok(tensor(d, in_shape))
 }
 
 impl Tensor {
@@ -307,24 +280,8 @@ impl AvgMap {
         } else {
             &self.in_shape
         };
-        #[cfg(feature = "cuda")]
-        if tc.device().is_cuda() {
-            return run_cuda("avg_pool2d", &[&tc], |s| {
-                let d = crate::backend::cuda::pool::avg_pool2d(s[0], geom, forward)?;
-                Ok(cuda_tensor(d, shape))
-            });
-        }
-        let data = run_kernel("avg_pool2d", &[&tc], |s| {
-            with_float_dtype!(s[0].dtype(), T => {
-                let x = s[0].get::<T>()?;
-                Ok(T::wrap(if forward {
-                    kernel::avg_pool2d_forward(x, geom)?
-                } else {
-                    kernel::avg_pool2d_backward(x, geom)?
-                }))
-            }, else Err(Error::not_implemented_for("avg_pool2d_out_frame", s[0].dtype())))
-        })?;
-        Ok(cpu_tensor(data, shape))
+        let data = run!(B: x = &tc => B::avg_pool2d(x, geom, forward));
+        Ok(tensor(data, shape))
     }
 }
 

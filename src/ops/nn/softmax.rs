@@ -1,43 +1,20 @@
 //! softmax and log_softmax along a dim.
 
 use crate::autograd::{grad0, is_grad_enabled, record, Saved};
-use crate::backend::{self, cpu};
+use crate::backend::{run, tensor};
 use crate::error::Result;
 use crate::ops::float_dtype;
-use crate::storage::{Storage, StorageData};
 use crate::tensor::{normalize_dim, Tensor};
 
 fn forward(x: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
-    let body = x.body();
-    let data = body.storage.read();
-    let shape = body.layout.shape();
-    let out = backend::on_device!(&*data, s =>
-        cpu: StorageData::Cpu(cpu::nn::softmax::softmax(s, &body.layout, dim, log)?),
-        cuda: StorageData::Cuda(backend::cuda::softmax(s, &body.layout, dim, log)?));
-    Ok(Tensor::from_storage(Storage::new(out), shape))
+    let out = run!(B: x = x => B::softmax(x, dim, log));
+    Ok(tensor(out, &x.shape()))
 }
 
 /// The fused backward kernel (used when no higher-order graph is recorded).
 fn backward_kernel(g: &Tensor, y: &Tensor, dim: usize, log: bool) -> Result<Tensor> {
-    let (bg, by) = (g.body(), y.body());
-    let (dg, dy) = (bg.storage.read(), by.storage.read());
-    let shape = bg.layout.shape();
-    let out = match (&*dg, &*dy) {
-        (StorageData::Cpu(a), StorageData::Cpu(b)) => StorageData::Cpu(
-            cpu::nn::softmax::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?,
-        ),
-        #[cfg(feature = "cuda")]
-        (StorageData::Cuda(a), StorageData::Cuda(b)) => StorageData::Cuda(
-            backend::cuda::softmax_backward(a, &bg.layout, b, &by.layout, dim, log)?,
-        ),
-        #[cfg(feature = "cuda")]
-        _ => {
-            return Err(crate::Error::runtime(
-                "softmax backward: tensors on different devices",
-            ))
-        }
-    };
-    Ok(Tensor::from_storage(Storage::new(out), shape))
+    let out = run!(B: g = g, y = y => B::softmax_backward(g, y, dim, log));
+    Ok(tensor(out, &g.shape()))
 }
 
 impl Tensor {

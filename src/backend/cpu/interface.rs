@@ -1,0 +1,332 @@
+//! The CPU backend's side of the device interface (backend/kernels.rs): each kernel family's
+//! entry points, picking the element type and handing typed slices to the kernels.
+
+use super::{elementwise, matmul, nn, random, reduce};
+use crate::backend::dispatch::View;
+use crate::backend::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
+use crate::backend::kernels::{
+    ConvKernels, DeviceStorage, ElementwiseKernels, MatmulKernels, MemoryKernels, NormGrads,
+    NormKernels, PoolKernels, ReduceKernels,
+};
+use crate::backend::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, Element, StorageData};
+use crate::tensor::{Layout, Scalar};
+use crate::with_float_dtype;
+
+impl<'a> View<'a, CpuStorage> {
+    /// The elements of a contiguous operand as a typed slice.
+    pub fn slice<T: CpuElement>(&self) -> Result<&'a [T]> {
+        let range = self.contiguous_range()?;
+        self.storage
+            .slice::<T>()?
+            .get(range)
+            .ok_or_else(|| Error::internal("a kernel operand is out of range"))
+    }
+}
+
+impl DeviceStorage for CpuStorage {
+    const KIND: &'static str = "CPU";
+    fn dtype(&self) -> DType {
+        CpuStorage::dtype(self)
+    }
+    fn len(&self) -> usize {
+        CpuStorage::len(self)
+    }
+    fn of(data: &StorageData) -> Option<&Self> {
+        match data {
+            StorageData::Cpu(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn of_mut(data: &mut StorageData) -> Option<&mut Self> {
+        match data {
+            StorageData::Cpu(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_data(self) -> StorageData {
+        StorageData::Cpu(self)
+    }
+}
+
+impl MemoryKernels for CpuStorage {
+    fn full(_: Device, len: usize, dtype: DType, value: Scalar) -> Result<Self> {
+        Ok(crate::with_dtype!(dtype, T => T::wrap(
+            // All-zero bits (not -0.0) come from zeroed pages.
+            if value.to_f64().to_bits() == 0 { Buffer::<T>::zeros(len)? } else { Buffer::<T>::full(len, value.cast::<T>())? }
+        )))
+    }
+    fn upload(host: View<'_, CpuStorage>, _: Device) -> Result<Self> {
+        elementwise::cast(host.storage, host.layout, host.dtype())
+    }
+    fn download(x: View<'_, Self>) -> Result<CpuStorage> {
+        elementwise::cast(x.storage, x.layout, x.dtype())
+    }
+    fn cast(x: View<'_, Self>, dtype: DType) -> Result<Self> {
+        elementwise::cast(x.storage, x.layout, dtype)
+    }
+    fn copy_into(dst: &mut Self, dst_layout: &Layout, src: View<'_, Self>) -> Result<()> {
+        elementwise::copy_into(dst, dst_layout, src.storage, src.layout)
+    }
+    fn fill(dst: &mut Self, layout: &Layout, value: Scalar) -> Result<()> {
+        elementwise::fill(dst, layout, value)
+    }
+    fn random(
+        _: Device,
+        len: usize,
+        dtype: DType,
+        draw: Draw,
+        key: u64,
+        start: u64,
+    ) -> Result<Self> {
+        random::draw(len, dtype, draw, key, start)
+    }
+}
+
+impl ElementwiseKernels for CpuStorage {
+    fn unary(op: UnaryOp, x: View<'_, Self>) -> Result<Self> {
+        elementwise::unary(op, x.storage, x.layout)
+    }
+    fn binary(op: BinaryOp, a: View<'_, Self>, b: View<'_, Self>, shape: &[usize]) -> Result<Self> {
+        elementwise::binary(op, a.storage, a.layout, b.storage, b.layout, shape)
+    }
+    fn where_(
+        cond: View<'_, Self>,
+        a: View<'_, Self>,
+        b: View<'_, Self>,
+        shape: &[usize],
+    ) -> Result<Self> {
+        let c = cond.storage.slice::<u8>()?;
+        elementwise::where_(
+            c,
+            cond.layout,
+            a.storage,
+            a.layout,
+            b.storage,
+            b.layout,
+            shape,
+        )
+    }
+}
+
+impl ReduceKernels for CpuStorage {
+    fn reduce(op: ReduceOp, x: View<'_, Self>, dims: &[usize]) -> Result<Self> {
+        reduce::reduce(op, x.storage, x.layout, dims)
+    }
+    fn cumsum(x: View<'_, Self>, dim: usize, reverse: bool) -> Result<Self> {
+        reduce::cumsum(x.storage, x.layout, dim, reverse)
+    }
+    fn extreme_along(x: View<'_, Self>, dim: usize, want_max: bool) -> Result<(Self, Self)> {
+        reduce::extreme_along(x.storage, x.layout, dim, want_max)
+    }
+    fn softmax(x: View<'_, Self>, dim: usize, log: bool) -> Result<Self> {
+        nn::softmax::softmax(x.storage, x.layout, dim, log)
+    }
+    fn softmax_backward(
+        g: View<'_, Self>,
+        y: View<'_, Self>,
+        dim: usize,
+        log: bool,
+    ) -> Result<Self> {
+        nn::softmax::softmax_backward(g.storage, g.layout, y.storage, y.layout, dim, log)
+    }
+}
+
+impl MatmulKernels for CpuStorage {
+    fn matmul(a: View<'_, Self>, b: View<'_, Self>) -> Result<Self> {
+        matmul::matmul(a.storage, a.layout, b.storage, b.layout)
+    }
+    fn addmm(bias: Option<View<'_, Self>>, a: View<'_, Self>, b: View<'_, Self>) -> Result<Self> {
+        matmul::addmm(bias, a, b)
+    }
+}
+
+impl ConvKernels for CpuStorage {
+    fn conv2d_forward(
+        x: View<'_, Self>,
+        w: View<'_, Self>,
+        bias: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+    ) -> Result<Self> {
+        with_float_dtype!(x.dtype(), T => {
+            let bias = bias.map(|b| b.slice::<T>()).transpose()?;
+            Ok(T::wrap(nn::conv::conv2d_forward(x.slice::<T>()?, w.slice::<T>()?, bias, geom)?))
+        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", x.dtype())))
+    }
+    fn conv2d_backward(
+        gy: View<'_, Self>,
+        x: Option<View<'_, Self>>,
+        w: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+        needs: ConvNeeds,
+    ) -> Result<(Option<Self>, Option<Self>, Option<Self>)> {
+        with_float_dtype!(gy.dtype(), T => {
+            let x = x.map(|x| x.slice::<T>()).transpose()?;
+            let w = w.map(|w| w.slice::<T>()).transpose()?;
+            let r = nn::conv::conv2d_backward(gy.slice::<T>()?, x, w, geom, needs)?;
+            Ok((r.input.map(T::wrap), r.weight.map(T::wrap), r.bias.map(T::wrap)))
+        }, else Err(Error::not_implemented_for("slow_conv2d_cpu", gy.dtype())))
+    }
+}
+
+impl PoolKernels for CpuStorage {
+    fn max_pool2d_forward(x: View<'_, Self>, geom: &MaxPoolGeom) -> Result<(Self, Self)> {
+        with_float_dtype!(x.dtype(), T => {
+            let (v, i) = nn::pool::max_pool2d_forward(x.slice::<T>()?, geom)?;
+            Ok((T::wrap(v), i64::wrap(i)))
+        }, else Err(Error::not_implemented_for("max_pool2d", x.dtype())))
+    }
+    fn max_pool2d_backward(
+        gy: View<'_, Self>,
+        indices: View<'_, Self>,
+        geom: &MaxPoolGeom,
+    ) -> Result<Self> {
+        with_float_dtype!(gy.dtype(), T => {
+            let i = indices.slice::<i64>()?;
+            Ok(T::wrap(nn::pool::max_pool2d_backward(gy.slice::<T>()?, i, geom)?))
+        }, else Err(Error::not_implemented_for("max_pool2d_backward", gy.dtype())))
+    }
+    fn avg_pool2d(x: View<'_, Self>, geom: &AvgGeom, forward: bool) -> Result<Self> {
+        with_float_dtype!(x.dtype(), T => {
+            let x = x.slice::<T>()?;
+            Ok(T::wrap(if forward {
+                nn::pool::avg_pool2d_forward(x, geom)?
+            } else {
+                nn::pool::avg_pool2d_backward(x, geom)?
+            }))
+        }, else Err(Error::not_implemented_for("avg_pool2d_out_frame", x.dtype())))
+    }
+    fn resample(x: View<'_, Self>, geom: &ResampleGeom, forward: bool) -> Result<Self> {
+        with_float_dtype!(x.dtype(), T => {
+            let x = x.slice::<T>()?;
+            Ok(T::wrap(if forward {
+                nn::interpolate::resample_forward(x, geom)?
+            } else {
+                nn::interpolate::resample_backward(x, geom)?
+            }))
+        }, else Err(Error::not_implemented_for("upsample_bilinear2d_out_frame", x.dtype())))
+    }
+}
+
+/// Host values as a storage of `T`.
+fn from_f64s<T: CpuElement>(values: &[f64]) -> Result<CpuStorage> {
+    Ok(T::wrap(Buffer::from_iter_exact(
+        values.len(),
+        values.iter().map(|&v| T::from_f64(v)),
+    )?))
+}
+
+fn f64s(values: Vec<f64>) -> Result<CpuStorage> {
+    Ok(CpuStorage::F64(Buffer::from_slice(&values)?))
+}
+
+impl NormKernels for CpuStorage {
+    const FUSED_LAYER_NORM: bool = true;
+
+    fn batch_norm_stats(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        running_mean: Option<View<'_, Self>>,
+        running_var: Option<View<'_, Self>>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<((Self, Self), (Option<Self>, Option<Self>))> {
+        with_float_dtype!(x.dtype(), T => {
+            let (mean, var) = nn::norm::channel_stats(x.slice::<T>()?, geom);
+            let m = geom.m() as f64;
+            let update = |running: Option<View<'_, Self>>, batch: &[f64], unbias: f64| {
+                running.map(|r| -> Result<Self> {
+                    let new = r.slice::<T>()?.iter().zip(batch).map(|(&r, &v)| {
+                        T::from_f64(momentum * (v * unbias) + (1.0 - momentum) * r.to_f64())
+                    });
+                    Ok(T::wrap(Buffer::from_iter_exact(batch.len(), new)?))
+                }).transpose()
+            };
+            let new_mean = update(running_mean, &mean, 1.0)?;
+            let new_var = update(running_var, &var, m / (m - 1.0))?;
+            let invstd = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+            Ok(((f64s(mean)?, f64s(invstd)?), (new_mean, new_var)))
+        }, else Err(Error::not_implemented_for("batch_norm", x.dtype())))
+    }
+    fn batch_norm_running_stats(
+        running_mean: View<'_, Self>,
+        running_var: View<'_, Self>,
+        eps: f64,
+    ) -> Result<(Self, Self)> {
+        with_float_dtype!(running_mean.dtype(), T => {
+            let mean = running_mean.slice::<T>()?.iter().map(|v| v.to_f64()).collect();
+            let invstd = running_var.slice::<T>()?.iter().map(|v| 1.0 / (v.to_f64() + eps).sqrt()).collect();
+            Ok((f64s(mean)?, f64s(invstd)?))
+        }, else Err(Error::not_implemented_for("batch_norm", running_mean.dtype())))
+    }
+    fn batch_norm(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        bias: Option<View<'_, Self>>,
+    ) -> Result<Self> {
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let b = bias.map(|b| b.slice::<T>()).transpose()?;
+            let (mean, invstd) = (mean.slice::<f64>()?, invstd.slice::<f64>()?);
+            Ok(T::wrap(nn::norm::normalize(x.slice::<T>()?, geom, mean, invstd, w, b)?))
+        }, else Err(Error::not_implemented_for("batch_norm", x.dtype())))
+    }
+    fn batch_norm_backward(
+        gy: View<'_, Self>,
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        training: bool,
+        need_input: bool,
+    ) -> Result<NormGrads<Self>> {
+        with_float_dtype!(gy.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let (mean, invstd) = (mean.slice::<f64>()?, invstd.slice::<f64>()?);
+            let r = nn::norm::normalize_backward(
+                gy.slice::<T>()?, x.slice::<T>()?, geom, mean, invstd, w, training, need_input)?;
+            Ok((
+                r.input.map(T::wrap),
+                r.weight.map(|v| from_f64s::<T>(&v)).transpose()?,
+                r.bias.map(|v| from_f64s::<T>(&v)).transpose()?,
+            ))
+        }, else Err(Error::not_implemented_for("batch_norm_backward", gy.dtype())))
+    }
+    fn layer_norm(
+        x: View<'_, Self>,
+        d: usize,
+        eps: f64,
+        weight: Option<View<'_, Self>>,
+        bias: Option<View<'_, Self>>,
+    ) -> Result<(Self, Self, Self)> {
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let b = bias.map(|b| b.slice::<T>()).transpose()?;
+            let (y, mean, invstd) = nn::norm::layer_normalize(x.slice::<T>()?, d, eps, w, b)?;
+            Ok((T::wrap(y), f64s(mean)?, f64s(invstd)?))
+        }, else Err(Error::not_implemented_for("LayerNormKernelImpl", x.dtype())))
+    }
+    fn layer_norm_backward(
+        gy: View<'_, Self>,
+        x: View<'_, Self>,
+        d: usize,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        need_input: bool,
+    ) -> Result<NormGrads<Self>> {
+        with_float_dtype!(gy.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let (mean, invstd) = (mean.slice::<f64>()?, invstd.slice::<f64>()?);
+            let r = nn::norm::layer_normalize_backward(
+                gy.slice::<T>()?, x.slice::<T>()?, d, mean, invstd, w, need_input)?;
+            Ok((
+                r.input.map(T::wrap),
+                r.weight.map(|v| from_f64s::<T>(&v)).transpose()?,
+                r.bias.map(|v| from_f64s::<T>(&v)).transpose()?,
+            ))
+        }, else Err(Error::not_implemented_for("layer_norm_backward", gy.dtype())))
+    }
+}

@@ -1,0 +1,273 @@
+//! The CUDA backend's side of the device interface (backend/kernels.rs): each kernel family's
+//! entry points, handing device operands to the host side of its kernels.
+
+use std::sync::Arc;
+
+use super::device::CudaDevice;
+use super::{conv, elementwise, matmul, nn, pool, random, reduce, CudaStorage, Dv};
+use crate::backend::dispatch::View;
+use crate::backend::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
+use crate::backend::kernels::{
+    ConvKernels, DeviceStorage, ElementwiseKernels, MatmulKernels, MemoryKernels, NormGrads,
+    NormKernels, PoolKernels, ReduceKernels,
+};
+use crate::backend::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, StorageData};
+use crate::tensor::layout::StridedOffsets;
+use crate::tensor::{Layout, Scalar};
+
+impl<'a> View<'a, CudaStorage> {
+    /// A contiguous operand as the kernels take it: storage and element offset.
+    pub(crate) fn dv(&self) -> Result<Dv<'a>> {
+        Ok(Dv {
+            s: self.storage,
+            off: self.contiguous_range()?.start,
+        })
+    }
+}
+
+/// The device of `device`, opened on first use.
+fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
+    match device {
+        Device::Cuda(i) => super::device::get(i),
+        Device::Cpu => Err(Error::internal("a CUDA kernel asked for the CPU")),
+    }
+}
+
+impl DeviceStorage for CudaStorage {
+    const KIND: &'static str = "CUDA";
+    fn dtype(&self) -> DType {
+        CudaStorage::dtype(self)
+    }
+    fn len(&self) -> usize {
+        CudaStorage::len(self)
+    }
+    fn of(data: &StorageData) -> Option<&Self> {
+        match data {
+            StorageData::Cuda(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn of_mut(data: &mut StorageData) -> Option<&mut Self> {
+        match data {
+            StorageData::Cuda(s) => Some(s),
+            _ => None,
+        }
+    }
+    fn into_data(self) -> StorageData {
+        StorageData::Cuda(self)
+    }
+}
+
+impl MemoryKernels for CudaStorage {
+    fn full(device: Device, len: usize, dtype: DType, value: Scalar) -> Result<Self> {
+        let mut s = CudaStorage::alloc(&device_of(device)?, dtype, len)?;
+        elementwise::fill(&mut s, &Layout::contiguous(&[len]), value)?;
+        Ok(s)
+    }
+    fn upload(host: View<'_, CpuStorage>, device: Device) -> Result<Self> {
+        let dev = device_of(device)?;
+        crate::with_dtype!(host.dtype(), T => {
+            let all = host.storage.slice::<T>()?;
+            match host.layout.contiguous_range() {
+                Some(r) => elementwise::upload(&dev, &all[r]),
+                None => {
+                    let v: Vec<T> = StridedOffsets::new(host.layout).map(|o| all[o]).collect();
+                    elementwise::upload(&dev, &v)
+                }
+            }
+        })
+    }
+    fn download(x: View<'_, Self>) -> Result<CpuStorage> {
+        let contiguous;
+        let (src, start) = match x.layout.contiguous_range() {
+            Some(r) => (x.storage, r.start),
+            None => {
+                contiguous = elementwise::cast(x.storage, x.layout, x.dtype())?;
+                (&contiguous, 0)
+            }
+        };
+        let n = x.layout.numel();
+        Ok(crate::with_dtype!(x.dtype(), T => {
+            let mut buf = Buffer::<T>::uninit(n)?;
+            elementwise::download(src, start, buf.as_mut_slice())?;
+            T::wrap(buf)
+        }))
+    }
+    fn cast(x: View<'_, Self>, dtype: DType) -> Result<Self> {
+        elementwise::cast(x.storage, x.layout, dtype)
+    }
+    fn copy_into(dst: &mut Self, dst_layout: &Layout, src: View<'_, Self>) -> Result<()> {
+        elementwise::copy_into(dst, dst_layout, src.storage, src.layout)
+    }
+    fn fill(dst: &mut Self, layout: &Layout, value: Scalar) -> Result<()> {
+        elementwise::fill(dst, layout, value)
+    }
+    fn random(
+        device: Device,
+        len: usize,
+        dtype: DType,
+        draw: Draw,
+        key: u64,
+        start: u64,
+    ) -> Result<Self> {
+        random::fill(&device_of(device)?, len, dtype, draw, key, start)
+    }
+}
+
+impl ElementwiseKernels for CudaStorage {
+    fn unary(op: UnaryOp, x: View<'_, Self>) -> Result<Self> {
+        elementwise::unary(op, x.storage, x.layout)
+    }
+    fn binary(op: BinaryOp, a: View<'_, Self>, b: View<'_, Self>, shape: &[usize]) -> Result<Self> {
+        elementwise::binary(op, a.storage, a.layout, b.storage, b.layout, shape)
+    }
+    fn where_(
+        cond: View<'_, Self>,
+        a: View<'_, Self>,
+        b: View<'_, Self>,
+        shape: &[usize],
+    ) -> Result<Self> {
+        elementwise::where_(
+            cond.storage,
+            cond.layout,
+            a.storage,
+            a.layout,
+            b.storage,
+            b.layout,
+            shape,
+        )
+    }
+}
+
+impl ReduceKernels for CudaStorage {
+    fn reduce(op: ReduceOp, x: View<'_, Self>, dims: &[usize]) -> Result<Self> {
+        reduce::reduce(op, x.storage, x.layout, dims)
+    }
+    fn cumsum(x: View<'_, Self>, dim: usize, reverse: bool) -> Result<Self> {
+        reduce::cumsum(x.storage, x.layout, dim, reverse)
+    }
+    fn extreme_along(x: View<'_, Self>, dim: usize, want_max: bool) -> Result<(Self, Self)> {
+        reduce::extreme_along(x.storage, x.layout, dim, want_max)
+    }
+    fn softmax(x: View<'_, Self>, dim: usize, log: bool) -> Result<Self> {
+        reduce::softmax(x.storage, x.layout, dim, log)
+    }
+    fn softmax_backward(
+        g: View<'_, Self>,
+        y: View<'_, Self>,
+        dim: usize,
+        log: bool,
+    ) -> Result<Self> {
+        reduce::softmax_backward(g.storage, g.layout, y.storage, y.layout, dim, log)
+    }
+}
+
+impl MatmulKernels for CudaStorage {
+    fn matmul(a: View<'_, Self>, b: View<'_, Self>) -> Result<Self> {
+        matmul::matmul(a.storage, a.layout, b.storage, b.layout)
+    }
+    fn addmm(bias: Option<View<'_, Self>>, a: View<'_, Self>, b: View<'_, Self>) -> Result<Self> {
+        let bias = bias.map(|b| b.dv()).transpose()?;
+        matmul::addmm(bias, a.storage, a.layout, b.storage, b.layout)
+    }
+}
+
+impl ConvKernels for CudaStorage {
+    fn conv2d_forward(
+        x: View<'_, Self>,
+        w: View<'_, Self>,
+        bias: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+    ) -> Result<Self> {
+        let bias = bias.map(|b| b.dv()).transpose()?;
+        conv::conv2d_forward(x.dv()?, w.dv()?, bias, geom)
+    }
+    fn conv2d_backward(
+        gy: View<'_, Self>,
+        x: Option<View<'_, Self>>,
+        w: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+        needs: ConvNeeds,
+    ) -> Result<(Option<Self>, Option<Self>, Option<Self>)> {
+        let x = x.map(|x| x.dv()).transpose()?;
+        let w = w.map(|w| w.dv()).transpose()?;
+        conv::conv2d_backward(gy.dv()?, x, w, geom, needs)
+    }
+}
+
+impl PoolKernels for CudaStorage {
+    fn max_pool2d_forward(x: View<'_, Self>, geom: &MaxPoolGeom) -> Result<(Self, Self)> {
+        pool::max_pool2d_forward(x.dv()?, geom)
+    }
+    fn max_pool2d_backward(
+        gy: View<'_, Self>,
+        indices: View<'_, Self>,
+        geom: &MaxPoolGeom,
+    ) -> Result<Self> {
+        pool::max_pool2d_backward(gy.dv()?, indices.dv()?, geom)
+    }
+    fn avg_pool2d(x: View<'_, Self>, geom: &AvgGeom, forward: bool) -> Result<Self> {
+        pool::avg_pool2d(x.dv()?, geom, forward)
+    }
+    fn resample(x: View<'_, Self>, geom: &ResampleGeom, forward: bool) -> Result<Self> {
+        pool::resample(x.dv()?, geom, forward)
+    }
+}
+
+/// Optional operands as the kernels take them.
+fn dvs<'a>(v: Option<View<'a, CudaStorage>>) -> Result<Option<Dv<'a>>> {
+    v.map(|v| v.dv()).transpose()
+}
+
+impl NormKernels for CudaStorage {
+    // Layer norm is composed from tensor ops on this device.
+
+    fn batch_norm_stats(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        running_mean: Option<View<'_, Self>>,
+        running_var: Option<View<'_, Self>>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<((Self, Self), (Option<Self>, Option<Self>))> {
+        let running = (dvs(running_mean)?, dvs(running_var)?);
+        let (stats, nrm, nrv) = nn::bn_train_stats(x.dv()?, geom, running, momentum, eps)?;
+        Ok(((stats.mean, stats.invstd), (nrm, nrv)))
+    }
+    fn batch_norm_running_stats(
+        running_mean: View<'_, Self>,
+        running_var: View<'_, Self>,
+        eps: f64,
+    ) -> Result<(Self, Self)> {
+        let c = running_mean.layout.numel();
+        let stats = nn::bn_eval_stats(running_mean.dv()?, running_var.dv()?, c, eps)?;
+        Ok((stats.mean, stats.invstd))
+    }
+    fn batch_norm(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        bias: Option<View<'_, Self>>,
+    ) -> Result<Self> {
+        let stats = (mean.dv()?, invstd.dv()?);
+        nn::bn_normalize(x.dv()?, geom, stats, dvs(weight)?, dvs(bias)?)
+    }
+    fn batch_norm_backward(
+        gy: View<'_, Self>,
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        training: bool,
+        need_input: bool,
+    ) -> Result<NormGrads<Self>> {
+        let stats = (mean.dv()?, invstd.dv()?);
+        let w = dvs(weight)?;
+        let (dx, dw, db) =
+            nn::bn_backward(gy.dv()?, x.dv()?, geom, stats, w, training, need_input)?;
+        Ok((dx, Some(dw), Some(db)))
+    }
+}

@@ -1,0 +1,245 @@
+//! The device interface: every kernel an op can launch, grouped by family. A backend is a storage
+//! type (`CpuStorage`, `CudaStorage`) that implements these traits; ops reach them through
+//! [`run!`](super::run), which picks the backend of the operands' device once, below the op.
+//!
+//! Operands are [`View`]s (a storage seen through a layout). Kernels of the nn families read
+//! contiguous operands (the ops make them so); the elementwise and reduction kernels take any
+//! strides. Results are new storages in row-major order. A kernel a backend does not have
+//! reports `NotImplementedError` naming the op and the device (the default bodies below); the CPU
+//! backend has every kernel.
+
+use super::dispatch::View;
+use super::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
+use super::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use crate::error::{Error, Result};
+use crate::storage::{CpuStorage, DType, Device, StorageData};
+use crate::tensor::{Layout, Scalar};
+
+/// What every backend's storage is: a typed run of elements on one device.
+pub trait DeviceStorage: Sized + Send + Sync + 'static {
+    /// The device kind in messages ("CPU", "CUDA").
+    const KIND: &'static str;
+    fn dtype(&self) -> DType;
+    /// Number of elements.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// This backend's storage inside `data`, if `data` lives on this backend.
+    fn of(data: &StorageData) -> Option<&Self>;
+    fn of_mut(data: &mut StorageData) -> Option<&mut Self>;
+    fn into_data(self) -> StorageData;
+}
+
+/// A kernel this backend lacks.
+pub(crate) fn no_kernel<S: DeviceStorage>(op: &str) -> Error {
+    Error::not_implemented(format!(
+        "{op}: no {} kernel; move the tensors to the CPU",
+        S::KIND
+    ))
+}
+
+/// Memory: creation, copies between devices, fills and in-place copies.
+pub trait MemoryKernels: DeviceStorage {
+    /// `len` elements equal to `value` on `device`.
+    fn full(device: Device, len: usize, dtype: DType, value: Scalar) -> Result<Self>;
+    /// A copy of host data on `device` (contiguous, the host's dtype).
+    fn upload(host: View<'_, CpuStorage>, device: Device) -> Result<Self>;
+    /// A contiguous host copy.
+    fn download(x: View<'_, Self>) -> Result<CpuStorage>;
+    /// A contiguous copy converted to `dtype` (also how `contiguous()` copies).
+    fn cast(x: View<'_, Self>, dtype: DType) -> Result<Self>;
+    /// Writes `src` (already broadcast to `dst`'s shape) into `dst`, converting dtype.
+    fn copy_into(dst: &mut Self, dst_layout: &Layout, src: View<'_, Self>) -> Result<()>;
+    /// Sets every element of `dst` seen through `layout` to `value`.
+    fn fill(dst: &mut Self, layout: &Layout, value: Scalar) -> Result<()>;
+    /// `len` values drawn from the Philox stream `key` from counter `start` on (the same numbers
+    /// on every backend).
+    fn random(
+        device: Device,
+        len: usize,
+        dtype: DType,
+        draw: Draw,
+        key: u64,
+        start: u64,
+    ) -> Result<Self> {
+        let _ = (device, len, dtype, draw, key, start);
+        Err(no_kernel::<Self>("random"))
+    }
+}
+
+/// Elementwise maps over broadcast operands.
+pub trait ElementwiseKernels: DeviceStorage {
+    fn unary(op: UnaryOp, x: View<'_, Self>) -> Result<Self>;
+    /// `op(a, b)` with both broadcast to `shape` (one dtype).
+    fn binary(op: BinaryOp, a: View<'_, Self>, b: View<'_, Self>, shape: &[usize]) -> Result<Self>;
+    /// `cond ? a : b` broadcast to `shape` (`cond` is bool).
+    fn where_(
+        cond: View<'_, Self>,
+        a: View<'_, Self>,
+        b: View<'_, Self>,
+        shape: &[usize],
+    ) -> Result<Self>;
+}
+
+/// Reductions and the row-wise normalisations built on them.
+pub trait ReduceKernels: DeviceStorage {
+    /// Reduces the sorted `dims` (the result keeps the other dims).
+    fn reduce(op: ReduceOp, x: View<'_, Self>, dims: &[usize]) -> Result<Self>;
+    /// Cumulative sum along `dim` (from the end when `reverse`).
+    fn cumsum(x: View<'_, Self>, dim: usize, reverse: bool) -> Result<Self>;
+    /// Max or min along `dim` and its int64 indices (the dim removed).
+    fn extreme_along(x: View<'_, Self>, dim: usize, want_max: bool) -> Result<(Self, Self)>;
+    /// softmax or log_softmax along `dim`.
+    fn softmax(x: View<'_, Self>, dim: usize, log: bool) -> Result<Self>;
+    /// Their backward from the output `y` and its gradient `g`.
+    fn softmax_backward(
+        g: View<'_, Self>,
+        y: View<'_, Self>,
+        dim: usize,
+        log: bool,
+    ) -> Result<Self>;
+}
+
+/// Matrix products.
+pub trait MatmulKernels: DeviceStorage {
+    /// Batched `a @ b` over layouts already broadcast in their batch dims.
+    fn matmul(a: View<'_, Self>, b: View<'_, Self>) -> Result<Self>;
+    /// `bias + a @ b` for 2-D `a` and `b`; `bias` is a contiguous row of `b`'s column count.
+    fn addmm(bias: Option<View<'_, Self>>, a: View<'_, Self>, b: View<'_, Self>) -> Result<Self>;
+}
+
+/// 2-D convolution (contiguous NCHW operands).
+pub trait ConvKernels: DeviceStorage {
+    /// `conv2d(x, w) + bias`.
+    fn conv2d_forward(
+        x: View<'_, Self>,
+        w: View<'_, Self>,
+        bias: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+    ) -> Result<Self> {
+        let _ = (x, w, bias, geom);
+        Err(no_kernel::<Self>("conv2d"))
+    }
+    /// The gradients `needs` asks for (input, weight, bias) from the output gradient `gy`; `x`
+    /// is there when the weight gradient is needed, `w` when the input gradient is.
+    fn conv2d_backward(
+        gy: View<'_, Self>,
+        x: Option<View<'_, Self>>,
+        w: Option<View<'_, Self>>,
+        geom: &ConvGeom,
+        needs: ConvNeeds,
+    ) -> Result<(Option<Self>, Option<Self>, Option<Self>)> {
+        let _ = (gy, x, w, geom, needs);
+        Err(no_kernel::<Self>("conv2d_backward"))
+    }
+}
+
+/// Pooling and resampling over contiguous planes.
+pub trait PoolKernels: DeviceStorage {
+    /// The maxima and the int64 flat index of each within its plane.
+    fn max_pool2d_forward(x: View<'_, Self>, geom: &MaxPoolGeom) -> Result<(Self, Self)> {
+        let _ = (x, geom);
+        Err(no_kernel::<Self>("max_pool2d"))
+    }
+    /// Each output gradient added at its argmax.
+    fn max_pool2d_backward(
+        gy: View<'_, Self>,
+        indices: View<'_, Self>,
+        geom: &MaxPoolGeom,
+    ) -> Result<Self> {
+        let _ = (gy, indices, geom);
+        Err(no_kernel::<Self>("max_pool2d_backward"))
+    }
+    /// Average pooling (`forward`) or its adjoint.
+    fn avg_pool2d(x: View<'_, Self>, geom: &AvgGeom, forward: bool) -> Result<Self> {
+        let _ = (x, geom, forward);
+        Err(no_kernel::<Self>("avg_pool2d"))
+    }
+    /// Nearest or bilinear resampling (`forward`) or its adjoint.
+    fn resample(x: View<'_, Self>, geom: &ResampleGeom, forward: bool) -> Result<Self> {
+        let _ = (x, geom, forward);
+        Err(no_kernel::<Self>("upsample"))
+    }
+}
+
+/// Gradients of a normalisation: input (when asked for), weight and bias.
+pub type NormGrads<S> = (Option<S>, Option<S>, Option<S>);
+
+/// Batch and layer normalisation over contiguous operands; statistics are float64.
+pub trait NormKernels: DeviceStorage {
+    /// Whether layer norm has fused kernels here; without them the op composes it from tensor
+    /// ops (the same values, more kernels).
+    const FUSED_LAYER_NORM: bool = false;
+
+    /// Per-channel batch statistics: the mean and `1 / sqrt(var + eps)`, and the running mean
+    /// and variance (given in `x`'s dtype) updated with `momentum`, the variance unbiased.
+    fn batch_norm_stats(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        running_mean: Option<View<'_, Self>>,
+        running_var: Option<View<'_, Self>>,
+        momentum: f64,
+        eps: f64,
+    ) -> Result<((Self, Self), (Option<Self>, Option<Self>))> {
+        let _ = (x, geom, running_mean, running_var, momentum, eps);
+        Err(no_kernel::<Self>("batch_norm"))
+    }
+    /// The mean and `1 / sqrt(var + eps)` of running statistics (evaluation).
+    fn batch_norm_running_stats(
+        running_mean: View<'_, Self>,
+        running_var: View<'_, Self>,
+        eps: f64,
+    ) -> Result<(Self, Self)> {
+        let _ = (running_mean, running_var, eps);
+        Err(no_kernel::<Self>("batch_norm"))
+    }
+    /// `(x - mean) * invstd * weight + bias`, per channel.
+    fn batch_norm(
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        bias: Option<View<'_, Self>>,
+    ) -> Result<Self> {
+        let _ = (x, geom, mean, invstd, weight, bias);
+        Err(no_kernel::<Self>("batch_norm"))
+    }
+    /// The fused backward; with `training` the statistics were the batch's own.
+    #[allow(clippy::too_many_arguments)]
+    fn batch_norm_backward(
+        gy: View<'_, Self>,
+        x: View<'_, Self>,
+        geom: &NormGeom,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        training: bool,
+        need_input: bool,
+    ) -> Result<NormGrads<Self>> {
+        let _ = (gy, x, geom, mean, invstd, weight, training, need_input);
+        Err(no_kernel::<Self>("batch_norm_backward"))
+    }
+    /// Layer norm over rows of `d`: the output and each row's mean and `1 / sqrt(var + eps)`.
+    fn layer_norm(
+        x: View<'_, Self>,
+        d: usize,
+        eps: f64,
+        weight: Option<View<'_, Self>>,
+        bias: Option<View<'_, Self>>,
+    ) -> Result<(Self, Self, Self)> {
+        let _ = (x, d, eps, weight, bias);
+        Err(no_kernel::<Self>("layer_norm"))
+    }
+    /// Its fused backward.
+    fn layer_norm_backward(
+        gy: View<'_, Self>,
+        x: View<'_, Self>,
+        d: usize,
+        (mean, invstd): (View<'_, Self>, View<'_, Self>),
+        weight: Option<View<'_, Self>>,
+        need_input: bool,
+    ) -> Result<NormGrads<Self>> {
+        let _ = (gy, x, d, mean, invstd, weight, need_input);
+        Err(no_kernel::<Self>("layer_norm_backward"))
+    }
+}
