@@ -225,6 +225,16 @@ impl<S, A: KernelOutput<S>, B: KernelOutput<S>, C: KernelOutput<S>> KernelOutput
     }
 }
 
+impl<S, A: KernelOutput<S>> KernelOutput<S> for super::kernels::WeightSum<A> {
+    type Data = super::kernels::WeightSum<A::Data>;
+    fn into_data(self) -> Self::Data {
+        match self {
+            super::kernels::WeightSum::Total(v) => super::kernels::WeightSum::Total(v),
+            super::kernels::WeightSum::Rows(s) => super::kernels::WeightSum::Rows(s.into_data()),
+        }
+    }
+}
+
 /// A value computed on the host beside a kernel's storages (a count, a total).
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Host<T>(pub T);

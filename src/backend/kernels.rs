@@ -9,8 +9,10 @@
 //! backend has every kernel.
 
 use super::dispatch::View;
-use super::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
-use super::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use super::geometry::{
+    AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
+};
+use super::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::storage::{CpuStorage, DType, Device, StorageData};
 use crate::tensor::{Layout, Scalar};
@@ -19,6 +21,10 @@ use crate::tensor::{Layout, Scalar};
 pub trait DeviceStorage: Sized + Send + Sync + 'static {
     /// The device kind in messages ("CPU", "CUDA").
     const KIND: &'static str;
+    /// Whether this memory is the host's, so that reading a value needs no copy and no
+    /// synchronisation: ops then finish small reductions on the host (in double) instead of
+    /// launching kernels for them.
+    const HOST_VISIBLE: bool = false;
     fn dtype(&self) -> DType;
     /// Number of elements.
     fn len(&self) -> usize;
@@ -241,5 +247,118 @@ pub trait NormKernels: DeviceStorage {
     ) -> Result<NormGrads<Self>> {
         let _ = (gy, x, d, mean, invstd, weight, need_input);
         Err(no_kernel::<Self>("layer_norm_backward"))
+    }
+}
+
+/// The gradient reaching each row of a class-target loss.
+#[derive(Copy, Clone, Debug)]
+pub enum Upstream<V> {
+    /// One value for every row, known on the host.
+    Scalar(f64),
+    /// One value per row.
+    Rows(V),
+    /// One value for every row, in a one-element operand.
+    Broadcast(V),
+}
+
+/// What the mean of a class-target loss divides by: the summed class weights of the rows not
+/// ignored, totalled by the kernel, or per row (for the op to sum where the rows live).
+#[derive(Clone, Debug)]
+pub enum WeightSum<S> {
+    Total(f64),
+    Rows(S),
+}
+
+/// Losses over rows of class scores `(N, C, S)` and the pointwise losses; contiguous operands.
+/// Class targets are int64; one out of range (and not `ignore_index`) is PyTorch's
+/// `IndexError` ("Target 7 is out of bounds.").
+pub trait LossKernels: DeviceStorage {
+    /// Fused log-softmax + NLL: each row's loss and log-sum-exp, and what a mean divides by
+    /// (class targets only). `target` is class indices, or probabilities of `x`'s shape when
+    /// `prob`.
+    fn cross_entropy(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        prob: bool,
+        opt: CeOptions,
+    ) -> Result<(Self, Self, WeightSum<Self>)> {
+        let _ = (x, target, weight, geom, prob, opt);
+        Err(no_kernel::<Self>("cross_entropy"))
+    }
+    /// Its fused backward: the input gradient and, when `need_target`, the gradient of
+    /// probability targets.
+    #[allow(clippy::too_many_arguments)]
+    fn cross_entropy_backward(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        lse: View<'_, Self>,
+        upstream: Upstream<View<'_, Self>>,
+        geom: &RowGeom,
+        (prob, opt): (bool, CeOptions),
+        need_target: bool,
+    ) -> Result<(Self, Option<Self>)> {
+        let _ = (
+            x,
+            target,
+            weight,
+            lse,
+            upstream,
+            geom,
+            prob,
+            opt,
+            need_target,
+        );
+        Err(no_kernel::<Self>("cross_entropy_backward"))
+    }
+    /// The constant coefficients of class targets (one-hot, smoothed, times the class weight),
+    /// in `dtype` and the input's shape, for the differentiable backward.
+    fn class_coefficients(
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        opt: CeOptions,
+    ) -> Result<Self> {
+        let _ = (target, weight, dtype, geom, opt);
+        Err(no_kernel::<Self>("cross_entropy"))
+    }
+    /// NLL of log-probabilities: each row's loss, and what a mean divides by.
+    fn nll_loss(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<(Self, WeightSum<Self>)> {
+        let _ = (x, target, weight, geom, ignore_index);
+        Err(no_kernel::<Self>("nll_loss"))
+    }
+    /// Its backward, in `dtype`: `-weight[t] * upstream` at each row's target.
+    fn nll_loss_backward(
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        upstream: Upstream<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<Self> {
+        let _ = (target, weight, upstream, dtype, geom, ignore_index);
+        Err(no_kernel::<Self>("nll_loss_backward"))
+    }
+    /// A pointwise loss of same-shape operands (optional weight and positive-class weight):
+    /// per element, or their sum (one element) when `sum`.
+    fn pointwise_loss(
+        kind: PointLoss,
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        pos_weight: Option<View<'_, Self>>,
+        sum: bool,
+    ) -> Result<Self> {
+        let _ = (kind, x, target, weight, pos_weight, sum);
+        Err(no_kernel::<Self>("loss"))
     }
 }

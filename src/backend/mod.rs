@@ -34,11 +34,20 @@ pub fn check_available(device: Device) -> Result<()> {
     cuda::check_available(device)
 }
 
+/// Whether the host sees `device`'s memory directly (see `DeviceStorage::HOST_VISIBLE`).
+pub(crate) fn host_visible(device: Device) -> bool {
+    match device {
+        Device::Cpu => <crate::storage::CpuStorage as kernels::DeviceStorage>::HOST_VISIBLE,
+        Device::Cuda(_) => <cuda::CudaStorage as kernels::DeviceStorage>::HOST_VISIBLE,
+    }
+}
+
 /// Whether `device`'s backend has fused layer-norm kernels (else the op composes it).
 pub(crate) fn fused_layer_norm(device: Device) -> bool {
-    let fused: Result<bool> =
-        (|| Ok(run_on!(device, B => Ok::<_, Error>(dispatch::Host(B::FUSED_LAYER_NORM)))))();
-    fused.unwrap_or(false)
+    match device {
+        Device::Cpu => <crate::storage::CpuStorage as kernels::NormKernels>::FUSED_LAYER_NORM,
+        Device::Cuda(_) => <cuda::CudaStorage as kernels::NormKernels>::FUSED_LAYER_NORM,
+    }
 }
 
 pub(crate) fn unary(op: UnaryOp, x: &Tensor) -> Result<Tensor> {

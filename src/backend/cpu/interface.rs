@@ -1,14 +1,17 @@
 //! The CPU backend's side of the device interface (backend/kernels.rs): each kernel family's
 //! entry points, picking the element type and handing typed slices to the kernels.
 
+use super::nn::loss::{RowGrad, Target};
 use super::{elementwise, matmul, nn, random, reduce};
 use crate::backend::dispatch::View;
-use crate::backend::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
-use crate::backend::kernels::{
-    ConvKernels, DeviceStorage, ElementwiseKernels, MatmulKernels, MemoryKernels, NormGrads,
-    NormKernels, PoolKernels, ReduceKernels,
+use crate::backend::geometry::{
+    AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
-use crate::backend::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use crate::backend::kernels::{
+    ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
+    NormGrads, NormKernels, PoolKernels, ReduceKernels, Upstream, WeightSum,
+};
+use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, Element, StorageData};
 use crate::tensor::{Layout, Scalar};
@@ -27,6 +30,7 @@ impl<'a> View<'a, CpuStorage> {
 
 impl DeviceStorage for CpuStorage {
     const KIND: &'static str = "CPU";
+    const HOST_VISIBLE: bool = true;
     fn dtype(&self) -> DType {
         CpuStorage::dtype(self)
     }
@@ -328,5 +332,123 @@ impl NormKernels for CpuStorage {
                 r.bias.map(|v| from_f64s::<T>(&v)).transpose()?,
             ))
         }, else Err(Error::not_implemented_for("layer_norm_backward", gy.dtype())))
+    }
+}
+
+/// A loss target as the CPU kernels read it.
+fn target<'a, T: CpuElement>(t: View<'a, CpuStorage>, prob: bool) -> Result<Target<'a, T>> {
+    Ok(if prob {
+        Target::Prob(t.slice::<T>()?)
+    } else {
+        Target::Class(t.slice::<i64>()?)
+    })
+}
+
+/// The upstream gradient as the CPU kernels read it (a one-element operand read directly).
+fn row_grad<'a, T: CpuElement + crate::storage::Float>(
+    up: Upstream<View<'a, CpuStorage>>,
+) -> Result<RowGrad<'a, T>> {
+    Ok(match up {
+        Upstream::Scalar(v) => RowGrad::Scalar(v),
+        Upstream::Rows(v) => RowGrad::PerRow(v.slice::<T>()?),
+        Upstream::Broadcast(v) => RowGrad::Scalar(
+            v.slice::<T>()?
+                .first()
+                .ok_or_else(|| Error::internal("an empty upstream gradient"))?
+                .to_f64(),
+        ),
+    })
+}
+
+impl LossKernels for CpuStorage {
+    fn cross_entropy(
+        x: View<'_, Self>,
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        prob: bool,
+        opt: CeOptions,
+    ) -> Result<(Self, Self, WeightSum<Self>)> {
+        if !prob {
+            nn::loss::check_targets(t.slice::<i64>()?, geom.c, opt.ignore_index)?;
+        }
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let f = nn::loss::cross_entropy_forward(x.slice::<T>()?, target::<T>(t, prob)?, w, geom, opt)?;
+            Ok((T::wrap(f.loss), T::wrap(f.lse), WeightSum::Total(f.total_weight)))
+        }, else Err(Error::not_implemented_for("cross_entropy", x.dtype())))
+    }
+    fn cross_entropy_backward(
+        x: View<'_, Self>,
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        lse: View<'_, Self>,
+        upstream: Upstream<View<'_, Self>>,
+        geom: &RowGeom,
+        (prob, opt): (bool, CeOptions),
+        need_target: bool,
+    ) -> Result<(Self, Option<Self>)> {
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let (dx, dt) = nn::loss::cross_entropy_backward(
+                x.slice::<T>()?, target::<T>(t, prob)?, w, lse.slice::<T>()?,
+                row_grad::<T>(upstream)?, geom, opt, need_target)?;
+            Ok((T::wrap(dx), dt.map(T::wrap)))
+        }, else Err(Error::not_implemented_for("cross_entropy", x.dtype())))
+    }
+    fn class_coefficients(
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        opt: CeOptions,
+    ) -> Result<Self> {
+        with_float_dtype!(dtype, T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            Ok(T::wrap(nn::loss::class_coefficients(t.slice::<i64>()?, w, geom, opt)?))
+        }, else Err(Error::not_implemented_for("cross_entropy", dtype)))
+    }
+    fn nll_loss(
+        x: View<'_, Self>,
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<(Self, WeightSum<Self>)> {
+        let t = t.slice::<i64>()?;
+        nn::loss::check_targets(t, geom.c, ignore_index)?;
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let (l, total) = nn::loss::nll_forward(x.slice::<T>()?, t, w, geom, ignore_index)?;
+            Ok((T::wrap(l), WeightSum::Total(total)))
+        }, else Err(Error::not_implemented_for("nll_loss_out_frame", x.dtype())))
+    }
+    fn nll_loss_backward(
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        upstream: Upstream<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<Self> {
+        with_float_dtype!(dtype, T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            Ok(T::wrap(nn::loss::nll_backward(
+                t.slice::<i64>()?, w, row_grad::<T>(upstream)?, geom, ignore_index)?))
+        }, else Err(Error::not_implemented_for("nll_loss_backward", dtype)))
+    }
+    fn pointwise_loss(
+        kind: PointLoss,
+        x: View<'_, Self>,
+        t: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        pos_weight: Option<View<'_, Self>>,
+        sum: bool,
+    ) -> Result<Self> {
+        with_float_dtype!(x.dtype(), T => {
+            let w = weight.map(|w| w.slice::<T>()).transpose()?;
+            let pw = pos_weight.map(|p| p.slice::<T>()).transpose()?;
+            Ok(T::wrap(nn::loss::pointwise_loss(kind, x.slice::<T>()?, t.slice::<T>()?, w, pw, sum)?))
+        }, else Err(Error::not_implemented_for("loss", x.dtype())))
     }
 }

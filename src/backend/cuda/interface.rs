@@ -6,12 +6,14 @@ use std::sync::Arc;
 use super::device::CudaDevice;
 use super::{conv, elementwise, matmul, nn, pool, random, reduce, CudaStorage, Dv};
 use crate::backend::dispatch::View;
-use crate::backend::geometry::{AvgGeom, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom};
-use crate::backend::kernels::{
-    ConvKernels, DeviceStorage, ElementwiseKernels, MatmulKernels, MemoryKernels, NormGrads,
-    NormKernels, PoolKernels, ReduceKernels,
+use crate::backend::geometry::{
+    AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
-use crate::backend::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
+use crate::backend::kernels::{
+    ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
+    NormGrads, NormKernels, PoolKernels, ReduceKernels, Upstream, WeightSum,
+};
+use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, StorageData};
 use crate::tensor::layout::StridedOffsets;
@@ -270,4 +272,160 @@ impl NormKernels for CudaStorage {
             nn::bn_backward(gy.dv()?, x.dv()?, geom, stats, w, training, need_input)?;
         Ok((dx, Some(dw), Some(db)))
     }
+}
+
+/// The upstream gradient as the kernels read it: an operand and its stride per row (a host
+/// scalar is uploaded as a one-element operand).
+struct RowGrads<'a> {
+    operand: Dv<'a>,
+    stride: usize,
+}
+
+fn row_grads<'a>(
+    up: Upstream<View<'a, CudaStorage>>,
+    dtype: DType,
+    on: &CudaStorage,
+    scalar: &'a mut Option<CudaStorage>,
+) -> Result<RowGrads<'a>> {
+    Ok(match up {
+        Upstream::Rows(v) => RowGrads {
+            operand: v.dv()?,
+            stride: 1,
+        },
+        Upstream::Broadcast(v) => RowGrads {
+            operand: v.dv()?,
+            stride: 0,
+        },
+        Upstream::Scalar(value) => {
+            let mut s = CudaStorage::alloc(on.device(), dtype, 1)?;
+            elementwise::fill(&mut s, &Layout::contiguous(&[1]), Scalar::Float(value))?;
+            RowGrads {
+                operand: Dv {
+                    s: scalar.insert(s),
+                    off: 0,
+                },
+                stride: 0,
+            }
+        }
+    })
+}
+
+impl LossKernels for CudaStorage {
+    fn cross_entropy(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        prob: bool,
+        opt: CeOptions,
+    ) -> Result<(Self, Self, WeightSum<Self>)> {
+        let rows = nn::ce_forward(x.dv()?, target.dv()?, dvs(weight)?, geom, prob, opt)?;
+        Ok((rows.loss, rows.lse, WeightSum::Rows(rows.weight)))
+    }
+    fn cross_entropy_backward(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        lse: View<'_, Self>,
+        upstream: Upstream<View<'_, Self>>,
+        geom: &RowGeom,
+        (prob, opt): (bool, CeOptions),
+        need_target: bool,
+    ) -> Result<(Self, Option<Self>)> {
+        let mut scalar = None;
+        let up = row_grads(upstream, x.dtype(), x.storage, &mut scalar)?;
+        nn::ce_backward(
+            x.dv()?,
+            target.dv()?,
+            dvs(weight)?,
+            lse.dv()?,
+            up.operand,
+            up.stride,
+            geom,
+            prob,
+            opt,
+            need_target,
+        )
+    }
+    fn class_coefficients(
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        opt: CeOptions,
+    ) -> Result<Self> {
+        nn::ce_coefficients(
+            target.storage.device(),
+            dtype,
+            target.dv()?,
+            dvs(weight)?,
+            geom,
+            opt,
+        )
+    }
+    fn nll_loss(
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<(Self, WeightSum<Self>)> {
+        let (rows, weights) =
+            nn::nll_forward(x.dv()?, target.dv()?, dvs(weight)?, geom, ignore_index)?;
+        Ok((rows, WeightSum::Rows(weights)))
+    }
+    fn nll_loss_backward(
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        upstream: Upstream<View<'_, Self>>,
+        dtype: DType,
+        geom: &RowGeom,
+        ignore_index: i64,
+    ) -> Result<Self> {
+        let mut scalar = None;
+        let up = row_grads(upstream, dtype, target.storage, &mut scalar)?;
+        nn::nll_backward(
+            target.storage.device(),
+            dtype,
+            target.dv()?,
+            dvs(weight)?,
+            up.operand,
+            up.stride,
+            geom,
+            ignore_index,
+        )
+    }
+    fn pointwise_loss(
+        kind: PointLoss,
+        x: View<'_, Self>,
+        target: View<'_, Self>,
+        weight: Option<View<'_, Self>>,
+        pos_weight: Option<View<'_, Self>>,
+        sum: bool,
+    ) -> Result<Self> {
+        let n = x.layout.numel();
+        let per = nn::point_loss(
+            kind,
+            x.dv()?,
+            target.dv()?,
+            dvs(weight)?,
+            dvs(pos_weight)?,
+            n,
+        )?;
+        if sum {
+            // Summed where the losses are, as every reduction on this device.
+            reduce::reduce(
+                ReduceOp::Sum,
+                &per,
+                &Layout::contiguous(x.shape()),
+                &all_dims(x.shape()),
+            )
+        } else {
+            Ok(per)
+        }
+    }
+}
+
+fn all_dims(shape: &[usize]) -> Vec<usize> {
+    (0..shape.len()).collect()
 }

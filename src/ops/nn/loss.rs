@@ -1,27 +1,21 @@
 //! Losses: cross_entropy (one fused log-softmax + NLL op), nll_loss, mse_loss, l1_loss,
 //! binary_cross_entropy and binary_cross_entropy_with_logits, with PyTorch's checks and messages.
 //!
-//! Each op runs the kernels of its input's device. On a CUDA device every reduction and
-//! denominator stays on the device, so a training step never waits for the host, and class
-//! targets are checked by the kernels, which report the first bad one (PyTorch's IndexError) at
-//! the next synchronising call.
+//! Each op runs the kernels of its input's device (LossKernels). Where the host sees the values
+//! (the CPU), reductions and denominators finish on the host in double; elsewhere they stay on
+//! the device, so a training step never waits for the host, and class targets and BCE ranges
+//! are checked by the kernels, which report the first bad value (PyTorch's error) at the next
+//! synchronising call.
 
 use crate::autograd::{grad0, is_grad_enabled, no_grad, record, Saved};
-use crate::backend::cpu::nn::loss::{self as kernel, RowGrad, Target};
-#[cfg(feature = "cuda")]
-use crate::backend::cuda;
 use crate::backend::geometry::{CeOptions, RowGeom};
-use crate::backend::PointLoss;
+use crate::backend::kernels::{Upstream, WeightSum};
+use crate::backend::{self, run, tensor, PointLoss};
 use crate::error::{ensure, fmt_shape, Error, Result};
 use crate::ops::common_device;
-use crate::ops::nn::{
-    cpu_tensor, kernel_operand, optional_pair, run_kernel, torch_size, Reduction,
-};
-#[cfg(feature = "cuda")]
-use crate::ops::nn::{cuda_tensor, run_cuda};
-use crate::storage::{CpuElement, DType};
+use crate::ops::nn::{kernel_operand, torch_size, Reduction};
+use crate::storage::{DType, StorageData};
 use crate::tensor::{broadcast_shapes, Dims, Tensor};
-use crate::with_float_dtype;
 
 /// Rows of class scores of a `(C,)`, `(N, C)` or `(N, C, d1, ...)` input.
 fn row_geom(shape: &[usize]) -> RowGeom {
@@ -121,112 +115,111 @@ fn class_weight(weight: Option<&Tensor>, classes: usize, dtype: DType) -> Result
 }
 
 /// What a mean divides by: a number the host knows (rows of probability targets, elements, or
-/// on the CPU the summed class weights of class targets), or a device scalar (those summed class
-/// weights on a CUDA device, which depend on the data).
+/// the summed class weights a kernel totalled), or a scalar tensor (those summed weights where
+/// the kernel left them per row, on a device whose values the host does not see).
 #[derive(Clone)]
 enum Denom {
     Host(f64),
-    #[cfg(feature = "cuda")]
-    Device(Tensor),
+    Tensor(Tensor),
 }
 
 impl Denom {
+    /// The summed class weights of a class-target loss.
+    fn of(weights: WeightSum<StorageData>, rows: usize) -> Result<Denom> {
+        match weights {
+            WeightSum::Total(v) => Ok(Denom::Host(v)),
+            WeightSum::Rows(w) => Ok(Denom::Tensor(no_grad(|| tensor(w, &[rows]).sum())?)),
+        }
+    }
+
     /// `t` over the denominator (differentiable).
     fn divide(&self, t: &Tensor) -> Result<Tensor> {
         match self {
             Denom::Host(c) => t.mul_scalar(1.0 / c),
-            #[cfg(feature = "cuda")]
-            Denom::Device(d) => t.div(d),
-        }
-    }
-
-    /// The denominator as a number (CPU kernels, whose denominators the host always knows).
-    fn on_host(&self) -> Result<f64> {
-        match self {
-            Denom::Host(c) => Ok(*c),
-            #[cfg(feature = "cuda")]
-            Denom::Device(_) => Err(Error::runtime(
-                "internal error: a loss denominator on a CUDA device read on the host",
-            )),
+            Denom::Tensor(d) => t.div(d),
         }
     }
 }
 
 /// Reduces per-row (or per-element) losses: the rows tensor itself, their sum, or their sum
-/// over `denom`; on the CPU summed on the host in double, on a CUDA device summed there.
+/// over `denom`; summed on the host in double where the host sees the values, else where the
+/// rows live.
 fn reduce_rows(rows: Tensor, reduction: Reduction, denom: &Denom) -> Result<Tensor> {
     if reduction == Reduction::None {
         return Ok(rows);
     }
-    #[cfg(feature = "cuda")]
-    if rows.device().is_cuda() {
-        return no_grad(|| {
+    match denom {
+        Denom::Host(c) if backend::host_visible(rows.device()) => {
+            let total: f64 = rows.to_vec::<f64>()?.iter().sum();
+            let v = if reduction == Reduction::Mean {
+                total / c
+            } else {
+                total
+            };
+            Tensor::scalar(v, rows.dtype(), rows.device())
+        }
+        _ => no_grad(|| {
             let total = rows.sum()?;
             if reduction == Reduction::Mean {
                 denom.divide(&total)
             } else {
                 Ok(total)
             }
-        });
+        }),
     }
-    let total: f64 = rows.to_vec::<f64>()?.iter().sum();
-    let v = if reduction == Reduction::Mean {
-        total / denom.on_host()?
-    } else {
-        total
-    };
-    Tensor::scalar(v, rows.dtype(), rows.device())
 }
 
 /// The gradient reaching each row, as the fused backward kernels read it.
-enum Upstream {
+enum RowsGrad {
     /// One value per row (reduction none).
     Rows(Tensor),
-    /// One value for every row, read on the host (CPU kernels).
+    /// One value for every row, read on the host.
     Scalar(f64),
-    /// One value for every row, a device scalar (CUDA kernels read it with stride 0).
-    #[cfg(feature = "cuda")]
-    Device(Tensor),
+    /// One value for every row, a scalar tensor.
+    Broadcast(Tensor),
 }
 
-impl Upstream {
+impl RowsGrad {
     /// The tensor operand the kernels read, if any.
     fn operand(&self) -> Option<&Tensor> {
         match self {
-            Upstream::Rows(t) => Some(t),
-            Upstream::Scalar(_) => None,
-            #[cfg(feature = "cuda")]
-            Upstream::Device(t) => Some(t),
+            RowsGrad::Rows(t) | RowsGrad::Broadcast(t) => Some(t),
+            RowsGrad::Scalar(_) => None,
         }
     }
 
-    /// The stride at which a CUDA kernel reads the operand: 1 per row, 0 for one value.
-    #[cfg(feature = "cuda")]
-    fn stride(&self) -> usize {
-        usize::from(matches!(self, Upstream::Rows(_)))
+    /// The kernels' upstream over the operand's view `v` (present when `operand()` is).
+    fn with_view<V>(&self, v: Option<V>) -> Result<Upstream<V>> {
+        let missing = || Error::internal("a loss backward without its upstream operand");
+        Ok(match self {
+            RowsGrad::Scalar(g) => Upstream::Scalar(*g),
+            RowsGrad::Rows(_) => Upstream::Rows(v.ok_or_else(missing)?),
+            RowsGrad::Broadcast(_) => Upstream::Broadcast(v.ok_or_else(missing)?),
+        })
     }
 }
 
-/// `g` scaled for the reduction, as the fused backward kernels read it.
-fn upstream(g: &Tensor, reduction: Reduction, denom: &Denom) -> Result<Upstream> {
+/// `g` scaled for the reduction, as the fused backward kernels read it: on the host where it
+/// sees the value (in double), else a scalar tensor scaled where it lives.
+fn upstream(g: &Tensor, reduction: Reduction, denom: &Denom) -> Result<RowsGrad> {
     if reduction == Reduction::None {
-        return Ok(Upstream::Rows(kernel_operand(g)?));
+        return Ok(RowsGrad::Rows(kernel_operand(g)?));
     }
-    #[cfg(feature = "cuda")]
-    if g.device().is_cuda() {
-        let g = if reduction == Reduction::Mean {
-            no_grad(|| denom.divide(g))?
-        } else {
-            g.clone()
-        };
-        return Ok(Upstream::Device(kernel_operand(&g)?));
+    let mean = reduction == Reduction::Mean;
+    match denom {
+        Denom::Host(c) if backend::host_visible(g.device()) => {
+            let v = g.item()?.to_f64();
+            Ok(RowsGrad::Scalar(if mean { v / c } else { v }))
+        }
+        _ => {
+            let g = if mean {
+                no_grad(|| denom.divide(g))?
+            } else {
+                g.clone()
+            };
+            Ok(RowsGrad::Broadcast(kernel_operand(&g)?))
+        }
     }
-    let v = g.item()?.to_f64();
-    Ok(Upstream::Scalar(if reduction == Reduction::Mean {
-        v / denom.on_host()?
-    } else {
-        v
-    }))
 }
 
 /// `g` scaled for the reduction and shaped to broadcast over the input's class dim.
@@ -258,39 +251,14 @@ fn ce_forward(
 ) -> Result<(Tensor, Tensor, Denom)> {
     let ClassLoss { geom, opt, prob } = spec;
     let n_rows = geom.rows();
-    let mut operands = vec![xc, tc];
-    operands.extend(wc);
-    #[cfg(feature = "cuda")]
-    if xc.device().is_cuda() {
-        let rows = run_cuda("cross_entropy", &operands, |s| {
-            cuda::nn::ce_forward(s[0], s[1], s.get(2).copied(), &geom, prob, opt)
-        })?;
-        let denom = if prob {
-            Denom::Host(n_rows as f64)
-        } else {
-            Denom::Device(no_grad(|| cuda_tensor(rows.weight, &[n_rows]).sum())?)
-        };
-        let lse = cuda_tensor(rows.lse, &[n_rows]);
-        return Ok((cuda_tensor(rows.loss, rows_shape), lse, denom));
-    }
-    if !prob {
-        tc.with_cpu(|s, l| {
-            let t = s.slice::<i64>()?;
-            let r = l.contiguous_range().unwrap_or(0..0);
-            kernel::check_targets(&t[r], geom.c, opt.ignore_index)
-        })?;
-    }
-    let (loss_rows, lse, total_weight) = run_kernel("cross_entropy", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
-            let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
-            let f = kernel::cross_entropy_forward(s[0].get::<T>()?, t, w, &geom, opt)?;
-            Ok((T::wrap(f.loss), T::wrap(f.lse), f.total_weight))
-        }, else Err(Error::not_implemented_for("cross_entropy", s[0].dtype())))
-    })?;
-    let denom = Denom::Host(if prob { n_rows as f64 } else { total_weight });
-    let lse = cpu_tensor(lse, &[n_rows]);
-    Ok((cpu_tensor(loss_rows, rows_shape), lse, denom))
+    let (loss, lse, weights) = run!(B: x = xc, t = tc, w = wc =>
+        B::cross_entropy(x, t, w, &geom, prob, opt));
+    let denom = if prob {
+        Denom::Host(n_rows as f64)
+    } else {
+        Denom::of(weights, n_rows)?
+    };
+    Ok((tensor(loss, rows_shape), tensor(lse, &[n_rows]), denom))
 }
 
 /// The fused cross-entropy backward: (dx, dtarget when asked for probability targets), each of
@@ -300,44 +268,23 @@ fn ce_backward(
     t: &Tensor,
     lse: &Tensor,
     w: Option<&Tensor>,
-    up: &Upstream,
+    up: &RowsGrad,
     spec: ClassLoss,
     need_t: bool,
 ) -> Result<(Tensor, Option<Tensor>)> {
     let ClassLoss { geom, opt, prob } = spec;
     let (xc, tc, lc) = (kernel_operand(x)?, kernel_operand(t)?, kernel_operand(lse)?);
-    let mut operands = vec![&xc, &tc, &lc];
-    operands.extend(up.operand());
-    operands.extend(w);
-    let wi = 3 + usize::from(up.operand().is_some());
+    let (dx, dt) = run!(B: x = &xc, t = &tc, lse = &lc, up_t = up.operand(), w = w =>
+        B::cross_entropy_backward(x, t, w, lse, up.with_view(up_t)?, &geom, (prob, opt), need_t));
     let shape = x.shape();
-    #[cfg(feature = "cuda")]
-    if xc.device().is_cuda() {
-        let stride = up.stride();
-        let (dx, dt) = run_cuda("cross_entropy_backward", &operands, |s| {
-            let w = s.get(wi).copied();
-            cuda::nn::ce_backward(s[0], s[1], w, s[2], s[3], stride, &geom, prob, opt, need_t)
-        })?;
-        return Ok((cuda_tensor(dx, &shape), dt.map(|d| cuda_tensor(d, &shape))));
-    }
-    let (dx, dt) = run_kernel("cross_entropy_backward", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let t = if prob { Target::Prob(s[1].get::<T>()?) } else { Target::Class(s[1].get::<i64>()?) };
-            let gr = match up { Upstream::Scalar(v) => RowGrad::Scalar(*v), _ => RowGrad::PerRow(s[3].get::<T>()?) };
-            let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
-            let (dx, dt) = kernel::cross_entropy_backward(
-                s[0].get::<T>()?, t, w, s[2].get::<T>()?, gr, &geom, opt, need_t)?;
-            Ok((T::wrap(dx), dt.map(T::wrap)))
-        }, else Err(Error::not_implemented_for("cross_entropy", s[0].dtype())))
-    })?;
-    Ok((cpu_tensor(dx, &shape), dt.map(|d| cpu_tensor(d, &shape))))
+    Ok((tensor(dx, &shape), dt.map(|d| tensor(d, &shape))))
 }
 
 /// The constant coefficients `a` of class targets (one-hot, smoothed, times the class weight;
-/// `shape`, the input's), for the differentiable backward. `op` and `kernel_name` name the op in
+/// `shape`, the input's), for the differentiable backward. `kernel_name` names the op in dtype
 /// errors.
 fn class_coefficients(
-    (op, kernel_name): (&str, &str),
+    kernel_name: &str,
     t: &Tensor,
     w: Option<&Tensor>,
     dtype: DType,
@@ -345,25 +292,13 @@ fn class_coefficients(
     spec: ClassLoss,
 ) -> Result<Tensor> {
     let ClassLoss { geom, opt, .. } = spec;
+    ensure!(
+        dtype.is_floating_point(),
+        Error::not_implemented_for(kernel_name, dtype)
+    );
     let tc = kernel_operand(t)?;
-    let mut operands = vec![&tc];
-    operands.extend(w);
-    #[cfg(feature = "cuda")]
-    if tc.device().is_cuda() {
-        let dev = tc.device();
-        let data = run_cuda(op, &operands, |s| {
-            let d = cuda::elementwise::device_of(dev)?;
-            cuda::nn::ce_coefficients(&d, dtype, s[0], s.get(1).copied(), &geom, opt)
-        })?;
-        return Ok(cuda_tensor(data, shape));
-    }
-    let data = run_kernel(op, &operands, |s| {
-        with_float_dtype!(dtype, T => {
-            let w = match s.get(1) { Some(w) => Some(w.get::<T>()?), None => None };
-            Ok(T::wrap(kernel::class_coefficients(s[0].get::<i64>()?, w, &geom, opt)?))
-        }, else Err(Error::not_implemented_for(kernel_name, dtype)))
-    })?;
-    Ok(cpu_tensor(data, shape))
+    let data = run!(B: t = &tc, w = w => B::class_coefficients(t, w, dtype, &geom, opt));
+    Ok(tensor(data, shape))
 }
 
 /// The NLL forward: per-row losses (of shape `rows_shape`) and what the mean divides by (the
@@ -376,60 +311,24 @@ fn nll_forward(
     ignore_index: i64,
     rows_shape: &[usize],
 ) -> Result<(Tensor, Denom)> {
-    let mut operands = vec![xc, tc];
-    operands.extend(wc);
-    #[cfg(feature = "cuda")]
-    if xc.device().is_cuda() {
-        let (rows, wrow) = run_cuda("nll_loss", &operands, |s| {
-            cuda::nn::nll_forward(s[0], s[1], s.get(2).copied(), &geom, ignore_index)
-        })?;
-        let denom = Denom::Device(no_grad(|| cuda_tensor(wrow, &[geom.rows()]).sum())?);
-        return Ok((cuda_tensor(rows, rows_shape), denom));
-    }
-    let (rows, total) = run_kernel("nll_loss", &operands, |s| {
-        let t = s[1].get::<i64>()?;
-        kernel::check_targets(t, geom.c, ignore_index)?;
-        with_float_dtype!(s[0].dtype(), T => {
-            let w = match s.get(2) { Some(w) => Some(w.get::<T>()?), None => None };
-            let (l, total) = kernel::nll_forward(s[0].get::<T>()?, t, w, &geom, ignore_index)?;
-            Ok((T::wrap(l), total))
-        }, else Err(Error::not_implemented_for("nll_loss_out_frame", s[0].dtype())))
-    })?;
-    Ok((cpu_tensor(rows, rows_shape), Denom::Host(total)))
+    let (rows, weights) = run!(B: x = xc, t = tc, w = wc =>
+        B::nll_loss(x, t, w, &geom, ignore_index));
+    Ok((tensor(rows, rows_shape), Denom::of(weights, geom.rows())?))
 }
 
 /// The fused NLL backward: dx (of `shape`, in `dtype`).
 fn nll_backward(
     t: &Tensor,
     w: Option<&Tensor>,
-    up: &Upstream,
+    up: &RowsGrad,
     dtype: DType,
     shape: &[usize],
     geom: RowGeom,
     ignore_index: i64,
 ) -> Result<Tensor> {
-    let mut operands = vec![t];
-    operands.extend(up.operand());
-    operands.extend(w);
-    let wi = 1 + usize::from(up.operand().is_some());
-    #[cfg(feature = "cuda")]
-    if t.device().is_cuda() {
-        let (dev, stride) = (t.device(), up.stride());
-        let dx = run_cuda("nll_loss_backward", &operands, |s| {
-            let d = cuda::elementwise::device_of(dev)?;
-            let w = s.get(wi).copied();
-            cuda::nn::nll_backward(&d, dtype, s[0], w, s[1], stride, &geom, ignore_index)
-        })?;
-        return Ok(cuda_tensor(dx, shape));
-    }
-    let data = run_kernel("nll_loss_backward", &operands, |s| {
-        with_float_dtype!(dtype, T => {
-            let w = match s.get(wi) { Some(w) => Some(w.get::<T>()?), None => None };
-            let gr = match up { Upstream::Scalar(v) => RowGrad::Scalar(*v), _ => RowGrad::PerRow(s[1].get::<T>()?) };
-            Ok(T::wrap(kernel::nll_backward(s[0].get::<i64>()?, w, gr, &geom, ignore_index)?))
-        }, else Err(Error::not_implemented_for("nll_loss_backward", dtype)))
-    })?;
-    Ok(cpu_tensor(data, shape))
+    let dx = run!(B: t = t, up_t = up.operand(), w = w =>
+        B::nll_loss_backward(t, w, up.with_view(up_t)?, dtype, &geom, ignore_index));
+    Ok(tensor(dx, shape))
 }
 
 impl Tensor {
@@ -543,8 +442,7 @@ impl Tensor {
                             None => smoothed,
                         }
                     } else {
-                        let names = ("cross_entropy_backward", "cross_entropy");
-                        class_coefficients(names, t, w, x.dtype(), &x.shape(), spec)?
+                        class_coefficients("cross_entropy", t, w, x.dtype(), &x.shape(), spec)?
                     };
                     let p = x.softmax(cd)?;
                     let gx = gb.mul(&p.mul(&a.sum_dims(&[cd], true)?)?.sub(&a)?)?;
@@ -627,8 +525,7 @@ impl Tensor {
                 let g = grad0(grads)?.to_dtype(dtype)?;
                 if is_grad_enabled() {
                     // dx = -a * g with the constant coefficients a (one-hot times class weight).
-                    let names = ("nll_loss_backward", "nll_loss_backward");
-                    let a = class_coefficients(names, t, w, dtype, &is, spec)?;
+                    let a = class_coefficients("nll_loss_backward", t, w, dtype, &is, spec)?;
                     let gb = upstream_tensor(&g, reduction, &denom, nd)?;
                     return Ok(vec![Some(a.mul(&gb)?.neg()?)]);
                 }
@@ -692,36 +589,18 @@ fn point_operands(
     })
 }
 
-/// Runs a pointwise loss kernel: the per-element tensor, or the reduced scalar (on the CPU
-/// summed by the kernel, on a CUDA device by a device sum).
+/// Runs a pointwise loss kernel: the per-element tensor, or the reduced scalar (summed by the
+/// kernel's backend).
 fn point_forward(kind: PointLoss, ops: &PointOperands, reduction: Reduction) -> Result<Tensor> {
-    let mut operands = vec![&ops.x, &ops.t];
-    operands.extend(ops.w.as_ref());
-    operands.extend(ops.pw.as_ref());
-    let (has_w, has_pw) = (ops.w.is_some(), ops.pw.is_some());
-    let n = ops.shape.iter().product::<usize>();
-    #[cfg(feature = "cuda")]
-    if ops.x.device().is_cuda() {
-        let data = run_cuda("loss", &operands, |s| {
-            let (w, pw) = optional_pair(s, 2, (has_w, has_pw));
-            cuda::nn::point_loss(kind, s[0], s[1], w.copied(), pw.copied(), n)
-        })?;
-        let per = cuda_tensor(data, &ops.shape);
-        return reduce_rows(per, reduction, &Denom::Host(n as f64));
+    let sum = reduction != Reduction::None;
+    let data = run!(B: x = &ops.x, t = &ops.t, w = ops.w.as_ref(), pw = ops.pw.as_ref() =>
+        B::pointwise_loss(kind, x, t, w, pw, sum));
+    if !sum {
+        return Ok(tensor(data, &ops.shape));
     }
-    let reduce = reduction != Reduction::None;
-    let data = run_kernel("loss", &operands, |s| {
-        with_float_dtype!(s[0].dtype(), T => {
-            let (w, pw) = optional_pair(s, 2, (has_w, has_pw));
-            let (w, pw) = (w.map(|w| w.get::<T>()).transpose()?, pw.map(|p| p.get::<T>()).transpose()?);
-            Ok(T::wrap(kernel::pointwise_loss(kind, s[0].get::<T>()?, s[1].get::<T>()?, w, pw, reduce)?))
-        }, else Err(Error::not_implemented_for("loss", s[0].dtype())))
-    })?;
-    if !reduce {
-        return Ok(cpu_tensor(data, &ops.shape));
-    }
-    let out = cpu_tensor(data, &[]);
+    let out = tensor(data, &[]);
     if reduction == Reduction::Mean {
+        let n = ops.shape.iter().product::<usize>();
         no_grad(|| out.mul_scalar(1.0 / n as f64))
     } else {
         Ok(out)
@@ -851,9 +730,11 @@ impl Tensor {
             ))
         );
         let ops = point_operands(self, target, weight, None, "binary_cross_entropy")?;
-        // On a GPU the kernel checks the ranges (reported at the next synchronisation).
+        // Where the host does not see the values the kernel checks the ranges (reported at the
+        // next synchronisation).
         let in_range = |t: &Tensor| -> Result<bool> {
-            Ok(t.device().is_cuda() || t.to_vec::<f64>()?.iter().all(|v| (0.0..=1.0).contains(v)))
+            Ok(!backend::host_visible(t.device())
+                || t.to_vec::<f64>()?.iter().all(|v| (0.0..=1.0).contains(v)))
         };
         ensure!(
             in_range(&ops.x)?,
