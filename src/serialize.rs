@@ -108,7 +108,7 @@ pub fn save_safetensors(
             t.with_cpu(|s, layout| {
                 let range = layout
                     .contiguous_range()
-                    .ok_or_else(|| Error::runtime("internal error: tensor not contiguous"))?;
+                    .ok_or_else(|| Error::internal("tensor not contiguous"))?;
                 write_elements(w, s, range).map_err(|e| io_error(e, path))
             })?;
         }
@@ -559,7 +559,7 @@ fn read_tensor(
                     let buf = Buffer::<i64>::from_iter_exact(numel, ints)?;
                     Ok(Tensor::from_buffer(buf, &e.shape))
                 }
-                FileType::Native(_) => Err(Error::runtime("internal error: native dtype")),
+                FileType::Native(_) => Err(Error::internal("native dtype")),
             }
         }
     }

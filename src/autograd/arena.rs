@@ -50,9 +50,9 @@ impl NodeRef {
 
     /// The node. A live handle keeps its node in the arena, so this only fails on an internal bug.
     pub fn get(&self) -> Result<NodeGuard<'_>> {
-        ARENA.get(self.key).ok_or_else(|| {
-            Error::runtime("internal error: autograd node was released while referenced")
-        })
+        ARENA
+            .get(self.key)
+            .ok_or_else(|| Error::internal("autograd node was released while referenced"))
     }
 
     /// The node's generational key: unique among live nodes, never reused for a live one.

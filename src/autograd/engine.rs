@@ -246,7 +246,7 @@ fn run(
             .nodes
             .get(&key)
             .cloned()
-            .ok_or_else(|| Error::runtime("internal error: unknown node"))?;
+            .ok_or_else(|| Error::internal("unknown node"))?;
         let ready = task.execute(&node)?;
         for k in ready {
             let seq = task.nodes[&k].get()?.seq();
@@ -294,7 +294,7 @@ impl GraphTask {
                 if let Edge::Node { node, .. } = edge {
                     let d = deps
                         .get_mut(&node.key())
-                        .ok_or_else(|| Error::runtime("internal error: graph changed"))?;
+                        .ok_or_else(|| Error::internal("graph changed"))?;
                     *d -= 1;
                     if *d == 0 {
                         queue.push(node.key());
@@ -434,9 +434,10 @@ impl GraphTask {
                         let buf = self.buffers.entry(nk).or_insert_with(|| vec![None; n_out]);
                         buf[*output_nr] = Some(sum_opt(buf[*output_nr].take(), &g)?);
                     }
-                    let d = self.deps.get_mut(&nk).ok_or_else(|| {
-                        Error::runtime("internal error: missing dependency count")
-                    })?;
+                    let d = self
+                        .deps
+                        .get_mut(&nk)
+                        .ok_or_else(|| Error::internal("missing dependency count"))?;
                     *d -= 1;
                     if *d == 0 {
                         ready.push(nk);

@@ -289,5 +289,5 @@ pub fn grad0(grads: &[Option<Tensor>]) -> Result<&Tensor> {
     grads
         .first()
         .and_then(|g| g.as_ref())
-        .ok_or_else(|| Error::runtime("internal error: backward called without a gradient"))
+        .ok_or_else(|| Error::internal("backward called without a gradient"))
 }

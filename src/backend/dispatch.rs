@@ -43,6 +43,29 @@ impl<'a, S: DeviceStorage> View<'a, S> {
     }
 }
 
+/// A kernel operand written in place (the optimizer updates).
+pub struct ViewMut<'a, S> {
+    pub storage: &'a mut S,
+    pub layout: &'a Layout,
+}
+
+impl<'a, S: DeviceStorage> ViewMut<'a, S> {
+    /// `S`'s storage inside write-locked `data`, seen through `layout`.
+    pub fn of(data: &'a mut StorageData, layout: &'a Layout) -> Result<Self> {
+        Ok(ViewMut {
+            storage: storage_mut::<S>(data)?,
+            layout,
+        })
+    }
+}
+
+impl<'a, S: DeviceStorage> View<'a, S> {
+    /// `S`'s storage inside read-locked `data`, seen through `layout`.
+    pub fn of(data: &'a StorageData, layout: &'a Layout) -> Result<Self> {
+        Ok(View::new(storage::<S>(data)?, layout))
+    }
+}
+
 /// A tensor's storage and layout, held for the duration of a kernel call.
 pub struct Held {
     storage: std::sync::Arc<Storage>,

@@ -8,12 +8,13 @@
 //! reports `NotImplementedError` naming the op and the device (the default bodies below); the CPU
 //! backend has every kernel.
 
-use super::dispatch::View;
+use super::dispatch::{View, ViewMut};
 use super::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
 use super::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
+use crate::optim::{AdamOptions, SgdOptions};
 use crate::storage::{CpuStorage, DType, Device, StorageData};
 use crate::tensor::{Layout, Scalar};
 
@@ -362,3 +363,32 @@ pub trait LossKernels: DeviceStorage {
         Err(no_kernel::<Self>("loss"))
     }
 }
+
+/// The fused optimizer updates: one parameter and its state (distinct storages of one dtype)
+/// written in place from its gradient, with PyTorch's formulas (crate::optim).
+pub trait OptimKernels: DeviceStorage {
+    fn sgd_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        momentum_buffer: Option<ViewMut<'_, Self>>,
+        first: bool,
+        options: &SgdOptions,
+    ) -> Result<()> {
+        let _ = (param, grad, momentum_buffer, first, options);
+        Err(no_kernel::<Self>("sgd"))
+    }
+    /// `state` is exp_avg, exp_avg_sq and (amsgrad) max_exp_avg_sq; `step` counts from 1.
+    fn adam_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        state: AdamState<'_, Self>,
+        step: f64,
+        options: &AdamOptions,
+    ) -> Result<()> {
+        let _ = (param, grad, state, step, options);
+        Err(no_kernel::<Self>("adam"))
+    }
+}
+
+/// What an Adam update writes besides the parameter.
+pub type AdamState<'a, S> = (ViewMut<'a, S>, ViewMut<'a, S>, Option<ViewMut<'a, S>>);

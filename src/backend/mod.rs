@@ -22,11 +22,12 @@ pub mod geometry;
 pub(crate) mod kernels;
 mod kinds;
 
-pub(crate) use dispatch::{run, run_on, tensor, View};
+pub(crate) use dispatch::{run, run_on, tensor, View, ViewMut};
 pub use kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 
 use crate::error::{Error, Result};
-use crate::storage::{DType, Device};
+use crate::optim::{AdamOptions, SgdOptions};
+use crate::storage::{DType, Device, StorageData};
 use crate::tensor::{Dims, Layout, Scalar, Tensor};
 
 /// Checks that `device` can be used (CUDA needs its driver, NVRTC and the device).
@@ -215,4 +216,46 @@ pub(crate) fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
         run_on!(device, B => B::upload(view, device))
     };
     Ok(tensor(data, &x.shape()))
+}
+
+/// A written operand of an in-place update: write-locked storage data and its layout.
+pub(crate) type Written<'a> = (&'a mut StorageData, &'a Layout);
+/// A read operand: read-locked storage data and its layout.
+pub(crate) type Read<'a> = (&'a StorageData, &'a Layout);
+
+/// One fused SGD update of a parameter (and its momentum buffer) on `device`, in place.
+pub(crate) fn sgd_update(
+    device: Device,
+    param: Written<'_>,
+    grad: Read<'_>,
+    momentum_buffer: Option<Written<'_>>,
+    first: bool,
+    options: &SgdOptions,
+) -> Result<()> {
+    dispatch::run_on_backend!(device, B => {
+        let buf = momentum_buffer.map(|(d, l)| ViewMut::of(d, l)).transpose()?;
+        B::sgd_update(ViewMut::of(param.0, param.1)?, View::of(grad.0, grad.1)?, buf, first, options)
+    });
+    Ok(())
+}
+
+/// One fused Adam / AdamW update of a parameter and its state (exp_avg, exp_avg_sq and the
+/// amsgrad maximum) on `device`, in place.
+pub(crate) fn adam_update(
+    device: Device,
+    param: Written<'_>,
+    grad: Read<'_>,
+    (exp_avg, exp_avg_sq, max_exp_avg_sq): (Written<'_>, Written<'_>, Option<Written<'_>>),
+    step: f64,
+    options: &AdamOptions,
+) -> Result<()> {
+    dispatch::run_on_backend!(device, B => {
+        let state = (
+            ViewMut::of(exp_avg.0, exp_avg.1)?,
+            ViewMut::of(exp_avg_sq.0, exp_avg_sq.1)?,
+            max_exp_avg_sq.map(|(d, l)| ViewMut::of(d, l)).transpose()?,
+        );
+        B::adam_update(ViewMut::of(param.0, param.1)?, View::of(grad.0, grad.1)?, state, step, options)
+    });
+    Ok(())
 }

@@ -5,7 +5,7 @@
 use super::dispatch::View;
 use super::kernels::{
     ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
-    NormKernels, PoolKernels, ReduceKernels,
+    NormKernels, OptimKernels, PoolKernels, ReduceKernels,
 };
 use super::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
@@ -140,4 +140,5 @@ impl MatmulKernels for CudaStorage {
 impl ConvKernels for CudaStorage {}
 impl LossKernels for CudaStorage {}
 impl NormKernels for CudaStorage {}
+impl OptimKernels for CudaStorage {}
 impl PoolKernels for CudaStorage {}

@@ -12,8 +12,6 @@
 //! is taken (as `backend::copy_into` copies an aliasing source).
 
 pub mod adam;
-#[cfg(feature = "cuda")]
-mod cuda;
 pub mod sgd;
 
 use std::sync::Arc;
@@ -24,8 +22,7 @@ pub use adam::{adam_step, Adam, AdamOptions};
 pub use sgd::{sgd_step, Sgd, SgdOptions};
 
 use crate::error::{fmt_shape, Error, Result};
-use crate::storage::{Buffer, CpuElement, Device, Float, Storage, StorageData};
-use crate::tensor::layout::StridedOffsets;
+use crate::storage::{Storage, StorageData};
 use crate::tensor::{Layout, Tensor};
 
 /// A tensor's storage and layout, captured once so that a step sees one consistent view.
@@ -48,8 +45,8 @@ impl Operand {
     }
 }
 
-/// Checks common to every optimizer: one gradient per parameter, float CPU parameters, and
-/// gradients of the parameter's shape and dtype.
+/// Checks common to every optimizer: one gradient per parameter, float parameters, and
+/// gradients of the parameter's shape, dtype and device.
 pub(crate) fn check_params(who: &str, params: &[Tensor], grads: &[Tensor]) -> Result<()> {
     if params.len() != grads.len() {
         return Err(Error::runtime(format!(
@@ -65,7 +62,6 @@ pub(crate) fn check_params(who: &str, params: &[Tensor], grads: &[Tensor]) -> Re
                 "{who}: parameter {i} has dtype {dtype}; only floating-point parameters can be optimized"
             )));
         }
-        check_cpu(who, p)?;
         check_like(who, "gradient", i, p, g)?;
         check_writable(who, "parameter", i, &p.layout())?;
     }
@@ -109,25 +105,9 @@ pub(crate) fn check_like(who: &str, what: &str, i: usize, p: &Tensor, t: &Tensor
         )));
     }
     if p.device() != t.device() {
-        return Err(Error::runtime(format!(
-            "Expected all tensors to be on the same device, but found at least two devices, {} and {}!",
-            p.device(),
-            t.device()
-        )));
+        return Err(Error::device_mismatch(p.device(), t.device()));
     }
     Ok(())
-}
-
-fn check_cpu(who: &str, p: &Tensor) -> Result<()> {
-    match p.device() {
-        Device::Cpu => Ok(()),
-        #[cfg(feature = "cuda")]
-        Device::Cuda(_) => Ok(()),
-        #[allow(unreachable_patterns)]
-        d => Err(Error::not_implemented(format!(
-            "{who}: the fused update has no kernel for {d} tensors"
-        ))),
-    }
 }
 
 /// A written tensor must not have two elements on one memory location (an expanded view).
@@ -209,127 +189,35 @@ impl<'a> Locks<'a> {
         }
     }
 
-    /// The whole buffer of a write-locked storage, mutably.
-    ///
-    /// # Safety
-    /// The caller must not hold another slice of the same storage while this one lives.
-    // A mutable slice from `&self` is the point: the write guards give exclusive access to
-    // distinct storages, and a step needs a parameter and its state mutably at once.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice_mut<'s, T: CpuElement>(&'s self, op: &Operand) -> Result<&'s mut [T]> {
-        let i = self
-            .write_keys
-            .binary_search(&op.key())
-            .map_err(|_| internal("storage not write-locked"))?;
-        let data: &StorageData = &self.write[i];
-        let s = data.as_cpu()?.slice::<T>()?;
-        // SAFETY: the write guard gives this step exclusive access to the storage; the caller
-        // promises not to alias the slice, and the slice cannot outlive the guard (it borrows self).
-        Ok(unsafe { std::slice::from_raw_parts_mut(s.as_ptr() as *mut T, s.len()) })
-    }
-
-    /// The device storage of a write-locked storage.
-    #[cfg(feature = "cuda")]
-    pub fn cuda_write(&self, op: &Operand) -> Result<&crate::backend::cuda::CudaStorage> {
-        let i = self
-            .write_keys
-            .binary_search(&op.key())
-            .map_err(|_| internal("storage not write-locked"))?;
-        match &*self.write[i] {
-            StorageData::Cuda(s) => Ok(s),
-            StorageData::Cpu(_) => Err(internal("expected a CUDA storage")),
-        }
-    }
-
-    /// The device storage of a read-locked storage.
-    #[cfg(feature = "cuda")]
-    pub fn cuda_read(&self, op: &Operand) -> Result<&crate::backend::cuda::CudaStorage> {
-        let i = self
-            .read_keys
-            .binary_search(&op.key())
-            .map_err(|_| internal("storage not read-locked"))?;
-        match &*self.read[i] {
-            StorageData::Cuda(s) => Ok(s),
-            StorageData::Cpu(_) => Err(internal("expected a CUDA storage")),
-        }
-    }
-
-    /// The whole buffer of a read-locked storage.
-    pub fn slice<T: CpuElement>(&self, op: &Operand) -> Result<&[T]> {
-        let i = self
-            .read_keys
-            .binary_search(&op.key())
-            .map_err(|_| internal("storage not read-locked"))?;
-        self.read[i].as_cpu()?.slice::<T>()
-    }
-}
-
-fn internal(what: &str) -> Error {
-    Error::runtime(format!("internal error in the optimizer step: {what}"))
-}
-
-/// A contiguous view of a strided operand to compute on: the operand's own elements when it is
-/// contiguous, else a gathered copy that [`Work::finish`] scatters back.
-pub(crate) enum Work<'a, T: CpuElement> {
-    Direct(&'a mut [T]),
-    Gathered {
-        copy: Buffer<T>,
-        dst: &'a mut [T],
-        layout: Layout,
-    },
-}
-
-impl<'a, T: CpuElement> Work<'a, T> {
-    pub fn new(storage: &'a mut [T], layout: &Layout) -> Result<Self> {
-        match layout.contiguous_range() {
-            Some(r) => Ok(Work::Direct(&mut storage[r])),
-            None => {
-                let copy = Buffer::from_iter_exact(
-                    layout.numel(),
-                    StridedOffsets::new(layout).map(|o| storage[o]),
-                )?;
-                Ok(Work::Gathered {
-                    copy,
-                    dst: storage,
-                    layout: layout.clone(),
-                })
+    /// The storages one update writes (distinct, in the order given) and the one it reads.
+    pub fn operands(
+        &mut self,
+        written: &[&Operand],
+        read: &Operand,
+    ) -> Result<(Vec<&mut StorageData>, &StorageData)> {
+        let mut slots: Vec<Option<&mut StorageData>> = written.iter().map(|_| None).collect();
+        for (key, guard) in self.write_keys.iter().zip(self.write.iter_mut()) {
+            if let Some(j) = written.iter().position(|o| o.key() == *key) {
+                slots[j] = Some(&mut **guard);
             }
         }
-    }
-
-    pub fn slice(&mut self) -> &mut [T] {
-        match self {
-            Work::Direct(s) => s,
-            Work::Gathered { copy, .. } => copy.as_mut_slice(),
-        }
-    }
-
-    /// Writes a gathered copy back into the strided operand.
-    pub fn finish(self) {
-        if let Work::Gathered { copy, dst, layout } = self {
-            for (o, &v) in StridedOffsets::new(&layout).zip(copy.as_slice()) {
-                dst[o] = v;
-            }
-        }
+        let written = slots
+            .into_iter()
+            .map(|s| {
+                s.ok_or_else(|| Error::internal("an optimizer step wrote an unlocked storage"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let i = self
+            .read_keys
+            .binary_search(&read.key())
+            .map_err(|_| Error::internal("an optimizer step read an unlocked storage"))?;
+        Ok((written, &self.read[i]))
     }
 }
 
-/// A gradient's elements in row-major order: borrowed when contiguous, else gathered.
-pub(crate) fn read_contiguous<'a, T: CpuElement>(
-    storage: &'a [T],
-    layout: &Layout,
-) -> Result<std::borrow::Cow<'a, [T]>> {
-    match layout.contiguous_range() {
-        Some(r) => Ok(std::borrow::Cow::Borrowed(&storage[r])),
-        None => {
-            let mut v = Vec::new();
-            v.try_reserve_exact(layout.numel()).map_err(|_| {
-                Error::out_of_memory(layout.numel() * T::DTYPE.size_in_bytes(), "CPU")
-            })?;
-            v.extend(StridedOffsets::new(layout).map(|o| storage[o]));
-            Ok(std::borrow::Cow::Owned(v))
-        }
-    }
+/// An update's operand missing from its locks (a broken invariant).
+fn missing() -> Error {
+    Error::internal("an optimizer update lost one of its operands")
 }
 
 /// Bumps the version counter of every written storage (autograd sees the in-place update).
@@ -337,13 +225,6 @@ pub(crate) fn bump_versions(storages: &[Arc<Storage>]) {
     for s in storages {
         s.bump_version();
     }
-}
-
-/// Casts an `f64` hyper-parameter to the element type, as PyTorch casts Python scalars to the
-/// tensor's compute type.
-#[inline]
-pub(crate) fn scalar<T: Float>(v: f64) -> T {
-    T::from_f64(v)
 }
 
 /// Formats a float as Python's `repr` does (`0.1`, `1.0`, `1e-08`), so that messages from Rust

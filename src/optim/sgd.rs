@@ -11,12 +11,11 @@
 //! ```
 
 use super::{
-    bump_versions, check_distinct, check_like, check_params, check_writable, py_float,
-    read_contiguous, readable_grads, scalar, sorted_storages, Locks, Operand, Work,
+    bump_versions, check_distinct, check_like, check_params, check_writable, missing, py_float,
+    readable_grads, sorted_storages, Locks, Operand,
 };
-use crate::backend::cpu::threads::{par_split_mut, SyncPtr};
+use crate::backend;
 use crate::error::{Error, Result};
-use crate::storage::{CpuElement, Float};
 use crate::tensor::Tensor;
 
 /// SGD hyper-parameters (PyTorch's names and defaults).
@@ -158,17 +157,26 @@ pub fn sgd_step(
     let write_storages = sorted_storages(written.iter());
     let read_storages = sorted_storages(g_ops.iter());
     {
-        let locks = Locks::acquire(&write_storages, &read_storages);
+        let mut locks = Locks::acquire(&write_storages, &read_storages);
         for i in 0..params.len() {
-            let b = b_ops.get(i);
-            #[cfg(feature = "cuda")]
-            if params[i].device().is_cuda() {
-                super::cuda::sgd(&locks, &p_ops[i], &g_ops[i], b, first[i], options)?;
-                continue;
-            }
-            crate::with_float_dtype!(params[i].dtype(),
-                T => update::<T>(&locks, &p_ops[i], &g_ops[i], b, first[i], options)?,
-                else return Err(Error::runtime("SGD: parameters must be floating point")));
+            let (p, g, b) = (&p_ops[i], &g_ops[i], b_ops.get(i));
+            let mut written = vec![p];
+            written.extend(b);
+            let (mut w, gd) = locks.operands(&written, g)?;
+            let buf = match b {
+                Some(b) => Some((w.pop().ok_or_else(missing)?, &b.layout)),
+                None => None,
+            };
+            let pd = w.pop().ok_or_else(missing)?;
+            let device = params[i].device();
+            backend::sgd_update(
+                device,
+                (pd, &p.layout),
+                (gd, &g.layout),
+                buf,
+                first[i],
+                options,
+            )?;
         }
     }
     bump_versions(&write_storages);
@@ -181,144 +189,6 @@ pub fn sgd_step(
         }
     }
     Ok(())
-}
-
-/// Updates one parameter (and its momentum buffer) under the step's locks.
-fn update<T: Float + CpuElement>(
-    locks: &Locks<'_>,
-    p: &Operand,
-    g: &Operand,
-    buf: Option<&Operand>,
-    first: bool,
-    o: &SgdOptions,
-) -> Result<()> {
-    let grad = read_contiguous(locks.slice::<T>(g)?, &g.layout)?;
-    // SAFETY: this parameter's storage is sliced once here and nowhere else while `pw` lives.
-    let mut pw = Work::new(unsafe { locks.slice_mut::<T>(p)? }, &p.layout)?;
-    let k = Scalars::<T>::new(o);
-    match buf {
-        Some(b) => {
-            // SAFETY: the buffer's storage differs from the parameter's (check_distinct).
-            let mut bw = Work::new(unsafe { locks.slice_mut::<T>(b)? }, &b.layout)?;
-            run_momentum(pw.slice(), bw.slice(), &grad, first, &k);
-            bw.finish();
-        }
-        None => run_plain(pw.slice(), &grad, &k),
-    }
-    pw.finish();
-    Ok(())
-}
-
-/// The hyper-parameters in the element type (PyTorch casts Python scalars to it).
-#[derive(Clone, Copy)]
-struct Scalars<T> {
-    neg_lr: T,
-    momentum: T,
-    one_minus_dampening: T,
-    weight_decay: T,
-    use_weight_decay: bool,
-    nesterov: bool,
-    maximize: bool,
-}
-
-impl<T: Float> Scalars<T> {
-    fn new(o: &SgdOptions) -> Self {
-        Scalars {
-            neg_lr: scalar(-o.lr),
-            momentum: scalar(o.momentum),
-            one_minus_dampening: scalar(1.0 - o.dampening),
-            weight_decay: scalar(o.weight_decay),
-            use_weight_decay: o.weight_decay != 0.0,
-            nesterov: o.nesterov,
-            maximize: o.maximize,
-        }
-    }
-}
-
-// The element loops take every option as a compile-time constant, so each loop is branch-free
-// and vectorizes; `run_plain` and `run_momentum` pick the instance for the options at hand.
-
-/// The gradient after maximize and weight decay (`grad.add(param, alpha=weight_decay)`).
-#[inline(always)]
-fn direction<T: Float, const MAX: bool, const WD: bool>(g: T, p: T, k: &Scalars<T>) -> T {
-    let g = if MAX { -g } else { g };
-    if WD {
-        g + k.weight_decay * p
-    } else {
-        g
-    }
-}
-
-fn plain_loop<T: Float, const MAX: bool, const WD: bool>(p: &mut [T], g: &[T], k: Scalars<T>) {
-    for (p, &g) in p.iter_mut().zip(g) {
-        let d = direction::<T, MAX, WD>(g, *p, &k);
-        *p += k.neg_lr * d;
-    }
-}
-
-fn momentum_loop<T: Float, const MAX: bool, const WD: bool, const FIRST: bool, const NEST: bool>(
-    p: &mut [T],
-    buf: &mut [T],
-    g: &[T],
-    k: Scalars<T>,
-) {
-    for ((p, b), &g) in p.iter_mut().zip(buf.iter_mut()).zip(g) {
-        let d = direction::<T, MAX, WD>(g, *p, &k);
-        // buf.mul_(momentum).add_(grad, alpha=1 - dampening); a clone of grad at first.
-        let nb = if FIRST {
-            d
-        } else {
-            *b * k.momentum + k.one_minus_dampening * d
-        };
-        *b = nb;
-        let d = if NEST { d + k.momentum * nb } else { nb };
-        *p += k.neg_lr * d;
-    }
-}
-
-type PlainLoop<T> = fn(&mut [T], &[T], Scalars<T>);
-type MomentumLoop<T> = fn(&mut [T], &mut [T], &[T], Scalars<T>);
-
-fn plain_kernel<T: Float>(k: &Scalars<T>) -> PlainLoop<T> {
-    match (k.maximize, k.use_weight_decay) {
-        (false, false) => plain_loop::<T, false, false>,
-        (false, true) => plain_loop::<T, false, true>,
-        (true, false) => plain_loop::<T, true, false>,
-        (true, true) => plain_loop::<T, true, true>,
-    }
-}
-
-fn momentum_kernel<T: Float>(k: &Scalars<T>, first: bool) -> MomentumLoop<T> {
-    macro_rules! pick {
-        ($($m:literal $w:literal $f:literal $n:literal),*) => {
-            match (k.maximize, k.use_weight_decay, first, k.nesterov) {
-                $(($m, $w, $f, $n) => momentum_loop::<T, $m, $w, $f, $n>,)*
-            }
-        };
-    }
-    pick!(
-        false false false false, false false false true, false false true false, false false true true,
-        false true false false, false true false true, false true true false, false true true true,
-        true false false false, true false false true, true false true false, true false true true,
-        true true false false, true true false true, true true true false, true true true true
-    )
-}
-
-fn run_plain<T: Float>(p: &mut [T], g: &[T], k: &Scalars<T>) {
-    let kernel = plain_kernel(k);
-    let k = *k;
-    par_split_mut(p, |start, p| kernel(p, &g[start..start + p.len()], k));
-}
-
-fn run_momentum<T: Float>(p: &mut [T], buf: &mut [T], g: &[T], first: bool, k: &Scalars<T>) {
-    let kernel = momentum_kernel(k, first);
-    let k = *k;
-    let buf = SyncPtr(buf.as_mut_ptr());
-    par_split_mut(p, |start, p| {
-        // SAFETY: the momentum buffer has p's length; each chunk writes its own range.
-        let b = unsafe { buf.slice(start, p.len()) };
-        kernel(p, b, &g[start..start + p.len()], k)
-    });
 }
 
 /// SGD as an optimizer object for Rust users: owns the parameter list and the momentum buffers.

@@ -276,11 +276,7 @@ impl CpuStorage {
 }
 
 fn dtype_confusion<T: Element>(actual: DType) -> Error {
-    Error::runtime(format!(
-        "internal error: expected {} storage, found {}",
-        T::DTYPE,
-        actual
-    ))
+    Error::internal(format!("expected {} storage, found {}", T::DTYPE, actual))
 }
 
 #[cfg(test)]

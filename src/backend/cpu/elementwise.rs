@@ -137,9 +137,7 @@ pub fn map_ternary<A: CpuElement, B: CpuElement, C: CpuElement, O: CpuElement>(
 }
 
 fn dtype_mismatch(a: DType, b: DType) -> Error {
-    Error::runtime(format!(
-        "internal error: kernel operands of different dtypes ({a} and {b})"
-    ))
+    Error::internal(format!("kernel operands of different dtypes ({a} and {b})"))
 }
 
 // ----- unary ------------------------------------------------------------------------------------

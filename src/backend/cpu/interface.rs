@@ -2,17 +2,19 @@
 //! entry points, picking the element type and handing typed slices to the kernels.
 
 use super::nn::loss::{RowGrad, Target};
-use super::{elementwise, matmul, nn, random, reduce};
-use crate::backend::dispatch::View;
+use super::{elementwise, matmul, nn, optim, random, reduce};
+use crate::backend::dispatch::{View, ViewMut};
 use crate::backend::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
 use crate::backend::kernels::{
-    ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
-    NormGrads, NormKernels, PoolKernels, ReduceKernels, Upstream, WeightSum,
+    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels,
+    MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels, Upstream,
+    WeightSum,
 };
 use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
+use crate::optim::{AdamOptions, SgdOptions};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, Element, StorageData};
 use crate::tensor::{Layout, Scalar};
 use crate::with_float_dtype;
@@ -450,5 +452,26 @@ impl LossKernels for CpuStorage {
             let pw = pos_weight.map(|p| p.slice::<T>()).transpose()?;
             Ok(T::wrap(nn::loss::pointwise_loss(kind, x.slice::<T>()?, t.slice::<T>()?, w, pw, sum)?))
         }, else Err(Error::not_implemented_for("loss", x.dtype())))
+    }
+}
+
+impl OptimKernels for CpuStorage {
+    fn sgd_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        momentum_buffer: Option<ViewMut<'_, Self>>,
+        first: bool,
+        options: &SgdOptions,
+    ) -> Result<()> {
+        optim::sgd_update(param, grad, momentum_buffer, first, options)
+    }
+    fn adam_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        state: AdamState<'_, Self>,
+        step: f64,
+        options: &AdamOptions,
+    ) -> Result<()> {
+        optim::adam_update(param, grad, state, step, options)
     }
 }

@@ -44,8 +44,8 @@ pub fn matmul_into<T: CpuElement>(
 ) -> Result<()> {
     let nd = ll.ndim();
     if nd < 2 || rl.ndim() != nd {
-        return Err(Error::runtime(
-            "internal error: matmul_into expects batched matrices of equal rank",
+        return Err(Error::internal(
+            "matmul_into expects batched matrices of equal rank",
         ));
     }
     let (m, k) = (ll.shape()[nd - 2], ll.shape()[nd - 1]);

@@ -6,6 +6,7 @@ mod interface;
 pub mod math;
 pub mod matmul;
 pub mod nn;
+mod optim;
 pub mod peak;
 pub mod random;
 pub mod reduce;

@@ -4,17 +4,19 @@
 use std::sync::Arc;
 
 use super::device::CudaDevice;
-use super::{conv, elementwise, matmul, nn, pool, random, reduce, CudaStorage, Dv};
-use crate::backend::dispatch::View;
+use super::{conv, elementwise, matmul, nn, optim, pool, random, reduce, CudaStorage, Dv};
+use crate::backend::dispatch::{View, ViewMut};
 use crate::backend::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
 use crate::backend::kernels::{
-    ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
-    NormGrads, NormKernels, PoolKernels, ReduceKernels, Upstream, WeightSum,
+    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels,
+    MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels, Upstream,
+    WeightSum,
 };
 use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
+use crate::optim::{AdamOptions, SgdOptions};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, StorageData};
 use crate::tensor::layout::StridedOffsets;
 use crate::tensor::{Layout, Scalar};
@@ -428,4 +430,25 @@ impl LossKernels for CudaStorage {
 
 fn all_dims(shape: &[usize]) -> Vec<usize> {
     (0..shape.len()).collect()
+}
+
+impl OptimKernels for CudaStorage {
+    fn sgd_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        momentum_buffer: Option<ViewMut<'_, Self>>,
+        first: bool,
+        options: &SgdOptions,
+    ) -> Result<()> {
+        optim::sgd_update(param, grad, momentum_buffer, first, options)
+    }
+    fn adam_update(
+        param: ViewMut<'_, Self>,
+        grad: View<'_, Self>,
+        state: AdamState<'_, Self>,
+        step: f64,
+        options: &AdamOptions,
+    ) -> Result<()> {
+        optim::adam_update(param, grad, state, step, options)
+    }
 }

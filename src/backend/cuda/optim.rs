@@ -1,10 +1,15 @@
 //! Host side of kernels/optim.cu: the fused SGD and Adam updates of one contiguous parameter.
 
 use super::conv::Dv;
-use super::elementwise::launch_1d;
+use super::elementwise::{cast, copy_strided, launch_1d};
 use super::launch::{fl, Args, Pod};
 use super::nvrtc::OPTIM;
+use super::storage::CudaStorage;
+use crate::backend::dispatch::{View, ViewMut};
+use crate::backend::kernels::AdamState;
 use crate::error::Result;
+use crate::optim::{AdamOptions, SgdOptions};
+use crate::tensor::Layout;
 
 /// `SgdParams` in optim.cu.
 #[repr(C)]
@@ -84,4 +89,147 @@ pub(crate) fn adam(
     let vmax = vmax.map_or(0, |b| b.ptr());
     let ptrs = [p.ptr(), g.ptr(), m.ptr(), v.ptr(), vmax];
     launch_update(q, n, p, fl!("adam", p.s.dtype(), "_fused_sgd"), &ptrs)
+}
+
+/// A contiguous view of an operand: itself, or a copy written back by `finish`.
+struct DevWork<'a> {
+    target: &'a CudaStorage,
+    layout: &'a Layout,
+    copy: Option<CudaStorage>,
+    off: usize,
+}
+
+impl<'a> DevWork<'a> {
+    fn new(target: &'a CudaStorage, layout: &'a Layout) -> Result<Self> {
+        Ok(match layout.contiguous_range() {
+            Some(r) => DevWork {
+                target,
+                layout,
+                copy: None,
+                off: r.start,
+            },
+            None => DevWork {
+                target,
+                layout,
+                copy: Some(cast(target, layout, target.dtype())?),
+                off: 0,
+            },
+        })
+    }
+
+    fn dv(&self) -> Dv<'_> {
+        match &self.copy {
+            Some(c) => Dv { s: c, off: 0 },
+            None => Dv {
+                s: self.target,
+                off: self.off,
+            },
+        }
+    }
+
+    fn finish(self) -> Result<()> {
+        if let Some(c) = &self.copy {
+            copy_strided(
+                self.target,
+                self.layout,
+                c,
+                &Layout::contiguous(self.layout.shape()),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One SGD update of a parameter (and its momentum buffer) from its gradient.
+pub(crate) fn sgd_update(
+    p: ViewMut<'_, CudaStorage>,
+    g: View<'_, CudaStorage>,
+    buf: Option<ViewMut<'_, CudaStorage>>,
+    first: bool,
+    o: &SgdOptions,
+) -> Result<()> {
+    let n = p.layout.numel();
+    let pw = DevWork::new(p.storage, p.layout)?;
+    let gw = DevWork::new(g.storage, g.layout)?;
+    let bw = match &buf {
+        Some(b) => Some(DevWork::new(b.storage, b.layout)?),
+        None => None,
+    };
+    let q = SgdParams {
+        lr: o.lr,
+        momentum: o.momentum,
+        dampening: o.dampening,
+        weight_decay: o.weight_decay,
+        maximize: o.maximize as i32,
+        nesterov: o.nesterov as i32,
+        first: first as i32,
+        has_buf: bw.is_some() as i32,
+    };
+    sgd(&q, n, pw.dv(), gw.dv(), bw.as_ref().map(|b| b.dv()))?;
+    pw.finish()?;
+    if let Some(b) = bw {
+        b.finish()?;
+    }
+    Ok(())
+}
+
+/// One Adam / AdamW update of a parameter and its state from its gradient.
+pub(crate) fn adam_update(
+    p: ViewMut<'_, CudaStorage>,
+    g: View<'_, CudaStorage>,
+    (m, v, vmax): AdamState<'_, CudaStorage>,
+    step: f64,
+    o: &AdamOptions,
+) -> Result<()> {
+    let n = p.layout.numel();
+    let pw = DevWork::new(p.storage, p.layout)?;
+    let gw = DevWork::new(g.storage, g.layout)?;
+    let mw = DevWork::new(m.storage, m.layout)?;
+    let vw = DevWork::new(v.storage, v.layout)?;
+    let vmw = match &vmax {
+        Some(x) => Some(DevWork::new(x.storage, x.layout)?),
+        None => None,
+    };
+    // The scalars as the CPU computes them (in double; the kernel casts to the element type).
+    let (beta1, beta2) = o.betas;
+    let bias_correction1 = 1.0 - beta1.powf(step);
+    let bias_correction2 = 1.0 - beta2.powf(step);
+    let weight = 1.0 - beta1;
+    let has_wd = o.weight_decay != 0.0;
+    let q = AdamParams {
+        weight_decay: o.weight_decay,
+        decay: 1.0 - o.lr * o.weight_decay,
+        lerp_weight: weight,
+        beta2,
+        one_minus_beta2: 1.0 - beta2,
+        bias_correction2_sqrt: bias_correction2.powf(0.5),
+        eps: o.eps,
+        neg_step_size: -(o.lr / bias_correction1),
+        maximize: o.maximize as i32,
+        wd_mode: if has_wd && o.decoupled_weight_decay {
+            2
+        } else if has_wd {
+            1
+        } else {
+            0
+        },
+        lerp_small: (weight.abs() < 0.5) as i32,
+        amsgrad: vmw.is_some() as i32,
+    };
+    adam(
+        &q,
+        n,
+        pw.dv(),
+        gw.dv(),
+        mw.dv(),
+        vw.dv(),
+        vmw.as_ref().map(|x| x.dv()),
+    )?;
+    pw.finish()?;
+    mw.finish()?;
+    vw.finish()?;
+    if let Some(x) = vmw {
+        x.finish()?;
+    }
+    Ok(())
 }

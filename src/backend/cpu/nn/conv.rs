@@ -550,7 +550,7 @@ pub fn conv2d_backward<T: CpuElement + std::ops::AddAssign>(
     needs: ConvNeeds,
 ) -> Result<ConvGrads<T>> {
     let (in_len, out_len) = (g.input_len(), g.output_len());
-    let missing = || Error::runtime("internal error: conv2d backward without its operands");
+    let missing = || Error::internal("conv2d backward without its operands");
     if needs.weight && x.is_none_or(|x| x.len() < g.n * in_len)
         || needs.input && w.is_none_or(|w| w.len() < g.o * g.k())
         || gy.len() < g.n * out_len

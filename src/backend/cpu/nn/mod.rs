@@ -11,42 +11,7 @@ pub mod norm;
 pub mod pool;
 pub mod softmax;
 
-use crate::error::{Error, Result};
-use crate::storage::{CpuElement, CpuStorage, DType, Float};
-use crate::tensor::Layout;
-
-/// One contiguous kernel operand: its storage and the range of its elements.
-#[derive(Copy, Clone)]
-pub struct Src<'a> {
-    storage: &'a CpuStorage,
-    offset: usize,
-    len: usize,
-}
-
-impl<'a> Src<'a> {
-    /// The operand seen through `layout`, which must be contiguous.
-    pub fn new(storage: &'a CpuStorage, layout: &Layout) -> Result<Self> {
-        let range = layout
-            .contiguous_range()
-            .ok_or_else(|| Error::runtime("internal error: nn kernel operand is not contiguous"))?;
-        Ok(Src {
-            storage,
-            offset: range.start,
-            len: range.len(),
-        })
-    }
-
-    pub fn dtype(&self) -> DType {
-        self.storage.dtype()
-    }
-
-    /// The elements as a typed slice (an internal error for another dtype).
-    pub fn get<T: CpuElement>(&self) -> Result<&'a [T]> {
-        let all = self.storage.slice::<T>()?;
-        all.get(self.offset..self.offset + self.len)
-            .ok_or_else(|| Error::runtime("internal error: nn kernel operand out of range"))
-    }
-}
+use crate::storage::Float;
 
 /// Independent partial sums in the reductions below: enough to hide add latency and let LLVM
 /// vectorise (the summation order differs from a serial loop, as in PyTorch's reductions).
