@@ -1,10 +1,11 @@
 //! `rustgrad.Tensor`: the class, its construction, metadata, autograd state, conversions to Python
 //! and NumPy, and dtype/device moves.
 //!
-//! The methods are split by topic over several `#[pymethods]` blocks (PyO3's `multiple-pymethods`):
-//! `tensor_math.rs` (operators, elementwise math, products, in-place arithmetic), `tensor_reduce.rs`
-//! (reductions and softmax), `tensor_shape.rs` (views and shapes), `tensor_index.rs` (indexing).
-//! The Tensor methods written in Python are attached in one place, `rustgrad/_tensor.py`.
+//! The methods are split by topic over several `#[pymethods]` blocks (PyO3's `multiple-pymethods`
+//! feature): `tensor_math.rs` (operators, elementwise math, products, in-place arithmetic),
+//! `tensor_reduce.rs` (reductions and softmax), `tensor_shape.rs` (views and shapes) and
+//! `tensor_index.rs` (indexing). The Tensor methods written in Python are attached in one place,
+//! the table in `rustgrad/_tensor.py`; a method is defined in Rust or there, never in both.
 
 use std::sync::Arc;
 
@@ -292,7 +293,7 @@ impl PyTensor {
         self.t.remove_hook(id)
     }
 
-    // ----- data out --------------------------------------------------------------------------------
+    // ----- data out ------------------------------------------------------------------------------
 
     fn item<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match self.t.item().py()? {
@@ -504,7 +505,7 @@ impl PyTensor {
         Ok(self.t.to_device(check_device(d).py()?).py()?.into())
     }
 
-    // ----- filling in place ------------------------------------------------------------------------
+    // ----- filling in place ----------------------------------------------------------------------
 
     fn zero_(slf: Bound<'_, Self>) -> PyResult<Bound<'_, Self>> {
         let t = &slf.get().t;

@@ -287,8 +287,15 @@ impl PyTensor {
     fn remainder(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binop(py, BinaryOp::Remainder, other, false)
     }
-    fn fmod(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::Fmod, other, false)
+    /// C's fmod: the remainder with the sign of the dividend (its gradient is PyTorch's: 1 and
+    /// -trunc(self / other)).
+    fn fmod(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> R {
+        let arg = convert::arg_or_err(other, "fmod(): argument 'other' (position 1)")?;
+        Ok(compute(py, self.work(), || {
+            binary_op(BinaryOp::Fmod, Operand::Tensor(&self.t), arg.operand())
+        })
+        .py()?
+        .into())
     }
     fn maximum(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> R {
         let o = convert::tensor(other, "other")?;
@@ -450,7 +457,7 @@ impl PyTensor {
         Ok(compute(py, self.work(), || self.t.matmul(&o)).py()?.into())
     }
 
-    // ----- arithmetic in place ---------------------------------------------------------------------
+    // ----- arithmetic in place -------------------------------------------------------------------
 
     #[pyo3(signature = (other, *, alpha=None))]
     fn add_<'py>(
