@@ -281,17 +281,11 @@ def linear(input, weight, bias=None):
     return _C.linear(input, weight, bias)
 
 
-def _conv_padding(padding):
-    if isinstance(padding, str):
-        if padding not in ("same", "valid"):
-            raise RuntimeError(f"Invalid padding string: '{padding}'")
-        return padding
-    return _pair(padding)
-
-
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D convolution (cross-correlation) over (N, C, H, W) or unbatched (C, H, W) input."""
-    return _C.conv2d(input, weight, bias, _pair(stride), _conv_padding(padding), _pair(dilation), int(groups))
+    """2-D convolution (cross-correlation) over (N, C, H, W) or unbatched (C, H, W) input; ``padding``
+    is an int, a pair, ``'same'`` or ``'valid'`` (the op checks the arguments)."""
+    padding = padding if isinstance(padding, str) else _pair(padding)
+    return _C.conv2d(input, weight, bias, _pair(stride), padding, _pair(dilation), int(groups))
 
 
 def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
