@@ -41,16 +41,16 @@ from ._C import (
 )
 from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
 from ._size import Size
-from . import _tensor  # noqa: F401  (adds Python-side Tensor methods)
-from ._tensor import addcdiv, addcmul, addmm, lerp, outer, tril, triu
-from ._ops_extra import (  # noqa: F401  (also adds the Tensor methods)
+from . import _tensor  # noqa: F401  (attaches the Tensor methods written in Python)
+from ._ops_arith import addcdiv, addcmul, addmm, lerp, outer, tril, triu
+from ._ops_extra import (  # noqa: F401
     addbmm, baddbmm, cartesian_prod, cdist, count_nonzero, diag, diag_embed, diagonal, einsum, fmod, frac, hypot,
     kron, logaddexp, logit, meshgrid, nanmean, nansum, repeat_interleave, roll, tensordot, trace,
 )
-from ._ops_sort import (  # noqa: F401  (also adds the Tensor methods)
+from ._ops_sort import (  # noqa: F401
     kthvalue, median, mode, moveaxis, movedim, msort, nanmedian, nanquantile, quantile,
 )
-from ._ops_search import (  # noqa: F401  (also adds the Tensor methods)
+from ._ops_search import (  # noqa: F401
     bincount, bucketize, histc, searchsorted, unique, unique_consecutive,
 )
 from ._tensor_str import set_printoptions

@@ -4,7 +4,6 @@ trace, roll, cdist, fmod, logaddexp, hypot, logit, frac, nansum/nanmean, count_n
 repeat_interleave, meshgrid, cartesian_prod.
 """
 
-import math
 import numbers
 import operator
 import warnings
@@ -12,13 +11,10 @@ import warnings
 import numpy as np
 
 from . import _C
-from ._tensor import _DTYPE_NAMES, _dtype_key, _broadcast_shapes
+from ._dtype_names import not_implemented_for, require_floating, scalar_name
+from ._ops_arith import _broadcast_shapes
 
 Tensor = _C.Tensor
-
-
-def _dtype_name(t):
-    return _DTYPE_NAMES[_dtype_key(t.dtype)]
 
 
 def _wrap_dim(dim, ndim):
@@ -491,9 +487,9 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary"):
     if x1.shape[-1] != x2.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} X2: {x2.shape[-1]}")
     if not x1.is_floating_point():
-        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {_dtype_name(x1)}")
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X1 got: {scalar_name(x1.dtype)}")
     if not x2.is_floating_point():
-        raise RuntimeError(f"cdist only supports floating-point dtypes, X2 got: {_dtype_name(x2)}")
+        raise RuntimeError(f"cdist only supports floating-point dtypes, X2 got: {scalar_name(x2.dtype)}")
     if p < 0:
         raise RuntimeError("cdist only supports non-negative p values")
     if compute_mode not in ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
@@ -522,30 +518,12 @@ def _promote_scalar(self, other):
     return self, other
 
 
-_rust_fmod = Tensor.fmod
-
-
-def _fmod(self, other):
-    """C's fmod: the remainder with the sign of the dividend (one Rust op; its gradient is
-    PyTorch's: 1 and -trunc(self / other))."""
-    out = _rust_fmod(self, other) if isinstance(other, (Tensor, numbers.Real)) else NotImplemented
-    if out is NotImplemented:
-        raise TypeError(f"fmod(): argument 'other' (position 1) must be Tensor or Number, not {type(other).__name__}")
-    return out
-
-
-def _not_float(self, kernel):
-    if not self.is_floating_point():
-        dev = "cuda" if self.is_cuda else "cpu"
-        raise NotImplementedError(f"\"{kernel}_{dev}\" not implemented for '{_dtype_name(self)}'")
-
-
 def _logaddexp(self, other):
     _tensor_other("logaddexp", other)
     """log(exp(self) + exp(other)), as max + log1p(exp(-|self - other|))."""
-    _not_float(self, "logaddexp")
+    require_floating(self, "logaddexp")
     if isinstance(other, Tensor):
-        _not_float(other, "logaddexp")
+        require_floating(other, "logaddexp")
     m = self.maximum(other)
     d = _C.where(self == other, 0.0, self - other)
     return m + (-d.abs()).exp().log1p()
@@ -553,7 +531,7 @@ def _logaddexp(self, other):
 
 def _hypot(self, other):
     _tensor_other("hypot", other)
-    _not_float(self, "hypot")
+    require_floating(self, "hypot")
     return (self * self + other * other).sqrt()
 
 
@@ -568,7 +546,7 @@ def _logit(self, eps=None):
 
 
 def _frac(self):
-    _not_float(self, "frac")
+    require_floating(self, "frac")
     return self - self.trunc().detach()
 
 
@@ -590,7 +568,7 @@ def _nansum(self, dim=None, keepdim=False, *, dtype=None):
 def _nanmean(self, dim=None, keepdim=False, *, dtype=None):
     if not self.is_floating_point():
         raise NotImplementedError(f"nanmean(): expected input to have floating point or complex dtype but got "
-                                  f"{_dtype_name(self)}")
+                                  f"{scalar_name(self.dtype)}")
     x = self if dtype is None else self.to(dtype)
     count = _nansum(x.isnan().logical_not().to(x.dtype), dim, keepdim)
     return _nansum(x, dim, keepdim) / count
@@ -617,8 +595,7 @@ def _repeats_list(repeats, n):
         if repeats.dim() > 1:
             raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
         if repeats.is_floating_point() or repeats.dtype == _C.bool:
-            dev = "cuda" if repeats.is_cuda else "cpu"
-            raise NotImplementedError(f"\"repeat_interleave_{dev}\" not implemented for '{_dtype_name(repeats)}'")
+            raise not_implemented_for(f"repeat_interleave_{repeats.device.type}", repeats.dtype)
         values = repeats.reshape(-1).tolist()
         if repeats.dim() == 0 or len(values) == 1:
             values = values * n
@@ -651,6 +628,12 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
         raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = {got} "
                            f"and input.size({dim}) = {n}")
     return input.index_select(dim, _index(np.repeat(np.arange(n), counts), input.device))
+
+
+def _repeat_interleave(self, repeats=None, dim=None, *, output_size=None):
+    if repeats is None:
+        return repeat_interleave(self)
+    return repeat_interleave(self, repeats, dim, output_size=output_size)
 
 
 def meshgrid(*tensors, indexing=None):
@@ -735,7 +718,8 @@ def addbmm(input, batch1, batch2, *, beta=1, alpha=1):
 
 
 def fmod(input, other):
-    return _fmod(input, other)
+    """C's fmod (``Tensor.fmod`` is one Rust op)."""
+    return Tensor.fmod(input, other)
 
 
 def logaddexp(input, other):
@@ -765,37 +749,6 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None):
 def count_nonzero(input, dim=None):
     return _count_nonzero(input, dim)
 
-
-_PATCHES = {
-    "diag": _diag,
-    "diagonal": _diagonal,
-    "diag_embed": _diag_embed,
-    "trace": _trace,
-    "roll": _roll,
-    "kron": _kron,
-    "baddbmm": _baddbmm,
-    "baddbmm_": _inplace(_baddbmm),
-    "addbmm": _addbmm,
-    "addbmm_": _inplace(_addbmm),
-    "fmod": _fmod,
-    "fmod_": _inplace(_fmod),
-    "logaddexp": _logaddexp,
-    "hypot": _hypot,
-    "hypot_": _inplace(_hypot),
-    "logit": _logit,
-    "logit_": _inplace(_logit),
-    "frac": _frac,
-    "frac_": _inplace(_frac),
-    "nansum": _nansum,
-    "nanmean": _nanmean,
-    "count_nonzero": _count_nonzero,
-    "repeat_interleave": lambda self, repeats=None, dim=None, *, output_size=None: repeat_interleave(
-        self, repeats, dim, output_size=output_size) if repeats is not None else repeat_interleave(self),
-}
-
-for _name, _fn in _PATCHES.items():
-    setattr(Tensor, _name, _fn)
-del _name, _fn
 
 __all__ = ["einsum", "tensordot", "cdist", "repeat_interleave", "meshgrid", "cartesian_prod", "diag", "diagonal",
            "diag_embed", "trace", "roll", "kron", "baddbmm", "addbmm", "fmod", "logaddexp", "hypot", "logit", "frac",

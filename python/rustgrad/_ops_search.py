@@ -3,11 +3,11 @@ as PyTorch synchronises for them too, and returned on the input's device), searc
 bucketize (composed from comparisons and a sum, so they stay on the device)."""
 
 import math
-import numbers
 
 import numpy as np
 
 from . import _C
+from ._dtype_names import not_implemented_for
 from ._ops_extra import _wrap_dim
 
 Tensor = _C.Tensor
@@ -103,8 +103,7 @@ def _bincount(self, weights=None, minlength=0):
     if weights is not None and not isinstance(weights, Tensor):
         raise TypeError(f"bincount(): argument 'weights' (position 1) must be Tensor, not {type(weights).__name__}")
     if self.is_floating_point() or self.dtype == _C.bool:
-        name = "Float" if self.dtype == _C.float32 else "Double" if self.dtype == _C.float64 else "Bool"
-        raise NotImplementedError(f'"bincount_cpu" not implemented for \'{name}\'')
+        raise not_implemented_for("bincount_cpu", self.dtype)
     minlength = int(minlength)
     if minlength < 0:
         raise RuntimeError("minlength should be >= 0")
@@ -126,8 +125,7 @@ def bincount(input, weights=None, minlength=0):
 
 def _histc(self, bins=100, min=0, max=0):  # noqa: A002
     if not self.is_floating_point():
-        name = "Long" if self.dtype == _C.int64 else "Bool"
-        raise NotImplementedError(f'"histogram_cpu" not implemented for \'{name}\'')
+        raise not_implemented_for("histogram_cpu", self.dtype)
     bins = int(bins)
     if bins <= 0:
         raise RuntimeError(f"torch.histogram(): bins must be > 0, but got {bins} for dimension 0")
@@ -206,16 +204,5 @@ def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
 
-
-_PATCHES = {
-    "unique": _unique,
-    "unique_consecutive": _unique_consecutive,
-    "bincount": _bincount,
-    "histc": _histc,
-}
-
-for _name, _fn in _PATCHES.items():
-    setattr(Tensor, _name, _fn)
-del _name, _fn
 
 __all__ = ["unique", "unique_consecutive", "bincount", "histc", "searchsorted", "bucketize"]

@@ -1,12 +1,12 @@
-"""Order statistics and dim shuffles composed from rustgrad's core ops (sort, gather, ...), so
-autograd and the devices come from the ops they use: movedim/moveaxis, median/nanmedian,
-kthvalue, mode, quantile/nanquantile, msort.
+"""Sorting, order statistics and dim shuffles composed from rustgrad's core ops (gather, ...), so
+autograd and the devices come from the ops they use: sort/argsort/topk, movedim/moveaxis,
+median/nanmedian, kthvalue, mode, quantile/nanquantile, msort. The Tensor methods among them are
+attached in ``_tensor.py``.
 
 Selected values are ``x.gather(dim, indices)`` with the indices found by a stable sort, so the
 gradient flows to the selected elements as in PyTorch.
 """
 
-import math
 import numbers
 
 import numpy as np
@@ -108,6 +108,30 @@ def _median_impl(self, dim, keepdim, ignore_nan):
     vals, idx = _row_select(x, d, _median_k(x, d, ignore_nan), keepdim)
     vals, idx = _squeeze0(self, vals, idx)
     return getattr(return_types, name)(vals, idx)
+
+
+# ----- sort ---------------------------------------------------------------------------------------
+
+def _argsort(self, dim=-1, descending=False):
+    return self.sort(dim=dim, descending=descending)[1]
+
+
+def _sort(self, dim=-1, descending=False, stable=False):
+    from .return_types import sort as Sort
+
+    arr = self.detach().cpu().numpy()
+    order = np.argsort(-arr if descending else arr, axis=dim, kind="stable")
+    idx = _C.from_numpy(np.ascontiguousarray(order.astype(np.int64)))
+    if self.device.type != "cpu":
+        idx = idx.to(self.device)
+    return Sort(self.gather(dim, idx), idx)
+
+
+def _topk(self, k, dim=-1, largest=True, sorted=True):
+    from .return_types import topk as TopK
+
+    values, indices = _sort(self, dim=dim, descending=largest)
+    return TopK(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
 
 
 def _median(self, dim=None, keepdim=False):
@@ -247,28 +271,18 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", ou
     return _quantile(input, q, dim, keepdim, interpolation=interpolation, ignore_nan=True)
 
 
+def _quantile_method(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile(self, q, dim, keepdim, interpolation=interpolation)
+
+
+def _nanquantile(self, q, dim=None, keepdim=False, *, interpolation="linear"):
+    return _quantile(self, q, dim, keepdim, interpolation=interpolation, ignore_nan=True)
+
+
 def msort(input):
     x = input.reshape(1) if input.dim() == 0 else input
     out = x.gather(0, x.detach().sort(dim=0, stable=True)[1])
     return out.reshape(()) if input.dim() == 0 else out
 
-
-_PATCHES = {
-    "movedim": _movedim,
-    "moveaxis": _movedim,
-    "median": _median,
-    "nanmedian": _nanmedian,
-    "kthvalue": _kthvalue,
-    "mode": _mode,
-    "quantile": lambda self, q, dim=None, keepdim=False, *, interpolation="linear": _quantile(
-        self, q, dim, keepdim, interpolation=interpolation),
-    "nanquantile": lambda self, q, dim=None, keepdim=False, *, interpolation="linear": _quantile(
-        self, q, dim, keepdim, interpolation=interpolation, ignore_nan=True),
-    "msort": msort,
-}
-
-for _name, _fn in _PATCHES.items():
-    setattr(Tensor, _name, _fn)
-del _name, _fn
 
 __all__ = ["movedim", "moveaxis", "median", "nanmedian", "kthvalue", "mode", "quantile", "nanquantile", "msort"]

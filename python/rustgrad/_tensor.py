@@ -1,17 +1,27 @@
-"""Python-side methods of ``rustgrad.Tensor``: printing, hooks, copying and small conveniences.
+"""The Python side of ``rustgrad.Tensor``: its printing, hooks, copying and pickling, and the one
+table that attaches every Tensor method written in Python.
 
-The class and its hot methods live in Rust (``rustgrad._C.Tensor``); what is here is added to it
-at import time, as PyTorch adds ``torch/_tensor.py`` to its C++ tensor class.
+The class and most methods live in Rust (``rustgrad._C.Tensor``, src/python/tensor*.rs); the rest
+are added to it here at import time, as PyTorch adds ``torch/_tensor.py`` to its C++ tensor class.
+A method is defined in one place: either in Rust or in the table below, never in both.
 """
 
 import copy
-import math
-import numbers
-import operator
-
-import numpy as np
+import types
 
 from . import _C
+from ._dtype_names import legacy_type_name
+from ._ops_arith import (
+    _addcdiv, _addcdiv_, _addcmul, _addcmul_, _addmm, _isfinite, _isinf, _lerp, _lerp_, _outer, _triangle_method,
+)
+from ._ops_extra import (
+    _addbmm, _baddbmm, _count_nonzero, _diag, _diag_embed, _diagonal, _frac, _hypot, _inplace, _kron, _logaddexp,
+    _logit, _nanmean, _nansum, _repeat_interleave, _roll, _trace,
+)
+from ._ops_search import _bincount, _histc, _unique, _unique_consecutive
+from ._ops_sort import (
+    _argsort, _kthvalue, _median, _mode, _movedim, _nanmedian, _nanquantile, _quantile_method, _sort, _topk, msort,
+)
 from ._tensor_str import tensor_repr
 
 Tensor = _C.Tensor
@@ -116,8 +126,7 @@ def _reduce_ex(self, protocol):
 
 def _type(self, dtype=None, non_blocking=False):
     if dtype is None:
-        return {"float32": "rustgrad.FloatTensor", "float64": "rustgrad.DoubleTensor",
-                "int64": "rustgrad.LongTensor", "bool": "rustgrad.BoolTensor"}[repr(self.dtype).split(".")[1]]
+        return f"rustgrad.{legacy_type_name(self.dtype)}"
     return self.to(dtype)
 
 
@@ -145,263 +154,13 @@ def _apply_(self, fn):
     return self
 
 
-def _argsort(self, dim=-1, descending=False):
-    return self.sort(dim=dim, descending=descending)[1]
-
-
-def _sort(self, dim=-1, descending=False, stable=False):
-    from .return_types import sort as Sort
-
-    arr = self.detach().cpu().numpy()
-    order = np.argsort(-arr if descending else arr, axis=dim, kind="stable")
-    idx = _C.from_numpy(np.ascontiguousarray(order.astype(np.int64)))
-    if self.device.type != "cpu":
-        idx = idx.to(self.device)
-    return Sort(self.gather(dim, idx), idx)
-
-
-def _topk(self, k, dim=-1, largest=True, sorted=True):
-    from .return_types import topk as TopK
-
-    values, indices = _sort(self, dim=dim, descending=largest)
-    return TopK(values.narrow(dim, 0, k), indices.narrow(dim, 0, k))
-
-
-# ----- arithmetic compositions (autograd and the devices come from the ops they use) ---------------
-
-_DTYPE_NAMES = {"int64": "Long", "bool": "Bool", "float32": "Float", "float64": "Double"}
-_DTYPE_CNAMES = {"int64": "long int", "bool": "bool", "float32": "float", "float64": "double"}
-
-
-def _dtype_key(dtype):
-    return repr(dtype).split(".")[-1]
-
-
-def _tensor_arg(fn, name, value, position):
-    if not isinstance(value, Tensor):
-        raise TypeError(f"{fn}(): argument '{name}' (position {position}) must be Tensor, not {type(value).__name__}")
-
-
-def _number_arg(fn, name, value):
-    if not isinstance(value, numbers.Number):
-        raise TypeError(f"{fn}(): argument '{name}' must be Number, not {type(value).__name__}")
-
-
-def _broadcast_shapes(*tensors):
-    """The operands' broadcast shape, checked in PyTorch's order (its message names the first
-    operands' shape as tensor a)."""
-    shape = ()
-    for t in tensors:
-        if not isinstance(t, Tensor):
-            continue
-        a, b = shape, tuple(t.shape)
-        n = max(len(a), len(b))
-        a, b = (1,) * (n - len(a)) + a, (1,) * (n - len(b)) + b
-        for i, (x, y) in enumerate(zip(a, b)):
-            if x != y and x != 1 and y != 1:
-                raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b ({y}) at "
-                                   f"non-singleton dimension {i}")
-        shape = tuple(x if y == 1 else y for x, y in zip(a, b))
-    return shape
-
-
-def _check_inplace_shape(self, out):
-    if tuple(out.shape) != tuple(self.shape):
-        raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                           f"{list(out.shape)}")
-
-
-def _addmm(self, mat1, mat2, *, beta=1, alpha=1, _offset=1):
-    """``beta * self + alpha * (mat1 @ mat2)``; ``self`` broadcasts to the product's shape and is
-    ignored when beta is 0."""
-    _tensor_arg("addmm", "mat1", mat1, _offset)
-    _tensor_arg("addmm", "mat2", mat2, _offset + 1)
-    _number_arg("addmm", "beta", beta)
-    _number_arg("addmm", "alpha", alpha)
-    for name, m in (("self", mat1), ("mat2", mat2)):
-        if m.dim() != 2:
-            raise RuntimeError(f"addmm: {name} must be a matrix, got {m.dim()}-D tensor")
-    if mat1.shape[1] != mat2.shape[0]:
-        raise RuntimeError(f"addmm: mat1 and mat2 shapes cannot be multiplied ({mat1.shape[0]}x{mat1.shape[1]} "
-                           f"and {mat2.shape[0]}x{mat2.shape[1]})")
-    for name, a in (("self", self), ("mat1", mat1)):
-        if a.dtype != mat2.dtype:
-            raise RuntimeError(f"{name} and mat2 must have the same dtype, but got {_DTYPE_NAMES[_dtype_key(a.dtype)]} "
-                               f"and {_DTYPE_NAMES[_dtype_key(mat2.dtype)]}")
-    bias = self.expand(mat1.shape[0], mat2.shape[1])
-    out = mat1.mm(mat2)
-    if alpha != 1:
-        out = out * alpha
-    if beta == 0:
-        return out
-    return out + (bias if beta == 1 else bias * beta)
-
-
-def _outer(self, vec2, *, _offset=1):
-    """The outer product of two 1-D tensors."""
-    _tensor_arg("outer", "vec2", vec2, _offset)
-    for name, v in (("self", self), ("vec2", vec2)):
-        if v.dim() != 1:
-            raise RuntimeError(f"outer: Expected 1-D argument {name}, but got {v.dim()}-D")
-    return self.reshape(-1, 1) * vec2
-
-
-def _addc_args(fn, tensor1, tensor2, value, offset):
-    _tensor_arg(fn, "tensor1", tensor1, offset)
-    _tensor_arg(fn, "tensor2", tensor2, offset + 1)
-    _number_arg(fn, "value", value)
-
-
-def _addcmul(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcmul"):
-    """``self + value * tensor1 * tensor2``."""
-    _addc_args(_name, tensor1, tensor2, value, _offset)
-    _broadcast_shapes(self, tensor1, tensor2)
-    return self + value * tensor1 * tensor2
-
-
-def _addcmul_(self, tensor1, tensor2, *, value=1):
-    out = _addcmul(self, tensor1, tensor2, value=value, _name="addcmul_")
-    _check_inplace_shape(self, out)
-    return self.copy_(out)
-
-
-_ADDCDIV_INTEGER = (
-    "Integer division with addcdiv is no longer supported, and in a future  release addcdiv will perform a true "
-    "division of tensor1 and tensor2. The historic addcdiv behavior can be implemented as (input + value * "
-    "torch.trunc(tensor1 / tensor2)).to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) "
-    "for float inputs. The future addcdiv behavior is just the latter implementation: (input + value * tensor1 / "
-    "tensor2), for all dtypes.")
-
-
-def _addcdiv(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcdiv"):
-    """``self + value * tensor1 / tensor2``."""
-    _addc_args(_name, tensor1, tensor2, value, _offset)
-    if not tensor1.is_floating_point() and not tensor2.is_floating_point():
-        raise RuntimeError(_ADDCDIV_INTEGER)
-    _broadcast_shapes(self, tensor1, tensor2)
-    return self + value * tensor1 / tensor2
-
-
-def _addcdiv_(self, tensor1, tensor2, *, value=1):
-    out = _addcdiv(self, tensor1, tensor2, value=value, _name="addcdiv_")
-    _check_inplace_shape(self, out)
-    return self.copy_(out)
-
-
-def _lerp(self, end, weight, *, _name="lerp", _prefix=()):
-    """``self + weight * (end - self)`` (computed from ``end`` when |weight| >= 0.5, as PyTorch)."""
-    if not isinstance(end, Tensor) or not isinstance(weight, (Tensor, numbers.Number)):
-        got = ", ".join(_prefix + tuple(type(a).__name__ for a in (end, weight)))
-        raise TypeError(f"{_name}() received an invalid combination of arguments - got ({got}), but expected one "
-                        "of:\n * (Tensor end, Tensor weight)\n * (Tensor end, Number weight)\n")
-    name = _DTYPE_CNAMES[_dtype_key(self.dtype)]
-    if end.dtype != self.dtype:
-        raise RuntimeError(f"expected dtype {name} for `end` but got dtype {_DTYPE_CNAMES[_dtype_key(end.dtype)]}")
-    scalar = not isinstance(weight, Tensor) or weight.dim() == 0
-    if not scalar and weight.dtype != self.dtype:
-        raise RuntimeError(f"expected dtype {name} for `weight` but got dtype "
-                           f"{_DTYPE_CNAMES[_dtype_key(weight.dtype)]}")
-    _broadcast_shapes(self, end, weight)
-    if not self.is_floating_point():
-        kernel = "lerp_kernel_scalar" if scalar else "lerp_kernel_tensor"
-        raise NotImplementedError(f"\"{kernel}\" not implemented for '{_DTYPE_NAMES[_dtype_key(self.dtype)]}'")
-    diff = end - self
-    if not isinstance(weight, Tensor):
-        return self + weight * diff if abs(weight) < 0.5 else end - diff * (1 - weight)
-    return _C.where(weight.abs() < 0.5, self + weight * diff, end - diff * (1 - weight))
-
-
-def _lerp_(self, end, weight):
-    out = _lerp(self, end, weight, _name="lerp_")
-    _check_inplace_shape(self, out)
-    return self.copy_(out)
-
-
-def _isinf(self):
-    if not self.is_floating_point():
-        return _C.zeros(self.shape, dtype=_C.bool, device=self.device)
-    return self.abs() == math.inf
-
-
-def _isfinite(self):
-    if not self.is_floating_point():
-        return _C.ones(self.shape, dtype=_C.bool, device=self.device)
-    return (self == self).logical_and(self.abs() != math.inf)
-
-
-def _diagonal_arg(name, args, kwargs, position):
-    """The ``diagonal`` argument, with the message of PyTorch's argument parser when it is not an int."""
-    if len(args) + len(kwargs) > 1 or set(kwargs) - {"diagonal"}:
-        raise TypeError(f"{name}() takes at most one argument 'diagonal' (got {args} and {kwargs})")
-    if args:
-        diagonal, where = args[0], f" (position {position})"
-    else:
-        diagonal, where = kwargs.get("diagonal", 0), ""
-    if isinstance(diagonal, Tensor) and diagonal.dim() == 0 and diagonal.dtype == _C.int64:
-        return int(diagonal)
-    if isinstance(diagonal, bool) or isinstance(diagonal, Tensor):
-        raise TypeError(f"{name}(): argument 'diagonal'{where} must be int, not {type(diagonal).__name__}")
-    try:
-        return operator.index(diagonal)
-    except TypeError:
-        raise TypeError(f"{name}(): argument 'diagonal'{where} must be int, not {type(diagonal).__name__}") from None
-
-
-def _triangle(self, name, args, kwargs, position):
-    """Zeroes the elements off the triangle (below or above the ``diagonal``-th diagonal) of the last
-    two dims, through a mask built from two aranges."""
-    diagonal = _diagonal_arg(name, args, kwargs, position)
-    if self.dim() < 2:
-        raise RuntimeError(f"{name.rstrip('_')}: input tensor must have at least 2 dimensions")
-    m, n = self.shape[-2], self.shape[-1]
-    offset = _C.arange(n, device=self.device) - _C.arange(m, device=self.device).reshape(m, 1)
-    outside = offset > diagonal if name.startswith("tril") else offset < diagonal
-    return self.masked_fill_(outside, 0) if name.endswith("_") else self.masked_fill(outside, 0)
-
-
-def addmm(input, mat1, mat2, *, beta=1, alpha=1):
-    """``beta * input + alpha * (mat1 @ mat2)``."""
-    return _addmm(input, mat1, mat2, beta=beta, alpha=alpha, _offset=2)
-
-
-def outer(input, vec2):
-    return _outer(input, vec2, _offset=2)
-
-
-def addcmul(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 * tensor2``."""
-    return _addcmul(input, tensor1, tensor2, value=value, _offset=2)
-
-
-def addcdiv(input, tensor1, tensor2, *, value=1):
-    """``input + value * tensor1 / tensor2``."""
-    return _addcdiv(input, tensor1, tensor2, value=value, _offset=2)
-
-
-def lerp(input, end, weight):
-    """``input + weight * (end - input)``."""
-    return _lerp(input, end, weight, _prefix=("Tensor",))
-
-
-def tril(input, *args, **kwargs):
-    """The lower triangle of the last two dims: elements above the ``diagonal``-th diagonal are zeroed."""
-    return _triangle(input, "tril", args, kwargs, 2)
-
-
-def triu(input, *args, **kwargs):
-    """The upper triangle of the last two dims: elements below the ``diagonal``-th diagonal are zeroed."""
-    return _triangle(input, "triu", args, kwargs, 2)
-
-
-def _triangle_method(name):
-    def method(self, *args, **kwargs):
-        return _triangle(self, name, args, kwargs, 1)
-
-    method.__name__ = name
-    return method
-
-
-_PATCHES = {
+# What a method, property or slot defined in Rust looks like in the class's dict.
+_RUST_DESCRIPTORS = (types.MethodDescriptorType, types.GetSetDescriptorType, types.WrapperDescriptorType,
+                     types.BuiltinMethodType)
+
+# Every Tensor method written in Python, attached here and nowhere else.
+_METHODS = {
+    # the class's own protocol
     "__repr__": _repr,
     "__format__": _format,
     "__deepcopy__": _deepcopy,
@@ -420,9 +179,7 @@ _PATCHES = {
     "allclose": _allclose,
     "isclose": _isclose,
     "apply_": _apply_,
-    "sort": _sort,
-    "argsort": _argsort,
-    "topk": _topk,
+    # _ops_arith.py
     "addmm": _addmm,
     "outer": _outer,
     "addcmul": _addcmul,
@@ -437,7 +194,51 @@ _PATCHES = {
     "triu": _triangle_method("triu"),
     "tril_": _triangle_method("tril_"),
     "triu_": _triangle_method("triu_"),
+    # _ops_extra.py
+    "diag": _diag,
+    "diagonal": _diagonal,
+    "diag_embed": _diag_embed,
+    "trace": _trace,
+    "roll": _roll,
+    "kron": _kron,
+    "baddbmm": _baddbmm,
+    "baddbmm_": _inplace(_baddbmm),
+    "addbmm": _addbmm,
+    "addbmm_": _inplace(_addbmm),
+    "fmod_": _inplace(Tensor.fmod),
+    "logaddexp": _logaddexp,
+    "hypot": _hypot,
+    "hypot_": _inplace(_hypot),
+    "logit": _logit,
+    "logit_": _inplace(_logit),
+    "frac": _frac,
+    "frac_": _inplace(_frac),
+    "nansum": _nansum,
+    "nanmean": _nanmean,
+    "count_nonzero": _count_nonzero,
+    "repeat_interleave": _repeat_interleave,
+    # _ops_sort.py
+    "sort": _sort,
+    "argsort": _argsort,
+    "topk": _topk,
+    "movedim": _movedim,
+    "moveaxis": _movedim,
+    "median": _median,
+    "nanmedian": _nanmedian,
+    "kthvalue": _kthvalue,
+    "mode": _mode,
+    "quantile": _quantile_method,
+    "nanquantile": _nanquantile,
+    "msort": msort,
+    # _ops_search.py
+    "unique": _unique,
+    "unique_consecutive": _unique_consecutive,
+    "bincount": _bincount,
+    "histc": _histc,
 }
 
-for _name, _fn in _PATCHES.items():
+for _name, _fn in _METHODS.items():
+    if isinstance(vars(Tensor).get(_name), _RUST_DESCRIPTORS):
+        raise RuntimeError(f"Tensor.{_name} is defined in Rust: a method is defined in one place")
     setattr(Tensor, _name, _fn)
+del _name, _fn

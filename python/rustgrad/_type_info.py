@@ -4,6 +4,7 @@ dtypes, with PyTorch's attributes, values and repr."""
 import builtins
 
 from . import _C
+from ._dtype_names import name as dtype_name
 
 __all__ = ["finfo", "iinfo"]
 
@@ -15,10 +16,6 @@ _FLOAT_INFO = {
 _INT_INFO = {
     "int64": (64, -(2 ** 63), 2 ** 63 - 1),
 }
-
-
-def _dtype_name(dtype):
-    return str(dtype).rsplit(".", 1)[-1]
 
 
 def _check_dtype(fn, type):
@@ -39,7 +36,7 @@ class finfo:
         if type is None:
             type = _C.float32
         _check_dtype("finfo", type)
-        name = _dtype_name(type)
+        name = dtype_name(type)
         if name not in _FLOAT_INFO:
             raise TypeError("rustgrad.finfo() requires a floating point input type. Use rustgrad.iinfo to handle "
                             "'rustgrad.finfo'")
@@ -69,7 +66,7 @@ class iinfo:
 
     def __init__(self, type):
         _check_dtype("iinfo", type)
-        name = _dtype_name(type)
+        name = dtype_name(type)
         if name == "bool":
             raise TypeError("rustgrad.bool is not supported by rustgrad.iinfo")
         if name not in _INT_INFO:

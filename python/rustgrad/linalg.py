@@ -9,11 +9,11 @@ import math
 import numbers
 
 from . import _C
+from ._dtype_names import scalar_name as _scalar_name
 from ._ops_extra import _wrap_dim
 
 Tensor = _C.Tensor
 
-_DT = {_C.int64: "Long", _C.bool: "Bool", _C.float32: "Float", _C.float64: "Double"}
 
 
 def _fmt(v):
@@ -34,7 +34,7 @@ def _dims(dim, ndim):
 def _cast(x, dtype, name):
     if dtype is not None:
         if dtype not in (_C.float32, _C.float64):
-            raise RuntimeError(f"{name}: dtype should be floating point or complex, but got {_DT.get(dtype, dtype)}")
+            raise RuntimeError(f"{name}: dtype should be floating point or complex, but got {_scalar_name(dtype)}")
         x = x.to(dtype)
     return x
 
@@ -44,7 +44,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
         raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}")
     if not x.is_floating_point():
         raise NotImplementedError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
-                                  f"Got {_DT.get(x.dtype, x.dtype)}")
+                                  f"Got {_scalar_name(x.dtype)}")
     x = _cast(x, dtype, "linalg.vector_norm")
     ndim = x.dim()
     dims = _dims(dim, ndim)
@@ -79,7 +79,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
         raise RuntimeError(f"linalg.matrix_norm: Order {_fmt(ord)} not supported.")
     if not A.is_floating_point():
         raise NotImplementedError("linalg.vector_norm: Expected a floating point or complex tensor as input. "
-                                  f"Got {_DT.get(A.dtype, A.dtype)}")
+                                  f"Got {_scalar_name(A.dtype)}")
     A = _cast(A, dtype, "linalg.matrix_norm")
     # ord 1: the largest column sum (sum over dim[0], then max over dim[1]); inf: the largest row sum
     sum_dim, red_dim = (d0, d1) if abs(ord) == 1 else (d1, d0)

@@ -1,4 +1,4 @@
-//! Module-level functions: creation, random numbers, cat/stack/where, grad mode and autograd.
+//! Module-level functions: creation, random numbers, cat/stack/where, isclose and the CPU threads.
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -544,89 +544,6 @@ fn where_<'py>(
     }
 }
 
-#[pyfunction]
-fn is_grad_enabled() -> bool {
-    crate::autograd::is_grad_enabled()
-}
-
-/// Sets grad mode and returns the previous one (context managers live in Python).
-#[pyfunction]
-fn _set_grad_enabled(enabled: bool) -> bool {
-    crate::autograd::set_grad_enabled(enabled)
-}
-
-/// `autograd.backward(tensors, grad_tensors, retain_graph, create_graph, inputs)`.
-#[pyfunction]
-#[pyo3(signature = (tensors, grad_tensors=None, retain_graph=None, create_graph=false, inputs=None))]
-fn _backward(
-    py: Python<'_>,
-    tensors: &Bound<'_, PyAny>,
-    grad_tensors: Option<&Bound<'_, PyAny>>,
-    retain_graph: Option<bool>,
-    create_graph: bool,
-    inputs: Option<&Bound<'_, PyAny>>,
-) -> PyResult<()> {
-    let roots = tensor_list(tensors, "tensors")?;
-    let grads = grad_list(grad_tensors, roots.len())?;
-    let inputs = tensor_list_opt(inputs)?;
-    let retain = retain_graph.unwrap_or(create_graph);
-    py.detach(move || {
-        crate::autograd::backward(&roots, &grads, retain, create_graph, inputs.as_deref())
-    })
-    .py()
-}
-
-fn grad_list(obj: Option<&Bound<'_, PyAny>>, n: usize) -> PyResult<Vec<Option<Tensor>>> {
-    let Some(o) = obj.filter(|o| !o.is_none()) else {
-        return Ok(vec![None; n]);
-    };
-    if let Ok(t) = o.cast::<PyTensor>() {
-        return Ok(vec![Some(t.get().t.clone())]);
-    }
-    let seq = o
-        .cast::<PySequence>()
-        .map_err(|_| PyTypeError::new_err("grad_outputs must be a sequence of Tensors"))?;
-    let out: Vec<Option<Tensor>> = (0..seq.len()?)
-        .map(|i| convert::opt_tensor(Some(&seq.get_item(i)?), "grad_outputs"))
-        .collect::<PyResult<_>>()?;
-    if out.len() != n {
-        return Err(PyRuntimeError::new_err(format!(
-            "grad_tensors should have the same length as tensors. Got {} and {n}",
-            out.len()
-        )));
-    }
-    Ok(out)
-}
-
-/// `autograd.grad(...)`: the gradients of `inputs`, as a tuple (None where unused).
-#[pyfunction]
-#[pyo3(signature = (outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=false, allow_unused=None))]
-fn _grad<'py>(
-    py: Python<'py>,
-    outputs: &Bound<'py, PyAny>,
-    inputs: &Bound<'py, PyAny>,
-    grad_outputs: Option<&Bound<'py, PyAny>>,
-    retain_graph: Option<bool>,
-    create_graph: bool,
-    allow_unused: Option<bool>,
-) -> PyResult<Bound<'py, PyTuple>> {
-    let outs = tensor_list(outputs, "outputs")?;
-    let ins = tensor_list(inputs, "inputs")?;
-    let grads = grad_list(grad_outputs, outs.len())?;
-    let retain = retain_graph.unwrap_or(create_graph);
-    let allow = allow_unused.unwrap_or(false);
-    let result = py
-        .detach(move || crate::autograd::grad(&outs, &ins, &grads, retain, create_graph, allow))
-        .py()?;
-    PyTuple::new(py, result.into_iter().map(|g| g.map(PyTensor::from)))
-}
-
-/// Number of autograd graph nodes alive (for leak tests).
-#[pyfunction]
-fn graph_nodes() -> usize {
-    crate::autograd::live_nodes()
-}
-
 /// Elementwise closeness, as `torch.isclose`.
 #[pyfunction]
 #[pyo3(signature = (input, other, rtol=1e-05, atol=1e-08, equal_nan=false))]
@@ -718,11 +635,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(cat, m)?)?;
     m.add_function(wrap_pyfunction!(stack, m)?)?;
     m.add_function(wrap_pyfunction!(where_, m)?)?;
-    m.add_function(wrap_pyfunction!(is_grad_enabled, m)?)?;
-    m.add_function(wrap_pyfunction!(_set_grad_enabled, m)?)?;
-    m.add_function(wrap_pyfunction!(_backward, m)?)?;
-    m.add_function(wrap_pyfunction!(_grad, m)?)?;
-    m.add_function(wrap_pyfunction!(graph_nodes, m)?)?;
     m.add_function(wrap_pyfunction!(isclose, m)?)?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;

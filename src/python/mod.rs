@@ -4,6 +4,7 @@
 // Bindings mirror PyTorch's signatures, which take many keyword arguments.
 #![allow(clippy::too_many_arguments)]
 
+mod autograd;
 mod convert;
 #[cfg(feature = "cuda")]
 mod cuda;
@@ -13,6 +14,10 @@ mod nn;
 mod optim;
 mod serialize;
 mod tensor;
+mod tensor_index;
+mod tensor_math;
+mod tensor_reduce;
+mod tensor_shape;
 
 use pyo3::exceptions::{
     PyIndexError, PyNotImplementedError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
@@ -64,6 +69,7 @@ pub(crate) fn compute<T: Send>(py: Python<'_>, work: usize, f: impl FnOnce() -> 
 fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dtype::register(m)?;
     tensor::register(m)?;
+    autograd::register(m)?;
     functions::register(m)?;
     nn::register(m)?;
     optim::register(m)?;

@@ -2,7 +2,8 @@
 //!
 //! Arguments arrive normalised by the Python layer (pairs as tuples, defaults resolved); the
 //! bindings still accept a single int for a pair and refuse negative sizes with PyTorch's
-//! messages, so that `_C` is safe to call directly.
+//! messages, so that `_C` is safe to call directly. A convolution's checks are the op's: its
+//! bindings refuse only a negative padding, which the op's unsigned arguments cannot hold.
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
@@ -29,15 +30,8 @@ fn pair_i64(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<[i64; 2]> {
     }
 }
 
-/// A pair of non-negative sizes (or `default` when absent/None); `negative` is the message for
-/// values below `min`.
-fn pair(
-    obj: Option<&Bound<'_, PyAny>>,
-    what: &str,
-    default: [usize; 2],
-    min: i64,
-    negative: &str,
-) -> PyResult<[usize; 2]> {
+/// A pair of ints, or `default` when absent, None or an empty sequence.
+fn pair_or(obj: Option<&Bound<'_, PyAny>>, what: &str, default: [i64; 2]) -> PyResult<[i64; 2]> {
     let Some(o) = obj.filter(|o| !o.is_none()) else {
         return Ok(default);
     };
@@ -46,39 +40,36 @@ fn pair(
             return Ok(default);
         }
     }
-    let p = pair_i64(o, what)?;
+    pair_i64(o, what)
+}
+
+/// A pair of sizes (or `default` when absent/None); `negative` is the message for values below
+/// `min`.
+fn pair(
+    obj: Option<&Bound<'_, PyAny>>,
+    what: &str,
+    default: [usize; 2],
+    min: i64,
+    negative: &str,
+) -> PyResult<[usize; 2]> {
+    let p = pair_or(obj, what, default.map(|v| v as i64))?;
     if p.iter().any(|&v| v < min) {
         return Err(PyRuntimeError::new_err(negative.to_string()));
     }
-    Ok([p[0] as usize, p[1] as usize])
+    Ok(p.map(|v| v as usize))
 }
 
-/// A convolution's stride, dilation and groups, checked as PyTorch does.
+/// A convolution's stride, dilation and groups, for the op to check: a negative value becomes 0,
+/// which the op refuses with PyTorch's message for every non-positive value.
 fn conv_args(
     stride: Option<&Bound<'_, PyAny>>,
     dilation: Option<&Bound<'_, PyAny>>,
     groups: i64,
 ) -> PyResult<([usize; 2], [usize; 2], usize)> {
-    let stride = pair(
-        stride,
-        "stride",
-        [1, 1],
-        1,
-        "non-positive stride is not supported",
-    )?;
-    let dilation = pair(
-        dilation,
-        "dilation",
-        [1, 1],
-        1,
-        "dilation should be greater than zero",
-    )?;
-    if groups <= 0 {
-        return Err(PyRuntimeError::new_err(
-            "non-positive groups is not supported",
-        ));
-    }
-    Ok((stride, dilation, groups as usize))
+    let non_negative = |p: [i64; 2]| p.map(|v| v.max(0) as usize);
+    let stride = non_negative(pair_or(stride, "stride", [1, 1])?);
+    let dilation = non_negative(pair_or(dilation, "dilation", [1, 1])?);
+    Ok((stride, dilation, groups.max(0) as usize))
 }
 
 fn reduction(s: &str) -> PyResult<Reduction> {

@@ -4,14 +4,11 @@ masks, so that autograd gives the gradients w.r.t. the input and the grid, as Py
 import warnings
 
 from .. import _C
+from .._dtype_names import scalar_name
 
 _ALIGN_WARNING = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
                   "Please specify align_corners=True if the old behavior is desired. See the documentation of "
                   "grid_sample for details.")
-
-
-def _cname(dtype):
-    return {_C.float32: "Float", _C.float64: "Double", _C.int64: "Long", _C.bool: "Bool"}.get(dtype, str(dtype))
 
 
 def _linspace_from_neg_one(theta, steps, align_corners):
@@ -118,7 +115,7 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
         warnings.warn(_ALIGN_WARNING, stacklevel=2)
         align_corners = False
     if input.dtype != grid.dtype:
-        raise RuntimeError(f"expected scalar type {_cname(input.dtype)} but found {_cname(grid.dtype)}")
+        raise RuntimeError(f"expected scalar type {scalar_name(input.dtype)} but found {scalar_name(grid.dtype)}")
     if input.shape[0] != grid.shape[0]:
         raise RuntimeError("grid_sampler(): expected grid and input to have same batch size, but got input with "
                            f"sizes {_sizes(input)} and grid with sizes {_sizes(grid)}")

@@ -15,6 +15,7 @@ import numbers
 import warnings
 
 from ... import _C
+from ..._dtype_names import scalar_name as _scalar_name
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
@@ -23,16 +24,11 @@ from .module import Module
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
 
-def _dtype_name(dtype):
-    name = str(dtype).rsplit(".", 1)[-1]
-    return F._DTYPE_NAMES.get(name, name)
-
-
 def _check_mm_dtype(mat1, weight):
     """PyTorch's message when ``mat1 @ weight.T`` mixes dtypes (the op itself would word it differently)."""
     if mat1.dtype != weight.dtype:
-        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_dtype_name(mat1.dtype)} and "
-                           f"{_dtype_name(weight.dtype)}")
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_scalar_name(mat1.dtype)} and "
+                           f"{_scalar_name(weight.dtype)}")
 
 
 def _reject_packed(input, name):
