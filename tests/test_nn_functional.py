@@ -64,8 +64,9 @@ def test_conv2d_arguments_to_pairs(rec):
     assert _last(rec)[1][4] == "valid"
     F.conv2d(x, w, b, [2, 3], [0, 1], [2, 2])
     assert _last(rec)[1][3:6] == ((2, 3), (0, 1), (2, 2))
-    with pytest.raises(RuntimeError, match="Invalid padding string: 'full'"):
-        F.conv2d(x, w, b, 1, "full")
+    # A bad padding string goes to the op unchanged; the op raises (test_nn_ops.py::test_conv2d_errors).
+    F.conv2d(x, w, b, 1, "full")
+    assert _last(rec)[1][4] == "full"
 
 
 def test_conv2d_module_calls_functional(rec):
