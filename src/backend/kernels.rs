@@ -267,6 +267,8 @@ pub enum Upstream<V> {
 #[derive(Clone, Debug)]
 pub enum WeightSum<S> {
     Total(f64),
+    // Only backends whose memory the host does not see leave the sums per row.
+    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
     Rows(S),
 }
 

@@ -22,6 +22,8 @@ pub mod geometry;
 pub(crate) mod kernels;
 mod kinds;
 
+pub use cpu::peak::fma_peak_flops as cpu_peak_flops;
+pub use cpu::threads::{num_threads, set_num_threads};
 pub(crate) use dispatch::{run, run_on, tensor, View, ViewMut};
 pub use kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 

@@ -585,13 +585,13 @@ fn set_num_threads(n: usize) -> PyResult<()> {
             "set_num_threads expects a positive integer",
         ));
     }
-    crate::backend::cpu::threads::set_num_threads(n);
+    crate::backend::set_num_threads(n);
     Ok(())
 }
 
 #[pyfunction]
 fn get_num_threads() -> usize {
-    crate::backend::cpu::threads::num_threads()
+    crate::backend::num_threads()
 }
 
 /// The float32 multiply-add peak of `threads` threads in FLOP/s, measured over `seconds` (None
@@ -604,7 +604,7 @@ fn _cpu_peak_flops(py: Python<'_>, threads: usize, seconds: f64) -> Option<f64> 
         0.0
     };
     let time = std::time::Duration::from_secs_f64(seconds);
-    py.detach(|| crate::backend::cpu::peak::fma_peak_flops(threads, time))
+    py.detach(|| crate::backend::cpu_peak_flops(threads, time))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -20,7 +20,7 @@ use super::autograd::PyNode;
 use super::convert::{self, Arg};
 use super::dtype::{PyDType, PyDevice};
 use super::{compute, IntoPy};
-use crate::storage::{DType, Device, Storage, StorageData};
+use crate::storage::{DType, Device, Storage};
 use crate::tensor::{Scalar, Tensor};
 
 /// A tensor.
@@ -145,11 +145,11 @@ impl PyTensor {
     }
     #[getter]
     fn is_cuda(&self) -> bool {
-        self.t.device().is_cuda()
+        matches!(self.t.device(), Device::Cuda(_))
     }
     #[getter]
     fn is_cpu(&self) -> bool {
-        !self.t.device().is_cuda()
+        self.t.device() == Device::Cpu
     }
     #[pyo3(signature = (dim=None))]
     fn stride<'py>(&self, py: Python<'py>, dim: Option<i64>) -> PyResult<Bound<'py, PyAny>> {
@@ -327,7 +327,7 @@ impl PyTensor {
         } else {
             self.t.clone()
         };
-        if t.device().is_cuda() {
+        if t.device() != Device::Cpu {
             return Err(PyTypeError::new_err(format!(
                 "can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory first.",
                 t.device()
@@ -563,20 +563,8 @@ impl PyTensor {
 
 /// Checks that `device` can be used (CUDA needs a driver and a device).
 pub fn check_device(device: Device) -> crate::Result<Device> {
-    match device {
-        Device::Cpu => Ok(device),
-        Device::Cuda(_) => {
-            #[cfg(feature = "cuda")]
-            {
-                crate::backend::cuda::check_available(device)?;
-                Ok(device)
-            }
-            #[cfg(not(feature = "cuda"))]
-            Err(crate::Error::runtime(
-                "Torch not compiled with CUDA enabled: this rustgrad build has no CUDA backend",
-            ))
-        }
-    }
+    crate::backend::check_available(device)?;
+    Ok(device)
 }
 
 /// `rustgrad.Size([..])` (a tuple subclass defined in Python).
@@ -594,11 +582,9 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let storage = t.storage();
     let layout = t.layout();
     let data = storage.read();
-    #[allow(irrefutable_let_patterns)]
-    let StorageData::Cpu(cpu) = &*data
-    else {
-        return Err(PyTypeError::new_err("can't convert a CUDA tensor to numpy"));
-    };
+    let cpu = data
+        .as_cpu()
+        .map_err(|_| PyTypeError::new_err("can't convert a CUDA tensor to numpy"))?;
     let container = Bound::new(
         py,
         StorageRef {
