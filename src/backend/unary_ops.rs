@@ -1,0 +1,92 @@
+// The elementwise unary ops: one entry each, in one table that everything else is generated from.
+// Documented at its `mod` line in backend/mod.rs: the CUDA op codes also `include!` this file
+// (and build.rs includes them), so keep it a plain `macro_rules!` with no `use`.
+//
+// `unary_ops!(m)` calls macro `m` with the table. Each simple entry is
+//     docs  Variant method "CODE" node saves dtypes,
+// * `Variant`: the `UnaryOp` variant; `method`: the Tensor method, the binding and the
+//   `rustgrad.method` function; `"CODE"`: the kernels' op code (its position in this table is
+//   its value; kernels/elementwise.cu has one `case` per code);
+// * `node`: the autograd node's name, or `none` for ops without a gradient;
+// * `saves`: what the backward reads (`nothing`, `input`, `output`);
+// * `dtypes`: `float` (integer inputs compute in float32), `any` (integers too, same dtype out)
+//   or `test` (any input, bool out).
+// Entries with parameters carry their fields and have hand-written methods (ops/unary.rs).
+// Adding an op: an entry here, its CPU expression (backend/cpu/elementwise.rs), its CUDA
+// expression (kernels/elementwise.cu), its test (tests/test_unary_ops.py); a differentiable op
+// also gets its backward formula in ops/unary.rs. See docs/adding-an-op.md.
+
+macro_rules! unary_ops {
+    ($then:ident) => {
+        $then! {
+            simple {
+                /// `-x`.
+                Neg neg "U_NEG" "NegBackward0" nothing any,
+                /// `|x|`.
+                Abs abs "U_ABS" "AbsBackward0" input any,
+                /// -1, 0 or 1.
+                Sign sign "U_SIGN" "SignBackward0" nothing any,
+                /// `x * x`.
+                Square square "U_SQUARE" "PowBackward0" input any,
+                /// `max(x, 0)`.
+                Relu relu "U_RELU" "ReluBackward0" output any,
+                /// `e^x`.
+                Exp exp "U_EXP" "ExpBackward0" output float,
+                /// Natural logarithm.
+                Log log "U_LOG" "LogBackward0" input float,
+                /// Square root.
+                Sqrt sqrt "U_SQRT" "SqrtBackward0" output float,
+                /// `1 / sqrt(x)`.
+                Rsqrt rsqrt "U_RSQRT" "RsqrtBackward0" output float,
+                /// Sine.
+                Sin sin "U_SIN" "SinBackward0" input float,
+                /// Cosine.
+                Cos cos "U_COS" "CosBackward0" input float,
+                /// Hyperbolic tangent.
+                Tanh tanh "U_TANH" "TanhBackward0" output float,
+                /// Logistic sigmoid.
+                Sigmoid sigmoid "U_SIGMOID" "SigmoidBackward0" output float,
+                /// `ln(1 + x)`.
+                Log1p log1p "U_LOG1P" "Log1PBackward0" input float,
+                /// `e^x - 1`.
+                Expm1 expm1 "U_EXPM1" "Expm1Backward0" output float,
+                /// `1 / x`.
+                Reciprocal reciprocal "U_RECIPROCAL" "ReciprocalBackward0" output float,
+                /// Round down.
+                Floor floor "U_FLOOR" "FloorBackward0" nothing any,
+                /// Round up.
+                Ceil ceil "U_CEIL" "CeilBackward0" nothing any,
+                /// Round half to even.
+                Round round "U_ROUND" "RoundBackward0" nothing any,
+                /// Round toward zero.
+                Trunc trunc "U_TRUNC" "TruncBackward0" nothing any,
+                /// SiLU (swish): `x * sigmoid(x)`.
+                Silu silu "U_SILU" "SiluBackward0" input float,
+                /// The error function.
+                Erf erf "U_ERF" "ErfBackward0" input float,
+                /// Logical not (bool result).
+                LogicalNot logical_not "U_LOGICAL_NOT" none nothing test,
+                /// NaN test (bool result).
+                IsNan isnan "U_ISNAN" none nothing test,
+            }
+            with_parameters {
+                /// GELU with the exact (erf) form.
+                Gelu "U_GELU" "GeluBackward0" input float,
+                /// GELU with the tanh approximation.
+                GeluTanh "U_GELU_TANH" "GeluBackward0" input float,
+                /// `x` where positive, else `negative_slope * x`.
+                LeakyRelu(f64) "U_LEAKY_RELU" "LeakyReluBackward0" input float,
+                /// `x` where positive, else `alpha * (e^x - 1)`.
+                Elu(f64) "U_ELU" "EluBackward0" input float,
+                /// `ln(1 + e^(beta x)) / beta`, linear above `threshold`.
+                Softplus { beta: f64, threshold: f64 } "U_SOFTPLUS" "SoftplusBackward0" input float,
+                /// `x ** exponent` for a scalar exponent.
+                PowScalar(f64) "U_POW_SCALAR" "PowBackward0" input float,
+                /// `base ** x` for a scalar base.
+                RPowScalar(f64) "U_RPOW_SCALAR" "PowBackward1" output float,
+                /// `x` clamped into `[min, max]` (either bound optional).
+                Clamp { min: Option<f64>, max: Option<f64> } "U_CLAMP" "ClampBackward1" input any,
+            }
+        }
+    };
+}
