@@ -1,7 +1,8 @@
 // Elementwise kernels: unary maps, broadcast binary maps, where, dtype conversion (strided
 // copies), fills. Operands are strided views described by a Geo (common.cuh); outputs of maps are
-// contiguous. Op codes mirror the Rust enums (src/backend/cuda/elementwise.rs); each kernel has a
-// 32-bit-index form and a `_w` (64-bit) form for tensors whose offsets exceed 2^31.
+// contiguous. The op codes (`U_*`: UnaryCode, `B_*`: BinaryCode) are declared by the host from its
+// table in src/backend/cuda/op_codes.rs, so the host and the kernels read them by name; each kernel
+// has a 32-bit-index form and a `_w` (64-bit) form for tensors whose offsets exceed 2^31.
 //
 // Semantics follow the CPU kernels (src/backend/cpu/elementwise.rs): NaN propagation, integer
 // wrap-around, PyTorch's floor division and remainder signs, conversions that saturate.
@@ -44,13 +45,6 @@ template <> struct Conv<u8, double> {
 };
 
 // ----- unary ---------------------------------------------------------------------------------
-
-enum UnaryCode {
-    U_NEG, U_ABS, U_SIGN, U_SQUARE, U_RELU, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SIN, U_COS, U_TANH,
-    U_SIGMOID, U_LOG1P, U_EXPM1, U_RECIPROCAL, U_FLOOR, U_CEIL, U_ROUND, U_TRUNC, U_GELU,
-    U_GELU_TANH, U_SILU, U_ERF, U_LEAKY_RELU, U_ELU, U_SOFTPLUS, U_POW_SCALAR, U_RPOW_SCALAR,
-    U_CLAMP, U_LOGICAL_NOT, U_ISNAN
-};
 
 // Parameters of a unary op: floats in p0/p1, integer clamp bounds in i0/i1, flags bit 0 = has
 // min, bit 1 = has max.
@@ -150,7 +144,7 @@ template <> struct UnaryOp<u8> {
 
 template <typename T> RG_DEV u8 unary_test(int op, T v) {
     if (op == U_ISNAN) return rg_isnan(v) ? 1 : 0;
-    return v == (T)0 ? 1 : 0;  // logical_not
+    return v == (T)0 ? 1 : 0;  // U_LOGICAL_NOT
 }
 
 template <typename T, typename I>
@@ -197,13 +191,6 @@ KERNEL void ew_unary_test_u8(int op, Geo g, const u8* x, u8* out) { unary_test_b
 KERNEL void ew_unary_test_u8_w(int op, Geo g, const u8* x, u8* out) { unary_test_body<u8, i64>(op, g, x, out); }
 
 // ----- binary --------------------------------------------------------------------------------
-
-enum BinaryCode {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM, B_FLOOR_DIVIDE, B_REMAINDER, B_EQ, B_NE,
-    B_LT, B_LE, B_GT, B_GE, B_LOGICAL_AND, B_LOGICAL_OR, B_LOGICAL_XOR, B_RELU_BACKWARD,
-    B_LEAKY_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD,
-    B_GELU_TANH_BACKWARD, B_SILU_BACKWARD, B_CLAMP_BACKWARD, B_FMOD
-};
 
 template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) {
     switch (op) {

@@ -223,8 +223,7 @@ KERNEL void nll_bwd_f64(RowGeo g, const i64* t, const double* w, const double* u
 
 // ----- pointwise losses ------------------------------------------------------------------------
 
-enum PointKind { P_MSE = 0, P_L1 = 1, P_BCE = 2, P_BCE_LOGITS = 3 };
-
+// `kind` is a PointKind (`P_*`, declared from src/backend/cuda/op_codes.rs).
 template <typename T>
 RG_DEV void point_loss(int kind, i64 n, const T* x, const T* t, const T* w, const T* pw, T* out, RgStatus* st) {
     GRID_LOOP(i, n) {
@@ -244,7 +243,7 @@ RG_DEV void point_loss(int kind, i64 n, const T* x, const T* t, const T* w, cons
             if (log1m < (T)-100) log1m = (T)-100;
             if (logx < (T)-100) logx = (T)-100;
             r = ((tv - (T)1) * log1m - tv * logx) * wv;
-        } else {
+        } else {  // P_BCE_LOGITS
             T min0 = xv < (T)0 ? xv : (T)0;
             T log_sig = min0 - rg_log1p(rg_exp(-rg_fabs(xv)));
             T lw = (pv - (T)1) * tv + (T)1;

@@ -1,9 +1,9 @@
 //! Host side of kernels/random.cu: random fills on the device with the CPU's Philox counters.
 
-use super::elementwise::{device_of, launch_1d, tensor};
-use super::launch::Args;
+use super::device::device_of;
+use super::launch::{launch_1d, Args};
 use super::nvrtc::RANDOM;
-use super::storage::CudaStorage;
+use super::storage::{tensor, CudaStorage};
 use crate::error::{Error, Result};
 use crate::storage::{DType, Device};
 use crate::tensor::Tensor;
