@@ -55,7 +55,7 @@ pub(crate) use elementwise::{binary, cast, copy_into, fill, full, transfer, unar
 pub(crate) use matmul::{addmm, matmul};
 pub(crate) use reduce::{cumsum, extreme_along, reduce, softmax, softmax_backward};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::Device;
 
 /// Checks that `device` can be used: the driver and NVRTC load and the device exists.
@@ -151,10 +151,4 @@ pub fn allow_tf32() -> bool {
 /// site-packages folder).
 pub fn add_nvrtc_search_dir(dir: std::path::PathBuf) {
     loader::add_nvrtc_search_dir(dir)
-}
-
-/// An error for an op that has no CUDA kernel.
-#[allow(dead_code)]
-pub(crate) fn no_kernel(op: &str) -> Error {
-    Error::not_implemented(format!("{op}: no CUDA kernel; move the tensors to the CPU"))
 }
