@@ -1,12 +1,21 @@
 //! Build script. Does nothing unless the test-only `cuda-emu` feature is on: then it compiles every
 //! kernel file in kernels/ natively (with kernels/emu/emu.h standing in for the CUDA built-ins)
 //! into a static library, together with a registry that maps each kernel's name to a launcher,
-//! so the CUDA backend's code paths run on the CPU emulator in tests.
+//! so the CUDA backend's code paths run on the CPU emulator in tests. Each file is compiled as
+//! the host's NVRTC source is: the op-code declarations generated from
+//! src/backend/cuda/op_codes.rs, common.cuh, then the file.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     #[cfg(feature = "cuda-emu")]
     emu::build();
+}
+
+/// The op-code table the host reads (see its `mod` line in src/backend/cuda/mod.rs).
+#[cfg(feature = "cuda-emu")]
+#[allow(dead_code)]
+mod op_codes {
+    include!("src/backend/cuda/op_codes.rs");
 }
 
 #[cfg(feature = "cuda-emu")]
@@ -56,6 +65,9 @@ mod emu {
             .filter(|p| p.extension().is_some_and(|x| x == "cu"))
             .collect();
         files.sort();
+        println!("cargo:rerun-if-changed=src/backend/cuda/op_codes.rs");
+        let codes = out.join("rg_op_codes.h");
+        std::fs::write(&codes, super::op_codes::c_declarations()).expect("write op codes");
         let common = kdir.join("common.cuh");
         let header = kdir.join("emu").join("emu.h");
         let mut build = cc::Build::new();
@@ -81,7 +93,8 @@ mod emu {
             std::fs::write(
                 &scan_src,
                 format!(
-                    "#define RG_SCAN 1\n#include \"{}\"\n#undef KERNEL\n#define KERNEL __rg_kernel__\n#include \"{}\"\n",
+                    "#define RG_SCAN 1\n#include \"{}\"\n#include \"{}\"\n#undef KERNEL\n#define KERNEL __rg_kernel__\n#include \"{}\"\n",
+                    codes.display(),
                     common.display(),
                     f.display()
                 ),
@@ -91,6 +104,7 @@ mod emu {
             let names = kernel_names(&String::from_utf8_lossy(&expanded));
             let mut src = String::new();
             writeln!(src, "#include \"{}\"", header.display()).ok();
+            writeln!(src, "#include \"{}\"", codes.display()).ok();
             writeln!(src, "#include \"{}\"", common.display()).ok();
             writeln!(src, "#include \"{}\"", f.display()).ok();
             writeln!(src, "static const rg_emu::Entry rg_entries[] = {{").ok();

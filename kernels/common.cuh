@@ -1,7 +1,9 @@
 // Shared by every kernel file: scalar types, the kernel declaration macro, strided indexing,
 // per-type math overloads, warp/block reductions, Philox and deferred error reports.
 //
-// The host compiles each kernel file as `common.cuh` followed by the file (NVRTC, no includes).
+// The host compiles each kernel file as the op-code declarations it generates from its table
+// (src/backend/cuda/op_codes.rs: UnaryCode, BinaryCode, PointKind, RgStatusCode), `common.cuh`,
+// then the file (NVRTC, no includes).
 // The same sources also build natively against emu/emu.h (RG_EMU) for the CPU emulator that the
 // test suite uses where no GPU exists, so kernels use only what both understand: no CUDA headers,
 // inline PTX only behind `#ifndef RG_EMU` with an emulated twin.
@@ -25,23 +27,13 @@ typedef unsigned char u8;
 
 // ----- deferred errors -----------------------------------------------------------------------
 // Kernels never trap: a bad index or target is skipped and reported here. The host reads this
-// word (in mapped host memory) at the next synchronising call and raises the Python error.
+// word (in mapped host memory) at the next synchronising call and raises the Python error. The
+// codes (`RG_ERR_*`) are declared from src/backend/cuda/op_codes.rs.
 
 struct RgStatus {
     int code;
     int pad;
     i64 a, b, c;
-};
-
-enum {
-    RG_OK = 0,
-    RG_ERR_INDEX = 1,         // index a out of bounds for dimension b with size c
-    RG_ERR_TARGET = 2,        // Target a is out of bounds.
-    RG_ERR_INDEX_SELECT = 3,  // index out of range in self
-    RG_ERR_ZERO_DIV = 4,      // ZeroDivisionError
-    RG_ERR_NEG_POW = 5,       // Integers to negative integer powers are not allowed.
-    RG_ERR_BCE_INPUT = 6,     // all elements of input should be between 0 and 1
-    RG_ERR_BCE_TARGET = 7,    // all elements of target should be between 0 and 1
 };
 
 RG_DEV void rg_report(RgStatus* st, int code, i64 a, i64 b, i64 c) {

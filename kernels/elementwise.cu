@@ -1,7 +1,8 @@
 // Elementwise kernels: unary maps, broadcast binary maps, where, dtype conversion (strided
 // copies), fills. Operands are strided views described by a Geo (common.cuh); outputs of maps are
-// contiguous. Op codes mirror the Rust enums (src/backend/cuda/elementwise.rs); each kernel has a
-// 32-bit-index form and a `_w` (64-bit) form for tensors whose offsets exceed 2^31.
+// contiguous. The op codes (`U_*`: UnaryCode, `B_*`: BinaryCode) are declared by the host from its
+// table in src/backend/cuda/op_codes.rs, so the host and the kernels read them by name; each kernel
+// has a 32-bit-index form and a `_w` (64-bit) form for tensors whose offsets exceed 2^31.
 //
 // Semantics follow the CPU kernels (src/backend/cpu/elementwise.rs): NaN propagation, integer
 // wrap-around, PyTorch's floor division and remainder signs, conversions that saturate.
@@ -44,13 +45,6 @@ template <> struct Conv<u8, double> {
 };
 
 // ----- unary ---------------------------------------------------------------------------------
-
-enum UnaryCode {
-    U_NEG, U_ABS, U_SIGN, U_SQUARE, U_RELU, U_EXP, U_LOG, U_SQRT, U_RSQRT, U_SIN, U_COS, U_TANH,
-    U_SIGMOID, U_LOG1P, U_EXPM1, U_RECIPROCAL, U_FLOOR, U_CEIL, U_ROUND, U_TRUNC, U_GELU,
-    U_GELU_TANH, U_SILU, U_ERF, U_LEAKY_RELU, U_ELU, U_SOFTPLUS, U_POW_SCALAR, U_RPOW_SCALAR,
-    U_CLAMP, U_LOGICAL_NOT, U_ISNAN
-};
 
 // Parameters of a unary op: floats in p0/p1, integer clamp bounds in i0/i1, flags bit 0 = has
 // min, bit 1 = has max.
@@ -150,7 +144,7 @@ template <> struct UnaryOp<u8> {
 
 template <typename T> RG_DEV u8 unary_test(int op, T v) {
     if (op == U_ISNAN) return rg_isnan(v) ? 1 : 0;
-    return v == (T)0 ? 1 : 0;  // logical_not
+    return v == (T)0 ? 1 : 0;  // U_LOGICAL_NOT
 }
 
 template <typename T, typename I>
@@ -169,29 +163,34 @@ RG_DEV void unary_test_body(int op, const Geo& g, const T* x, u8* out) {
     }
 }
 
-#define UNARY(S, T)                                                                                    \
-    KERNEL void ew_unary_##S(int op, UParams p, Geo g, const T* x, T* out) {                         \
-        unary_body<T, u32>(op, p, g, x, out);                                                          \
-    }                                                                                                  \
-    KERNEL void ew_unary_##S##_w(int op, UParams p, Geo g, const T* x, T* out) {                     \
-        unary_body<T, i64>(op, p, g, x, out);                                                          \
-    }                                                                                                  \
-    KERNEL void ew_unary_test_##S(int op, Geo g, const T* x, u8* out) { unary_test_body<T, u32>(op, g, x, out); } \
-    KERNEL void ew_unary_test_##S##_w(int op, Geo g, const T* x, u8* out) { unary_test_body<T, i64>(op, g, x, out); }
-
-UNARY(f32, float)
-UNARY(f64, double)
-UNARY(i64, i64)
-UNARY(u8, u8)
+KERNEL void ew_unary_f32(int op, UParams p, Geo g, const float* x, float* out) {
+    unary_body<float, u32>(op, p, g, x, out);
+}
+KERNEL void ew_unary_f32_w(int op, UParams p, Geo g, const float* x, float* out) {
+    unary_body<float, i64>(op, p, g, x, out);
+}
+KERNEL void ew_unary_test_f32(int op, Geo g, const float* x, u8* out) { unary_test_body<float, u32>(op, g, x, out); }
+KERNEL void ew_unary_test_f32_w(int op, Geo g, const float* x, u8* out) { unary_test_body<float, i64>(op, g, x, out); }
+KERNEL void ew_unary_f64(int op, UParams p, Geo g, const double* x, double* out) {
+    unary_body<double, u32>(op, p, g, x, out);
+}
+KERNEL void ew_unary_f64_w(int op, UParams p, Geo g, const double* x, double* out) {
+    unary_body<double, i64>(op, p, g, x, out);
+}
+KERNEL void ew_unary_test_f64(int op, Geo g, const double* x, u8* out) { unary_test_body<double, u32>(op, g, x, out); }
+KERNEL void ew_unary_test_f64_w(int op, Geo g, const double* x, u8* out) {
+    unary_test_body<double, i64>(op, g, x, out);
+}
+KERNEL void ew_unary_i64(int op, UParams p, Geo g, const i64* x, i64* out) { unary_body<i64, u32>(op, p, g, x, out); }
+KERNEL void ew_unary_i64_w(int op, UParams p, Geo g, const i64* x, i64* out) { unary_body<i64, i64>(op, p, g, x, out); }
+KERNEL void ew_unary_test_i64(int op, Geo g, const i64* x, u8* out) { unary_test_body<i64, u32>(op, g, x, out); }
+KERNEL void ew_unary_test_i64_w(int op, Geo g, const i64* x, u8* out) { unary_test_body<i64, i64>(op, g, x, out); }
+KERNEL void ew_unary_u8(int op, UParams p, Geo g, const u8* x, u8* out) { unary_body<u8, u32>(op, p, g, x, out); }
+KERNEL void ew_unary_u8_w(int op, UParams p, Geo g, const u8* x, u8* out) { unary_body<u8, i64>(op, p, g, x, out); }
+KERNEL void ew_unary_test_u8(int op, Geo g, const u8* x, u8* out) { unary_test_body<u8, u32>(op, g, x, out); }
+KERNEL void ew_unary_test_u8_w(int op, Geo g, const u8* x, u8* out) { unary_test_body<u8, i64>(op, g, x, out); }
 
 // ----- binary --------------------------------------------------------------------------------
-
-enum BinaryCode {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAXIMUM, B_MINIMUM, B_FLOOR_DIVIDE, B_REMAINDER, B_EQ, B_NE,
-    B_LT, B_LE, B_GT, B_GE, B_LOGICAL_AND, B_LOGICAL_OR, B_LOGICAL_XOR, B_RELU_BACKWARD,
-    B_LEAKY_RELU_BACKWARD, B_SIGMOID_BACKWARD, B_TANH_BACKWARD, B_GELU_BACKWARD,
-    B_GELU_TANH_BACKWARD, B_SILU_BACKWARD, B_CLAMP_BACKWARD, B_FMOD
-};
 
 template <typename T> RG_DEV T binary_float(int op, T x, T y, const UParams& p) {
     switch (op) {
@@ -348,28 +347,48 @@ RG_DEV void binary_test_body(int op, const Geo& g, const T* a, const T* b, u8* o
     }
 }
 
-#define BINARY(S, T)                                                                                     \
-    KERNEL void ew_binary_##S(int op, UParams p, Geo g, const T* a, const T* b, T* out, RgStatus* st) { \
-        binary_body<T, u32>(op, p, g, a, b, out, st);                                                    \
-    }                                                                                                    \
-    KERNEL void ew_binary_##S##_w(int op, UParams p, Geo g, const T* a, const T* b, T* out, RgStatus* st) { \
-        binary_body<T, i64>(op, p, g, a, b, out, st);                                                    \
-    }
-#define BINARY_TEST(S, T)                                                                                \
-    KERNEL void ew_binary_test_##S(int op, Geo g, const T* a, const T* b, u8* out) {                    \
-        binary_test_body<T, u32>(op, g, a, b, out);                                                      \
-    }                                                                                                    \
-    KERNEL void ew_binary_test_##S##_w(int op, Geo g, const T* a, const T* b, u8* out) {                \
-        binary_test_body<T, i64>(op, g, a, b, out);                                                      \
-    }
-
-BINARY(f32, float)
-BINARY(f64, double)
-BINARY(i64, i64)
-BINARY(u8, u8)
-BINARY_TEST(f32, float)
-BINARY_TEST(f64, double)
-BINARY_TEST(i64, i64)
+KERNEL void ew_binary_f32(int op, UParams p, Geo g, const float* a, const float* b, float* out, RgStatus* st) {
+    binary_body<float, u32>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_f32_w(int op, UParams p, Geo g, const float* a, const float* b, float* out, RgStatus* st) {
+    binary_body<float, i64>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_f64(int op, UParams p, Geo g, const double* a, const double* b, double* out, RgStatus* st) {
+    binary_body<double, u32>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_f64_w(int op, UParams p, Geo g, const double* a, const double* b, double* out, RgStatus* st) {
+    binary_body<double, i64>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_i64(int op, UParams p, Geo g, const i64* a, const i64* b, i64* out, RgStatus* st) {
+    binary_body<i64, u32>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_i64_w(int op, UParams p, Geo g, const i64* a, const i64* b, i64* out, RgStatus* st) {
+    binary_body<i64, i64>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_u8(int op, UParams p, Geo g, const u8* a, const u8* b, u8* out, RgStatus* st) {
+    binary_body<u8, u32>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_u8_w(int op, UParams p, Geo g, const u8* a, const u8* b, u8* out, RgStatus* st) {
+    binary_body<u8, i64>(op, p, g, a, b, out, st);
+}
+KERNEL void ew_binary_test_f32(int op, Geo g, const float* a, const float* b, u8* out) {
+    binary_test_body<float, u32>(op, g, a, b, out);
+}
+KERNEL void ew_binary_test_f32_w(int op, Geo g, const float* a, const float* b, u8* out) {
+    binary_test_body<float, i64>(op, g, a, b, out);
+}
+KERNEL void ew_binary_test_f64(int op, Geo g, const double* a, const double* b, u8* out) {
+    binary_test_body<double, u32>(op, g, a, b, out);
+}
+KERNEL void ew_binary_test_f64_w(int op, Geo g, const double* a, const double* b, u8* out) {
+    binary_test_body<double, i64>(op, g, a, b, out);
+}
+KERNEL void ew_binary_test_i64(int op, Geo g, const i64* a, const i64* b, u8* out) {
+    binary_test_body<i64, u32>(op, g, a, b, out);
+}
+KERNEL void ew_binary_test_i64_w(int op, Geo g, const i64* a, const i64* b, u8* out) {
+    binary_test_body<i64, i64>(op, g, a, b, out);
+}
 
 // ----- where ---------------------------------------------------------------------------------
 
@@ -382,17 +401,28 @@ RG_DEV void where_body(const Geo& g, const u8* c, const T* a, const T* b, T* out
     }
 }
 
-#define WHERE(S, T)                                                                              \
-    KERNEL void ew_where_##S(Geo g, const u8* c, const T* a, const T* b, T* out) {              \
-        where_body<T, u32>(g, c, a, b, out);                                                     \
-    }                                                                                            \
-    KERNEL void ew_where_##S##_w(Geo g, const u8* c, const T* a, const T* b, T* out) {          \
-        where_body<T, i64>(g, c, a, b, out);                                                     \
-    }
-WHERE(f32, float)
-WHERE(f64, double)
-WHERE(i64, i64)
-WHERE(u8, u8)
+KERNEL void ew_where_f32(Geo g, const u8* c, const float* a, const float* b, float* out) {
+    where_body<float, u32>(g, c, a, b, out);
+}
+KERNEL void ew_where_f32_w(Geo g, const u8* c, const float* a, const float* b, float* out) {
+    where_body<float, i64>(g, c, a, b, out);
+}
+KERNEL void ew_where_f64(Geo g, const u8* c, const double* a, const double* b, double* out) {
+    where_body<double, u32>(g, c, a, b, out);
+}
+KERNEL void ew_where_f64_w(Geo g, const u8* c, const double* a, const double* b, double* out) {
+    where_body<double, i64>(g, c, a, b, out);
+}
+KERNEL void ew_where_i64(Geo g, const u8* c, const i64* a, const i64* b, i64* out) {
+    where_body<i64, u32>(g, c, a, b, out);
+}
+KERNEL void ew_where_i64_w(Geo g, const u8* c, const i64* a, const i64* b, i64* out) {
+    where_body<i64, i64>(g, c, a, b, out);
+}
+KERNEL void ew_where_u8(Geo g, const u8* c, const u8* a, const u8* b, u8* out) { where_body<u8, u32>(g, c, a, b, out); }
+KERNEL void ew_where_u8_w(Geo g, const u8* c, const u8* a, const u8* b, u8* out) {
+    where_body<u8, i64>(g, c, a, b, out);
+}
 
 // ----- strided copy with conversion: dst is operand 0, src operand 1 ---------------------------
 
@@ -405,15 +435,38 @@ RG_DEV void copy_body(const Geo& g, const S* src, D* dst) {
     }
 }
 
-#define COPY(SS, S, DS, D)                                                                              \
-    KERNEL void ew_copy_##SS##_##DS(Geo g, const S* src, D* dst) { copy_body<S, D, u32>(g, src, dst); }   \
-    KERNEL void ew_copy_##SS##_##DS##_w(Geo g, const S* src, D* dst) { copy_body<S, D, i64>(g, src, dst); }
-#define COPY_FROM(SS, S) \
-    COPY(SS, S, f32, float) COPY(SS, S, f64, double) COPY(SS, S, i64, i64) COPY(SS, S, u8, u8)
-COPY_FROM(f32, float)
-COPY_FROM(f64, double)
-COPY_FROM(i64, i64)
-COPY_FROM(u8, u8)
+KERNEL void ew_copy_f32_f32(Geo g, const float* src, float* dst) { copy_body<float, float, u32>(g, src, dst); }
+KERNEL void ew_copy_f32_f32_w(Geo g, const float* src, float* dst) { copy_body<float, float, i64>(g, src, dst); }
+KERNEL void ew_copy_f32_f64(Geo g, const float* src, double* dst) { copy_body<float, double, u32>(g, src, dst); }
+KERNEL void ew_copy_f32_f64_w(Geo g, const float* src, double* dst) { copy_body<float, double, i64>(g, src, dst); }
+KERNEL void ew_copy_f32_i64(Geo g, const float* src, i64* dst) { copy_body<float, i64, u32>(g, src, dst); }
+KERNEL void ew_copy_f32_i64_w(Geo g, const float* src, i64* dst) { copy_body<float, i64, i64>(g, src, dst); }
+KERNEL void ew_copy_f32_u8(Geo g, const float* src, u8* dst) { copy_body<float, u8, u32>(g, src, dst); }
+KERNEL void ew_copy_f32_u8_w(Geo g, const float* src, u8* dst) { copy_body<float, u8, i64>(g, src, dst); }
+KERNEL void ew_copy_f64_f32(Geo g, const double* src, float* dst) { copy_body<double, float, u32>(g, src, dst); }
+KERNEL void ew_copy_f64_f32_w(Geo g, const double* src, float* dst) { copy_body<double, float, i64>(g, src, dst); }
+KERNEL void ew_copy_f64_f64(Geo g, const double* src, double* dst) { copy_body<double, double, u32>(g, src, dst); }
+KERNEL void ew_copy_f64_f64_w(Geo g, const double* src, double* dst) { copy_body<double, double, i64>(g, src, dst); }
+KERNEL void ew_copy_f64_i64(Geo g, const double* src, i64* dst) { copy_body<double, i64, u32>(g, src, dst); }
+KERNEL void ew_copy_f64_i64_w(Geo g, const double* src, i64* dst) { copy_body<double, i64, i64>(g, src, dst); }
+KERNEL void ew_copy_f64_u8(Geo g, const double* src, u8* dst) { copy_body<double, u8, u32>(g, src, dst); }
+KERNEL void ew_copy_f64_u8_w(Geo g, const double* src, u8* dst) { copy_body<double, u8, i64>(g, src, dst); }
+KERNEL void ew_copy_i64_f32(Geo g, const i64* src, float* dst) { copy_body<i64, float, u32>(g, src, dst); }
+KERNEL void ew_copy_i64_f32_w(Geo g, const i64* src, float* dst) { copy_body<i64, float, i64>(g, src, dst); }
+KERNEL void ew_copy_i64_f64(Geo g, const i64* src, double* dst) { copy_body<i64, double, u32>(g, src, dst); }
+KERNEL void ew_copy_i64_f64_w(Geo g, const i64* src, double* dst) { copy_body<i64, double, i64>(g, src, dst); }
+KERNEL void ew_copy_i64_i64(Geo g, const i64* src, i64* dst) { copy_body<i64, i64, u32>(g, src, dst); }
+KERNEL void ew_copy_i64_i64_w(Geo g, const i64* src, i64* dst) { copy_body<i64, i64, i64>(g, src, dst); }
+KERNEL void ew_copy_i64_u8(Geo g, const i64* src, u8* dst) { copy_body<i64, u8, u32>(g, src, dst); }
+KERNEL void ew_copy_i64_u8_w(Geo g, const i64* src, u8* dst) { copy_body<i64, u8, i64>(g, src, dst); }
+KERNEL void ew_copy_u8_f32(Geo g, const u8* src, float* dst) { copy_body<u8, float, u32>(g, src, dst); }
+KERNEL void ew_copy_u8_f32_w(Geo g, const u8* src, float* dst) { copy_body<u8, float, i64>(g, src, dst); }
+KERNEL void ew_copy_u8_f64(Geo g, const u8* src, double* dst) { copy_body<u8, double, u32>(g, src, dst); }
+KERNEL void ew_copy_u8_f64_w(Geo g, const u8* src, double* dst) { copy_body<u8, double, i64>(g, src, dst); }
+KERNEL void ew_copy_u8_i64(Geo g, const u8* src, i64* dst) { copy_body<u8, i64, u32>(g, src, dst); }
+KERNEL void ew_copy_u8_i64_w(Geo g, const u8* src, i64* dst) { copy_body<u8, i64, i64>(g, src, dst); }
+KERNEL void ew_copy_u8_u8(Geo g, const u8* src, u8* dst) { copy_body<u8, u8, u32>(g, src, dst); }
+KERNEL void ew_copy_u8_u8_w(Geo g, const u8* src, u8* dst) { copy_body<u8, u8, i64>(g, src, dst); }
 
 // ----- fill (strided destination: operand 0) ---------------------------------------------------
 

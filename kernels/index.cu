@@ -178,38 +178,99 @@ RG_DEV void index_put_lead(const LeadGeo g, const T* values, const i64* pos, T* 
     }
 }
 
-#define INDEX_ALL(S, T)                                                                                     \
-    KERNEL void index_select_##S(DimGeo g, const T* src, const i64* idx, T* out, RgStatus* st) {           \
-        index_select<T>(g, src, idx, out, st);                                                              \
-    }                                                                                                       \
-    KERNEL void gather_##S(GatherGeo g, const T* self, const i64* idx, T* out, RgStatus* st) {             \
-        gather<T>(g, self, idx, out, st);                                                                   \
-    }                                                                                                       \
-    KERNEL void index_lead_##S(LeadGeo g, const T* src, const i64* pos, T* out, RgStatus* st) {            \
-        index_lead<T>(g, src, pos, out, st);                                                                \
-    }                                                                                                       \
-    KERNEL void scatter_set_##S(GatherGeo g, const T* src, const i64* idx, T* out, RgStatus* st) {         \
-        scatter<T, false>(g, src, idx, out, st);                                                                \
-    }                                                                                                       \
-    KERNEL void index_put_lead_set_##S(LeadGeo g, const T* values, const i64* pos, T* out, RgStatus* st) { \
-        index_put_lead<T, false>(g, values, pos, out, st);                                                      \
-    }
-#define INDEX_ADD(S, T)                                                                                     \
-    KERNEL void index_add_##S(DimGeo g, const T* src, const i64* idx, T* out, RgStatus* st) {              \
-        index_add<T>(g, src, idx, out, st);                                                                 \
-    }                                                                                                       \
-    KERNEL void scatter_add_##S(GatherGeo g, const T* src, const i64* idx, T* out, RgStatus* st) {         \
-        scatter<T, true>(g, src, idx, out, st);                                                                \
-    }                                                                                                       \
-    KERNEL void index_put_lead_add_##S(LeadGeo g, const T* values, const i64* pos, T* out, RgStatus* st) { \
-        index_put_lead<T, true>(g, values, pos, out, st);                                                      \
-    }
-
-INDEX_ALL(f32, float)
-INDEX_ALL(f64, double)
-INDEX_ALL(i64, i64)
-INDEX_ALL(u8, u8)
-INDEX_ADD(f32, float)
-INDEX_ADD(f64, double)
-INDEX_ADD(i64, i64)
-INDEX_ADD(u8, u8)
+KERNEL void index_select_f32(DimGeo g, const float* src, const i64* idx, float* out, RgStatus* st) {
+    index_select<float>(g, src, idx, out, st);
+}
+KERNEL void gather_f32(GatherGeo g, const float* self, const i64* idx, float* out, RgStatus* st) {
+    gather<float>(g, self, idx, out, st);
+}
+KERNEL void index_lead_f32(LeadGeo g, const float* src, const i64* pos, float* out, RgStatus* st) {
+    index_lead<float>(g, src, pos, out, st);
+}
+KERNEL void scatter_set_f32(GatherGeo g, const float* src, const i64* idx, float* out, RgStatus* st) {
+    scatter<float, false>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_set_f32(LeadGeo g, const float* values, const i64* pos, float* out, RgStatus* st) {
+    index_put_lead<float, false>(g, values, pos, out, st);
+}
+KERNEL void index_select_f64(DimGeo g, const double* src, const i64* idx, double* out, RgStatus* st) {
+    index_select<double>(g, src, idx, out, st);
+}
+KERNEL void gather_f64(GatherGeo g, const double* self, const i64* idx, double* out, RgStatus* st) {
+    gather<double>(g, self, idx, out, st);
+}
+KERNEL void index_lead_f64(LeadGeo g, const double* src, const i64* pos, double* out, RgStatus* st) {
+    index_lead<double>(g, src, pos, out, st);
+}
+KERNEL void scatter_set_f64(GatherGeo g, const double* src, const i64* idx, double* out, RgStatus* st) {
+    scatter<double, false>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_set_f64(LeadGeo g, const double* values, const i64* pos, double* out, RgStatus* st) {
+    index_put_lead<double, false>(g, values, pos, out, st);
+}
+KERNEL void index_select_i64(DimGeo g, const i64* src, const i64* idx, i64* out, RgStatus* st) {
+    index_select<i64>(g, src, idx, out, st);
+}
+KERNEL void gather_i64(GatherGeo g, const i64* self, const i64* idx, i64* out, RgStatus* st) {
+    gather<i64>(g, self, idx, out, st);
+}
+KERNEL void index_lead_i64(LeadGeo g, const i64* src, const i64* pos, i64* out, RgStatus* st) {
+    index_lead<i64>(g, src, pos, out, st);
+}
+KERNEL void scatter_set_i64(GatherGeo g, const i64* src, const i64* idx, i64* out, RgStatus* st) {
+    scatter<i64, false>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_set_i64(LeadGeo g, const i64* values, const i64* pos, i64* out, RgStatus* st) {
+    index_put_lead<i64, false>(g, values, pos, out, st);
+}
+KERNEL void index_select_u8(DimGeo g, const u8* src, const i64* idx, u8* out, RgStatus* st) {
+    index_select<u8>(g, src, idx, out, st);
+}
+KERNEL void gather_u8(GatherGeo g, const u8* self, const i64* idx, u8* out, RgStatus* st) {
+    gather<u8>(g, self, idx, out, st);
+}
+KERNEL void index_lead_u8(LeadGeo g, const u8* src, const i64* pos, u8* out, RgStatus* st) {
+    index_lead<u8>(g, src, pos, out, st);
+}
+KERNEL void scatter_set_u8(GatherGeo g, const u8* src, const i64* idx, u8* out, RgStatus* st) {
+    scatter<u8, false>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_set_u8(LeadGeo g, const u8* values, const i64* pos, u8* out, RgStatus* st) {
+    index_put_lead<u8, false>(g, values, pos, out, st);
+}
+KERNEL void index_add_f32(DimGeo g, const float* src, const i64* idx, float* out, RgStatus* st) {
+    index_add<float>(g, src, idx, out, st);
+}
+KERNEL void scatter_add_f32(GatherGeo g, const float* src, const i64* idx, float* out, RgStatus* st) {
+    scatter<float, true>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_add_f32(LeadGeo g, const float* values, const i64* pos, float* out, RgStatus* st) {
+    index_put_lead<float, true>(g, values, pos, out, st);
+}
+KERNEL void index_add_f64(DimGeo g, const double* src, const i64* idx, double* out, RgStatus* st) {
+    index_add<double>(g, src, idx, out, st);
+}
+KERNEL void scatter_add_f64(GatherGeo g, const double* src, const i64* idx, double* out, RgStatus* st) {
+    scatter<double, true>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_add_f64(LeadGeo g, const double* values, const i64* pos, double* out, RgStatus* st) {
+    index_put_lead<double, true>(g, values, pos, out, st);
+}
+KERNEL void index_add_i64(DimGeo g, const i64* src, const i64* idx, i64* out, RgStatus* st) {
+    index_add<i64>(g, src, idx, out, st);
+}
+KERNEL void scatter_add_i64(GatherGeo g, const i64* src, const i64* idx, i64* out, RgStatus* st) {
+    scatter<i64, true>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_add_i64(LeadGeo g, const i64* values, const i64* pos, i64* out, RgStatus* st) {
+    index_put_lead<i64, true>(g, values, pos, out, st);
+}
+KERNEL void index_add_u8(DimGeo g, const u8* src, const i64* idx, u8* out, RgStatus* st) {
+    index_add<u8>(g, src, idx, out, st);
+}
+KERNEL void scatter_add_u8(GatherGeo g, const u8* src, const i64* idx, u8* out, RgStatus* st) {
+    scatter<u8, true>(g, src, idx, out, st);
+}
+KERNEL void index_put_lead_add_u8(LeadGeo g, const u8* values, const i64* pos, u8* out, RgStatus* st) {
+    index_put_lead<u8, true>(g, values, pos, out, st);
+}

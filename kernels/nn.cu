@@ -186,30 +186,44 @@ RG_DEV void nll_bwd(const RowGeo g, const i64* t, const T* w, const T* up, i64 u
 
 // The cross-entropy kernels need more than 64 registers, so they cannot take 1024-thread blocks;
 // warp_rows launches them with 256.
-#define LOSS(S, T)                                                                                          \
-    KERNEL void __launch_bounds__(256) ce_fwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp,         \
-                                                  const T* w, T* loss, T* lse, T* wrow, RgStatus* st) {     \
-        ce_fwd<T>(g, x, tc, tp, w, loss, lse, wrow, st);                                                    \
-    }                                                                                                       \
-    KERNEL void __launch_bounds__(256) ce_bwd_##S(RowGeo g, const T* x, const i64* tc, const T* tp,         \
-                                                  const T* w, const T* lse, const T* up, i64 ups, T* dx,    \
-                                                  T* dt) {                                                  \
-        ce_bwd<T>(g, x, tc, tp, w, lse, up, ups, dx, dt);                                                   \
-    }                                                                                                       \
-    KERNEL void ce_coef_##S(RowGeo g, const i64* tc, const T* w, T* a) { ce_coef<T>(g, tc, w, a); }        \
-    KERNEL void nll_fwd_##S(RowGeo g, const T* x, const i64* t, const T* w, T* loss, T* wrow, RgStatus* st) { \
-        nll_fwd<T>(g, x, t, w, loss, wrow, st);                                                             \
-    }                                                                                                       \
-    KERNEL void nll_bwd_##S(RowGeo g, const i64* t, const T* w, const T* up, i64 ups, T* dx) {             \
-        nll_bwd<T>(g, t, w, up, ups, dx);                                                                   \
-    }
-LOSS(f32, float)
-LOSS(f64, double)
+KERNEL void __launch_bounds__(256) ce_fwd_f32(RowGeo g, const float* x, const i64* tc, const float* tp,
+                                              const float* w, float* loss, float* lse, float* wrow, RgStatus* st) {
+    ce_fwd<float>(g, x, tc, tp, w, loss, lse, wrow, st);
+}
+KERNEL void __launch_bounds__(256) ce_bwd_f32(RowGeo g, const float* x, const i64* tc, const float* tp,
+                                              const float* w, const float* lse, const float* up, i64 ups, float* dx,
+                                              float* dt) {
+    ce_bwd<float>(g, x, tc, tp, w, lse, up, ups, dx, dt);
+}
+KERNEL void ce_coef_f32(RowGeo g, const i64* tc, const float* w, float* a) { ce_coef<float>(g, tc, w, a); }
+KERNEL void nll_fwd_f32(RowGeo g, const float* x, const i64* t, const float* w, float* loss, float* wrow,
+                        RgStatus* st) {
+    nll_fwd<float>(g, x, t, w, loss, wrow, st);
+}
+KERNEL void nll_bwd_f32(RowGeo g, const i64* t, const float* w, const float* up, i64 ups, float* dx) {
+    nll_bwd<float>(g, t, w, up, ups, dx);
+}
+KERNEL void __launch_bounds__(256) ce_fwd_f64(RowGeo g, const double* x, const i64* tc, const double* tp,
+                                              const double* w, double* loss, double* lse, double* wrow, RgStatus* st) {
+    ce_fwd<double>(g, x, tc, tp, w, loss, lse, wrow, st);
+}
+KERNEL void __launch_bounds__(256) ce_bwd_f64(RowGeo g, const double* x, const i64* tc, const double* tp,
+                                              const double* w, const double* lse, const double* up, i64 ups,
+                                              double* dx, double* dt) {
+    ce_bwd<double>(g, x, tc, tp, w, lse, up, ups, dx, dt);
+}
+KERNEL void ce_coef_f64(RowGeo g, const i64* tc, const double* w, double* a) { ce_coef<double>(g, tc, w, a); }
+KERNEL void nll_fwd_f64(RowGeo g, const double* x, const i64* t, const double* w, double* loss, double* wrow,
+                        RgStatus* st) {
+    nll_fwd<double>(g, x, t, w, loss, wrow, st);
+}
+KERNEL void nll_bwd_f64(RowGeo g, const i64* t, const double* w, const double* up, i64 ups, double* dx) {
+    nll_bwd<double>(g, t, w, up, ups, dx);
+}
 
 // ----- pointwise losses ------------------------------------------------------------------------
 
-enum PointKind { P_MSE = 0, P_L1 = 1, P_BCE = 2, P_BCE_LOGITS = 3 };
-
+// `kind` is a PointKind (`P_*`, declared from src/backend/cuda/op_codes.rs).
 template <typename T>
 RG_DEV void point_loss(int kind, i64 n, const T* x, const T* t, const T* w, const T* pw, T* out, RgStatus* st) {
     GRID_LOOP(i, n) {
@@ -229,7 +243,7 @@ RG_DEV void point_loss(int kind, i64 n, const T* x, const T* t, const T* w, cons
             if (log1m < (T)-100) log1m = (T)-100;
             if (logx < (T)-100) logx = (T)-100;
             r = ((tv - (T)1) * log1m - tv * logx) * wv;
-        } else {
+        } else {  // P_BCE_LOGITS
             T min0 = xv < (T)0 ? xv : (T)0;
             T log_sig = min0 - rg_log1p(rg_exp(-rg_fabs(xv)));
             T lw = (pv - (T)1) * tv + (T)1;
@@ -366,30 +380,51 @@ RG_DEV void bn_bwd_params(i64 c, const double* sum_g, const double* dot, const d
     }
 }
 
-#define NORM(S, T)                                                                                           \
-    KERNEL void bn_stats_##S(NormGeo g, const T* x, double* mean, double* var) { bn_stats<T>(g, x, mean, var); } \
-    KERNEL void bn_update_##S(i64 c, const double* mean, const double* var, const T* rm, const T* rv, T* nrm, \
-                              T* nrv, double momentum, double m, double eps, double* invstd) {               \
-        bn_update<T>(c, mean, var, rm, rv, nrm, nrv, momentum, m, eps, invstd);                              \
-    }                                                                                                        \
-    KERNEL void bn_eval_stats_##S(i64 c, const T* rm, const T* rv, double eps, double* mean, double* invstd) { \
-        bn_eval_stats<T>(c, rm, rv, eps, mean, invstd);                                                      \
-    }                                                                                                        \
-    KERNEL void bn_norm_##S(NormGeo g, const T* x, const double* mean, const double* invstd, const T* w,     \
-                            const T* b, T* y) {                                                              \
-        bn_norm<T>(g, x, mean, invstd, w, b, y);                                                             \
-    }                                                                                                        \
-    KERNEL void bn_bwd_sums_##S(NormGeo g, const T* gy, const T* x, const double* mean, double* sum_g,       \
-                                double* dot) {                                                               \
-        bn_bwd_sums<T>(g, gy, x, mean, sum_g, dot);                                                          \
-    }                                                                                                        \
-    KERNEL void bn_bwd_input_##S(NormGeo g, const T* gy, const T* x, const double* mean, const double* invstd, \
-                                 const double* sum_g, const double* dot, const T* w, int training, T* dx) {  \
-        bn_bwd_input<T>(g, gy, x, mean, invstd, sum_g, dot, w, training, dx);                                \
-    }                                                                                                        \
-    KERNEL void bn_bwd_params_##S(i64 c, const double* sum_g, const double* dot, const double* invstd, T* gw, \
-                                  T* gb) {                                                                   \
-        bn_bwd_params<T>(c, sum_g, dot, invstd, gw, gb);                                                     \
-    }
-NORM(f32, float)
-NORM(f64, double)
+KERNEL void bn_stats_f32(NormGeo g, const float* x, double* mean, double* var) { bn_stats<float>(g, x, mean, var); }
+KERNEL void bn_update_f32(i64 c, const double* mean, const double* var, const float* rm, const float* rv, float* nrm,
+                          float* nrv, double momentum, double m, double eps, double* invstd) {
+    bn_update<float>(c, mean, var, rm, rv, nrm, nrv, momentum, m, eps, invstd);
+}
+KERNEL void bn_eval_stats_f32(i64 c, const float* rm, const float* rv, double eps, double* mean, double* invstd) {
+    bn_eval_stats<float>(c, rm, rv, eps, mean, invstd);
+}
+KERNEL void bn_norm_f32(NormGeo g, const float* x, const double* mean, const double* invstd, const float* w,
+                        const float* b, float* y) {
+    bn_norm<float>(g, x, mean, invstd, w, b, y);
+}
+KERNEL void bn_bwd_sums_f32(NormGeo g, const float* gy, const float* x, const double* mean, double* sum_g,
+                            double* dot) {
+    bn_bwd_sums<float>(g, gy, x, mean, sum_g, dot);
+}
+KERNEL void bn_bwd_input_f32(NormGeo g, const float* gy, const float* x, const double* mean, const double* invstd,
+                             const double* sum_g, const double* dot, const float* w, int training, float* dx) {
+    bn_bwd_input<float>(g, gy, x, mean, invstd, sum_g, dot, w, training, dx);
+}
+KERNEL void bn_bwd_params_f32(i64 c, const double* sum_g, const double* dot, const double* invstd, float* gw,
+                              float* gb) {
+    bn_bwd_params<float>(c, sum_g, dot, invstd, gw, gb);
+}
+KERNEL void bn_stats_f64(NormGeo g, const double* x, double* mean, double* var) { bn_stats<double>(g, x, mean, var); }
+KERNEL void bn_update_f64(i64 c, const double* mean, const double* var, const double* rm, const double* rv,
+                          double* nrm, double* nrv, double momentum, double m, double eps, double* invstd) {
+    bn_update<double>(c, mean, var, rm, rv, nrm, nrv, momentum, m, eps, invstd);
+}
+KERNEL void bn_eval_stats_f64(i64 c, const double* rm, const double* rv, double eps, double* mean, double* invstd) {
+    bn_eval_stats<double>(c, rm, rv, eps, mean, invstd);
+}
+KERNEL void bn_norm_f64(NormGeo g, const double* x, const double* mean, const double* invstd, const double* w,
+                        const double* b, double* y) {
+    bn_norm<double>(g, x, mean, invstd, w, b, y);
+}
+KERNEL void bn_bwd_sums_f64(NormGeo g, const double* gy, const double* x, const double* mean, double* sum_g,
+                            double* dot) {
+    bn_bwd_sums<double>(g, gy, x, mean, sum_g, dot);
+}
+KERNEL void bn_bwd_input_f64(NormGeo g, const double* gy, const double* x, const double* mean, const double* invstd,
+                             const double* sum_g, const double* dot, const double* w, int training, double* dx) {
+    bn_bwd_input<double>(g, gy, x, mean, invstd, sum_g, dot, w, training, dx);
+}
+KERNEL void bn_bwd_params_f64(i64 c, const double* sum_g, const double* dot, const double* invstd, double* gw,
+                              double* gb) {
+    bn_bwd_params<double>(c, sum_g, dot, invstd, gw, gb);
+}

@@ -135,20 +135,37 @@ RG_DEV void resample_bwd(const PoolGeo& g, const double* taps, int nearest, cons
     }
 }
 
-#define POOL(S, T)                                                                                       \
-    KERNEL void max_pool_fwd_##S(PoolGeo g, const T* x, T* out, i64* idx) { max_pool_fwd<T>(g, x, out, idx); } \
-    KERNEL void max_pool_bwd_##S(PoolGeo g, const T* gy, const i64* idx, T* dx) { max_pool_bwd<T>(g, gy, idx, dx); } \
-    KERNEL void avg_pool_fwd_##S(PoolGeo g, const i64* win, double d, const T* x, T* out) {             \
-        avg_pool_fwd<T>(g, win, d, x, out);                                                              \
-    }                                                                                                    \
-    KERNEL void avg_pool_bwd_##S(PoolGeo g, const i64* win, double d, const T* gy, T* dx) {             \
-        avg_pool_bwd<T>(g, win, d, gy, dx);                                                              \
-    }                                                                                                    \
-    KERNEL void resample_fwd_##S(PoolGeo g, const double* taps, int nearest, const T* x, T* out) {      \
-        resample_fwd<T>(g, taps, nearest, x, out);                                                       \
-    }                                                                                                    \
-    KERNEL void resample_bwd_##S(PoolGeo g, const double* taps, int nearest, const T* gy, T* dx) {      \
-        resample_bwd<T>(g, taps, nearest, gy, dx);                                                       \
-    }
-POOL(f32, float)
-POOL(f64, double)
+KERNEL void max_pool_fwd_f32(PoolGeo g, const float* x, float* out, i64* idx) { max_pool_fwd<float>(g, x, out, idx); }
+KERNEL void max_pool_bwd_f32(PoolGeo g, const float* gy, const i64* idx, float* dx) {
+    max_pool_bwd<float>(g, gy, idx, dx);
+}
+KERNEL void avg_pool_fwd_f32(PoolGeo g, const i64* win, double d, const float* x, float* out) {
+    avg_pool_fwd<float>(g, win, d, x, out);
+}
+KERNEL void avg_pool_bwd_f32(PoolGeo g, const i64* win, double d, const float* gy, float* dx) {
+    avg_pool_bwd<float>(g, win, d, gy, dx);
+}
+KERNEL void resample_fwd_f32(PoolGeo g, const double* taps, int nearest, const float* x, float* out) {
+    resample_fwd<float>(g, taps, nearest, x, out);
+}
+KERNEL void resample_bwd_f32(PoolGeo g, const double* taps, int nearest, const float* gy, float* dx) {
+    resample_bwd<float>(g, taps, nearest, gy, dx);
+}
+KERNEL void max_pool_fwd_f64(PoolGeo g, const double* x, double* out, i64* idx) {
+    max_pool_fwd<double>(g, x, out, idx);
+}
+KERNEL void max_pool_bwd_f64(PoolGeo g, const double* gy, const i64* idx, double* dx) {
+    max_pool_bwd<double>(g, gy, idx, dx);
+}
+KERNEL void avg_pool_fwd_f64(PoolGeo g, const i64* win, double d, const double* x, double* out) {
+    avg_pool_fwd<double>(g, win, d, x, out);
+}
+KERNEL void avg_pool_bwd_f64(PoolGeo g, const i64* win, double d, const double* gy, double* dx) {
+    avg_pool_bwd<double>(g, win, d, gy, dx);
+}
+KERNEL void resample_fwd_f64(PoolGeo g, const double* taps, int nearest, const double* x, double* out) {
+    resample_fwd<double>(g, taps, nearest, x, out);
+}
+KERNEL void resample_bwd_f64(PoolGeo g, const double* taps, int nearest, const double* gy, double* dx) {
+    resample_bwd<double>(g, taps, nearest, gy, dx);
+}

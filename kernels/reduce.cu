@@ -191,31 +191,301 @@ RG_DEV void red_cols(const RedGeo& g, const T* x, typename Op::OutT* out) {
     }
 }
 
-#define RED_KERNELS(NAME, S, T, OP)                                                                     \
-    KERNEL void red_rows_##NAME##_##S(RedGeo g, const T* x, OP::OutT* out, OP::A* partial) {               \
-        red_rows<T, OP>(g, x, out, partial);                                                            \
-    }                                                                                                   \
-    KERNEL void red_finish_##NAME##_##S(RedGeo g, int splits, const OP::A* partial, OP::OutT* out) {       \
-        red_finish<T, OP>(g, splits, partial, out);                                                     \
-    }                                                                                                   \
-    KERNEL void red_cols_##NAME##_##S(RedGeo g, const T* x, OP::OutT* out) { red_cols<T, OP>(g, x, out); }
+// Entry points, for each element type and op: a block-per-row kernel (`red_rows_*`, each row split
+// over several blocks when `partial` is given), the pass that combines split rows (`red_finish_*`)
+// and a thread-per-output kernel (`red_cols_*`). Sums, means and products of bool are int64.
 
-#define COMMA ,
-#define RED_ALL_OPS(S, T, SUMO)                                          \
-    RED_KERNELS(sum, S, T, SumOp<T COMMA SUMO COMMA false>)              \
-    RED_KERNELS(mean, S, T, SumOp<T COMMA SUMO COMMA true>)              \
-    RED_KERNELS(prod, S, T, ProdOp<T COMMA SUMO>)                        \
-    RED_KERNELS(max, S, T, ExtremeOp<T COMMA T COMMA true COMMA 0>)      \
-    RED_KERNELS(min, S, T, ExtremeOp<T COMMA T COMMA false COMMA 0>)     \
-    RED_KERNELS(argmax, S, T, ExtremeOp<T COMMA i64 COMMA true COMMA 1>) \
-    RED_KERNELS(argmin, S, T, ExtremeOp<T COMMA i64 COMMA false COMMA 1>) \
-    RED_KERNELS(all, S, T, LogicOp<T COMMA true>)                        \
-    RED_KERNELS(any, S, T, LogicOp<T COMMA false>)
+typedef SumOp<float, float, false> SumF32;
+typedef SumOp<float, float, true> MeanF32;
+typedef ProdOp<float, float> ProdF32;
+typedef ExtremeOp<float, float, true, 0> MaxF32;
+typedef ExtremeOp<float, float, false, 0> MinF32;
+typedef ExtremeOp<float, i64, true, 1> ArgmaxF32;
+typedef ExtremeOp<float, i64, false, 1> ArgminF32;
+typedef LogicOp<float, true> AllF32;
+typedef LogicOp<float, false> AnyF32;
+KERNEL void red_rows_sum_f32(RedGeo g, const float* x, SumF32::OutT* out, SumF32::A* partial) {
+    red_rows<float, SumF32>(g, x, out, partial);
+}
+KERNEL void red_finish_sum_f32(RedGeo g, int splits, const SumF32::A* partial, SumF32::OutT* out) {
+    red_finish<float, SumF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_sum_f32(RedGeo g, const float* x, SumF32::OutT* out) { red_cols<float, SumF32>(g, x, out); }
+KERNEL void red_rows_mean_f32(RedGeo g, const float* x, MeanF32::OutT* out, MeanF32::A* partial) {
+    red_rows<float, MeanF32>(g, x, out, partial);
+}
+KERNEL void red_finish_mean_f32(RedGeo g, int splits, const MeanF32::A* partial, MeanF32::OutT* out) {
+    red_finish<float, MeanF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_mean_f32(RedGeo g, const float* x, MeanF32::OutT* out) { red_cols<float, MeanF32>(g, x, out); }
+KERNEL void red_rows_prod_f32(RedGeo g, const float* x, ProdF32::OutT* out, ProdF32::A* partial) {
+    red_rows<float, ProdF32>(g, x, out, partial);
+}
+KERNEL void red_finish_prod_f32(RedGeo g, int splits, const ProdF32::A* partial, ProdF32::OutT* out) {
+    red_finish<float, ProdF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_prod_f32(RedGeo g, const float* x, ProdF32::OutT* out) { red_cols<float, ProdF32>(g, x, out); }
+KERNEL void red_rows_max_f32(RedGeo g, const float* x, MaxF32::OutT* out, MaxF32::A* partial) {
+    red_rows<float, MaxF32>(g, x, out, partial);
+}
+KERNEL void red_finish_max_f32(RedGeo g, int splits, const MaxF32::A* partial, MaxF32::OutT* out) {
+    red_finish<float, MaxF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_max_f32(RedGeo g, const float* x, MaxF32::OutT* out) { red_cols<float, MaxF32>(g, x, out); }
+KERNEL void red_rows_min_f32(RedGeo g, const float* x, MinF32::OutT* out, MinF32::A* partial) {
+    red_rows<float, MinF32>(g, x, out, partial);
+}
+KERNEL void red_finish_min_f32(RedGeo g, int splits, const MinF32::A* partial, MinF32::OutT* out) {
+    red_finish<float, MinF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_min_f32(RedGeo g, const float* x, MinF32::OutT* out) { red_cols<float, MinF32>(g, x, out); }
+KERNEL void red_rows_argmax_f32(RedGeo g, const float* x, ArgmaxF32::OutT* out, ArgmaxF32::A* partial) {
+    red_rows<float, ArgmaxF32>(g, x, out, partial);
+}
+KERNEL void red_finish_argmax_f32(RedGeo g, int splits, const ArgmaxF32::A* partial, ArgmaxF32::OutT* out) {
+    red_finish<float, ArgmaxF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmax_f32(RedGeo g, const float* x, ArgmaxF32::OutT* out) { red_cols<float, ArgmaxF32>(g, x, out); }
+KERNEL void red_rows_argmin_f32(RedGeo g, const float* x, ArgminF32::OutT* out, ArgminF32::A* partial) {
+    red_rows<float, ArgminF32>(g, x, out, partial);
+}
+KERNEL void red_finish_argmin_f32(RedGeo g, int splits, const ArgminF32::A* partial, ArgminF32::OutT* out) {
+    red_finish<float, ArgminF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmin_f32(RedGeo g, const float* x, ArgminF32::OutT* out) { red_cols<float, ArgminF32>(g, x, out); }
+KERNEL void red_rows_all_f32(RedGeo g, const float* x, AllF32::OutT* out, AllF32::A* partial) {
+    red_rows<float, AllF32>(g, x, out, partial);
+}
+KERNEL void red_finish_all_f32(RedGeo g, int splits, const AllF32::A* partial, AllF32::OutT* out) {
+    red_finish<float, AllF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_all_f32(RedGeo g, const float* x, AllF32::OutT* out) { red_cols<float, AllF32>(g, x, out); }
+KERNEL void red_rows_any_f32(RedGeo g, const float* x, AnyF32::OutT* out, AnyF32::A* partial) {
+    red_rows<float, AnyF32>(g, x, out, partial);
+}
+KERNEL void red_finish_any_f32(RedGeo g, int splits, const AnyF32::A* partial, AnyF32::OutT* out) {
+    red_finish<float, AnyF32>(g, splits, partial, out);
+}
+KERNEL void red_cols_any_f32(RedGeo g, const float* x, AnyF32::OutT* out) { red_cols<float, AnyF32>(g, x, out); }
 
-RED_ALL_OPS(f32, float, float)
-RED_ALL_OPS(f64, double, double)
-RED_ALL_OPS(i64, i64, i64)
-RED_ALL_OPS(u8, u8, i64)
+typedef SumOp<double, double, false> SumF64;
+typedef SumOp<double, double, true> MeanF64;
+typedef ProdOp<double, double> ProdF64;
+typedef ExtremeOp<double, double, true, 0> MaxF64;
+typedef ExtremeOp<double, double, false, 0> MinF64;
+typedef ExtremeOp<double, i64, true, 1> ArgmaxF64;
+typedef ExtremeOp<double, i64, false, 1> ArgminF64;
+typedef LogicOp<double, true> AllF64;
+typedef LogicOp<double, false> AnyF64;
+KERNEL void red_rows_sum_f64(RedGeo g, const double* x, SumF64::OutT* out, SumF64::A* partial) {
+    red_rows<double, SumF64>(g, x, out, partial);
+}
+KERNEL void red_finish_sum_f64(RedGeo g, int splits, const SumF64::A* partial, SumF64::OutT* out) {
+    red_finish<double, SumF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_sum_f64(RedGeo g, const double* x, SumF64::OutT* out) { red_cols<double, SumF64>(g, x, out); }
+KERNEL void red_rows_mean_f64(RedGeo g, const double* x, MeanF64::OutT* out, MeanF64::A* partial) {
+    red_rows<double, MeanF64>(g, x, out, partial);
+}
+KERNEL void red_finish_mean_f64(RedGeo g, int splits, const MeanF64::A* partial, MeanF64::OutT* out) {
+    red_finish<double, MeanF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_mean_f64(RedGeo g, const double* x, MeanF64::OutT* out) { red_cols<double, MeanF64>(g, x, out); }
+KERNEL void red_rows_prod_f64(RedGeo g, const double* x, ProdF64::OutT* out, ProdF64::A* partial) {
+    red_rows<double, ProdF64>(g, x, out, partial);
+}
+KERNEL void red_finish_prod_f64(RedGeo g, int splits, const ProdF64::A* partial, ProdF64::OutT* out) {
+    red_finish<double, ProdF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_prod_f64(RedGeo g, const double* x, ProdF64::OutT* out) { red_cols<double, ProdF64>(g, x, out); }
+KERNEL void red_rows_max_f64(RedGeo g, const double* x, MaxF64::OutT* out, MaxF64::A* partial) {
+    red_rows<double, MaxF64>(g, x, out, partial);
+}
+KERNEL void red_finish_max_f64(RedGeo g, int splits, const MaxF64::A* partial, MaxF64::OutT* out) {
+    red_finish<double, MaxF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_max_f64(RedGeo g, const double* x, MaxF64::OutT* out) { red_cols<double, MaxF64>(g, x, out); }
+KERNEL void red_rows_min_f64(RedGeo g, const double* x, MinF64::OutT* out, MinF64::A* partial) {
+    red_rows<double, MinF64>(g, x, out, partial);
+}
+KERNEL void red_finish_min_f64(RedGeo g, int splits, const MinF64::A* partial, MinF64::OutT* out) {
+    red_finish<double, MinF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_min_f64(RedGeo g, const double* x, MinF64::OutT* out) { red_cols<double, MinF64>(g, x, out); }
+KERNEL void red_rows_argmax_f64(RedGeo g, const double* x, ArgmaxF64::OutT* out, ArgmaxF64::A* partial) {
+    red_rows<double, ArgmaxF64>(g, x, out, partial);
+}
+KERNEL void red_finish_argmax_f64(RedGeo g, int splits, const ArgmaxF64::A* partial, ArgmaxF64::OutT* out) {
+    red_finish<double, ArgmaxF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmax_f64(RedGeo g, const double* x, ArgmaxF64::OutT* out) { red_cols<double, ArgmaxF64>(g, x, out); }
+KERNEL void red_rows_argmin_f64(RedGeo g, const double* x, ArgminF64::OutT* out, ArgminF64::A* partial) {
+    red_rows<double, ArgminF64>(g, x, out, partial);
+}
+KERNEL void red_finish_argmin_f64(RedGeo g, int splits, const ArgminF64::A* partial, ArgminF64::OutT* out) {
+    red_finish<double, ArgminF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmin_f64(RedGeo g, const double* x, ArgminF64::OutT* out) { red_cols<double, ArgminF64>(g, x, out); }
+KERNEL void red_rows_all_f64(RedGeo g, const double* x, AllF64::OutT* out, AllF64::A* partial) {
+    red_rows<double, AllF64>(g, x, out, partial);
+}
+KERNEL void red_finish_all_f64(RedGeo g, int splits, const AllF64::A* partial, AllF64::OutT* out) {
+    red_finish<double, AllF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_all_f64(RedGeo g, const double* x, AllF64::OutT* out) { red_cols<double, AllF64>(g, x, out); }
+KERNEL void red_rows_any_f64(RedGeo g, const double* x, AnyF64::OutT* out, AnyF64::A* partial) {
+    red_rows<double, AnyF64>(g, x, out, partial);
+}
+KERNEL void red_finish_any_f64(RedGeo g, int splits, const AnyF64::A* partial, AnyF64::OutT* out) {
+    red_finish<double, AnyF64>(g, splits, partial, out);
+}
+KERNEL void red_cols_any_f64(RedGeo g, const double* x, AnyF64::OutT* out) { red_cols<double, AnyF64>(g, x, out); }
+
+typedef SumOp<i64, i64, false> SumI64;
+typedef SumOp<i64, i64, true> MeanI64;
+typedef ProdOp<i64, i64> ProdI64;
+typedef ExtremeOp<i64, i64, true, 0> MaxI64;
+typedef ExtremeOp<i64, i64, false, 0> MinI64;
+typedef ExtremeOp<i64, i64, true, 1> ArgmaxI64;
+typedef ExtremeOp<i64, i64, false, 1> ArgminI64;
+typedef LogicOp<i64, true> AllI64;
+typedef LogicOp<i64, false> AnyI64;
+KERNEL void red_rows_sum_i64(RedGeo g, const i64* x, SumI64::OutT* out, SumI64::A* partial) {
+    red_rows<i64, SumI64>(g, x, out, partial);
+}
+KERNEL void red_finish_sum_i64(RedGeo g, int splits, const SumI64::A* partial, SumI64::OutT* out) {
+    red_finish<i64, SumI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_sum_i64(RedGeo g, const i64* x, SumI64::OutT* out) { red_cols<i64, SumI64>(g, x, out); }
+KERNEL void red_rows_mean_i64(RedGeo g, const i64* x, MeanI64::OutT* out, MeanI64::A* partial) {
+    red_rows<i64, MeanI64>(g, x, out, partial);
+}
+KERNEL void red_finish_mean_i64(RedGeo g, int splits, const MeanI64::A* partial, MeanI64::OutT* out) {
+    red_finish<i64, MeanI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_mean_i64(RedGeo g, const i64* x, MeanI64::OutT* out) { red_cols<i64, MeanI64>(g, x, out); }
+KERNEL void red_rows_prod_i64(RedGeo g, const i64* x, ProdI64::OutT* out, ProdI64::A* partial) {
+    red_rows<i64, ProdI64>(g, x, out, partial);
+}
+KERNEL void red_finish_prod_i64(RedGeo g, int splits, const ProdI64::A* partial, ProdI64::OutT* out) {
+    red_finish<i64, ProdI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_prod_i64(RedGeo g, const i64* x, ProdI64::OutT* out) { red_cols<i64, ProdI64>(g, x, out); }
+KERNEL void red_rows_max_i64(RedGeo g, const i64* x, MaxI64::OutT* out, MaxI64::A* partial) {
+    red_rows<i64, MaxI64>(g, x, out, partial);
+}
+KERNEL void red_finish_max_i64(RedGeo g, int splits, const MaxI64::A* partial, MaxI64::OutT* out) {
+    red_finish<i64, MaxI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_max_i64(RedGeo g, const i64* x, MaxI64::OutT* out) { red_cols<i64, MaxI64>(g, x, out); }
+KERNEL void red_rows_min_i64(RedGeo g, const i64* x, MinI64::OutT* out, MinI64::A* partial) {
+    red_rows<i64, MinI64>(g, x, out, partial);
+}
+KERNEL void red_finish_min_i64(RedGeo g, int splits, const MinI64::A* partial, MinI64::OutT* out) {
+    red_finish<i64, MinI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_min_i64(RedGeo g, const i64* x, MinI64::OutT* out) { red_cols<i64, MinI64>(g, x, out); }
+KERNEL void red_rows_argmax_i64(RedGeo g, const i64* x, ArgmaxI64::OutT* out, ArgmaxI64::A* partial) {
+    red_rows<i64, ArgmaxI64>(g, x, out, partial);
+}
+KERNEL void red_finish_argmax_i64(RedGeo g, int splits, const ArgmaxI64::A* partial, ArgmaxI64::OutT* out) {
+    red_finish<i64, ArgmaxI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmax_i64(RedGeo g, const i64* x, ArgmaxI64::OutT* out) { red_cols<i64, ArgmaxI64>(g, x, out); }
+KERNEL void red_rows_argmin_i64(RedGeo g, const i64* x, ArgminI64::OutT* out, ArgminI64::A* partial) {
+    red_rows<i64, ArgminI64>(g, x, out, partial);
+}
+KERNEL void red_finish_argmin_i64(RedGeo g, int splits, const ArgminI64::A* partial, ArgminI64::OutT* out) {
+    red_finish<i64, ArgminI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmin_i64(RedGeo g, const i64* x, ArgminI64::OutT* out) { red_cols<i64, ArgminI64>(g, x, out); }
+KERNEL void red_rows_all_i64(RedGeo g, const i64* x, AllI64::OutT* out, AllI64::A* partial) {
+    red_rows<i64, AllI64>(g, x, out, partial);
+}
+KERNEL void red_finish_all_i64(RedGeo g, int splits, const AllI64::A* partial, AllI64::OutT* out) {
+    red_finish<i64, AllI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_all_i64(RedGeo g, const i64* x, AllI64::OutT* out) { red_cols<i64, AllI64>(g, x, out); }
+KERNEL void red_rows_any_i64(RedGeo g, const i64* x, AnyI64::OutT* out, AnyI64::A* partial) {
+    red_rows<i64, AnyI64>(g, x, out, partial);
+}
+KERNEL void red_finish_any_i64(RedGeo g, int splits, const AnyI64::A* partial, AnyI64::OutT* out) {
+    red_finish<i64, AnyI64>(g, splits, partial, out);
+}
+KERNEL void red_cols_any_i64(RedGeo g, const i64* x, AnyI64::OutT* out) { red_cols<i64, AnyI64>(g, x, out); }
+
+typedef SumOp<u8, i64, false> SumU8;
+typedef SumOp<u8, i64, true> MeanU8;
+typedef ProdOp<u8, i64> ProdU8;
+typedef ExtremeOp<u8, u8, true, 0> MaxU8;
+typedef ExtremeOp<u8, u8, false, 0> MinU8;
+typedef ExtremeOp<u8, i64, true, 1> ArgmaxU8;
+typedef ExtremeOp<u8, i64, false, 1> ArgminU8;
+typedef LogicOp<u8, true> AllU8;
+typedef LogicOp<u8, false> AnyU8;
+KERNEL void red_rows_sum_u8(RedGeo g, const u8* x, SumU8::OutT* out, SumU8::A* partial) {
+    red_rows<u8, SumU8>(g, x, out, partial);
+}
+KERNEL void red_finish_sum_u8(RedGeo g, int splits, const SumU8::A* partial, SumU8::OutT* out) {
+    red_finish<u8, SumU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_sum_u8(RedGeo g, const u8* x, SumU8::OutT* out) { red_cols<u8, SumU8>(g, x, out); }
+KERNEL void red_rows_mean_u8(RedGeo g, const u8* x, MeanU8::OutT* out, MeanU8::A* partial) {
+    red_rows<u8, MeanU8>(g, x, out, partial);
+}
+KERNEL void red_finish_mean_u8(RedGeo g, int splits, const MeanU8::A* partial, MeanU8::OutT* out) {
+    red_finish<u8, MeanU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_mean_u8(RedGeo g, const u8* x, MeanU8::OutT* out) { red_cols<u8, MeanU8>(g, x, out); }
+KERNEL void red_rows_prod_u8(RedGeo g, const u8* x, ProdU8::OutT* out, ProdU8::A* partial) {
+    red_rows<u8, ProdU8>(g, x, out, partial);
+}
+KERNEL void red_finish_prod_u8(RedGeo g, int splits, const ProdU8::A* partial, ProdU8::OutT* out) {
+    red_finish<u8, ProdU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_prod_u8(RedGeo g, const u8* x, ProdU8::OutT* out) { red_cols<u8, ProdU8>(g, x, out); }
+KERNEL void red_rows_max_u8(RedGeo g, const u8* x, MaxU8::OutT* out, MaxU8::A* partial) {
+    red_rows<u8, MaxU8>(g, x, out, partial);
+}
+KERNEL void red_finish_max_u8(RedGeo g, int splits, const MaxU8::A* partial, MaxU8::OutT* out) {
+    red_finish<u8, MaxU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_max_u8(RedGeo g, const u8* x, MaxU8::OutT* out) { red_cols<u8, MaxU8>(g, x, out); }
+KERNEL void red_rows_min_u8(RedGeo g, const u8* x, MinU8::OutT* out, MinU8::A* partial) {
+    red_rows<u8, MinU8>(g, x, out, partial);
+}
+KERNEL void red_finish_min_u8(RedGeo g, int splits, const MinU8::A* partial, MinU8::OutT* out) {
+    red_finish<u8, MinU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_min_u8(RedGeo g, const u8* x, MinU8::OutT* out) { red_cols<u8, MinU8>(g, x, out); }
+KERNEL void red_rows_argmax_u8(RedGeo g, const u8* x, ArgmaxU8::OutT* out, ArgmaxU8::A* partial) {
+    red_rows<u8, ArgmaxU8>(g, x, out, partial);
+}
+KERNEL void red_finish_argmax_u8(RedGeo g, int splits, const ArgmaxU8::A* partial, ArgmaxU8::OutT* out) {
+    red_finish<u8, ArgmaxU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmax_u8(RedGeo g, const u8* x, ArgmaxU8::OutT* out) { red_cols<u8, ArgmaxU8>(g, x, out); }
+KERNEL void red_rows_argmin_u8(RedGeo g, const u8* x, ArgminU8::OutT* out, ArgminU8::A* partial) {
+    red_rows<u8, ArgminU8>(g, x, out, partial);
+}
+KERNEL void red_finish_argmin_u8(RedGeo g, int splits, const ArgminU8::A* partial, ArgminU8::OutT* out) {
+    red_finish<u8, ArgminU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_argmin_u8(RedGeo g, const u8* x, ArgminU8::OutT* out) { red_cols<u8, ArgminU8>(g, x, out); }
+KERNEL void red_rows_all_u8(RedGeo g, const u8* x, AllU8::OutT* out, AllU8::A* partial) {
+    red_rows<u8, AllU8>(g, x, out, partial);
+}
+KERNEL void red_finish_all_u8(RedGeo g, int splits, const AllU8::A* partial, AllU8::OutT* out) {
+    red_finish<u8, AllU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_all_u8(RedGeo g, const u8* x, AllU8::OutT* out) { red_cols<u8, AllU8>(g, x, out); }
+KERNEL void red_rows_any_u8(RedGeo g, const u8* x, AnyU8::OutT* out, AnyU8::A* partial) {
+    red_rows<u8, AnyU8>(g, x, out, partial);
+}
+KERNEL void red_finish_any_u8(RedGeo g, int splits, const AnyU8::A* partial, AnyU8::OutT* out) {
+    red_finish<u8, AnyU8>(g, splits, partial, out);
+}
+KERNEL void red_cols_any_u8(RedGeo g, const u8* x, AnyU8::OutT* out) { red_cols<u8, AnyU8>(g, x, out); }
 
 // Max or min along one dim with indices (the dim removed): one thread per output when the dim
 // is short, else one block per output. Both outputs at once.
@@ -257,15 +527,30 @@ RG_DEV void extreme_cols(const RedGeo& g, const T* x, T* vals, i64* idx) {
     }
 }
 
-#define EXTREME(S, T)                                                                                          \
-    KERNEL void extreme_rows_max_##S(RedGeo g, const T* x, T* v, i64* i) { extreme_rows<T, true>(g, x, v, i); }   \
-    KERNEL void extreme_rows_min_##S(RedGeo g, const T* x, T* v, i64* i) { extreme_rows<T, false>(g, x, v, i); }  \
-    KERNEL void extreme_cols_max_##S(RedGeo g, const T* x, T* v, i64* i) { extreme_cols<T, true>(g, x, v, i); }   \
-    KERNEL void extreme_cols_min_##S(RedGeo g, const T* x, T* v, i64* i) { extreme_cols<T, false>(g, x, v, i); }
-EXTREME(f32, float)
-EXTREME(f64, double)
-EXTREME(i64, i64)
-EXTREME(u8, u8)
+KERNEL void extreme_rows_max_f32(RedGeo g, const float* x, float* v, i64* i) { extreme_rows<float, true>(g, x, v, i); }
+KERNEL void extreme_rows_min_f32(RedGeo g, const float* x, float* v, i64* i) { extreme_rows<float, false>(g, x, v, i); }
+KERNEL void extreme_cols_max_f32(RedGeo g, const float* x, float* v, i64* i) { extreme_cols<float, true>(g, x, v, i); }
+KERNEL void extreme_cols_min_f32(RedGeo g, const float* x, float* v, i64* i) { extreme_cols<float, false>(g, x, v, i); }
+KERNEL void extreme_rows_max_f64(RedGeo g, const double* x, double* v, i64* i) {
+    extreme_rows<double, true>(g, x, v, i);
+}
+KERNEL void extreme_rows_min_f64(RedGeo g, const double* x, double* v, i64* i) {
+    extreme_rows<double, false>(g, x, v, i);
+}
+KERNEL void extreme_cols_max_f64(RedGeo g, const double* x, double* v, i64* i) {
+    extreme_cols<double, true>(g, x, v, i);
+}
+KERNEL void extreme_cols_min_f64(RedGeo g, const double* x, double* v, i64* i) {
+    extreme_cols<double, false>(g, x, v, i);
+}
+KERNEL void extreme_rows_max_i64(RedGeo g, const i64* x, i64* v, i64* i) { extreme_rows<i64, true>(g, x, v, i); }
+KERNEL void extreme_rows_min_i64(RedGeo g, const i64* x, i64* v, i64* i) { extreme_rows<i64, false>(g, x, v, i); }
+KERNEL void extreme_cols_max_i64(RedGeo g, const i64* x, i64* v, i64* i) { extreme_cols<i64, true>(g, x, v, i); }
+KERNEL void extreme_cols_min_i64(RedGeo g, const i64* x, i64* v, i64* i) { extreme_cols<i64, false>(g, x, v, i); }
+KERNEL void extreme_rows_max_u8(RedGeo g, const u8* x, u8* v, i64* i) { extreme_rows<u8, true>(g, x, v, i); }
+KERNEL void extreme_rows_min_u8(RedGeo g, const u8* x, u8* v, i64* i) { extreme_rows<u8, false>(g, x, v, i); }
+KERNEL void extreme_cols_max_u8(RedGeo g, const u8* x, u8* v, i64* i) { extreme_cols<u8, true>(g, x, v, i); }
+KERNEL void extreme_cols_min_u8(RedGeo g, const u8* x, u8* v, i64* i) { extreme_cols<u8, false>(g, x, v, i); }
 
 // ----- softmax -----------------------------------------------------------------------------------
 // Contiguous input seen as (outer, C, inner). inner == 1: one block per row (blockDim a power of two
@@ -355,23 +640,34 @@ RG_DEV void softmax_bwd_cols(const T* g, const T* y, T* gx, i64 outer, i64 c, i6
 }
 
 // The column kernels (a thread per (outer, inner) pair, 256-thread blocks) need up to 72 registers.
-#define SOFTMAX(S, T)                                                                                       \
-    KERNEL void __launch_bounds__(1024) softmax_rows_##S(const T* x, T* y, i64 outer, i64 c, int log) {                            \
-        softmax_rows<T>(x, y, outer, c, log);                                                               \
-    }                                                                                                       \
-    KERNEL void __launch_bounds__(256) softmax_cols_##S(const T* x, T* y, i64 outer, i64 c, i64 inner,      \
-                                                        int log) {                                          \
-        softmax_cols<T>(x, y, outer, c, inner, log);                                                        \
-    }                                                                                                       \
-    KERNEL void __launch_bounds__(1024) softmax_bwd_rows_##S(const T* g, const T* y, T* gx, i64 outer, i64 c, int log) {           \
-        softmax_bwd_rows<T>(g, y, gx, outer, c, log);                                                       \
-    }                                                                                                       \
-    KERNEL void __launch_bounds__(256) softmax_bwd_cols_##S(const T* g, const T* y, T* gx, i64 outer,       \
-                                                            i64 c, i64 inner, int log) {                    \
-        softmax_bwd_cols<T>(g, y, gx, outer, c, inner, log);                                                \
-    }
-SOFTMAX(f32, float)
-SOFTMAX(f64, double)
+KERNEL void __launch_bounds__(1024) softmax_rows_f32(const float* x, float* y, i64 outer, i64 c, int log) {
+    softmax_rows<float>(x, y, outer, c, log);
+}
+KERNEL void __launch_bounds__(256) softmax_cols_f32(const float* x, float* y, i64 outer, i64 c, i64 inner, int log) {
+    softmax_cols<float>(x, y, outer, c, inner, log);
+}
+KERNEL void __launch_bounds__(1024) softmax_bwd_rows_f32(const float* g, const float* y, float* gx, i64 outer, i64 c,
+                                                         int log) {
+    softmax_bwd_rows<float>(g, y, gx, outer, c, log);
+}
+KERNEL void __launch_bounds__(256) softmax_bwd_cols_f32(const float* g, const float* y, float* gx, i64 outer, i64 c,
+                                                        i64 inner, int log) {
+    softmax_bwd_cols<float>(g, y, gx, outer, c, inner, log);
+}
+KERNEL void __launch_bounds__(1024) softmax_rows_f64(const double* x, double* y, i64 outer, i64 c, int log) {
+    softmax_rows<double>(x, y, outer, c, log);
+}
+KERNEL void __launch_bounds__(256) softmax_cols_f64(const double* x, double* y, i64 outer, i64 c, i64 inner, int log) {
+    softmax_cols<double>(x, y, outer, c, inner, log);
+}
+KERNEL void __launch_bounds__(1024) softmax_bwd_rows_f64(const double* g, const double* y, double* gx, i64 outer,
+                                                         i64 c, int log) {
+    softmax_bwd_rows<double>(g, y, gx, outer, c, log);
+}
+KERNEL void __launch_bounds__(256) softmax_bwd_cols_f64(const double* g, const double* y, double* gx, i64 outer,
+                                                        i64 c, i64 inner, int log) {
+    softmax_bwd_cols<double>(g, y, gx, outer, c, inner, log);
+}
 
 // ----- cumulative sum ----------------------------------------------------------------------------
 // A thread per (outer, inner) column scans its `n` elements in order (from the end when

@@ -1,13 +1,16 @@
-//! Every kernel file compiles with NVRTC to PTX for sm_80 and sm_90, and ptxas (inside NVRTC)
-//! accepts it as sm_90 machine code within the resources a launch may take: registers for its
-//! largest block (1024 threads, or the kernel's `__launch_bounds__`), static shared memory, no
-//! spills. The emulator refuses blocks larger than those bounds, so the host side keeps to them
-//! too. Needs no GPU: NVRTC is a compiler library. NVRTC comes
-//! from the PyPI package nvidia-cuda-nvrtc==13.0.* (found through RUSTGRAD_NVRTC_DIR, the active
+//! Every kernel file compiles with NVRTC to PTX for sm_80 and sm_90, its PTX entry points are
+//! exactly the `KERNEL void name(` lines the file writes out (no entry point made by a macro), and
+//! ptxas (inside NVRTC) accepts it as sm_90 machine code within the resources a launch may take:
+//! registers for its largest block (1024 threads, or the kernel's `__launch_bounds__`), static
+//! shared memory, no spills. The emulator refuses blocks larger than those bounds, so the host
+//! side keeps to them too. Needs no GPU: NVRTC is a compiler library. NVRTC comes from the PyPI
+//! package nvidia-cuda-nvrtc==13.0.* (found through RUSTGRAD_NVRTC_DIR, the active
 //! virtual environment, or the `python3` on PATH); without it the test says so and passes.
 //! Also built with `cuda-emu` (NVRTC does not care which runtime runs the kernels), so CI builds
 //! the crate once for this test and the emulator tests.
 #![cfg(feature = "cuda")]
+
+use std::collections::BTreeSet;
 
 use rustgrad::backend::cuda::{loader, nvrtc};
 
@@ -56,6 +59,18 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
                         if !text.contains(&format!(".target sm_{arch}")) {
                             failures.push(format!("{}: PTX not for sm_{arch}", k.name));
                         }
+                        // The module's symbols are exactly the kernels the file writes out.
+                        let entries: BTreeSet<String> =
+                            ptx_max_threads(&text).into_iter().map(|(n, _)| n).collect();
+                        let written = written_kernels(k.code);
+                        if entries != written {
+                            failures.push(format!(
+                                "{}: PTX entries {:?} are not the `KERNEL void name(` of the file {:?}",
+                                k.name,
+                                entries.difference(&written).collect::<Vec<_>>(),
+                                written.difference(&entries).collect::<Vec<_>>()
+                            ));
+                        }
                         // Machine code for the H100's sm_90 only: ptxas finds the same
                         // classes of error for both, and CI time is short.
                         if arch == 90 {
@@ -84,6 +99,22 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
             .collect()
     });
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// The names of the `KERNEL void [__launch_bounds__(..)] name(` lines of a kernel file.
+fn written_kernels(code: &str) -> BTreeSet<String> {
+    code.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("KERNEL void "))
+        .map(|rest| {
+            let rest = match rest.strip_prefix("__launch_bounds__(") {
+                Some(r) => r.split_once(')').map_or("", |(_, r)| r.trim_start()),
+                None => rest,
+            };
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect()
+        })
+        .collect()
 }
 
 /// Registers per multiprocessor block, and the static shared memory a kernel may declare.

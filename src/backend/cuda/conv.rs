@@ -9,55 +9,16 @@
 use std::sync::Arc;
 
 use super::device::CudaDevice;
-use super::elementwise::{copy_strided, launch_1d};
-use super::launch::{grid_for, Args, Pod};
+use super::elementwise::copy_strided;
+use super::launch::{grid_for, launch_1d, Args, Pod, Window};
 use super::matmul::{gemm, Batch, MatRef, OutRef};
 use super::nvrtc::CONV;
 use super::rt::LaunchDims;
-use super::storage::CudaStorage;
+use super::storage::{CudaStorage, Dv};
 use crate::backend::geometry::{ConvGeom, ConvNeeds};
 use crate::error::{Error, Result};
 use crate::storage::DType;
 use crate::tensor::Layout;
-
-/// A contiguous kernel operand: storage and element offset.
-#[derive(Copy, Clone)]
-pub(crate) struct Dv<'a> {
-    pub s: &'a CudaStorage,
-    pub off: usize,
-}
-
-impl Dv<'_> {
-    pub fn ptr(&self) -> u64 {
-        self.s.ptr_at(self.off)
-    }
-}
-
-/// Stride, padding and dilation of a 2-D window: the last six fields (`sh, sw, ph, pw, dh, dw`)
-/// of both `ConvGeo` in conv.cu and `PoolGeo` in pool.cu.
-#[repr(C)]
-#[derive(Copy, Clone, Debug, Default)]
-pub(crate) struct Window {
-    sh: i64,
-    sw: i64,
-    ph: i64,
-    pw: i64,
-    dh: i64,
-    dw: i64,
-}
-
-impl Window {
-    pub fn new(stride: [usize; 2], pad: [usize; 2], dilation: [usize; 2]) -> Window {
-        Window {
-            sh: stride[0] as i64,
-            sw: stride[1] as i64,
-            ph: pad[0] as i64,
-            pw: pad[1] as i64,
-            dh: dilation[0] as i64,
-            dw: dilation[1] as i64,
-        }
-    }
-}
 
 /// `ConvGeo` in conv.cu.
 #[repr(C)]

@@ -16,10 +16,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::launch::Args;
+use super::launch::{op_code, Args};
 use super::nvrtc::KernelSource;
 use super::rt::{self, Function, LaunchDims, Module, RtDevice, RtError};
 use crate::error::{format_bytes, Error, Result};
+use crate::storage::Device;
 
 /// How many recently queued kernel names a fault report lists.
 const RECENT: usize = 8;
@@ -49,6 +50,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The number of CUDA devices, or why CUDA cannot be used.
 pub(crate) fn availability() -> std::result::Result<usize, String> {
     rt::availability()
+}
+
+/// The CUDA device of `device`, opened on first use (a clear error when CUDA cannot be used).
+pub(crate) fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
+    match device {
+        Device::Cuda(i) => get(i),
+        Device::Cpu => Err(Error::runtime("internal error: expected a CUDA device")),
+    }
 }
 
 /// The devices opened so far, by ordinal.
@@ -473,18 +482,28 @@ fn is_sticky(msg: &str) -> bool {
     .any(|w| m.contains(w))
 }
 
-/// The Python error a kernel's status report stands for.
+// The status word starts zeroed and is zeroed after each report: zero must mean no error.
+const _: () = assert!(op_code!(STATUS, "RG_OK") == 0);
+
+/// The Python error a kernel's status report stands for (`RG_ERR_*`, by name from op_codes.rs).
 pub(crate) fn status_error(code: i32, a: i64, b: i64, c: i64) -> Error {
+    const INDEX: i32 = op_code!(STATUS, "RG_ERR_INDEX");
+    const TARGET: i32 = op_code!(STATUS, "RG_ERR_TARGET");
+    const INDEX_SELECT: i32 = op_code!(STATUS, "RG_ERR_INDEX_SELECT");
+    const ZERO_DIV: i32 = op_code!(STATUS, "RG_ERR_ZERO_DIV");
+    const NEG_POW: i32 = op_code!(STATUS, "RG_ERR_NEG_POW");
+    const BCE_INPUT: i32 = op_code!(STATUS, "RG_ERR_BCE_INPUT");
+    const BCE_TARGET: i32 = op_code!(STATUS, "RG_ERR_BCE_TARGET");
     match code {
-        1 => Error::index(format!(
+        INDEX => Error::index(format!(
             "index {a} is out of bounds for dimension {b} with size {c}"
         )),
-        2 => Error::index(format!("Target {a} is out of bounds.")),
-        3 => Error::index("index out of range in self"),
-        4 => Error::runtime("ZeroDivisionError"),
-        5 => Error::runtime("Integers to negative integer powers are not allowed."),
-        6 => Error::runtime("all elements of input should be between 0 and 1"),
-        7 => Error::runtime("all elements of target should be between 0 and 1"),
+        TARGET => Error::index(format!("Target {a} is out of bounds.")),
+        INDEX_SELECT => Error::index("index out of range in self"),
+        ZERO_DIV => Error::runtime("ZeroDivisionError"),
+        NEG_POW => Error::runtime("Integers to negative integer powers are not allowed."),
+        BCE_INPUT => Error::runtime("all elements of input should be between 0 and 1"),
+        BCE_TARGET => Error::runtime("all elements of target should be between 0 and 1"),
         other => Error::runtime(format!("CUDA kernel reported error code {other}")),
     }
 }
@@ -523,11 +542,11 @@ mod tests {
     #[test]
     fn status_codes_map_to_pytorch_errors() {
         assert_eq!(
-            status_error(1, 10, 0, 5),
+            status_error(op_code!(STATUS, "RG_ERR_INDEX"), 10, 0, 5),
             Error::index("index 10 is out of bounds for dimension 0 with size 5")
         );
         assert_eq!(
-            status_error(2, 10, 0, 0),
+            status_error(op_code!(STATUS, "RG_ERR_TARGET"), 10, 0, 0),
             Error::index("Target 10 is out of bounds.")
         );
         assert!(matches!(status_error(99, 0, 0, 0), Error::Runtime(_)));

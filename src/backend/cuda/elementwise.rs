@@ -1,59 +1,83 @@
 //! Host side of kernels/elementwise.cu: unary and binary maps, where, casts and strided copies,
 //! fills, and moving tensors between the host and a device.
+//!
+//! The unary and binary kernels take an op code: the position of the op's name (`U_EXPM1`) in the
+//! table of src/backend/cuda/op_codes.rs, from which the kernels' enums are also generated.
 
-use std::sync::Arc;
-
-use super::device::CudaDevice;
-use super::launch::{grid_for, max_blocks, Args, Geo, Pod, BLOCK};
+use super::launch::{dtype_index, launch_1d, op_code, pick_wide, Args, Geo, PerDtypeWide, Pod};
 use super::nvrtc::ELEMENTWISE;
-use super::rt::LaunchDims;
 use super::storage::CudaStorage;
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::error::{Error, Result};
-use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, Storage, StorageData};
-use crate::tensor::{Layout, Scalar, Tensor};
+use crate::storage::DType;
+use crate::tensor::{Layout, Scalar};
 
-/// Index of a dtype in kernel-name tables: f32, f64, i64, u8 (bool).
-pub(crate) fn dtype_index(d: DType) -> usize {
-    match d {
-        DType::F32 => 0,
-        DType::F64 => 1,
-        DType::I64 => 2,
-        DType::Bool => 3,
-    }
-}
+// Kept at its old path for the callers outside the CUDA backend.
 
-/// `name_f32`, `name_f64`, `name_i64` or `name_u8`, and with `_w` for 64-bit indexing.
-macro_rules! kname {
-    ($prefix:literal, $dtype:expr, $wide:expr) => {{
-        const N: [[&str; 2]; 4] = [
-            [concat!($prefix, "_f32"), concat!($prefix, "_f32_w")],
-            [concat!($prefix, "_f64"), concat!($prefix, "_f64_w")],
-            [concat!($prefix, "_i64"), concat!($prefix, "_i64_w")],
-            [concat!($prefix, "_u8"), concat!($prefix, "_u8_w")],
-        ];
-        N[$crate::backend::cuda::elementwise::dtype_index($dtype)][$wide as usize]
-    }};
-}
-
-/// Launches a grid-stride kernel over `n` items (no launch when `n == 0`).
-pub(crate) fn launch_1d(
-    dev: &CudaDevice,
-    src: &'static super::nvrtc::KernelSource,
-    name: &'static str,
-    n: usize,
-    args: &mut Args,
-) -> Result<()> {
-    if n == 0 {
-        return Ok(());
-    }
-    let dims = LaunchDims {
-        grid: [grid_for(n, BLOCK, max_blocks(dev.props().sm_count)), 1, 1],
-        block: [BLOCK, 1, 1],
-        smem: 0,
-    };
-    dev.launch(src, name, dims, args)
-}
+const UNARY: PerDtypeWide = [
+    ["ew_unary_f32", "ew_unary_f32_w"],
+    ["ew_unary_f64", "ew_unary_f64_w"],
+    ["ew_unary_i64", "ew_unary_i64_w"],
+    ["ew_unary_u8", "ew_unary_u8_w"],
+];
+const UNARY_TEST: PerDtypeWide = [
+    ["ew_unary_test_f32", "ew_unary_test_f32_w"],
+    ["ew_unary_test_f64", "ew_unary_test_f64_w"],
+    ["ew_unary_test_i64", "ew_unary_test_i64_w"],
+    ["ew_unary_test_u8", "ew_unary_test_u8_w"],
+];
+const BINARY: PerDtypeWide = [
+    ["ew_binary_f32", "ew_binary_f32_w"],
+    ["ew_binary_f64", "ew_binary_f64_w"],
+    ["ew_binary_i64", "ew_binary_i64_w"],
+    ["ew_binary_u8", "ew_binary_u8_w"],
+];
+/// Comparisons and logical ops into bool; none for bool operands, which `ew_binary_u8` serves.
+const BINARY_TEST: PerDtypeWide = [
+    ["ew_binary_test_f32", "ew_binary_test_f32_w"],
+    ["ew_binary_test_f64", "ew_binary_test_f64_w"],
+    ["ew_binary_test_i64", "ew_binary_test_i64_w"],
+    ["", ""],
+];
+const WHERE: PerDtypeWide = [
+    ["ew_where_f32", "ew_where_f32_w"],
+    ["ew_where_f64", "ew_where_f64_w"],
+    ["ew_where_i64", "ew_where_i64_w"],
+    ["ew_where_u8", "ew_where_u8_w"],
+];
+const FILL: PerDtypeWide = [
+    ["ew_fill_f32", "ew_fill_f32_w"],
+    ["ew_fill_f64", "ew_fill_f64_w"],
+    ["ew_fill_i64", "ew_fill_i64_w"],
+    ["ew_fill_u8", "ew_fill_u8_w"],
+];
+/// `ew_copy_<source>_<destination>`, by source dtype.
+const COPY: [PerDtypeWide; 4] = [
+    [
+        ["ew_copy_f32_f32", "ew_copy_f32_f32_w"],
+        ["ew_copy_f32_f64", "ew_copy_f32_f64_w"],
+        ["ew_copy_f32_i64", "ew_copy_f32_i64_w"],
+        ["ew_copy_f32_u8", "ew_copy_f32_u8_w"],
+    ],
+    [
+        ["ew_copy_f64_f32", "ew_copy_f64_f32_w"],
+        ["ew_copy_f64_f64", "ew_copy_f64_f64_w"],
+        ["ew_copy_f64_i64", "ew_copy_f64_i64_w"],
+        ["ew_copy_f64_u8", "ew_copy_f64_u8_w"],
+    ],
+    [
+        ["ew_copy_i64_f32", "ew_copy_i64_f32_w"],
+        ["ew_copy_i64_f64", "ew_copy_i64_f64_w"],
+        ["ew_copy_i64_i64", "ew_copy_i64_i64_w"],
+        ["ew_copy_i64_u8", "ew_copy_i64_u8_w"],
+    ],
+    [
+        ["ew_copy_u8_f32", "ew_copy_u8_f32_w"],
+        ["ew_copy_u8_f64", "ew_copy_u8_f64_w"],
+        ["ew_copy_u8_i64", "ew_copy_u8_i64_w"],
+        ["ew_copy_u8_u8", "ew_copy_u8_u8_w"],
+    ],
+];
 
 /// Parameters of a unary op (`UParams` in elementwise.cu).
 #[repr(C)]
@@ -81,8 +105,8 @@ fn clamp_params(min: Option<f64>, max: Option<f64>) -> UParams {
     }
 }
 
-/// The kernel's op code (`UnaryCode`) and parameters.
-fn unary_code(op: UnaryOp) -> (i32, UParams) {
+/// The kernel's op code (`UnaryCode`, by name) and parameters.
+pub(super) fn unary_code(op: UnaryOp) -> (i32, UParams) {
     let p = |p0: f64, p1: f64| UParams {
         p0,
         p1,
@@ -90,71 +114,79 @@ fn unary_code(op: UnaryOp) -> (i32, UParams) {
     };
     let none = UParams::default();
     match op {
-        UnaryOp::Neg => (0, none),
-        UnaryOp::Abs => (1, none),
-        UnaryOp::Sign => (2, none),
-        UnaryOp::Square => (3, none),
-        UnaryOp::Relu => (4, none),
-        UnaryOp::Exp => (5, none),
-        UnaryOp::Log => (6, none),
-        UnaryOp::Sqrt => (7, none),
-        UnaryOp::Rsqrt => (8, none),
-        UnaryOp::Sin => (9, none),
-        UnaryOp::Cos => (10, none),
-        UnaryOp::Tanh => (11, none),
-        UnaryOp::Sigmoid => (12, none),
-        UnaryOp::Log1p => (13, none),
-        UnaryOp::Expm1 => (14, none),
-        UnaryOp::Reciprocal => (15, none),
-        UnaryOp::Floor => (16, none),
-        UnaryOp::Ceil => (17, none),
-        UnaryOp::Round => (18, none),
-        UnaryOp::Trunc => (19, none),
-        UnaryOp::Gelu => (20, none),
-        UnaryOp::GeluTanh => (21, none),
-        UnaryOp::Silu => (22, none),
-        UnaryOp::Erf => (23, none),
-        UnaryOp::LeakyRelu(s) => (24, p(s, 0.0)),
-        UnaryOp::Elu(a) => (25, p(a, 0.0)),
-        UnaryOp::Softplus { beta, threshold } => (26, p(beta, threshold)),
-        UnaryOp::PowScalar(e) => (27, p(e, 0.0)),
-        UnaryOp::RPowScalar(b) => (28, p(b, 0.0)),
-        UnaryOp::Clamp { min, max } => (29, clamp_params(min, max)),
-        UnaryOp::LogicalNot => (30, none),
-        UnaryOp::IsNan => (31, none),
+        UnaryOp::Neg => (op_code!(UNARY, "U_NEG"), none),
+        UnaryOp::Abs => (op_code!(UNARY, "U_ABS"), none),
+        UnaryOp::Sign => (op_code!(UNARY, "U_SIGN"), none),
+        UnaryOp::Square => (op_code!(UNARY, "U_SQUARE"), none),
+        UnaryOp::Relu => (op_code!(UNARY, "U_RELU"), none),
+        UnaryOp::Exp => (op_code!(UNARY, "U_EXP"), none),
+        UnaryOp::Log => (op_code!(UNARY, "U_LOG"), none),
+        UnaryOp::Sqrt => (op_code!(UNARY, "U_SQRT"), none),
+        UnaryOp::Rsqrt => (op_code!(UNARY, "U_RSQRT"), none),
+        UnaryOp::Sin => (op_code!(UNARY, "U_SIN"), none),
+        UnaryOp::Cos => (op_code!(UNARY, "U_COS"), none),
+        UnaryOp::Tanh => (op_code!(UNARY, "U_TANH"), none),
+        UnaryOp::Sigmoid => (op_code!(UNARY, "U_SIGMOID"), none),
+        UnaryOp::Log1p => (op_code!(UNARY, "U_LOG1P"), none),
+        UnaryOp::Expm1 => (op_code!(UNARY, "U_EXPM1"), none),
+        UnaryOp::Reciprocal => (op_code!(UNARY, "U_RECIPROCAL"), none),
+        UnaryOp::Floor => (op_code!(UNARY, "U_FLOOR"), none),
+        UnaryOp::Ceil => (op_code!(UNARY, "U_CEIL"), none),
+        UnaryOp::Round => (op_code!(UNARY, "U_ROUND"), none),
+        UnaryOp::Trunc => (op_code!(UNARY, "U_TRUNC"), none),
+        UnaryOp::Gelu => (op_code!(UNARY, "U_GELU"), none),
+        UnaryOp::GeluTanh => (op_code!(UNARY, "U_GELU_TANH"), none),
+        UnaryOp::Silu => (op_code!(UNARY, "U_SILU"), none),
+        UnaryOp::Erf => (op_code!(UNARY, "U_ERF"), none),
+        UnaryOp::LeakyRelu(s) => (op_code!(UNARY, "U_LEAKY_RELU"), p(s, 0.0)),
+        UnaryOp::Elu(a) => (op_code!(UNARY, "U_ELU"), p(a, 0.0)),
+        UnaryOp::Softplus { beta, threshold } => {
+            (op_code!(UNARY, "U_SOFTPLUS"), p(beta, threshold))
+        }
+        UnaryOp::PowScalar(e) => (op_code!(UNARY, "U_POW_SCALAR"), p(e, 0.0)),
+        UnaryOp::RPowScalar(b) => (op_code!(UNARY, "U_RPOW_SCALAR"), p(b, 0.0)),
+        UnaryOp::Clamp { min, max } => (op_code!(UNARY, "U_CLAMP"), clamp_params(min, max)),
+        UnaryOp::LogicalNot => (op_code!(UNARY, "U_LOGICAL_NOT"), none),
+        UnaryOp::IsNan => (op_code!(UNARY, "U_ISNAN"), none),
     }
 }
 
-fn binary_code(op: BinaryOp) -> (i32, UParams) {
+/// The kernel's op code (`BinaryCode`, by name) and parameters.
+pub(super) fn binary_code(op: BinaryOp) -> (i32, UParams) {
     let none = UParams::default();
     match op {
-        BinaryOp::Add => (0, none),
-        BinaryOp::Sub => (1, none),
-        BinaryOp::Mul => (2, none),
-        BinaryOp::Div => (3, none),
-        BinaryOp::Pow => (4, none),
-        BinaryOp::Maximum => (5, none),
-        BinaryOp::Minimum => (6, none),
-        BinaryOp::FloorDivide => (7, none),
-        BinaryOp::Remainder => (8, none),
-        BinaryOp::Eq => (9, none),
-        BinaryOp::Ne => (10, none),
-        BinaryOp::Lt => (11, none),
-        BinaryOp::Le => (12, none),
-        BinaryOp::Gt => (13, none),
-        BinaryOp::Ge => (14, none),
-        BinaryOp::LogicalAnd => (15, none),
-        BinaryOp::LogicalOr => (16, none),
-        BinaryOp::LogicalXor => (17, none),
-        BinaryOp::ReluBackward => (18, none),
-        BinaryOp::LeakyReluBackward(s) => (19, UParams { p0: s, ..none }),
-        BinaryOp::SigmoidBackward => (20, none),
-        BinaryOp::TanhBackward => (21, none),
-        BinaryOp::GeluBackward => (22, none),
-        BinaryOp::GeluTanhBackward => (23, none),
-        BinaryOp::SiluBackward => (24, none),
-        BinaryOp::ClampBackward { min, max } => (25, clamp_params(min, max)),
-        BinaryOp::Fmod => (26, none),
+        BinaryOp::Add => (op_code!(BINARY, "B_ADD"), none),
+        BinaryOp::Sub => (op_code!(BINARY, "B_SUB"), none),
+        BinaryOp::Mul => (op_code!(BINARY, "B_MUL"), none),
+        BinaryOp::Div => (op_code!(BINARY, "B_DIV"), none),
+        BinaryOp::Pow => (op_code!(BINARY, "B_POW"), none),
+        BinaryOp::Maximum => (op_code!(BINARY, "B_MAXIMUM"), none),
+        BinaryOp::Minimum => (op_code!(BINARY, "B_MINIMUM"), none),
+        BinaryOp::FloorDivide => (op_code!(BINARY, "B_FLOOR_DIVIDE"), none),
+        BinaryOp::Remainder => (op_code!(BINARY, "B_REMAINDER"), none),
+        BinaryOp::Eq => (op_code!(BINARY, "B_EQ"), none),
+        BinaryOp::Ne => (op_code!(BINARY, "B_NE"), none),
+        BinaryOp::Lt => (op_code!(BINARY, "B_LT"), none),
+        BinaryOp::Le => (op_code!(BINARY, "B_LE"), none),
+        BinaryOp::Gt => (op_code!(BINARY, "B_GT"), none),
+        BinaryOp::Ge => (op_code!(BINARY, "B_GE"), none),
+        BinaryOp::LogicalAnd => (op_code!(BINARY, "B_LOGICAL_AND"), none),
+        BinaryOp::LogicalOr => (op_code!(BINARY, "B_LOGICAL_OR"), none),
+        BinaryOp::LogicalXor => (op_code!(BINARY, "B_LOGICAL_XOR"), none),
+        BinaryOp::ReluBackward => (op_code!(BINARY, "B_RELU_BACKWARD"), none),
+        BinaryOp::LeakyReluBackward(s) => (
+            op_code!(BINARY, "B_LEAKY_RELU_BACKWARD"),
+            UParams { p0: s, ..none },
+        ),
+        BinaryOp::SigmoidBackward => (op_code!(BINARY, "B_SIGMOID_BACKWARD"), none),
+        BinaryOp::TanhBackward => (op_code!(BINARY, "B_TANH_BACKWARD"), none),
+        BinaryOp::GeluBackward => (op_code!(BINARY, "B_GELU_BACKWARD"), none),
+        BinaryOp::GeluTanhBackward => (op_code!(BINARY, "B_GELU_TANH_BACKWARD"), none),
+        BinaryOp::SiluBackward => (op_code!(BINARY, "B_SILU_BACKWARD"), none),
+        BinaryOp::ClampBackward { min, max } => {
+            (op_code!(BINARY, "B_CLAMP_BACKWARD"), clamp_params(min, max))
+        }
+        BinaryOp::Fmod => (op_code!(BINARY, "B_FMOD"), none),
     }
 }
 
@@ -264,10 +296,10 @@ pub(crate) fn unary(op: UnaryOp, x: &CudaStorage, layout: &Layout) -> Result<Cud
     let mut a = Args::new();
     let name = if op.returns_bool() {
         a.i32(code).pod(&g).ptr(x.ptr()).ptr(out.ptr());
-        kname!("ew_unary_test", x.dtype(), wide)
+        pick_wide(&UNARY_TEST, x.dtype(), wide)
     } else {
         a.i32(code).pod(&p).pod(&g).ptr(x.ptr()).ptr(out.ptr());
-        kname!("ew_unary", x.dtype(), wide)
+        pick_wide(&UNARY, x.dtype(), wide)
     };
     launch_1d(dev, &ELEMENTWISE, name, n, &mut a)?;
     Ok(out)
@@ -307,7 +339,7 @@ pub(crate) fn binary(
     let mut a = Args::new();
     let name = if test && dtype != DType::Bool {
         a.i32(code).pod(&g).ptr(x.ptr()).ptr(y.ptr()).ptr(out.ptr());
-        kname!("ew_binary_test", dtype, wide)
+        pick_wide(&BINARY_TEST, dtype, wide)
     } else {
         a.i32(code)
             .pod(&p)
@@ -316,7 +348,7 @@ pub(crate) fn binary(
             .ptr(y.ptr())
             .ptr(out.ptr())
             .ptr(dev.status_ptr());
-        kname!("ew_binary", dtype, wide)
+        pick_wide(&BINARY, dtype, wide)
     };
     launch_1d(dev, &ELEMENTWISE, name, n, &mut a)?;
     Ok(out)
@@ -367,38 +399,11 @@ pub(crate) fn where_(
     launch_1d(
         dev,
         &ELEMENTWISE,
-        kname!("ew_where", x.dtype(), !g.fits_u32()),
+        pick_wide(&WHERE, x.dtype(), !g.fits_u32()),
         n,
         &mut a,
     )?;
     Ok(out)
-}
-
-fn copy_name(src: DType, dst: DType, wide: bool) -> &'static str {
-    macro_rules! row {
-        ($s:literal) => {
-            [
-                [
-                    concat!("ew_copy_", $s, "_f32"),
-                    concat!("ew_copy_", $s, "_f32_w"),
-                ],
-                [
-                    concat!("ew_copy_", $s, "_f64"),
-                    concat!("ew_copy_", $s, "_f64_w"),
-                ],
-                [
-                    concat!("ew_copy_", $s, "_i64"),
-                    concat!("ew_copy_", $s, "_i64_w"),
-                ],
-                [
-                    concat!("ew_copy_", $s, "_u8"),
-                    concat!("ew_copy_", $s, "_u8_w"),
-                ],
-            ]
-        };
-    }
-    const NAMES: [[[&str; 2]; 4]; 4] = [row!("f32"), row!("f64"), row!("i64"), row!("u8")];
-    NAMES[dtype_index(src)][dtype_index(dst)][wide as usize]
 }
 
 /// `dst[dl] = convert(src[sl])` for two strided views of one shape (dst not self-overlapping).
@@ -429,7 +434,7 @@ pub(crate) fn copy_strided(
             launch_1d(
                 dev,
                 &ELEMENTWISE,
-                copy_name(src.dtype(), dst.dtype(), !g.fits_u32()),
+                pick_wide(&COPY[dtype_index(src.dtype())], dst.dtype(), !g.fits_u32()),
                 n,
                 &mut a,
             )
@@ -503,138 +508,8 @@ fn fill_view(dst: &CudaStorage, layout: &Layout, value: Scalar) -> Result<()> {
     launch_1d(
         dev,
         &ELEMENTWISE,
-        kname!("ew_fill", dtype, !g.fits_u32()),
+        pick_wide(&FILL, dtype, !g.fits_u32()),
         n,
         &mut a,
     )
-}
-
-/// The CUDA device of `device`, opened on first use (a clear error when CUDA cannot be used).
-pub(crate) fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
-    match device {
-        Device::Cuda(i) => super::device::get(i),
-        Device::Cpu => Err(Error::runtime("internal error: expected a CUDA device")),
-    }
-}
-
-/// A contiguous tensor of `shape` on a CUDA device filled with `value`.
-pub(crate) fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
-    let dev = device_of(device)?;
-    let n = crate::tensor::layout::checked_numel(shape)?;
-    let s = CudaStorage::alloc(&dev, dtype, n)?;
-    fill_view(&s, &Layout::contiguous(shape), value)?;
-    Ok(Tensor::from_storage(
-        Storage::new(StorageData::Cuda(s)),
-        shape,
-    ))
-}
-
-/// Uploads contiguous host elements into a new device storage.
-pub(crate) fn upload<T: CpuElement>(dev: &Arc<CudaDevice>, data: &[T]) -> Result<CudaStorage> {
-    let s = CudaStorage::alloc(dev, T::DTYPE, data.len())?;
-    // SAFETY: plain elements viewed as bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts(data.as_ptr() as *const u8, std::mem::size_of_val(data))
-    };
-    if !bytes.is_empty() {
-        dev.htod(s.buffer(), bytes)?;
-    }
-    Ok(s)
-}
-
-/// A copy of `x` on `device` (host to device, device to host, or between devices).
-pub(crate) fn transfer(x: &Tensor, device: Device) -> Result<Tensor> {
-    if let (Device::Cuda(a), Device::Cuda(b)) = (x.device(), device) {
-        if a != b {
-            // Between devices through the host (peer copies are not worth it for this rare case).
-            let host = transfer(x, Device::Cpu)?;
-            return transfer(&host, device);
-        }
-    }
-    let body = x.body();
-    let shape = body.layout.shape().to_vec();
-    let data = body.storage.read();
-    match (&*data, device) {
-        (StorageData::Cpu(c), Device::Cuda(_)) => {
-            let dev = device_of(device)?;
-            let s = crate::with_dtype!(c.dtype(), T => {
-                let all = c.slice::<T>()?;
-                match body.layout.contiguous_range() {
-                    Some(r) => upload(&dev, &all[r])?,
-                    None => {
-                        let v: Vec<T> = crate::tensor::layout::StridedOffsets::new(&body.layout).map(|o| all[o]).collect();
-                        upload(&dev, &v)?
-                    }
-                }
-            });
-            Ok(Tensor::from_storage(
-                Storage::new(StorageData::Cuda(s)),
-                &shape,
-            ))
-        }
-        (StorageData::Cuda(g), Device::Cpu) => {
-            let contiguous;
-            let (src, start) = match body.layout.contiguous_range() {
-                Some(r) => (g, r.start),
-                None => {
-                    contiguous = cast(g, &body.layout, g.dtype())?;
-                    (&contiguous, 0)
-                }
-            };
-            let n = body.layout.numel();
-            let cpu = crate::with_dtype!(g.dtype(), T => {
-                let mut buf = Buffer::<T>::uninit(n)?;
-                download(src, start, buf.as_mut_slice())?;
-                T::wrap(buf)
-            });
-            Ok(Tensor::from_storage(Storage::cpu(cpu), &shape))
-        }
-        (StorageData::Cuda(g), Device::Cuda(_)) => {
-            let out = cast(g, &body.layout, g.dtype())?;
-            Ok(Tensor::from_storage(
-                Storage::new(StorageData::Cuda(out)),
-                &shape,
-            ))
-        }
-        (StorageData::Cpu(_), Device::Cpu) => Ok(x.clone()),
-    }
-}
-
-/// Copies `out.len()` elements starting at element `start` of `src` to the host (synchronising).
-pub(crate) fn download<T: CpuElement>(
-    src: &CudaStorage,
-    start: usize,
-    out: &mut [T],
-) -> Result<()> {
-    if out.is_empty() {
-        return src.device().synchronize();
-    }
-    // SAFETY: plain elements viewed as bytes.
-    let bytes = unsafe {
-        std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, std::mem::size_of_val(out))
-    };
-    src.device().dtoh(bytes, src.ptr_at(start))
-}
-
-/// Reads a small contiguous device storage into a Vec (a synchronising call).
-#[allow(dead_code)]
-pub(crate) fn to_host_vec<T: CpuElement>(src: &CudaStorage) -> Result<Vec<T>> {
-    let mut v = vec![T::default(); src.len()];
-    download(src, 0, &mut v)?;
-    Ok(v)
-}
-
-/// Wraps device storage as a tensor.
-pub(crate) fn tensor(s: CudaStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_storage(Storage::new(StorageData::Cuda(s)), shape)
-}
-
-/// The CPU storage of a host tensor (helper for rare host-side fallbacks).
-#[allow(dead_code)]
-pub(crate) fn cpu_of(t: &Tensor) -> Result<CpuStorage> {
-    let h = transfer(t, Device::Cpu)?;
-    let body = h.body();
-    let data = body.storage.read();
-    let c = data.as_cpu()?;
-    Ok(crate::with_dtype!(c.dtype(), T => T::wrap(Buffer::from_slice(c.slice::<T>()?)?)))
 }

@@ -1,26 +1,56 @@
 //! Host side of kernels/index.cu: index_select, index_add, gather, scatter (add), and advanced
 //! indexing in leading form, all reading int64 positions on the device.
 
-use super::conv::Dv;
 use super::device::CudaDevice;
-use super::elementwise::{dtype_index, launch_1d};
-use super::launch::{Args, Pod, MAX_DIMS};
+use super::launch::{dtype_index, launch_1d, Args, PerDtype, Pod, MAX_DIMS};
 use super::nvrtc::INDEX;
-use super::storage::CudaStorage;
+use super::storage::{CudaStorage, Dv};
 use crate::error::{Error, Result};
 use crate::tensor::Layout;
 
-macro_rules! by_dtype {
-    ($base:literal, $dtype:expr) => {{
-        const N: [&str; 4] = [
-            concat!($base, "_f32"),
-            concat!($base, "_f64"),
-            concat!($base, "_i64"),
-            concat!($base, "_u8"),
-        ];
-        N[dtype_index($dtype)]
-    }};
-}
+const INDEX_SELECT: PerDtype = [
+    "index_select_f32",
+    "index_select_f64",
+    "index_select_i64",
+    "index_select_u8",
+];
+const INDEX_ADD: PerDtype = [
+    "index_add_f32",
+    "index_add_f64",
+    "index_add_i64",
+    "index_add_u8",
+];
+const GATHER: PerDtype = ["gather_f32", "gather_f64", "gather_i64", "gather_u8"];
+const SCATTER_SET: PerDtype = [
+    "scatter_set_f32",
+    "scatter_set_f64",
+    "scatter_set_i64",
+    "scatter_set_u8",
+];
+const SCATTER_ADD: PerDtype = [
+    "scatter_add_f32",
+    "scatter_add_f64",
+    "scatter_add_i64",
+    "scatter_add_u8",
+];
+const INDEX_LEAD: PerDtype = [
+    "index_lead_f32",
+    "index_lead_f64",
+    "index_lead_i64",
+    "index_lead_u8",
+];
+const INDEX_PUT_LEAD_SET: PerDtype = [
+    "index_put_lead_set_f32",
+    "index_put_lead_set_f64",
+    "index_put_lead_set_i64",
+    "index_put_lead_set_u8",
+];
+const INDEX_PUT_LEAD_ADD: PerDtype = [
+    "index_put_lead_add_f32",
+    "index_put_lead_add_f64",
+    "index_put_lead_add_i64",
+    "index_put_lead_add_u8",
+];
 
 /// Launches `name` over `n` items with the arguments every kernel in index.cu takes:
 /// `(geometry, source, int64 positions, destination, status)`.
@@ -73,7 +103,7 @@ pub(crate) fn index_select(
     let g = dim_geo(shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
     let out = CudaStorage::alloc(dev, src.s.dtype(), n)?;
-    let name = by_dtype!("index_select", src.s.dtype());
+    let name = INDEX_SELECT[dtype_index(src.s.dtype())];
     launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)?;
     Ok(out)
 }
@@ -91,7 +121,7 @@ pub(crate) fn index_add(
     let dev = out.device();
     let g = dim_geo(out_shape, dim, count);
     let n = (g.outer * g.count * g.inner) as usize;
-    let name = by_dtype!("index_add", out.dtype());
+    let name = INDEX_ADD[dtype_index(out.dtype())];
     launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)
 }
 
@@ -156,7 +186,7 @@ pub(crate) fn gather(
     let g = gather_geo(self_shape, dim, ishape, None)?;
     let n = g.n as usize;
     let out = CudaStorage::alloc(dev, slf.s.dtype(), n)?;
-    let name = by_dtype!("gather", slf.s.dtype());
+    let name = GATHER[dtype_index(slf.s.dtype())];
     launch_index(dev, name, &g, slf.ptr(), idx.ptr(), out.ptr(), n)?;
     Ok(out)
 }
@@ -176,9 +206,9 @@ pub(crate) fn scatter(
     let dev = out.device();
     let g = gather_geo(out_shape, dim, ishape, Some(sl))?;
     let name = if accumulate {
-        by_dtype!("scatter_add", out.dtype())
+        SCATTER_ADD[dtype_index(out.dtype())]
     } else {
-        by_dtype!("scatter_set", out.dtype())
+        SCATTER_SET[dtype_index(out.dtype())]
     };
     let n = g.n as usize;
     launch_index(dev, name, &g, src.ptr(), idx.ptr(), out.ptr(), n)
@@ -254,7 +284,7 @@ pub(crate) fn index_lead(
     let g = lead_geo(sl, k, n, dims)?;
     let total = n * g.rest as usize;
     let out = CudaStorage::alloc(dev, src.dtype(), total)?;
-    let name = by_dtype!("index_lead", src.dtype());
+    let name = INDEX_LEAD[dtype_index(src.dtype())];
     launch_index(dev, name, &g, src.ptr(), pos.ptr(), out.ptr(), total)?;
     Ok(out)
 }
@@ -305,9 +335,9 @@ pub(crate) fn index_put_lead(
         g.vrst[d] = vl.strides()[vk + d] as i64;
     }
     let name = if accumulate {
-        by_dtype!("index_put_lead_add", out.dtype())
+        INDEX_PUT_LEAD_ADD[dtype_index(out.dtype())]
     } else {
-        by_dtype!("index_put_lead_set", out.dtype())
+        INDEX_PUT_LEAD_SET[dtype_index(out.dtype())]
     };
     let total = n * g.rest as usize;
     launch_index(dev, name, &g, values.ptr(), pos.ptr(), out.ptr(), total)

@@ -1,10 +1,8 @@
 //! The CUDA backend's side of the device interface (backend/kernels.rs): each kernel family's
 //! entry points, handing device operands to the host side of its kernels.
 
-use std::sync::Arc;
-
-use super::device::CudaDevice;
-use super::{conv, elementwise, matmul, nn, optim, pool, random, reduce, CudaStorage, Dv};
+use super::device::device_of;
+use super::{conv, elementwise, matmul, nn, optim, pool, random, reduce, storage, CudaStorage, Dv};
 use crate::backend::dispatch::{View, ViewMut};
 use crate::backend::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
@@ -15,7 +13,7 @@ use crate::backend::kernels::{
     WeightSum,
 };
 use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::optim::{AdamOptions, SgdOptions};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, StorageData};
 use crate::tensor::layout::StridedOffsets;
@@ -28,14 +26,6 @@ impl<'a> View<'a, CudaStorage> {
             s: self.storage,
             off: self.contiguous_range()?.start,
         })
-    }
-}
-
-/// The device of `device`, opened on first use.
-fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
-    match device {
-        Device::Cuda(i) => super::device::get(i),
-        Device::Cpu => Err(Error::internal("a CUDA kernel asked for the CPU")),
     }
 }
 
@@ -75,10 +65,10 @@ impl MemoryKernels for CudaStorage {
         crate::with_dtype!(host.dtype(), T => {
             let all = host.storage.slice::<T>()?;
             match host.layout.contiguous_range() {
-                Some(r) => elementwise::upload(&dev, &all[r]),
+                Some(r) => storage::upload(&dev, &all[r]),
                 None => {
                     let v: Vec<T> = StridedOffsets::new(host.layout).map(|o| all[o]).collect();
-                    elementwise::upload(&dev, &v)
+                    storage::upload(&dev, &v)
                 }
             }
         })
@@ -95,7 +85,7 @@ impl MemoryKernels for CudaStorage {
         let n = x.layout.numel();
         Ok(crate::with_dtype!(x.dtype(), T => {
             let mut buf = Buffer::<T>::uninit(n)?;
-            elementwise::download(src, start, buf.as_mut_slice())?;
+            storage::download(src, start, buf.as_mut_slice())?;
             T::wrap(buf)
         }))
     }

@@ -1,8 +1,19 @@
-//! Launch plumbing: kernel arguments as cuLaunchKernel wants them, the strided-geometry struct the
-//! elementwise kernels read, and the launch-configuration arithmetic (unit-tested below).
+//! Launch plumbing shared by the kernel families: choosing a kernel by name and dtype, kernel
+//! arguments as cuLaunchKernel wants them, the argument structs several kernel files read (`Geo`,
+//! `Window`), op codes, and the launch-configuration arithmetic (unit-tested below).
+//!
+//! Kernels are found by name: each family's host file writes out the full name of every kernel it
+//! may launch (`"max_pool_fwd_f32"`), so `grep -rw` finds the launch and the `KERNEL void
+//! max_pool_fwd_f32(` that defines it in kernels/; the unit tests in kernel_names.rs check both
+//! directions.
 
 use std::ffi::c_void;
 
+use super::device::CudaDevice;
+use super::nvrtc::KernelSource;
+use super::rt::LaunchDims;
+use crate::error::Result;
+use crate::storage::DType;
 use crate::tensor::layout::coalesce;
 use crate::tensor::Layout;
 
@@ -12,18 +23,71 @@ pub const MAX_DIMS: usize = 8;
 /// Threads per block of the elementwise kernels.
 pub const BLOCK: u32 = 256;
 
-/// `base_f32` or `base_f64` by a float dtype; for any other dtype, returns (from the enclosing
-/// function) the CPU kernels' error: `"what" not implemented for 'dtype'`.
-macro_rules! fl {
-    ($base:literal, $dtype:expr, $what:literal) => {
-        match $dtype {
-            $crate::storage::DType::F32 => concat!($base, "_f32"),
-            $crate::storage::DType::F64 => concat!($base, "_f64"),
-            other => return Err($crate::Error::not_implemented_for($what, other)),
+/// Kernels of one family for each dtype, in [`dtype_index`] order: f32, f64, i64, u8 (bool).
+pub(crate) type PerDtype = [&'static str; 4];
+
+/// [`PerDtype`], each with its 64-bit-index twin (`_w`) second.
+pub(crate) type PerDtypeWide = [[&'static str; 2]; 4];
+
+/// Index of a dtype in kernel-name tables: f32, f64, i64, u8 (bool).
+pub(crate) fn dtype_index(d: DType) -> usize {
+    match d {
+        DType::F32 => 0,
+        DType::F64 => 1,
+        DType::I64 => 2,
+        DType::Bool => 3,
+    }
+}
+
+/// The kernel of `names` for `dtype`, 32- or 64-bit indexed.
+pub(crate) fn pick_wide(names: &PerDtypeWide, dtype: DType, wide: bool) -> &'static str {
+    names[dtype_index(dtype)][wide as usize]
+}
+
+/// The float32 or float64 kernel of `[f32, f64]` by `dtype`; for any other dtype, the CPU
+/// kernels' error: `"what" not implemented for 'dtype'`.
+pub(crate) fn float_kernel(
+    [f32, f64]: [&'static str; 2],
+    dtype: DType,
+    what: &str,
+) -> Result<&'static str> {
+    match dtype {
+        DType::F32 => Ok(f32),
+        DType::F64 => Ok(f64),
+        other => Err(crate::Error::not_implemented_for(what, other)),
+    }
+}
+
+/// The code of `$name` in the table `op_codes::$table`, found when the crate is compiled (a name
+/// missing from the table does not build), e.g. `op_code!(UNARY, "U_EXPM1")`.
+macro_rules! op_code {
+    ($table:ident, $name:literal) => {
+        const {
+            use $crate::backend::cuda::op_codes;
+            op_codes::code(&op_codes::$table, $name)
         }
     };
 }
-pub(crate) use fl;
+pub(crate) use op_code;
+
+/// Launches a grid-stride kernel over `n` items (no launch when `n == 0`).
+pub(crate) fn launch_1d(
+    dev: &CudaDevice,
+    src: &'static KernelSource,
+    name: &'static str,
+    n: usize,
+    args: &mut Args,
+) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let dims = LaunchDims {
+        grid: [grid_for(n, BLOCK, max_blocks(dev.props().sm_count)), 1, 1],
+        block: [BLOCK, 1, 1],
+        smem: 0,
+    };
+    dev.launch(src, name, dims, args)
+}
 
 /// Plain-old-data that may be passed to a kernel by value.
 ///
@@ -175,6 +239,32 @@ impl Geo {
     }
 }
 
+/// Stride, padding and dilation of a 2-D window: the last six fields (`sh, sw, ph, pw, dh, dw`)
+/// of both `ConvGeo` in conv.cu and `PoolGeo` in pool.cu.
+#[repr(C)]
+#[derive(Copy, Clone, Debug, Default)]
+pub(crate) struct Window {
+    sh: i64,
+    sw: i64,
+    ph: i64,
+    pw: i64,
+    dh: i64,
+    dw: i64,
+}
+
+impl Window {
+    pub fn new(stride: [usize; 2], pad: [usize; 2], dilation: [usize; 2]) -> Window {
+        Window {
+            sh: stride[0] as i64,
+            sw: stride[1] as i64,
+            ph: pad[0] as i64,
+            pw: pad[1] as i64,
+            dh: dilation[0] as i64,
+            dw: dilation[1] as i64,
+        }
+    }
+}
+
 /// Blocks for a grid-stride loop over `n` items: enough to cover them, at most `max_blocks`.
 pub fn grid_for(n: usize, block: u32, max_blocks: u32) -> u32 {
     let need = n.div_ceil(block.max(1) as usize);
@@ -206,7 +296,7 @@ pub const MAX_SMEM: u32 = 227 * 1024;
 /// Checks a launch against the hardware limits of every GPU we target (threads per block, block
 /// and grid dims, shared memory), so that a bad configuration is an error naming the kernel,
 /// also on the emulator, which would otherwise run it.
-pub fn check_dims(d: &super::rt::LaunchDims) -> Result<(), String> {
+pub fn check_dims(d: &LaunchDims) -> std::result::Result<(), String> {
     let [gx, gy, gz] = d.grid;
     let [bx, by, bz] = d.block;
     let threads = bx as u64 * by as u64 * bz as u64;
@@ -243,7 +333,6 @@ mod tests {
 
     #[test]
     fn launch_limits_are_checked() {
-        use super::super::rt::LaunchDims;
         let ok = |grid, block, smem| check_dims(&LaunchDims { grid, block, smem });
         assert!(ok([1, 1, 1], [256, 1, 1], 0).is_ok());
         assert!(ok([i32::MAX as u32, 65_535, 65_535], [32, 32, 1], MAX_SMEM).is_ok());

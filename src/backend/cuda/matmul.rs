@@ -1,13 +1,13 @@
 //! Host side of kernels/gemm.cu: kernel and tile choice, split-K, batches, and the matmul/addmm
 //! entry points.
 
-use super::conv::Dv;
 use super::device::CudaDevice;
 use super::elementwise::cast;
 use super::launch::{max_blocks, tiles, Args, Pod};
 use super::nvrtc::GEMM;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
+use super::storage::Dv;
 use crate::error::{Error, Result};
 use crate::storage::DType;
 use crate::tensor::layout::coalesce;

@@ -6,7 +6,9 @@
 //! * `rt`: the runtime (driver API, or the CPU emulator with the test-only `cuda-emu` feature);
 //! * [`nvrtc`]: kernel sources, compilation, the module caches (cubin or PTX);
 //! * [`device`]: a device's modules, memory accounting, launches and error reporting;
-//! * [`launch`]: kernel arguments and launch-configuration arithmetic;
+//! * [`launch`]: choosing kernels by name, kernel arguments and launch-configuration arithmetic;
+//! * [`op_codes`]: the codes the host passes to kernels, by name, and the C enums made from them;
+//! * `storage`: device memory, kernel operands (`Dv`), uploads and downloads;
 //! * one file per kernel family with the host side of its launches.
 //!
 //! The functions here are what `crate::backend` and the ops call for CUDA storage; they have the
@@ -17,11 +19,26 @@ pub(crate) mod device;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 mod interface;
+#[cfg(test)]
+mod kernel_names;
 pub(crate) mod launch;
 pub mod loader;
 pub(crate) mod matmul;
 pub(crate) mod nn;
 pub mod nvrtc;
+/// The one table of the integer codes that the host passes to kernels (the unary and binary
+/// maps' op, the pointwise loss kind) and that kernels report (the status word's error codes).
+///
+/// A table's order defines the codes, and both sides read it: the host maps each op to a code by
+/// its *name* (`op_code!(UNARY, "U_EXPM1")` in [`launch`], evaluated at compile time, so a name
+/// missing from the table does not build), and [`op_codes::c_declarations`] turns the same table
+/// into `enum UnaryCode { U_NEG = 0, ... };` text that is put before every kernel file: by
+/// [`nvrtc::full_source`] (so it is part of the hashed source that keys the disk cache) and by
+/// build.rs for the emulator's native build (which `include!`s this file). Reordering or inserting
+/// entries therefore changes both sides at once; the kernels never spell a number. The unit tests
+/// in kernel_names.rs check that every code name the kernels use is in the table, and that every
+/// table entry is used by the kernels and reached by exactly one Rust op.
+pub(crate) mod op_codes;
 pub(crate) mod optim;
 pub(crate) mod pool;
 pub(crate) mod random;
@@ -33,12 +50,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use storage::CudaStorage;
 
-pub(crate) use conv::Dv;
+pub(crate) use storage::Dv;
 
 pub(crate) use elementwise::cast;
 pub(crate) use reduce::reduce;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::storage::Device;
 
 /// Checks that `device` can be used: the driver and NVRTC load and the device exists.
@@ -134,10 +151,4 @@ pub fn allow_tf32() -> bool {
 /// site-packages folder).
 pub fn add_nvrtc_search_dir(dir: std::path::PathBuf) {
     loader::add_nvrtc_search_dir(dir)
-}
-
-/// An error for an op that has no CUDA kernel.
-#[allow(dead_code)]
-pub(crate) fn no_kernel(op: &str) -> Error {
-    Error::not_implemented(format!("{op}: no CUDA kernel; move the tensors to the CPU"))
 }

@@ -3,13 +3,11 @@
 
 use std::sync::Arc;
 
-use super::conv::Dv;
 use super::device::CudaDevice;
-use super::elementwise::launch_1d;
-use super::launch::{fl, grid_for, max_blocks, Args, Pod};
+use super::launch::{float_kernel, grid_for, launch_1d, max_blocks, op_code, Args, Pod};
 use super::nvrtc::NN;
 use super::rt::LaunchDims;
-use super::storage::CudaStorage;
+use super::storage::{CudaStorage, Dv};
 use crate::backend::geometry::{CeOptions, NormGeom, RowGeom};
 use crate::backend::PointLoss;
 use crate::error::Result;
@@ -109,7 +107,7 @@ pub(crate) fn ce_forward(
 ) -> Result<CeRows> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let name = fl!("ce_fwd", dtype, "cross_entropy");
+    let name = float_kernel(["ce_fwd_f32", "ce_fwd_f64"], dtype, "cross_entropy")?;
     let rows = g.rows();
     let out = CeRows {
         loss: CudaStorage::alloc(dev, dtype, rows)?,
@@ -142,7 +140,11 @@ pub(crate) fn ce_backward(
 ) -> Result<(CudaStorage, Option<CudaStorage>)> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let name = fl!("ce_bwd", dtype, "cross_entropy_backward");
+    let name = float_kernel(
+        ["ce_bwd_f32", "ce_bwd_f64"],
+        dtype,
+        "cross_entropy_backward",
+    )?;
     let numel = g.n * g.c * g.s;
     let dx = CudaStorage::alloc(dev, dtype, numel)?;
     let dt = if prob && need_target {
@@ -169,7 +171,7 @@ pub(crate) fn ce_coefficients(
     g: &RowGeom,
     opt: CeOptions,
 ) -> Result<CudaStorage> {
-    let name = fl!("ce_coef", dtype, "cross_entropy");
+    let name = float_kernel(["ce_coef_f32", "ce_coef_f64"], dtype, "cross_entropy")?;
     let numel = g.n * g.c * g.s;
     let out = CudaStorage::alloc(dev, dtype, numel)?;
     let rg = row_geo(g, opt, false, weight.is_some());
@@ -192,7 +194,7 @@ pub(crate) fn nll_forward(
 ) -> Result<(CudaStorage, CudaStorage)> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let name = fl!("nll_fwd", dtype, "nll_loss_out_frame");
+    let name = float_kernel(["nll_fwd_f32", "nll_fwd_f64"], dtype, "nll_loss_out_frame")?;
     let rows = g.rows();
     let loss = CudaStorage::alloc(dev, dtype, rows)?;
     let wrow = CudaStorage::alloc(dev, dtype, rows)?;
@@ -220,7 +222,7 @@ pub(crate) fn nll_backward(
     g: &RowGeom,
     ignore_index: i64,
 ) -> Result<CudaStorage> {
-    let name = fl!("nll_bwd", dtype, "nll_loss_backward");
+    let name = float_kernel(["nll_bwd_f32", "nll_bwd_f64"], dtype, "nll_loss_backward")?;
     let dx = CudaStorage::zeros(dev, dtype, g.n * g.c * g.s)?;
     let mut a = Args::new();
     a.pod(&nll_geo(g, ignore_index, weight.is_some()))
@@ -231,6 +233,16 @@ pub(crate) fn nll_backward(
         .ptr(dx.ptr());
     launch_1d(dev, &NN, name, g.rows(), &mut a)?;
     Ok(dx)
+}
+
+/// The kernel's `kind` (`PointKind`, by name).
+pub(super) fn point_code(kind: PointLoss) -> i32 {
+    match kind {
+        PointLoss::Mse => op_code!(POINT_LOSS, "P_MSE"),
+        PointLoss::L1 => op_code!(POINT_LOSS, "P_L1"),
+        PointLoss::Bce => op_code!(POINT_LOSS, "P_BCE"),
+        PointLoss::BceWithLogits => op_code!(POINT_LOSS, "P_BCE_LOGITS"),
+    }
 }
 
 /// Per-element pointwise loss of same-shape contiguous operands.
@@ -244,16 +256,10 @@ pub(crate) fn point_loss(
 ) -> Result<CudaStorage> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let name = fl!("point_loss", dtype, "loss");
+    let name = float_kernel(["point_loss_f32", "point_loss_f64"], dtype, "loss")?;
     let out = CudaStorage::alloc(dev, dtype, n)?;
-    let code = match kind {
-        PointLoss::Mse => 0,
-        PointLoss::L1 => 1,
-        PointLoss::Bce => 2,
-        PointLoss::BceWithLogits => 3,
-    };
     let mut a = Args::new();
-    a.i32(code)
+    a.i32(point_code(kind))
         .usize(n)
         .ptr(x.ptr())
         .ptr(t.ptr())
@@ -322,8 +328,8 @@ pub(crate) fn bn_train_stats(
 ) -> Result<(BnStats, Option<CudaStorage>, Option<CudaStorage>)> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let stats_name = fl!("bn_stats", dtype, "batch_norm");
-    let update_name = fl!("bn_update", dtype, "batch_norm");
+    let stats_name = float_kernel(["bn_stats_f32", "bn_stats_f64"], dtype, "batch_norm")?;
+    let update_name = float_kernel(["bn_update_f32", "bn_update_f64"], dtype, "batch_norm")?;
     let mean = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let var = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let mut a = Args::new();
@@ -359,7 +365,11 @@ pub(crate) fn bn_train_stats(
 /// Statistics from the running mean and variance (evaluation).
 pub(crate) fn bn_eval_stats(rm: Dv<'_>, rv: Dv<'_>, c: usize, eps: f64) -> Result<BnStats> {
     let dev = rm.s.device();
-    let name = fl!("bn_eval_stats", rm.s.dtype(), "batch_norm");
+    let name = float_kernel(
+        ["bn_eval_stats_f32", "bn_eval_stats_f64"],
+        rm.s.dtype(),
+        "batch_norm",
+    )?;
     let mean = CudaStorage::alloc(dev, DType::F64, c)?;
     let invstd = CudaStorage::alloc(dev, DType::F64, c)?;
     let mut a = Args::new();
@@ -382,7 +392,7 @@ pub(crate) fn bn_normalize(
     b: Option<Dv<'_>>,
 ) -> Result<CudaStorage> {
     let dev = x.s.device();
-    let name = fl!("bn_norm", x.s.dtype(), "batch_norm");
+    let name = float_kernel(["bn_norm_f32", "bn_norm_f64"], x.s.dtype(), "batch_norm")?;
     let n = g.n * g.c * g.s;
     let y = CudaStorage::alloc(dev, x.s.dtype(), n)?;
     let mut a = Args::new();
@@ -410,9 +420,21 @@ pub(crate) fn bn_backward(
 ) -> Result<(Option<CudaStorage>, CudaStorage, CudaStorage)> {
     let dev = x.s.device();
     let dtype = x.s.dtype();
-    let sums_name = fl!("bn_bwd_sums", dtype, "batch_norm_backward");
-    let input_name = fl!("bn_bwd_input", dtype, "batch_norm_backward");
-    let params_name = fl!("bn_bwd_params", dtype, "batch_norm_backward");
+    let sums_name = float_kernel(
+        ["bn_bwd_sums_f32", "bn_bwd_sums_f64"],
+        dtype,
+        "batch_norm_backward",
+    )?;
+    let input_name = float_kernel(
+        ["bn_bwd_input_f32", "bn_bwd_input_f64"],
+        dtype,
+        "batch_norm_backward",
+    )?;
+    let params_name = float_kernel(
+        ["bn_bwd_params_f32", "bn_bwd_params_f64"],
+        dtype,
+        "batch_norm_backward",
+    )?;
     let sum_g = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let dot = CudaStorage::alloc(dev, DType::F64, g.c)?;
     let mut a = Args::new();

@@ -61,9 +61,16 @@ pub const ALL: &[&KernelSource] = &[
     &INDEX,
 ];
 
-/// The source NVRTC compiles: the common header, then the file (line numbers restart for it).
+/// The source NVRTC compiles: the op-code declarations generated from
+/// [`op_codes`](super::op_codes), the common header, then the file (line numbers restart for each
+/// of the two). Its hash is part of the disk cache's key, so a changed table recompiles.
 pub fn full_source(k: &KernelSource) -> String {
-    format!("{COMMON}\n#line 1 \"{}.cu\"\n{}", k.name, k.code)
+    format!(
+        "{}#line 1 \"common.cuh\"\n{COMMON}\n#line 1 \"{}.cu\"\n{}",
+        super::op_codes::c_declarations(),
+        k.name,
+        k.code
+    )
 }
 
 /// NVRTC options for architecture `arch` (`80`): compute_80 for PTX, sm_80 for a cubin.

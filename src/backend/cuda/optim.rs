@@ -1,10 +1,9 @@
 //! Host side of kernels/optim.cu: the fused SGD and Adam updates of one contiguous parameter.
 
-use super::conv::Dv;
-use super::elementwise::{cast, copy_strided, launch_1d};
-use super::launch::{fl, Args, Pod};
+use super::elementwise::{cast, copy_strided};
+use super::launch::{float_kernel, launch_1d, Args, Pod};
 use super::nvrtc::OPTIM;
-use super::storage::CudaStorage;
+use super::storage::{CudaStorage, Dv};
 use crate::backend::dispatch::{View, ViewMut};
 use crate::backend::kernels::AdamState;
 use crate::error::Result;
@@ -73,7 +72,8 @@ pub(crate) fn sgd(
     buf: Option<Dv<'_>>,
 ) -> Result<()> {
     let ptrs = [p.ptr(), g.ptr(), buf.map_or(0, |b| b.ptr())];
-    launch_update(q, n, p, fl!("sgd", p.s.dtype(), "_fused_sgd"), &ptrs)
+    let name = float_kernel(["sgd_f32", "sgd_f64"], p.s.dtype(), "_fused_sgd")?;
+    launch_update(q, n, p, name, &ptrs)
 }
 
 /// One Adam update of `n` contiguous elements.
@@ -88,7 +88,8 @@ pub(crate) fn adam(
 ) -> Result<()> {
     let vmax = vmax.map_or(0, |b| b.ptr());
     let ptrs = [p.ptr(), g.ptr(), m.ptr(), v.ptr(), vmax];
-    launch_update(q, n, p, fl!("adam", p.s.dtype(), "_fused_sgd"), &ptrs)
+    let name = float_kernel(["adam_f32", "adam_f64"], p.s.dtype(), "_fused_sgd")?;
+    launch_update(q, n, p, name, &ptrs)
 }
 
 /// A contiguous view of an operand: itself, or a copy written back by `finish`.

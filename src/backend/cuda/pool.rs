@@ -1,11 +1,9 @@
 //! Host side of kernels/pool.cu: max pooling with indices, average pooling over window tables,
 //! and nearest / bilinear resampling over tap tables.
 
-use super::conv::{Dv, Window};
-use super::elementwise::{launch_1d, upload};
-use super::launch::{fl, Args, Pod};
+use super::launch::{float_kernel, launch_1d, Args, Pod, Window};
 use super::nvrtc::POOL;
-use super::storage::CudaStorage;
+use super::storage::{upload, CudaStorage, Dv};
 use crate::backend::geometry::{AvgGeom, MaxPoolGeom, ResampleGeom};
 use crate::error::Result;
 use crate::storage::DType;
@@ -43,7 +41,11 @@ fn max_geo(g: &MaxPoolGeom) -> PoolGeo {
 /// Max pooling of contiguous planes: (values, int64 indices within each plane).
 pub(crate) fn max_pool2d_forward(x: Dv<'_>, g: &MaxPoolGeom) -> Result<(CudaStorage, CudaStorage)> {
     let dev = x.s.device();
-    let name = fl!("max_pool_fwd", x.s.dtype(), "max_pool2d");
+    let name = float_kernel(
+        ["max_pool_fwd_f32", "max_pool_fwd_f64"],
+        x.s.dtype(),
+        "max_pool2d",
+    )?;
     let n = g.planes * g.oh * g.ow;
     let out = CudaStorage::alloc(dev, x.s.dtype(), n)?;
     let idx = CudaStorage::alloc(dev, DType::I64, n)?;
@@ -59,7 +61,11 @@ pub(crate) fn max_pool2d_forward(x: Dv<'_>, g: &MaxPoolGeom) -> Result<(CudaStor
 /// Gradient of max pooling: each output gradient added at its argmax.
 pub(crate) fn max_pool2d_backward(gy: Dv<'_>, idx: Dv<'_>, g: &MaxPoolGeom) -> Result<CudaStorage> {
     let dev = gy.s.device();
-    let name = fl!("max_pool_bwd", gy.s.dtype(), "max_pool2d_backward");
+    let name = float_kernel(
+        ["max_pool_bwd_f32", "max_pool_bwd_f64"],
+        gy.s.dtype(),
+        "max_pool2d_backward",
+    )?;
     let dx = CudaStorage::zeros(dev, gy.s.dtype(), g.planes * g.h * g.w)?;
     let mut a = Args::new();
     a.pod(&max_geo(g))
@@ -112,9 +118,17 @@ pub(crate) fn avg_pool2d(x: Dv<'_>, g: &AvgGeom, forward: bool) -> Result<CudaSt
     let dev = x.s.device();
     let dtype = x.s.dtype();
     let name = if forward {
-        fl!("avg_pool_fwd", dtype, "avg_pool2d_out_frame")
+        float_kernel(
+            ["avg_pool_fwd_f32", "avg_pool_fwd_f64"],
+            dtype,
+            "avg_pool2d_out_frame",
+        )?
     } else {
-        fl!("avg_pool_bwd", dtype, "avg_pool2d_backward_out_frame")
+        float_kernel(
+            ["avg_pool_bwd_f32", "avg_pool_bwd_f64"],
+            dtype,
+            "avg_pool2d_backward_out_frame",
+        )?
     };
     let pg = table_geo(g.planes, (g.h, g.w), (g.rows.len(), g.cols.len()));
     let (n, out) = table_out(x, &pg, forward)?;
@@ -134,13 +148,17 @@ pub(crate) fn resample(x: Dv<'_>, g: &ResampleGeom, forward: bool) -> Result<Cud
     let dev = x.s.device();
     let dtype = x.s.dtype();
     let name = if forward {
-        fl!("resample_fwd", dtype, "upsample_bilinear2d_out_frame")
-    } else {
-        fl!(
-            "resample_bwd",
+        float_kernel(
+            ["resample_fwd_f32", "resample_fwd_f64"],
             dtype,
-            "upsample_bilinear2d_backward_out_frame"
-        )
+            "upsample_bilinear2d_out_frame",
+        )?
+    } else {
+        float_kernel(
+            ["resample_bwd_f32", "resample_bwd_f64"],
+            dtype,
+            "upsample_bilinear2d_backward_out_frame",
+        )?
     };
     let pg = table_geo(g.planes, (g.h, g.w), (g.rows.len(), g.cols.len()));
     let (n, out) = table_out(x, &pg, forward)?;

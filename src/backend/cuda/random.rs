@@ -3,8 +3,7 @@
 use std::sync::Arc;
 
 use super::device::CudaDevice;
-use super::elementwise::launch_1d;
-use super::launch::Args;
+use super::launch::{launch_1d, Args};
 use super::nvrtc::RANDOM;
 use super::storage::CudaStorage;
 use crate::backend::Draw;

@@ -1,7 +1,9 @@
 //! Host side of kernels/reduce.cu: reductions over dims, max/min along a dim, softmax.
 
-use super::elementwise::{cast, dtype_index};
-use super::launch::{fl, max_blocks, row_block, Args, Pod, MAX_DIMS};
+use super::elementwise::cast;
+use super::launch::{
+    dtype_index, float_kernel, launch_1d, max_blocks, row_block, Args, PerDtype, Pod, MAX_DIMS,
+};
 use super::nvrtc::REDUCE;
 use super::rt::LaunchDims;
 use super::storage::CudaStorage;
@@ -98,47 +100,66 @@ fn partial_bytes(op: ReduceOp) -> usize {
     }
 }
 
-fn op_index(op: ReduceOp) -> usize {
+/// The kernels of a reduction, each for every dtype ([`PerDtype`] order): a block per output row
+/// (split over several blocks when rows are long and few), the pass that combines split rows, and
+/// a thread per output.
+struct RedKernels {
+    rows: PerDtype,
+    finish: PerDtype,
+    cols: PerDtype,
+}
+
+#[rustfmt::skip]
+fn red_kernels(op: ReduceOp) -> RedKernels {
+    let k = |rows, finish, cols| RedKernels { rows, finish, cols };
     match op {
-        ReduceOp::Sum => 0,
-        ReduceOp::Mean => 1,
-        ReduceOp::Prod => 2,
-        ReduceOp::Max => 3,
-        ReduceOp::Min => 4,
-        ReduceOp::ArgMax => 5,
-        ReduceOp::ArgMin => 6,
-        ReduceOp::All => 7,
-        ReduceOp::Any => 8,
+        ReduceOp::Sum => k(
+            ["red_rows_sum_f32", "red_rows_sum_f64", "red_rows_sum_i64", "red_rows_sum_u8"],
+            ["red_finish_sum_f32", "red_finish_sum_f64", "red_finish_sum_i64", "red_finish_sum_u8"],
+            ["red_cols_sum_f32", "red_cols_sum_f64", "red_cols_sum_i64", "red_cols_sum_u8"],
+        ),
+        ReduceOp::Mean => k(
+            ["red_rows_mean_f32", "red_rows_mean_f64", "red_rows_mean_i64", "red_rows_mean_u8"],
+            ["red_finish_mean_f32", "red_finish_mean_f64", "red_finish_mean_i64", "red_finish_mean_u8"],
+            ["red_cols_mean_f32", "red_cols_mean_f64", "red_cols_mean_i64", "red_cols_mean_u8"],
+        ),
+        ReduceOp::Prod => k(
+            ["red_rows_prod_f32", "red_rows_prod_f64", "red_rows_prod_i64", "red_rows_prod_u8"],
+            ["red_finish_prod_f32", "red_finish_prod_f64", "red_finish_prod_i64", "red_finish_prod_u8"],
+            ["red_cols_prod_f32", "red_cols_prod_f64", "red_cols_prod_i64", "red_cols_prod_u8"],
+        ),
+        ReduceOp::Max => k(
+            ["red_rows_max_f32", "red_rows_max_f64", "red_rows_max_i64", "red_rows_max_u8"],
+            ["red_finish_max_f32", "red_finish_max_f64", "red_finish_max_i64", "red_finish_max_u8"],
+            ["red_cols_max_f32", "red_cols_max_f64", "red_cols_max_i64", "red_cols_max_u8"],
+        ),
+        ReduceOp::Min => k(
+            ["red_rows_min_f32", "red_rows_min_f64", "red_rows_min_i64", "red_rows_min_u8"],
+            ["red_finish_min_f32", "red_finish_min_f64", "red_finish_min_i64", "red_finish_min_u8"],
+            ["red_cols_min_f32", "red_cols_min_f64", "red_cols_min_i64", "red_cols_min_u8"],
+        ),
+        ReduceOp::ArgMax => k(
+            ["red_rows_argmax_f32", "red_rows_argmax_f64", "red_rows_argmax_i64", "red_rows_argmax_u8"],
+            ["red_finish_argmax_f32", "red_finish_argmax_f64", "red_finish_argmax_i64", "red_finish_argmax_u8"],
+            ["red_cols_argmax_f32", "red_cols_argmax_f64", "red_cols_argmax_i64", "red_cols_argmax_u8"],
+        ),
+        ReduceOp::ArgMin => k(
+            ["red_rows_argmin_f32", "red_rows_argmin_f64", "red_rows_argmin_i64", "red_rows_argmin_u8"],
+            ["red_finish_argmin_f32", "red_finish_argmin_f64", "red_finish_argmin_i64", "red_finish_argmin_u8"],
+            ["red_cols_argmin_f32", "red_cols_argmin_f64", "red_cols_argmin_i64", "red_cols_argmin_u8"],
+        ),
+        ReduceOp::All => k(
+            ["red_rows_all_f32", "red_rows_all_f64", "red_rows_all_i64", "red_rows_all_u8"],
+            ["red_finish_all_f32", "red_finish_all_f64", "red_finish_all_i64", "red_finish_all_u8"],
+            ["red_cols_all_f32", "red_cols_all_f64", "red_cols_all_i64", "red_cols_all_u8"],
+        ),
+        ReduceOp::Any => k(
+            ["red_rows_any_f32", "red_rows_any_f64", "red_rows_any_i64", "red_rows_any_u8"],
+            ["red_finish_any_f32", "red_finish_any_f64", "red_finish_any_i64", "red_finish_any_u8"],
+            ["red_cols_any_f32", "red_cols_any_f64", "red_cols_any_i64", "red_cols_any_u8"],
+        ),
     }
 }
-
-macro_rules! op_names {
-    ($kind:literal) => {
-        [
-            op_names!(@op $kind, "sum"),
-            op_names!(@op $kind, "mean"),
-            op_names!(@op $kind, "prod"),
-            op_names!(@op $kind, "max"),
-            op_names!(@op $kind, "min"),
-            op_names!(@op $kind, "argmax"),
-            op_names!(@op $kind, "argmin"),
-            op_names!(@op $kind, "all"),
-            op_names!(@op $kind, "any"),
-        ]
-    };
-    (@op $kind:literal, $op:literal) => {
-        [
-            concat!("red_", $kind, "_", $op, "_f32"),
-            concat!("red_", $kind, "_", $op, "_f64"),
-            concat!("red_", $kind, "_", $op, "_i64"),
-            concat!("red_", $kind, "_", $op, "_u8"),
-        ]
-    };
-}
-
-const ROWS: [[&str; 4]; 9] = op_names!("rows");
-const COLS: [[&str; 4]; 9] = op_names!("cols");
-const FINISH: [[&str; 4]; 9] = op_names!("finish");
 
 /// Reduces sorted `dims` of the strided `x`; the output has the kept dims, contiguous.
 pub(crate) fn reduce(
@@ -171,11 +192,11 @@ pub(crate) fn reduce(
         );
     };
     let sm = dev.props().sm_count;
-    let (oi, di) = (op_index(op), dtype_index(dtype));
+    let (k, di) = (red_kernels(op), dtype_index(dtype));
     let mut a = Args::new();
     if g.nr <= 32 && g.nk >= 256 {
         a.pod(&g).ptr(x.ptr()).ptr(out.ptr());
-        return launch_grid(dev, COLS[oi][di], n_out, &mut a).map(|_| out);
+        return launch_grid(dev, k.cols[di], n_out, &mut a).map(|_| out);
     }
     // Few outputs with many elements each: split every row over several blocks.
     let target = (sm as usize) * 4;
@@ -196,11 +217,11 @@ pub(crate) fn reduce(
         .ptr(x.ptr())
         .ptr(out.ptr())
         .ptr(partial.as_ref().map_or(0, |p| p.ptr()));
-    launch_rows(dev, ROWS[oi][di], n_out, splits as u32, block, &mut a)?;
+    launch_rows(dev, k.rows[di], n_out, splits as u32, block, &mut a)?;
     if let Some(p) = &partial {
         let mut f = Args::new();
         f.pod(&g).i32(splits as i32).ptr(p.ptr()).ptr(out.ptr());
-        launch_grid(dev, FINISH[oi][di], n_out, &mut f)?;
+        launch_grid(dev, k.finish[di], n_out, &mut f)?;
     }
     Ok(out)
 }
@@ -233,7 +254,7 @@ fn launch_grid(
     n: usize,
     a: &mut Args,
 ) -> Result<()> {
-    super::elementwise::launch_1d(dev, &REDUCE, name, n, a)
+    launch_1d(dev, &REDUCE, name, n, a)
 }
 
 /// The permutation putting kept dims first and `dims` last, and the number of kept dims.
@@ -270,30 +291,19 @@ pub(crate) fn extreme_along(
             want_max,
         );
     };
-    macro_rules! names {
-        ($kind:literal) => {
-            [
-                [
-                    concat!("extreme_", $kind, "_min_f32"),
-                    concat!("extreme_", $kind, "_max_f32"),
-                ],
-                [
-                    concat!("extreme_", $kind, "_min_f64"),
-                    concat!("extreme_", $kind, "_max_f64"),
-                ],
-                [
-                    concat!("extreme_", $kind, "_min_i64"),
-                    concat!("extreme_", $kind, "_max_i64"),
-                ],
-                [
-                    concat!("extreme_", $kind, "_min_u8"),
-                    concat!("extreme_", $kind, "_max_u8"),
-                ],
-            ]
-        };
-    }
-    const ROWS_X: [[&str; 2]; 4] = names!("rows");
-    const COLS_X: [[&str; 2]; 4] = names!("cols");
+    /// `[min, max]` for each dtype.
+    const ROWS_X: [[&str; 2]; 4] = [
+        ["extreme_rows_min_f32", "extreme_rows_max_f32"],
+        ["extreme_rows_min_f64", "extreme_rows_max_f64"],
+        ["extreme_rows_min_i64", "extreme_rows_max_i64"],
+        ["extreme_rows_min_u8", "extreme_rows_max_u8"],
+    ];
+    const COLS_X: [[&str; 2]; 4] = [
+        ["extreme_cols_min_f32", "extreme_cols_max_f32"],
+        ["extreme_cols_min_f64", "extreme_cols_max_f64"],
+        ["extreme_cols_min_i64", "extreme_cols_max_i64"],
+        ["extreme_cols_min_u8", "extreme_cols_max_u8"],
+    ];
     let di = dtype_index(x.dtype());
     let mut a = Args::new();
     a.pod(&g).ptr(x.ptr()).ptr(vals.ptr()).ptr(idx.ptr());
@@ -365,8 +375,16 @@ pub(crate) fn softmax(
     dim: usize,
     log: bool,
 ) -> Result<CudaStorage> {
-    let rows = fl!("softmax_rows", x.dtype(), "softmax_lastdim_kernel_impl");
-    let cols = fl!("softmax_cols", x.dtype(), "softmax_lastdim_kernel_impl");
+    let rows = float_kernel(
+        ["softmax_rows_f32", "softmax_rows_f64"],
+        x.dtype(),
+        "softmax_lastdim_kernel_impl",
+    )?;
+    let cols = float_kernel(
+        ["softmax_cols_f32", "softmax_cols_f64"],
+        x.dtype(),
+        "softmax_lastdim_kernel_impl",
+    )?;
     softmax_family((rows, cols), &[(x, layout)], dim, log)
 }
 
@@ -379,8 +397,16 @@ pub(crate) fn softmax_backward(
     dim: usize,
     log: bool,
 ) -> Result<CudaStorage> {
-    let rows = fl!("softmax_bwd_rows", g.dtype(), "softmax_backward_data");
-    let cols = fl!("softmax_bwd_cols", g.dtype(), "softmax_backward_data");
+    let rows = float_kernel(
+        ["softmax_bwd_rows_f32", "softmax_bwd_rows_f64"],
+        g.dtype(),
+        "softmax_backward_data",
+    )?;
+    let cols = float_kernel(
+        ["softmax_bwd_cols_f32", "softmax_bwd_cols_f64"],
+        g.dtype(),
+        "softmax_backward_data",
+    )?;
     softmax_family((rows, cols), &[(g, lg), (y, ly)], dim, log)
 }
 

@@ -1,10 +1,11 @@
-//! Tensor memory on a CUDA device.
+//! Tensor memory on a CUDA device: storage, its view as a kernel operand, and copies between it
+//! and the host.
 
 use std::sync::Arc;
 
 use super::device::{CudaDevice, DeviceBuffer};
 use crate::error::{Error, Result};
-use crate::storage::DType;
+use crate::storage::{CpuElement, DType};
 
 /// `len` elements of `dtype` in device memory (bool stored as one byte, as on the CPU).
 pub struct CudaStorage {
@@ -60,4 +61,46 @@ impl CudaStorage {
     pub(crate) fn buffer(&self) -> &DeviceBuffer {
         &self.buf
     }
+}
+
+/// A contiguous kernel operand: storage and element offset.
+#[derive(Copy, Clone)]
+pub(crate) struct Dv<'a> {
+    pub s: &'a CudaStorage,
+    pub off: usize,
+}
+
+impl Dv<'_> {
+    pub fn ptr(&self) -> u64 {
+        self.s.ptr_at(self.off)
+    }
+}
+
+/// Uploads contiguous host elements into a new device storage.
+pub(crate) fn upload<T: CpuElement>(dev: &Arc<CudaDevice>, data: &[T]) -> Result<CudaStorage> {
+    let s = CudaStorage::alloc(dev, T::DTYPE, data.len())?;
+    // SAFETY: plain elements viewed as bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(data.as_ptr() as *const u8, std::mem::size_of_val(data))
+    };
+    if !bytes.is_empty() {
+        dev.htod(s.buffer(), bytes)?;
+    }
+    Ok(s)
+}
+
+/// Copies `out.len()` elements starting at element `start` of `src` to the host (synchronising).
+pub(crate) fn download<T: CpuElement>(
+    src: &CudaStorage,
+    start: usize,
+    out: &mut [T],
+) -> Result<()> {
+    if out.is_empty() {
+        return src.device().synchronize();
+    }
+    // SAFETY: plain elements viewed as bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, std::mem::size_of_val(out))
+    };
+    src.device().dtoh(bytes, src.ptr_at(start))
 }

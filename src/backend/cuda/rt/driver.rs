@@ -116,7 +116,6 @@ unsafe impl Sync for Function {}
 
 /// One device: its primary context, stream and memory pool.
 pub(crate) struct RtDevice {
-    dev: sys::CUdevice,
     ctx: sys::CUcontext,
     stream: sys::CUstream,
     pool: Option<sys::CUmemoryPool>,
@@ -220,7 +219,6 @@ impl RtDevice {
                 "cuMemHostGetDevicePointer",
             )?;
             Ok(RtDevice {
-                dev,
                 ctx,
                 stream,
                 pool,
@@ -469,10 +467,5 @@ impl RtDevice {
     /// The error word kernels write (host view) and its device address.
     pub(crate) fn status(&self) -> (*mut u8, u64) {
         (self.status_host as *mut u8, self.status_dev)
-    }
-
-    #[allow(dead_code)]
-    pub(crate) fn raw_device(&self) -> i32 {
-        self.dev
     }
 }
