@@ -66,6 +66,7 @@ mod emu {
             .collect();
         files.sort();
         println!("cargo:rerun-if-changed=src/backend/cuda/op_codes.rs");
+        println!("cargo:rerun-if-changed=src/backend/unary_ops.rs");
         let codes = out.join("rg_op_codes.h");
         std::fs::write(&codes, super::op_codes::c_declarations()).expect("write op codes");
         let common = kdir.join("common.cuh");

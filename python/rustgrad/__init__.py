@@ -168,13 +168,13 @@ def _method(name):
     return fn
 
 
-# Functions that PyTorch offers both as ``torch.f(x, ...)`` and as ``x.f(...)``.
-for _name in [
-    "abs", "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "pow", "neg", "negative",
-    "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "sin", "cos", "tanh", "sigmoid", "relu", "sign", "square",
-    "reciprocal", "floor", "ceil", "round", "trunc", "erf", "clamp", "clip", "clamp_min", "clamp_max",
+# Functions that PyTorch offers both as ``torch.f(x, ...)`` and as ``x.f(...)``: the unary ops of
+# the op table (``_C.UNARY_OPS``), then the rest.
+for _name in list(_C.UNARY_OPS) + [
+    "add", "sub", "mul", "div", "true_divide", "floor_divide", "remainder", "pow", "negative",
+    "clamp", "clip", "clamp_min", "clamp_max",
     "maximum", "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_xor",
-    "logical_not", "isnan", "matmul", "mm", "bmm", "dot", "sum", "cumsum", "mean", "prod", "var", "std", "argmax",
+    "matmul", "mm", "bmm", "dot", "sum", "cumsum", "mean", "prod", "var", "std", "argmax",
     "argmin", "all", "any", "logsumexp", "norm", "softmax", "log_softmax", "reshape", "view_as", "permute",
     "transpose", "swapaxes", "t", "squeeze", "unsqueeze", "flatten", "unflatten", "narrow", "select", "split",
     "chunk", "unbind", "flip", "index_select", "gather", "scatter", "scatter_add", "index_add", "masked_fill",

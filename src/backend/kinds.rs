@@ -1,77 +1,84 @@
 //! What a kernel computes: the kinds of elementwise maps, reductions and losses. Ops pick a kind;
 //! every backend implements each kind (CPU expressions in backend/cpu, CUDA ones in kernels/).
 
-/// Elementwise functions of one tensor. Parameters travel with the op.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub enum UnaryOp {
-    Neg,
-    Abs,
-    Sign,
-    Square,
-    Relu,
-    Exp,
-    Log,
-    Sqrt,
-    Rsqrt,
-    Sin,
-    Cos,
-    Tanh,
-    Sigmoid,
-    Log1p,
-    Expm1,
-    Reciprocal,
-    Floor,
-    Ceil,
-    Round,
-    Trunc,
-    /// GELU with the exact (erf) form.
-    Gelu,
-    /// GELU with the tanh approximation.
-    GeluTanh,
-    Silu,
-    Erf,
-    LeakyRelu(f64),
-    Elu(f64),
-    Softplus {
-        beta: f64,
-        threshold: f64,
-    },
-    /// `x ** exponent` for a scalar exponent.
-    PowScalar(f64),
-    /// `exponent ** x` for a scalar base.
-    RPowScalar(f64),
-    Clamp {
-        min: Option<f64>,
-        max: Option<f64>,
-    },
-    LogicalNot,
-    IsNan,
+/// The dtype rule of a table entry (`unary_ops.rs`).
+macro_rules! unary_dtypes {
+    (test, returns_bool) => {
+        true
+    };
+    ($other:ident, returns_bool) => {
+        false
+    };
+    (float, integer_ok) => {
+        false
+    };
+    ($other:ident, integer_ok) => {
+        true
+    };
 }
 
-impl UnaryOp {
-    /// True for ops whose result is bool.
-    pub fn returns_bool(self) -> bool {
-        matches!(self, UnaryOp::LogicalNot | UnaryOp::IsNan)
-    }
-    /// True for ops defined on integer tensors too (the rest need floats).
-    pub fn integer_ok(self) -> bool {
-        matches!(
-            self,
-            UnaryOp::Neg
-                | UnaryOp::Abs
-                | UnaryOp::Sign
-                | UnaryOp::Square
-                | UnaryOp::Relu
-                | UnaryOp::Clamp { .. }
-                | UnaryOp::LogicalNot
-                | UnaryOp::IsNan
-                | UnaryOp::Floor
-                | UnaryOp::Ceil
-                | UnaryOp::Round
-                | UnaryOp::Trunc
-        )
-    }
+/// `UnaryOp` and its properties from the table of `unary_ops.rs`.
+macro_rules! define_unary_op {
+    (
+        methods {
+            $( $(#[$doc:meta])* $v:ident $m:ident $code:literal $node:tt $saves:ident $dtypes:ident ),* $(,)?
+        }
+        others {
+            $( $(#[$pdoc:meta])* $pv:ident $( ( $($pt:ty),* ) )? $( { $($pf:ident : $pft:ty),* } )?
+               $pcode:literal $pnode:tt $psaves:ident $pdtypes:ident ),* $(,)?
+        }
+    ) => {
+        /// Elementwise functions of one tensor (the table in `unary_ops.rs`). Parameters travel
+        /// with the op.
+        #[derive(Copy, Clone, Debug, PartialEq)]
+        pub enum UnaryOp {
+            $( $(#[$doc])* $v, )*
+            $( $(#[$pdoc])* $pv $( ( $($pt),* ) )? $( { $($pf : $pft),* } )?, )*
+        }
+
+        /// The ops in table order.
+        #[derive(Copy, Clone)]
+        enum TablePosition {
+            $( $v, )*
+            $( $pv, )*
+        }
+
+        impl UnaryOp {
+            /// The ops that are Tensor methods, with their names (`Tensor.name`,
+            /// `rustgrad.name`).
+            pub const METHODS: &'static [(UnaryOp, &'static str)] =
+                &[$( (UnaryOp::$v, stringify!($m)), )*];
+
+            /// True for ops whose result is bool.
+            pub fn returns_bool(self) -> bool {
+                match self {
+                    $( UnaryOp::$v => unary_dtypes!($dtypes, returns_bool), )*
+                    $( UnaryOp::$pv { .. } => unary_dtypes!($pdtypes, returns_bool), )*
+                }
+            }
+
+            /// True for ops defined on integer tensors too (the rest compute in float).
+            pub fn integer_ok(self) -> bool {
+                match self {
+                    $( UnaryOp::$v => unary_dtypes!($dtypes, integer_ok), )*
+                    $( UnaryOp::$pv { .. } => unary_dtypes!($pdtypes, integer_ok), )*
+                }
+            }
+
+            /// The op code kernels take: the op's position in the table (whose `"U_*"` names
+            /// make the kernels' enum in the same order).
+            pub fn code(self) -> i32 {
+                let position = match self {
+                    $( UnaryOp::$v => TablePosition::$v, )*
+                    $( UnaryOp::$pv { .. } => TablePosition::$pv, )*
+                };
+                position as i32
+            }
+        }
+    };
 }
+
+super::unary_ops::unary_ops!(define_unary_op);
 
 /// Elementwise functions of two broadcast tensors (of one dtype).
 #[derive(Copy, Clone, Debug, PartialEq)]

@@ -21,6 +21,9 @@ pub(crate) mod dispatch;
 pub mod geometry;
 pub(crate) mod kernels;
 mod kinds;
+/// The table of elementwise unary ops, from which `UnaryOp`, its Tensor methods, bindings,
+/// autograd names and kernel op codes are generated (`unary_ops!(consumer)`).
+pub(crate) mod unary_ops;
 
 pub use cpu::peak::fma_peak_flops as cpu_peak_flops;
 pub use cpu::threads::{num_threads, set_num_threads};

@@ -2,16 +2,17 @@
 // Documented at its `mod` line in backend/mod.rs: the CUDA op codes also `include!` this file
 // (and build.rs includes them), so keep it a plain `macro_rules!` with no `use`.
 //
-// `unary_ops!(m)` calls macro `m` with the table. Each simple entry is
+// `unary_ops!(m)` calls macro `m` with the table. Each entry of `methods` is
 //     docs  Variant method "CODE" node saves dtypes,
-// * `Variant`: the `UnaryOp` variant; `method`: the Tensor method, the binding and the
+// * `Variant`: the `UnaryOp` variant; `method`: the Tensor method (Rust and Python) and the
 //   `rustgrad.method` function; `"CODE"`: the kernels' op code (its position in this table is
 //   its value; kernels/elementwise.cu has one `case` per code);
 // * `node`: the autograd node's name, or `none` for ops without a gradient;
 // * `saves`: what the backward reads (`nothing`, `input`, `output`);
 // * `dtypes`: `float` (integer inputs compute in float32), `any` (integers too, same dtype out)
 //   or `test` (any input, bool out).
-// Entries with parameters carry their fields and have hand-written methods (ops/unary.rs).
+// The entries of `others` (ops with parameters, and ops PyTorch has only as functions of
+// torch.nn.functional) carry their fields and have hand-written methods (ops/unary.rs) instead.
 // Adding an op: an entry here, its CPU expression (backend/cpu/elementwise.rs), its CUDA
 // expression (kernels/elementwise.cu), its test (tests/test_unary_ops.py); a differentiable op
 // also gets its backward formula in ops/unary.rs. See docs/adding-an-op.md.
@@ -19,7 +20,7 @@
 macro_rules! unary_ops {
     ($then:ident) => {
         $then! {
-            simple {
+            methods {
                 /// `-x`.
                 Neg neg "U_NEG" "NegBackward0" nothing any,
                 /// `|x|`.
@@ -60,8 +61,6 @@ macro_rules! unary_ops {
                 Round round "U_ROUND" "RoundBackward0" nothing any,
                 /// Round toward zero.
                 Trunc trunc "U_TRUNC" "TruncBackward0" nothing any,
-                /// SiLU (swish): `x * sigmoid(x)`.
-                Silu silu "U_SILU" "SiluBackward0" input float,
                 /// The error function.
                 Erf erf "U_ERF" "ErfBackward0" input float,
                 /// Logical not (bool result).
@@ -69,7 +68,9 @@ macro_rules! unary_ops {
                 /// NaN test (bool result).
                 IsNan isnan "U_ISNAN" none nothing test,
             }
-            with_parameters {
+            others {
+                /// SiLU (swish): `x * sigmoid(x)`.
+                Silu "U_SILU" "SiluBackward0" input float,
                 /// GELU with the exact (erf) form.
                 Gelu "U_GELU" "GeluBackward0" input float,
                 /// GELU with the tanh approximation.
@@ -90,3 +91,6 @@ macro_rules! unary_ops {
         }
     };
 }
+
+#[allow(unused_imports)]
+pub(crate) use unary_ops;

@@ -14,42 +14,62 @@ enum Needs {
     Output,
 }
 
-/// The PyTorch node name of a unary op, and what its backward needs.
-fn meta(op: UnaryOp) -> (&'static str, Needs) {
-    use Needs::*;
-    match op {
-        UnaryOp::Neg => ("NegBackward0", Nothing),
-        UnaryOp::Abs => ("AbsBackward0", Input),
-        UnaryOp::Sign => ("SignBackward0", Nothing),
-        UnaryOp::Square => ("PowBackward0", Input),
-        UnaryOp::Relu => ("ReluBackward0", Output),
-        UnaryOp::Exp => ("ExpBackward0", Output),
-        UnaryOp::Log => ("LogBackward0", Input),
-        UnaryOp::Sqrt => ("SqrtBackward0", Output),
-        UnaryOp::Rsqrt => ("RsqrtBackward0", Output),
-        UnaryOp::Sin => ("SinBackward0", Input),
-        UnaryOp::Cos => ("CosBackward0", Input),
-        UnaryOp::Tanh => ("TanhBackward0", Output),
-        UnaryOp::Sigmoid => ("SigmoidBackward0", Output),
-        UnaryOp::Log1p => ("Log1PBackward0", Input),
-        UnaryOp::Expm1 => ("Expm1Backward0", Output),
-        UnaryOp::Reciprocal => ("ReciprocalBackward0", Output),
-        UnaryOp::Floor => ("FloorBackward0", Nothing),
-        UnaryOp::Ceil => ("CeilBackward0", Nothing),
-        UnaryOp::Round => ("RoundBackward0", Nothing),
-        UnaryOp::Trunc => ("TruncBackward0", Nothing),
-        UnaryOp::Gelu | UnaryOp::GeluTanh => ("GeluBackward0", Input),
-        UnaryOp::Silu => ("SiluBackward0", Input),
-        UnaryOp::LeakyRelu(_) => ("LeakyReluBackward0", Input),
-        UnaryOp::Elu(_) => ("EluBackward0", Input),
-        UnaryOp::Softplus { .. } => ("SoftplusBackward0", Input),
-        UnaryOp::PowScalar(_) => ("PowBackward0", Input),
-        UnaryOp::RPowScalar(_) => ("PowBackward1", Output),
-        UnaryOp::Clamp { .. } => ("ClampBackward1", Input),
-        UnaryOp::Erf => ("ErfBackward0", Input),
-        UnaryOp::LogicalNot | UnaryOp::IsNan => ("NotDifferentiable", Nothing),
-    }
+/// A table entry's `saves` as `Needs`.
+macro_rules! needs {
+    (nothing) => {
+        Needs::Nothing
+    };
+    (input) => {
+        Needs::Input
+    };
+    (output) => {
+        Needs::Output
+    };
 }
+
+/// A table entry's autograd node name (`none`: no gradient).
+macro_rules! node_name {
+    (none) => {
+        None
+    };
+    ($name:literal) => {
+        Some($name)
+    };
+}
+
+/// From the table (backend/unary_ops.rs): each op's autograd node name and what its backward
+/// reads, and the Tensor methods of its `methods` section.
+macro_rules! unary_autograd_and_methods {
+    (
+        methods {
+            $( $(#[$doc:meta])* $v:ident $m:ident $code:literal $node:tt $saves:ident $dtypes:ident ),* $(,)?
+        }
+        others {
+            $( $(#[$pdoc:meta])* $pv:ident $( ( $($pt:ty),* ) )? $( { $($pf:ident : $pft:ty),* } )?
+               $pcode:literal $pnode:tt $psaves:ident $pdtypes:ident ),* $(,)?
+        }
+    ) => {
+        /// PyTorch's node name of a unary op (None: not differentiable), and what its backward
+        /// needs.
+        fn meta(op: UnaryOp) -> (Option<&'static str>, Needs) {
+            match op {
+                $( UnaryOp::$v => (node_name!($node), needs!($saves)), )*
+                $( UnaryOp::$pv { .. } => (node_name!($pnode), needs!($psaves)), )*
+            }
+        }
+
+        impl Tensor {
+            $(
+                $(#[$doc])*
+                pub fn $m(&self) -> Result<Tensor> {
+                    unary_op(UnaryOp::$v, self)
+                }
+            )*
+        }
+    };
+}
+
+crate::backend::unary_ops::unary_ops!(unary_autograd_and_methods);
 
 /// `op(x)` with its gradient.
 pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
@@ -62,9 +82,9 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     };
     let out = backend::unary(op, &input)?;
     let (name, needs) = meta(op);
-    if name == "NotDifferentiable" || !out.dtype().is_floating_point() {
+    let Some(name) = name.filter(|_| out.dtype().is_floating_point()) else {
         return Ok(out);
-    }
+    };
     record(
         name,
         &[x],
@@ -192,71 +212,11 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
     Ok(out)
 }
 
-macro_rules! unary_methods {
-    ($($(#[$doc:meta])* $name:ident => $op:expr;)*) => {
-        impl Tensor {
-            $(
-                $(#[$doc])*
-                pub fn $name(&self) -> Result<Tensor> {
-                    unary_op($op, self)
-                }
-            )*
-        }
-    };
-}
-
-unary_methods! {
-    /// `-x`.
-    neg => UnaryOp::Neg;
-    /// `|x|`.
-    abs => UnaryOp::Abs;
-    /// -1, 0 or 1.
-    sign => UnaryOp::Sign;
-    /// `x * x`.
-    square => UnaryOp::Square;
-    /// `max(x, 0)`.
-    relu => UnaryOp::Relu;
-    /// `e^x`.
-    exp => UnaryOp::Exp;
-    /// Natural logarithm.
-    log => UnaryOp::Log;
-    /// Square root.
-    sqrt => UnaryOp::Sqrt;
-    /// `1 / sqrt(x)`.
-    rsqrt => UnaryOp::Rsqrt;
-    /// Sine.
-    sin => UnaryOp::Sin;
-    /// Cosine.
-    cos => UnaryOp::Cos;
-    /// Hyperbolic tangent.
-    tanh => UnaryOp::Tanh;
-    /// Logistic sigmoid.
-    sigmoid => UnaryOp::Sigmoid;
-    /// `ln(1 + x)`.
-    log1p => UnaryOp::Log1p;
-    /// `e^x - 1`.
-    expm1 => UnaryOp::Expm1;
-    /// `1 / x`.
-    reciprocal => UnaryOp::Reciprocal;
-    /// Round down.
-    floor => UnaryOp::Floor;
-    /// Round up.
-    ceil => UnaryOp::Ceil;
-    /// Round half to even.
-    round => UnaryOp::Round;
-    /// Round toward zero.
-    trunc => UnaryOp::Trunc;
-    /// SiLU (swish): `x * sigmoid(x)`.
-    silu => UnaryOp::Silu;
-    /// The error function.
-    erf => UnaryOp::Erf;
-    /// Logical not (bool result).
-    logical_not => UnaryOp::LogicalNot;
-    /// NaN test (bool result).
-    isnan => UnaryOp::IsNan;
-}
-
 impl Tensor {
+    /// SiLU (swish): `x * sigmoid(x)`.
+    pub fn silu(&self) -> Result<Tensor> {
+        unary_op(UnaryOp::Silu, self)
+    }
     /// GELU; `approximate` is "none" (erf form) or "tanh".
     pub fn gelu(&self, approximate: &str) -> Result<Tensor> {
         match approximate {

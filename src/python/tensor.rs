@@ -625,5 +625,11 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
     m.add_class::<StorageRef>()?;
+    // The unary ops of the table (backend/unary_ops.rs), for `rustgrad.<name>`.
+    let unary: Vec<&str> = crate::backend::UnaryOp::METHODS
+        .iter()
+        .map(|&(_, name)| name)
+        .collect();
+    m.add("UNARY_OPS", PyTuple::new(m.py(), unary)?)?;
     Ok(())
 }

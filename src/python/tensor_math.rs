@@ -340,77 +340,8 @@ impl PyTensor {
         Ok(self.t.eq(&o).py()?.all_dims(&[], false).py()?.item().py()? == Scalar::Bool(true))
     }
 
-    fn neg(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Neg)
-    }
     fn negative(&self, py: Python<'_>) -> R {
         self.unary(py, UnaryOp::Neg)
-    }
-    fn abs(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Abs)
-    }
-    fn sign(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Sign)
-    }
-    fn square(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Square)
-    }
-    fn exp(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Exp)
-    }
-    fn log(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Log)
-    }
-    fn sqrt(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Sqrt)
-    }
-    fn rsqrt(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Rsqrt)
-    }
-    fn sin(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Sin)
-    }
-    fn cos(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Cos)
-    }
-    fn tanh(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Tanh)
-    }
-    fn sigmoid(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Sigmoid)
-    }
-    fn relu(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Relu)
-    }
-    fn log1p(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Log1p)
-    }
-    fn expm1(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Expm1)
-    }
-    fn reciprocal(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Reciprocal)
-    }
-    fn floor(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Floor)
-    }
-    fn ceil(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Ceil)
-    }
-    fn round(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Round)
-    }
-    fn trunc(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Trunc)
-    }
-    fn erf(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::Erf)
-    }
-    fn logical_not(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::LogicalNot)
-    }
-    fn isnan(&self, py: Python<'_>) -> R {
-        self.unary(py, UnaryOp::IsNan)
     }
     #[pyo3(signature = (min=None, max=None))]
     fn clamp(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> R {
@@ -538,3 +469,27 @@ fn inplace_arg(slf: &Bound<'_, PyTensor>, op: BinaryOp, arg: Arg) -> PyResult<()
     })
     .py()
 }
+
+/// The Tensor methods of the unary ops of the table's `methods` section, from
+/// backend/unary_ops.rs (also `rustgrad.<name>`: python/rustgrad/__init__.py reads
+/// `_C.UNARY_OPS`).
+macro_rules! unary_py_methods {
+    (
+        methods {
+            $( $(#[$doc:meta])* $v:ident $m:ident $code:literal $node:tt $saves:ident $dtypes:ident ),* $(,)?
+        }
+        others { $($others:tt)* }
+    ) => {
+        #[pymethods]
+        impl PyTensor {
+            $(
+                $(#[$doc])*
+                fn $m(&self, py: Python<'_>) -> R {
+                    self.unary(py, UnaryOp::$v)
+                }
+            )*
+        }
+    };
+}
+
+crate::backend::unary_ops::unary_ops!(unary_py_methods);

@@ -105,50 +105,23 @@ fn clamp_params(min: Option<f64>, max: Option<f64>) -> UParams {
     }
 }
 
-/// The kernel's op code (`UnaryCode`, by name) and parameters.
+/// The kernel's op code (the op's position in the unary-op table) and parameters.
 pub(super) fn unary_code(op: UnaryOp) -> (i32, UParams) {
     let p = |p0: f64, p1: f64| UParams {
         p0,
         p1,
         ..Default::default()
     };
-    let none = UParams::default();
-    match op {
-        UnaryOp::Neg => (op_code!(UNARY, "U_NEG"), none),
-        UnaryOp::Abs => (op_code!(UNARY, "U_ABS"), none),
-        UnaryOp::Sign => (op_code!(UNARY, "U_SIGN"), none),
-        UnaryOp::Square => (op_code!(UNARY, "U_SQUARE"), none),
-        UnaryOp::Relu => (op_code!(UNARY, "U_RELU"), none),
-        UnaryOp::Exp => (op_code!(UNARY, "U_EXP"), none),
-        UnaryOp::Log => (op_code!(UNARY, "U_LOG"), none),
-        UnaryOp::Sqrt => (op_code!(UNARY, "U_SQRT"), none),
-        UnaryOp::Rsqrt => (op_code!(UNARY, "U_RSQRT"), none),
-        UnaryOp::Sin => (op_code!(UNARY, "U_SIN"), none),
-        UnaryOp::Cos => (op_code!(UNARY, "U_COS"), none),
-        UnaryOp::Tanh => (op_code!(UNARY, "U_TANH"), none),
-        UnaryOp::Sigmoid => (op_code!(UNARY, "U_SIGMOID"), none),
-        UnaryOp::Log1p => (op_code!(UNARY, "U_LOG1P"), none),
-        UnaryOp::Expm1 => (op_code!(UNARY, "U_EXPM1"), none),
-        UnaryOp::Reciprocal => (op_code!(UNARY, "U_RECIPROCAL"), none),
-        UnaryOp::Floor => (op_code!(UNARY, "U_FLOOR"), none),
-        UnaryOp::Ceil => (op_code!(UNARY, "U_CEIL"), none),
-        UnaryOp::Round => (op_code!(UNARY, "U_ROUND"), none),
-        UnaryOp::Trunc => (op_code!(UNARY, "U_TRUNC"), none),
-        UnaryOp::Gelu => (op_code!(UNARY, "U_GELU"), none),
-        UnaryOp::GeluTanh => (op_code!(UNARY, "U_GELU_TANH"), none),
-        UnaryOp::Silu => (op_code!(UNARY, "U_SILU"), none),
-        UnaryOp::Erf => (op_code!(UNARY, "U_ERF"), none),
-        UnaryOp::LeakyRelu(s) => (op_code!(UNARY, "U_LEAKY_RELU"), p(s, 0.0)),
-        UnaryOp::Elu(a) => (op_code!(UNARY, "U_ELU"), p(a, 0.0)),
-        UnaryOp::Softplus { beta, threshold } => {
-            (op_code!(UNARY, "U_SOFTPLUS"), p(beta, threshold))
-        }
-        UnaryOp::PowScalar(e) => (op_code!(UNARY, "U_POW_SCALAR"), p(e, 0.0)),
-        UnaryOp::RPowScalar(b) => (op_code!(UNARY, "U_RPOW_SCALAR"), p(b, 0.0)),
-        UnaryOp::Clamp { min, max } => (op_code!(UNARY, "U_CLAMP"), clamp_params(min, max)),
-        UnaryOp::LogicalNot => (op_code!(UNARY, "U_LOGICAL_NOT"), none),
-        UnaryOp::IsNan => (op_code!(UNARY, "U_ISNAN"), none),
-    }
+    let params = match op {
+        UnaryOp::LeakyRelu(s) => p(s, 0.0),
+        UnaryOp::Elu(a) => p(a, 0.0),
+        UnaryOp::Softplus { beta, threshold } => p(beta, threshold),
+        UnaryOp::PowScalar(e) => p(e, 0.0),
+        UnaryOp::RPowScalar(b) => p(b, 0.0),
+        UnaryOp::Clamp { min, max } => clamp_params(min, max),
+        _ => UParams::default(),
+    };
+    (op.code(), params)
 }
 
 /// The kernel's op code (`BinaryCode`, by name) and parameters.

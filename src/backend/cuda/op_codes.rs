@@ -8,45 +8,30 @@ pub struct CodeTable {
     pub names: &'static [&'static str],
 }
 
-/// The unary maps of kernels/elementwise.cu: the `op` argument of `ew_unary_*` and
-/// `ew_unary_test_*`.
-pub const UNARY: CodeTable = CodeTable {
-    c_name: "UnaryCode",
-    names: &[
-        "U_NEG",
-        "U_ABS",
-        "U_SIGN",
-        "U_SQUARE",
-        "U_RELU",
-        "U_EXP",
-        "U_LOG",
-        "U_SQRT",
-        "U_RSQRT",
-        "U_SIN",
-        "U_COS",
-        "U_TANH",
-        "U_SIGMOID",
-        "U_LOG1P",
-        "U_EXPM1",
-        "U_RECIPROCAL",
-        "U_FLOOR",
-        "U_CEIL",
-        "U_ROUND",
-        "U_TRUNC",
-        "U_GELU",
-        "U_GELU_TANH",
-        "U_SILU",
-        "U_ERF",
-        "U_LEAKY_RELU",
-        "U_ELU",
-        "U_SOFTPLUS",
-        "U_POW_SCALAR",
-        "U_RPOW_SCALAR",
-        "U_CLAMP",
-        "U_LOGICAL_NOT",
-        "U_ISNAN",
-    ],
-};
+// The unary maps of kernels/elementwise.cu (the `op` argument of `ew_unary_*` and
+// `ew_unary_test_*`) are the table of backend/unary_ops.rs, in its order.
+include!("../unary_ops.rs");
+
+/// `UNARY` from the unary-op table: its `"U_*"` names in table order.
+macro_rules! unary_code_table {
+    (
+        methods {
+            $( $(#[$doc:meta])* $v:ident $m:ident $code:literal $node:tt $saves:ident $dtypes:ident ),* $(,)?
+        }
+        others {
+            $( $(#[$pdoc:meta])* $pv:ident $( ( $($pt:ty),* ) )? $( { $($pf:ident : $pft:ty),* } )?
+               $pcode:literal $pnode:tt $psaves:ident $pdtypes:ident ),* $(,)?
+        }
+    ) => {
+        /// The unary maps: the `op` argument of `ew_unary_*` and `ew_unary_test_*`.
+        pub const UNARY: CodeTable = CodeTable {
+            c_name: "UnaryCode",
+            names: &[$( $code, )* $( $pcode, )*],
+        };
+    };
+}
+
+unary_ops!(unary_code_table);
 
 /// The binary maps of kernels/elementwise.cu: the `op` argument of `ew_binary_*` and
 /// `ew_binary_test_*`.
