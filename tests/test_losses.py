@@ -1,7 +1,8 @@
-"""Margin and likelihood losses: values against NumPy formulas (float64), gradients against finite
-differences, PyTorch parity (values, gradients, reductions), errors and module reprs."""
+"""The losses written in Python: the margin and likelihood losses, SmoothL1 / Huber and KL divergence.
+Values against NumPy formulas (float64), gradients against finite differences, PyTorch parity
+(values, gradients, reductions), PyTorch's errors word for word, the modules against their
+functionals, legacy reduction flags and module reprs."""
 
-import math
 import re
 import warnings
 
@@ -34,7 +35,7 @@ def pm1(*shape):
     return rg.tensor(np.where(np.random.default_rng(1).random(shape) > 0.5, 1.0, -1.0))
 
 
-# ----- values against NumPy -----------------------------------------------------------------------
+# ----- margin and likelihood losses: values against NumPy -----------------------------------------
 
 def test_values_against_numpy():
     a, b, c = r(4, 5), r(4, 5), r(4, 5)
@@ -279,3 +280,329 @@ def test_errors(fn, exc, msg):
 def test_bad_reduction(fn):
     with pytest.raises(ValueError, match=re.escape("foo is not a valid value for reduction")):
         fn()
+
+
+# ----- SmoothL1, Huber and KL divergence ----------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+
+
+def arr(*shape, scale=2.0):
+    return RNG.standard_normal(shape) * scale
+
+
+def t64(a, requires_grad=False):
+    return rg.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+
+
+def close(x, expected, atol=1e-12):
+    np.testing.assert_allclose(x.detach().numpy(), expected, rtol=1e-12, atol=atol)
+
+
+def np_reduce(loss, reduction):
+    return {"mean": np.mean, "sum": np.sum, "none": lambda v: v}[reduction](loss)
+
+
+def np_smooth_l1(x, y, beta):
+    d = np.abs(x - y)
+    if beta == 0:
+        return d
+    return np.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+
+
+def np_huber(x, y, delta):
+    d = np.abs(x - y)
+    return np.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+
+
+def loss_inputs():
+    x, y = arr(4, 5), arr(4, 5)
+    x[0, :3] = y[0, :3] + np.array([0.0, 0.5, -0.5])  # |d| == 0, beta and delta at 0.5
+    return x, y
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("beta", [1.0, 0.5, 2.5, 0.0])
+def test_smooth_l1_loss_values(reduction, beta):
+    x, y = loss_inputs()
+    close(F.smooth_l1_loss(t64(x), t64(y), reduction=reduction, beta=beta),
+          np_reduce(np_smooth_l1(x, y, beta), reduction))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("delta", [1.0, 0.5, 2.5])
+def test_huber_loss_values(reduction, delta):
+    x, y = loss_inputs()
+    close(F.huber_loss(t64(x), t64(y), reduction=reduction, delta=delta), np_reduce(np_huber(x, y, delta), reduction))
+    w = RNG.random((4, 5))
+    close(F.huber_loss(t64(x), t64(y), reduction=reduction, delta=delta, weight=t64(w)),
+          np_reduce(np_huber(x, y, delta) * w, reduction))
+
+
+def test_smooth_l1_and_huber_relation():
+    # Huber with delta equals delta * SmoothL1 with beta = delta: a wrong factor in either is caught.
+    x, y = arr(3, 4), arr(3, 4)
+    close(F.huber_loss(t64(x), t64(y), delta=0.7), 0.7 * F.smooth_l1_loss(t64(x), t64(y), beta=0.7).item())
+
+
+@pytest.mark.parametrize("name", ["smooth_l1_loss", "huber_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_smooth_losses_gradcheck(name, reduction):
+    x, y = arr(3, 4), arr(3, 4)
+    kw = {"beta": 0.8} if name == "smooth_l1_loss" else {"delta": 0.8}
+    fn = getattr(F, name)
+    assert gradcheck(lambda a, b: fn(a, b, reduction=reduction, **kw), (t64(x, True), t64(y, True)))
+
+
+def test_smooth_losses_gradient_at_the_threshold():
+    # |d| == beta takes the linear branch (PyTorch: sign(d)); d == 0 has gradient 0.
+    x = t64([0.5, -0.5, 0.0], True)
+    F.smooth_l1_loss(x, t64([0.0, 0.0, 0.0]), beta=0.5, reduction="sum").backward()
+    close(x.grad, [1.0, -1.0, 0.0])
+    x = t64([2.0, -2.0, 0.0], True)
+    F.huber_loss(x, t64([0.0, 0.0, 0.0]), delta=2.0, reduction="sum").backward()
+    close(x.grad, [2.0, -2.0, 0.0])
+
+
+def test_smooth_losses_broadcast_with_warning():
+    x, y = arr(3, 4), arr(4)
+    for fn, ref in ((F.smooth_l1_loss, np_smooth_l1), (F.huber_loss, np_huber)):
+        with pytest.warns(UserWarning, match=re.escape("Using a target size (rustgrad.Size([4])) that is different "
+                                                       "to the input size (rustgrad.Size([3, 4]))")):
+            out = fn(t64(x), t64(y))
+        close(out, ref(x, y, 1.0).mean())
+
+
+def test_smooth_losses_errors():
+    x, y = rg.randn(3, 4), rg.randn(3, 4)
+    with pytest.raises(RuntimeError, match=re.escape("smooth_l1_loss does not support negative values for beta.")):
+        F.smooth_l1_loss(x, y, beta=-1.0)
+    for delta in (0.0, -1.0):
+        with pytest.raises(RuntimeError, match=re.escape("huber_loss does not support non-positive values for "
+                                                         "delta.")):
+            F.huber_loss(x, y, delta=delta)
+    for fn in (F.smooth_l1_loss, F.huber_loss):
+        with pytest.raises(ValueError, match=re.escape("foo is not a valid value for reduction")):
+            fn(x, y, reduction="foo")
+        with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (3) must match the size of tensor b "
+                                                         "(2) at non-singleton dimension 0")), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn(x, rg.randn(2, 4))
+    with pytest.raises(NotImplementedError, match=re.escape("\"smooth_l1_cpu\" not implemented for 'Long'")):
+        F.smooth_l1_loss(rg.tensor([1, 2]), rg.tensor([1, 3]))
+    with pytest.raises(NotImplementedError, match=re.escape("\"huber_cpu\" not implemented for 'Long'")):
+        F.huber_loss(rg.tensor([1, 2]), rg.tensor([1, 3]))
+    with pytest.raises(ValueError, match=re.escape("Weights and input must have the same size.")):
+        F.huber_loss(x, y, weight=rg.ones(4))
+    with pytest.raises(ValueError, match=re.escape("Invalid reduction mode: foo. Expected one of 'none', 'mean', "
+                                                   "'sum'.")):
+        F.huber_loss(x, y, reduction="foo", weight=rg.ones(3, 4))
+
+
+def test_smooth_l1_legacy_flags():
+    x, y = arr(3, 4), arr(3, 4)
+    with pytest.warns(UserWarning, match=re.escape("size_average and reduce args will be deprecated, please use "
+                                                   "reduction='sum' instead.")):
+        out = F.smooth_l1_loss(t64(x), t64(y), size_average=False)
+    close(out, np_smooth_l1(x, y, 1.0).sum())
+
+
+def np_kl(inp, target, log_target):
+    if log_target:
+        return np.exp(target) * (target - inp)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xlogy = np.where(target == 0, 0.0, target * np.log(np.where(target == 0, 1.0, target)))
+    return xlogy - target * inp
+
+
+KL_MEAN_WARNING = ("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                   "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                   "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_values(reduction, log_target):
+    inp = np.log(RNG.random((4, 5)))
+    target = RNG.random((4, 5))
+    target[0, 0] = 0.0
+    if log_target:
+        target = np.log(target + 0.01)
+    loss = np_kl(inp, target, log_target)
+    expected = loss.sum() / 4 if reduction == "batchmean" else np_reduce(loss, reduction)
+    close(F.kl_div(t64(inp), t64(target), reduction=reduction, log_target=log_target), expected)
+
+
+def test_kl_div_mean_warns_and_averages_everything():
+    inp, target = np.log(RNG.random((4, 5))), RNG.random((4, 5))
+    with pytest.warns(UserWarning, match=re.escape(KL_MEAN_WARNING)):
+        out = F.kl_div(t64(inp), t64(target))
+    close(out, np_kl(inp, target, False).mean())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F.kl_div(t64(inp), t64(target), reduction="batchmean")
+
+
+def test_kl_div_batchmean_divides_by_the_input_batch():
+    # Broadcast target: the divisor is input.size(0), not the broadcast shape's; 0-dim input is not divided.
+    inp, target = np.log(RNG.random(5)), RNG.random((3, 5))
+    close(F.kl_div(t64(inp), t64(target), reduction="batchmean"), np_kl(inp, target, False).sum() / 5)
+    close(F.kl_div(t64(-1.0), t64(0.5), reduction="batchmean"), np_kl(-1.0, 0.5, False))
+
+
+def test_kl_div_legacy_flags():
+    inp, target = np.log(RNG.random((4, 5))), RNG.random((4, 5))
+    with pytest.warns(UserWarning, match=re.escape("size_average and reduce args will be deprecated, please use "
+                                                   "reduction='sum' instead.")):
+        out = F.kl_div(t64(inp), t64(target), size_average=False)
+    close(out, np_kl(inp, target, False).sum())
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_kl_div_gradcheck(reduction, log_target):
+    inp = t64(np.log(RNG.random((3, 4))), True)
+    target = t64(np.log(RNG.random((3, 4))) if log_target else RNG.random((3, 4)) + 0.1, True)
+    assert gradcheck(lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target), (inp, target))
+
+
+def test_kl_div_errors():
+    x = rg.randn(3, 4)
+    with pytest.raises(ValueError, match=re.escape("foo is not a valid value for reduction")):
+        F.kl_div(x, x, reduction="foo")
+    with pytest.raises(RuntimeError, match=re.escape("The size of tensor a (2) must match the size of tensor b (3) "
+                                                     "at non-singleton dimension 0")):
+        F.kl_div(x, rg.rand(2, 4), reduction="sum")
+    with pytest.raises(RuntimeError, match=re.escape("kl_div: Integral inputs not supported.")):
+        F.kl_div(rg.tensor([1, 2]), rg.tensor([1, 3]), reduction="sum")
+
+
+# ----- SmoothL1, Huber and KL divergence modules --------------------------------------------------
+
+LOSS_MODULES = [
+    (nn.SmoothL1Loss(beta=0.5), lambda a, b: F.smooth_l1_loss(a, b, beta=0.5)),
+    (nn.SmoothL1Loss(reduction="sum"), lambda a, b: F.smooth_l1_loss(a, b, reduction="sum")),
+    (nn.HuberLoss(delta=2.0), lambda a, b: F.huber_loss(a, b, delta=2.0)),
+    (nn.HuberLoss(reduction="none"), lambda a, b: F.huber_loss(a, b, reduction="none")),
+    (nn.KLDivLoss(reduction="batchmean"), lambda a, b: F.kl_div(a, b, reduction="batchmean")),
+    (nn.KLDivLoss(reduction="sum", log_target=True), lambda a, b: F.kl_div(a, b, reduction="sum", log_target=True)),
+]
+
+
+@pytest.mark.parametrize("module,fn", LOSS_MODULES, ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "")
+def test_two_input_module_forward_is_the_functional(module, fn):
+    a, b = t64(np.log(RNG.random((3, 4)))), t64(RNG.random((3, 4)))
+    close(module(a, b), fn(a, b).numpy())
+
+
+def test_legacy_flags_on_loss_modules():
+    with pytest.warns(UserWarning, match=re.escape("reduction='sum'")):
+        assert nn.SmoothL1Loss(size_average=False).reduction == "sum"
+    with pytest.warns(UserWarning, match=re.escape("reduction='none'")):
+        assert nn.KLDivLoss(reduce=False).reduction == "none"
+    with pytest.raises(TypeError, match=re.escape("delta must be a float or int, got: <class 'str'>")):
+        nn.HuberLoss(delta="1")
+
+
+REPRS = [(nn.SmoothL1Loss(), "SmoothL1Loss()"), (nn.HuberLoss(), "HuberLoss()"), (nn.KLDivLoss(), "KLDivLoss()")]
+
+
+@pytest.mark.parametrize("module,text", REPRS, ids=[t for _, t in REPRS])
+def test_module_repr(module, text):
+    assert repr(module) == text
+
+
+# ----- SmoothL1, Huber and KL divergence: PyTorch parity (values and gradients, float32 and float64) ---
+
+def _both(torch, *arrays, dtype="float64"):
+    rgs = [rg.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
+    ts = [torch.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
+    return rgs, ts
+
+
+def _check_parity(torch, rg_fn, torch_fn, *arrays, dtype="float64", grad_tol=None):
+    rgs, ts = _both(torch, *arrays, dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out, ref = rg_fn(*rgs), torch_fn(*ts)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    if grad_tol is None:
+        grad_tol = tol
+    assert tuple(out.shape) == tuple(ref.shape)
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
+    g = np.asarray(RNG.standard_normal(tuple(ref.shape)), dtype=dtype)
+    out.backward(rg.tensor(g))
+    ref.backward(torch.tensor(g))
+    for a, b in zip(rgs, ts):
+        if b.grad is None:
+            continue
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=grad_tol, atol=grad_tol)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_torch_parity_smooth_losses(reduction, dtype):
+    torch = pytest.importorskip("torch")
+    TF = torch.nn.functional
+    x, y = loss_inputs()
+    for beta in (1.0, 0.5, 0.0):
+        _check_parity(torch, lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction, beta=beta),
+                      lambda a, b: TF.smooth_l1_loss(a, b, reduction=reduction, beta=beta), x, y, dtype=dtype)
+    for delta in (1.0, 0.5, 2.0):
+        _check_parity(torch, lambda a, b: F.huber_loss(a, b, reduction=reduction, delta=delta),
+                      lambda a, b: TF.huber_loss(a, b, reduction=reduction, delta=delta), x, y, dtype=dtype)
+    w = RNG.random((4, 5))
+    _check_parity(torch, lambda a, b, c: F.huber_loss(a, b, reduction=reduction, weight=c),
+                  lambda a, b, c: TF.huber_loss(a, b, reduction=reduction, weight=c), x, y, w, dtype=dtype)
+    _check_parity(torch, lambda a, b: F.smooth_l1_loss(a, b, reduction=reduction),
+                  lambda a, b: TF.smooth_l1_loss(a, b, reduction=reduction), x, y[0], dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none", "batchmean"])
+@pytest.mark.parametrize("log_target", [False, True])
+def test_torch_parity_kl_div(reduction, log_target, dtype):
+    torch = pytest.importorskip("torch")
+    inp = np.log(RNG.random((4, 5)))
+    target = RNG.random((4, 5))
+    if log_target:
+        target = np.log(target)
+    _check_parity(torch, lambda a, b: F.kl_div(a, b, reduction=reduction, log_target=log_target),
+                  lambda a, b: torch.nn.functional.kl_div(a, b, reduction=reduction, log_target=log_target),
+                  inp, target, dtype=dtype)
+
+
+def test_torch_parity_kl_div_zero_target_gradient():
+    # xlogy(0, 0) is 0; the target's gradient there is nan in both (0 / 0 in PyTorch's formula).
+    torch = pytest.importorskip("torch")
+    inp, target = np.log(RNG.random((2, 3))), RNG.random((2, 3))
+    target[0, 1] = 0.0
+    rgs, ts = _both(torch, inp, target)
+    F.kl_div(*rgs, reduction="sum").backward()
+    torch.nn.functional.kl_div(*ts, reduction="sum").backward()
+    np.testing.assert_allclose(rgs[0].grad.numpy(), ts[0].grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(np.isnan(rgs[1].grad.numpy()), np.isnan(ts[1].grad.numpy()))
+
+
+def test_torch_parity_modules_repr():
+    torch = pytest.importorskip("torch")
+    for name, args, kwargs in [("SmoothL1Loss", (), {"beta": 0.5}), ("HuberLoss", (), {}), ("KLDivLoss", (), {})]:
+        assert repr(getattr(nn, name)(*args, **kwargs)) == repr(getattr(torch.nn, name)(*args, **kwargs))
+
+
+def test_torch_parity_error_messages():
+    """The same bad calls in both libraries raise the same type with the same message."""
+    torch = pytest.importorskip("torch")
+    cases = [
+        lambda m: m.nn.functional.smooth_l1_loss(m.randn(3), m.randn(3), beta=-1.0),
+        lambda m: m.nn.functional.huber_loss(m.randn(3), m.randn(3), delta=0.0),
+        lambda m: m.nn.functional.kl_div(m.randn(3), m.randn(3), reduction="foo"),
+        lambda m: m.nn.functional.kl_div(m.tensor([1, 2]), m.tensor([1, 2]), reduction="sum"),
+        lambda m: m.nn.HuberLoss(delta="1"),
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as expected:
+            case(torch)
+        with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+            case(rg)

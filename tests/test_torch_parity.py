@@ -22,7 +22,7 @@ def close(ours, theirs, tol=1e-10):
 # Every stride and padding but padding="same" with stride 2, which PyTorch refuses: test_conv2d_errors
 # checks that we refuse it with PyTorch's message.
 @pytest.mark.parametrize("stride,padding", [(s, p) for s in (1, 2) for p in (0, 1, (2, 1), "same", "valid")
-                                            if not (p == "same" and s != 1)])
+                                            if not (p == "same" and s != 1)], ids=str)
 @pytest.mark.parametrize("dilation", [1, 2])
 @pytest.mark.parametrize("groups", [1, 2])
 @pytest.mark.parametrize("bias", [True, False])
