@@ -441,6 +441,39 @@ def test_pad_errors():
     assert F.pad(rustgrad.zeros(2, 3, dtype=rustgrad.int64), (1, 1), value=7).tolist() == [[7, 0, 0, 0, 7]] * 2
 
 
+@pytest.mark.parametrize("module,fn", [
+    (nn.ZeroPad2d((1, 2, 0, 3)), lambda x: F.pad(x, (1, 2, 0, 3))),
+    (nn.ConstantPad2d(1, 2.5), lambda x: F.pad(x, (1, 1, 1, 1), value=2.5)),
+], ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "")
+def test_pad_module_forward_is_f_pad(module, fn):
+    x = rustgrad.tensor(np.random.default_rng(0).standard_normal((2, 4, 6)))
+    np.testing.assert_allclose(module(x).numpy(), fn(x).numpy(), rtol=1e-12, atol=1e-12)
+
+
+PAD_REPRS = [
+    (nn.ConstantPad2d(2, 3.5), "ConstantPad2d(padding=(2, 2, 2, 2), value=3.5)"),
+    (nn.ConstantPad2d((1, 2, 3, 4), 1), "ConstantPad2d(padding=(1, 2, 3, 4), value=1)"),
+    (nn.ZeroPad2d(2), "ZeroPad2d((2, 2, 2, 2))"),
+]
+
+
+@pytest.mark.parametrize("module,text", PAD_REPRS, ids=[t for _, t in PAD_REPRS])
+def test_pad_module_repr(module, text):
+    assert repr(module) == text
+
+
+def test_pad_modules_shapes():
+    x = rustgrad.randn(1, 2, 3, 4)
+    assert nn.ZeroPad2d((1, 2, 0, 3))(x).shape == (1, 2, 6, 7)
+    assert nn.ConstantPad2d(-1, 0.0)(x).shape == (1, 2, 1, 2)
+
+
+def test_pad_modules_repr_match_pytorch():
+    torch = pytest.importorskip("torch")
+    for name, args in [("ConstantPad2d", ((1, 2, 3, 4), 1.5)), ("ZeroPad2d", (2,))]:
+        assert repr(getattr(nn, name)(*args)) == repr(getattr(torch.nn, name)(*args))
+
+
 def test_one_hot():
     t = rustgrad.tensor([[0, 2], [1, 0]])
     out = F.one_hot(t)

@@ -1,4 +1,5 @@
-"""rustgrad.nn.init: gains, fan computations, and the distributions each initialiser draws from."""
+"""rustgrad.nn.init: gains, fan computations, the distributions each initialiser draws from, and
+orthogonal_, sparse_ and dirac_ (dirac_ and the gains against PyTorch)."""
 
 import math
 import warnings
@@ -8,6 +9,7 @@ import pytest
 
 import rustgrad
 import rustgrad.nn as nn
+import rustgrad.nn.functional as F
 from rustgrad.nn import init
 
 
@@ -184,3 +186,66 @@ def test_no_warning_for_ordinary_init():
         warnings.simplefilter("error")
         nn.Linear(3, 3)
         nn.Conv2d(1, 2, 3)
+
+
+# ----- orthogonal_, sparse_, dirac_ ---------------------------------------------------------------
+
+def n(t):
+    return t.detach().numpy()
+
+
+@pytest.mark.parametrize("shape,gain", [((3, 5), 2.0), ((5, 3), 1.0), ((6, 2, 3), 0.5), ((4, 4), 1.0)])
+def test_orthogonal(shape, gain):
+    w = rustgrad.empty(*shape, dtype=rustgrad.float64)
+    assert nn.init.orthogonal_(w, gain=gain) is w
+    a = n(w).reshape(shape[0], -1)
+    if a.shape[0] <= a.shape[1]:
+        np.testing.assert_allclose(a @ a.T, gain ** 2 * np.eye(a.shape[0]), atol=1e-12)
+    else:
+        np.testing.assert_allclose(a.T @ a, gain ** 2 * np.eye(a.shape[1]), atol=1e-12)
+    with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions are supported"):
+        nn.init.orthogonal_(rustgrad.empty(3))
+
+
+def test_orthogonal_is_seeded():
+    rustgrad.manual_seed(5)
+    a = nn.init.orthogonal_(rustgrad.empty(4, 4))
+    rustgrad.manual_seed(5)
+    b = nn.init.orthogonal_(rustgrad.empty(4, 4))
+    assert rustgrad.equal(a, b)
+
+
+def test_sparse():
+    w = rustgrad.empty(10, 6)
+    nn.init.sparse_(w, 0.25, std=0.5)
+    assert (w == 0).sum(0).tolist() == [3] * 6
+    assert 0.2 < float(w[w != 0].std()) < 1.0
+    with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+        nn.init.sparse_(rustgrad.empty(2, 3, 4), 0.1)
+
+
+@pytest.mark.parametrize("shape,groups", [((4, 2, 3), 1), ((4, 2, 3, 3), 2), ((2, 3, 3, 4, 5), 1), ((6, 2, 3, 3), 3)])
+def test_dirac(shape, groups):
+    torch = pytest.importorskip("torch")
+    w = nn.init.dirac_(rustgrad.empty(*shape), groups)
+    tw = torch.nn.init.dirac_(torch.empty(*shape), groups)
+    np.testing.assert_array_equal(n(w), tw.numpy())
+    # A dirac-initialised convolution (padding keeps the size) is the identity on the kept channels.
+    if len(shape) == 4 and groups == 1:
+        x = rustgrad.randn(1, 2, 5, 5)
+        np.testing.assert_allclose(n(F.conv2d(x, w, padding=1))[:, :2], n(x), atol=1e-6)
+
+
+def test_dirac_errors():
+    with pytest.raises(ValueError, match="Only tensors with 3, 4, or 5 dimensions are supported"):
+        nn.init.dirac_(rustgrad.empty(3, 3))
+    with pytest.raises(ValueError, match="dim 0 must be divisible by groups"):
+        nn.init.dirac_(rustgrad.empty(3, 2, 3), 2)
+
+
+@pytest.mark.parametrize("nl,param", [("linear", None), ("conv_transpose2d", None), ("sigmoid", None),
+                                      ("tanh", None), ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2),
+                                      ("selu", None)])
+def test_calculate_gain_matches_pytorch(nl, param):
+    torch = pytest.importorskip("torch")
+    assert nn.init.calculate_gain(nl, param) == torch.nn.init.calculate_gain(nl, param)

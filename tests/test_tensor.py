@@ -56,6 +56,11 @@ def test_factories():
         rg.zeros(-1, 2)
 
 
+def test_get_default_dtype():
+    assert rg.get_default_dtype() == rg.float32
+    assert rg.randn(2).dtype == rg.get_default_dtype()
+
+
 def test_random_is_reproducible_and_plausible():
     rg.manual_seed(7)
     a = rg.randn(1000)
