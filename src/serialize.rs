@@ -631,10 +631,10 @@ fn f16_to_f32(h: u16) -> f32 {
 }
 
 /// Little-endian encoding of element types.
+// Read and written element by element on big-endian hosts only (little-endian ones copy bytes).
+#[cfg_attr(target_endian = "little", allow(dead_code))]
 trait LeBytes: Copy {
-    #[allow(dead_code)]
     fn put_le(self, out: &mut Vec<u8>);
-    #[allow(dead_code)]
     fn from_le(b: &[u8]) -> Self;
 }
 

@@ -40,8 +40,7 @@ type R = PyResult<PyTensor>;
 /// Keeps a storage alive for a NumPy array that views it.
 #[pyclass(name = "_StorageRef", module = "rustgrad._C", frozen)]
 struct StorageRef {
-    #[allow(dead_code)]
-    storage: Arc<Storage>,
+    _storage: Arc<Storage>,
 }
 
 /// Builds nested Python lists from row-major values.
@@ -588,7 +587,7 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let container = Bound::new(
         py,
         StorageRef {
-            storage: storage.clone(),
+            _storage: storage.clone(),
         },
     )?
     .into_any();

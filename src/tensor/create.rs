@@ -207,7 +207,6 @@ impl Tensor {
     }
 
     /// Bernoulli(1 - p) keep-mask scaled by 1 / (1 - p), for dropout.
-    #[allow(dead_code)] // called by the dropout op
     pub(crate) fn dropout_mask(
         shape: &[usize],
         p: f64,

@@ -1,4 +1,5 @@
-//! 2-D convolution as im2col + gemm, and its backward pass.
+//! 2-D convolution and its backward pass: float32 on AVX-512 CPUs runs the direct kernels of
+//! conv_direct.rs (no column matrix) where they pay; everything else is im2col + gemm, below.
 //!
 //! For one sample the input `[C, H, W]` is unfolded into a column matrix `[C*kh*kw, OH*OW]` (row
 //! `(c, i, j)` holds the input pixels kernel tap `(i, j)` of channel `c` sees at every output
