@@ -517,18 +517,6 @@ pub(crate) fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
     }
 }
 
-/// A contiguous tensor of `shape` on a CUDA device filled with `value`.
-pub(crate) fn full(shape: &[usize], value: Scalar, dtype: DType, device: Device) -> Result<Tensor> {
-    let dev = device_of(device)?;
-    let n = crate::tensor::layout::checked_numel(shape)?;
-    let s = CudaStorage::alloc(&dev, dtype, n)?;
-    fill_view(&s, &Layout::contiguous(shape), value)?;
-    Ok(Tensor::from_storage(
-        Storage::new(StorageData::Cuda(s)),
-        shape,
-    ))
-}
-
 /// Uploads contiguous host elements into a new device storage.
 pub(crate) fn upload<T: CpuElement>(dev: &Arc<CudaDevice>, data: &[T]) -> Result<CudaStorage> {
     let s = CudaStorage::alloc(dev, T::DTYPE, data.len())?;
@@ -622,11 +610,6 @@ pub(crate) fn to_host_vec<T: CpuElement>(src: &CudaStorage) -> Result<Vec<T>> {
     let mut v = vec![T::default(); src.len()];
     download(src, 0, &mut v)?;
     Ok(v)
-}
-
-/// Wraps device storage as a tensor.
-pub(crate) fn tensor(s: CudaStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_storage(Storage::new(StorageData::Cuda(s)), shape)
 }
 
 /// The CPU storage of a host tensor (helper for rare host-side fallbacks).

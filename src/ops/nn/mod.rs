@@ -1,7 +1,7 @@
 //! Neural-network ops, each a single op with its own backward rule.
 //!
-//! Kernels run through [`run_kernel`], which reads the operands' storage and dispatches on the
-//! device they live on (the CPU today; a CUDA arm is added there per kernel). Backward rules use
+//! Kernels run through [`run!`](crate::backend::run) on their operands' device (the device
+//! seam, src/backend). Backward rules use
 //! fused kernels during an ordinary backward and differentiable tensor ops (or ops whose own
 //! backward is known) when a higher-order graph is being recorded.
 
@@ -16,10 +16,7 @@ pub mod softmax;
 
 pub use conv::Padding2d;
 
-use crate::backend::cpu::nn::Src;
-
 use crate::error::{Error, Result};
-use crate::storage::{CpuStorage, Storage, StorageData};
 use crate::tensor::Tensor;
 
 /// How a loss reduces its per-element values.
@@ -46,85 +43,6 @@ impl Reduction {
             ))),
         }
     }
-}
-
-/// Reads the storage of `inputs` (each contiguous) and runs the kernel of their device.
-/// The two optional operands that follow `first` required ones in a kernel's input list, each
-/// there when its flag is set, in that order.
-pub(crate) fn optional_pair<S>(
-    s: &[S],
-    first: usize,
-    (has_a, has_b): (bool, bool),
-) -> (Option<&S>, Option<&S>) {
-    (
-        has_a.then(|| &s[first]),
-        has_b.then(|| &s[first + has_a as usize]),
-    )
-}
-
-/// Only CPU kernels exist so far; on another device this is a clear error naming the op.
-// Without the cuda feature the device match has one arm, and `op` names only CUDA errors.
-#[cfg_attr(
-    not(feature = "cuda"),
-    allow(unused_variables, clippy::infallible_destructuring_match)
-)]
-pub(crate) fn run_kernel<R>(
-    op: &str,
-    inputs: &[&Tensor],
-    cpu: impl FnOnce(&[Src<'_>]) -> Result<R>,
-) -> Result<R> {
-    let bodies: Vec<_> = inputs.iter().map(|t| t.body()).collect();
-    let guards: Vec<_> = bodies.iter().map(|b| b.storage.read()).collect();
-    let mut srcs = Vec::with_capacity(inputs.len());
-    for (guard, body) in guards.iter().zip(&bodies) {
-        let StorageData::Cpu(s) = &**guard else {
-            return Err(Error::not_implemented(format!(
-                "{op}: no CUDA kernel yet; move the tensors to the CPU"
-            )));
-        };
-        srcs.push(Src::new(s, &body.layout)?);
-    }
-    cpu(&srcs)
-}
-
-/// Reads the storage of `inputs` (each contiguous, all on one CUDA device) and runs `f` on them.
-#[cfg(feature = "cuda")]
-pub(crate) fn run_cuda<R>(
-    op: &str,
-    inputs: &[&Tensor],
-    f: impl FnOnce(&[crate::backend::cuda::Dv<'_>]) -> Result<R>,
-) -> Result<R> {
-    let bodies: Vec<_> = inputs.iter().map(|t| t.body()).collect();
-    let guards: Vec<_> = bodies.iter().map(|b| b.storage.read()).collect();
-    let mut srcs = Vec::with_capacity(inputs.len());
-    for (guard, body) in guards.iter().zip(&bodies) {
-        match &**guard {
-            StorageData::Cuda(s) => {
-                let r = body.layout.contiguous_range().ok_or_else(|| {
-                    Error::runtime(format!("internal error: {op} kernel operand is not contiguous"))
-                })?;
-                srcs.push(crate::backend::cuda::Dv { s, off: r.start });
-            }
-            StorageData::Cpu(_) => {
-                return Err(Error::runtime(format!(
-                    "Expected all tensors to be on the same device, but found at least two devices, {} and cpu!",
-                    inputs.iter().map(|t| t.device()).find(|d| d.is_cuda()).unwrap_or_default()
-                )))
-            }
-        }
-    }
-    f(&srcs)
-}
-
-/// A new CUDA tensor of `shape` over a kernel's result.
-#[cfg(feature = "cuda")]
-pub(crate) fn cuda_tensor(data: crate::backend::cuda::CudaStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_storage(Storage::new(StorageData::Cuda(data)), shape)
-}
-
-/// A new CPU tensor of `shape` over a kernel's result.
-pub(crate) fn cpu_tensor(data: CpuStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_storage(Storage::cpu(data), shape)
 }
 
 /// `t` as a contiguous tensor that shares no autograd history (what kernels read).
