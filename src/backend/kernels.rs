@@ -8,7 +8,7 @@
 //! reports `NotImplementedError` naming the op and the device (the default bodies below); the CPU
 //! backend has every kernel.
 
-use super::dispatch::{View, ViewMut};
+use super::dispatch::{Host, View, ViewMut};
 use super::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
@@ -173,6 +173,9 @@ pub trait PoolKernels: DeviceStorage {
 /// Gradients of a normalisation: input (when asked for), weight and bias.
 pub type NormGrads<S> = (Option<S>, Option<S>, Option<S>);
 
+/// Batch statistics (mean, `1 / sqrt(var + eps)`) and the updated running mean and variance.
+pub type BatchStats<S> = ((S, S), (Option<S>, Option<S>));
+
 /// Batch and layer normalisation over contiguous operands; statistics are float64.
 pub trait NormKernels: DeviceStorage {
     /// Whether layer norm has fused kernels here; without them the op composes it from tensor
@@ -188,7 +191,7 @@ pub trait NormKernels: DeviceStorage {
         running_var: Option<View<'_, Self>>,
         momentum: f64,
         eps: f64,
-    ) -> Result<((Self, Self), (Option<Self>, Option<Self>))> {
+    ) -> Result<BatchStats<Self>> {
         let _ = (x, geom, running_mean, running_var, momentum, eps);
         Err(no_kernel::<Self>("batch_norm"))
     }
@@ -394,3 +397,72 @@ pub trait OptimKernels: DeviceStorage {
 
 /// What an Adam update writes besides the parameter.
 pub type AdamState<'a, S> = (ViewMut<'a, S>, ViewMut<'a, S>, Option<ViewMut<'a, S>>);
+
+/// Reading and writing at int64 positions. Positions come as the op got them (any layout,
+/// negative ones counting from the end of their dim); each backend checks them against the dim
+/// they index with PyTorch's `IndexError`: at once where the host sees them, else in the
+/// kernels, which report the first bad one at the next synchronising call. Results are new
+/// storages (a scatter writes into a copy of its base).
+pub trait IndexKernels: DeviceStorage {
+    /// Rows of `dim` of `src` picked by the 0-d or 1-D `index`.
+    fn index_select(src: View<'_, Self>, dim: usize, index: View<'_, Self>) -> Result<Self> {
+        let _ = (src, dim, index);
+        Err(no_kernel::<Self>("index_select"))
+    }
+    /// `base` with `src` (`base`'s shape but `index.numel()` along `dim`) added at rows `index`.
+    fn index_add(
+        base: View<'_, Self>,
+        dim: usize,
+        index: View<'_, Self>,
+        src: View<'_, Self>,
+    ) -> Result<Self> {
+        let _ = (base, dim, index, src);
+        Err(no_kernel::<Self>("index_add"))
+    }
+    /// `out[i][j] = src[i][index[i][j]]` (for `dim` 1): the index's shape.
+    fn gather(src: View<'_, Self>, dim: usize, index: View<'_, Self>) -> Result<Self> {
+        let _ = (src, dim, index);
+        Err(no_kernel::<Self>("gather"))
+    }
+    /// `base` with `src` (read at the index's coordinates) written, or added when `accumulate`,
+    /// at `index` along `dim`.
+    fn scatter(
+        base: View<'_, Self>,
+        dim: usize,
+        index: View<'_, Self>,
+        src: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        let _ = (base, dim, index, src, accumulate);
+        Err(no_kernel::<Self>("scatter"))
+    }
+    /// Advanced indexing in leading form: `src` is `[I0, .., Ik-1, rest..]`, row `j` of the
+    /// `[k, n]` int64 `positions` indexes its dim `j`; the result is `[n, rest..]`. `dims` are the
+    /// user's dims that the leading ones were (for messages).
+    fn index_leading(
+        src: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+    ) -> Result<Self> {
+        let _ = (src, positions, dims);
+        Err(no_kernel::<Self>("index"))
+    }
+    /// Its inverse: `dst` (leading form) with `values` (`[b.., rest..]`, the `n` positions'
+    /// broadcast shape `b` then the rest) written, or added when `accumulate`, at `positions`.
+    fn index_put_leading(
+        dst: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+        values: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        let _ = (dst, positions, dims, values, accumulate);
+        Err(no_kernel::<Self>("index_put"))
+    }
+    /// The coordinates of the nonzero elements, `[count, ndim]` int64, and their count. The
+    /// result's size depends on the data, so ops run this on a host copy (as PyTorch does).
+    fn nonzero(x: View<'_, Self>) -> Result<(Self, Host<usize>)> {
+        let _ = x;
+        Err(no_kernel::<Self>("nonzero"))
+    }
+}

@@ -4,8 +4,8 @@
 
 use super::dispatch::View;
 use super::kernels::{
-    ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels, MemoryKernels,
-    NormKernels, OptimKernels, PoolKernels, ReduceKernels,
+    ConvKernels, DeviceStorage, ElementwiseKernels, IndexKernels, LossKernels, MatmulKernels,
+    MemoryKernels, NormKernels, OptimKernels, PoolKernels, ReduceKernels,
 };
 use super::kinds::{BinaryOp, Draw, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
@@ -136,8 +136,9 @@ impl MatmulKernels for CudaStorage {
     }
 }
 
-// The nn families: their default bodies (no kernel) are never reached either.
+// The nn and index families: their default bodies (no kernel) are never reached either.
 impl ConvKernels for CudaStorage {}
+impl IndexKernels for CudaStorage {}
 impl LossKernels for CudaStorage {}
 impl NormKernels for CudaStorage {}
 impl OptimKernels for CudaStorage {}

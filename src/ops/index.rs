@@ -1,11 +1,11 @@
 //! Indexing: `x[...]` with ints, slices, None, Ellipsis and int64/bool tensors; `x[...] = v`;
 //! index_select, index_add, gather, scatter, scatter_add, nonzero.
 
-use crate::autograd::{grad0, record, Saved};
-use crate::backend::cpu::index as kernels;
+use crate::autograd::{grad0, no_grad, record, Saved};
+use crate::backend::{self, run, tensor};
 use crate::error::{ensure, Error, Result};
 use crate::ops::common_device;
-use crate::storage::{DType, Storage, StorageData};
+use crate::storage::{DType, Device};
 use crate::tensor::layout::{broadcast_shapes, Dims};
 use crate::tensor::{normalize_dim, normalize_existing_dim, Scalar, Tensor};
 
@@ -47,60 +47,12 @@ fn resolve_slice(
     Ok((s, e.max(s), step as usize))
 }
 
-/// Moves a CPU int64 tensor's values out (index tensors are read on the host).
-fn host_indices(t: &Tensor) -> Result<Vec<i64>> {
-    t.to_vec::<i64>()
-}
-
-/// Checks and wraps negative positions against a dim of `size`.
-fn normalize_positions(idx: &mut [i64], size: usize, dim: usize) -> Result<()> {
-    let n = size as i64;
-    for v in idx.iter_mut() {
-        if *v < -n || *v >= n {
-            return Err(Error::index(format!(
-                "index {} is out of bounds for dimension {dim} with size {size}",
-                *v
-            )));
-        }
-        if *v < 0 {
-            *v += n;
-        }
-    }
-    Ok(())
-}
-
 fn check_index_dtype(t: &Tensor) -> Result<()> {
     ensure!(
         matches!(t.dtype(), DType::I64 | DType::Bool),
         Error::index("tensors used as indices must be long, int, byte or bool tensors")
     );
     Ok(())
-}
-
-/// Wraps a CPU kernel result on `device`.
-fn from_cpu(
-    data: crate::storage::CpuStorage,
-    shape: &[usize],
-    device: crate::Device,
-) -> Result<Tensor> {
-    let t = Tensor::from_storage(Storage::new(StorageData::Cpu(data)), shape);
-    if device.is_cuda() {
-        t.to_device(device)
-    } else {
-        Ok(t)
-    }
-}
-
-/// Runs `f` on a host copy of `t` (the index kernels are host kernels).
-fn on_host<R>(
-    t: &Tensor,
-    f: impl FnOnce(&crate::storage::CpuStorage, &crate::tensor::Layout) -> Result<R>,
-) -> Result<R> {
-    if t.device().is_cuda() {
-        t.to_device(crate::Device::Cpu)?.with_cpu(f)
-    } else {
-        t.with_cpu(f)
-    }
 }
 
 impl Tensor {
@@ -271,7 +223,6 @@ impl Tensor {
         );
         let d = normalize_dim(dim, self.ndim())?;
         let nd = self.ndim();
-        let size = if nd == 0 { 1 } else { self.shape()[d] };
         let src = if nd == 0 {
             self.reshape_dims(&[1])?
         } else {
@@ -279,20 +230,10 @@ impl Tensor {
         };
         let mut shape = src.shape();
         shape[d] = index.numel();
-        let out = if self.device().is_cuda() {
-            device_index_select(&src, d, index, &shape)?
-        } else {
-            let mut idx = host_indices(index)?;
-            for &v in &idx {
-                ensure!(
-                    v >= -(size as i64) && v < size as i64,
-                    Error::index("index out of range in self")
-                );
-            }
-            normalize_positions(&mut idx, size, d)?;
-            let data = on_host(&src, |s, l| kernels::index_select(s, l, d, &idx))?;
-            from_cpu(data, &shape, self.device())?
-        };
+        let out = tensor(
+            run!(B: x = &src, i = index => B::index_select(x, d, i)),
+            &shape,
+        );
         let out = if nd == 0 { out.reshape_dims(&[])? } else { out };
         let in_shape = src.shape();
         let index = index.clone();
@@ -332,15 +273,8 @@ impl Tensor {
                 crate::error::fmt_shape(&src_c.shape())
             ))
         );
-        let out = if self.device().is_cuda() {
-            device_index_add(self, d, index, &src_c)?
-        } else {
-            let mut idx = host_indices(index)?;
-            normalize_positions(&mut idx, shape[d], d)?;
-            let added = on_host(&src_c, |s, l| kernels::index_add(&shape, d, &idx, s, l))?;
-            let added = from_cpu(added, &shape, self.device())?;
-            crate::autograd::no_grad(|| self.add(&added))?
-        };
+        let data = run!(B: x = self, i = index, s = &src_c => B::index_add(x, d, i, s));
+        let out = tensor(data, &shape);
         let index = index.clone();
         record(
             "IndexAddBackward0",
@@ -383,14 +317,7 @@ impl Tensor {
                 ))
             );
         }
-        let out = if self.device().is_cuda() {
-            device_gather(self, d, index)?
-        } else {
-            let mut idx = host_indices(index)?;
-            normalize_positions(&mut idx, shape[d], d)?;
-            let data = on_host(self, |s, l| kernels::gather(s, l, d, &idx, &ishape))?;
-            from_cpu(data, &ishape, self.device())?
-        };
+        let out = tensor(run!(B: x = self, i = index => B::gather(x, d, i)), &ishape);
         let index = index.clone();
         record(
             "GatherBackward0",
@@ -447,29 +374,8 @@ impl Tensor {
                 ))
             );
         }
-        let out = if self.device().is_cuda() {
-            device_scatter(self, d, index, &src_c, accumulate)?
-        } else {
-            let mut idx = host_indices(index)?;
-            normalize_positions(&mut idx, shape[d], d)?;
-            let data = self.with_cpu(|b, bl| {
-                src_c.with_cpu(|s, sl| {
-                    kernels::scatter(
-                        b,
-                        bl,
-                        &kernels::ScatterIndex {
-                            dim: d,
-                            positions: &idx,
-                            shape: &ishape,
-                        },
-                        s,
-                        sl,
-                        accumulate,
-                    )
-                })
-            })?;
-            from_cpu(data, &shape, self.device())?
-        };
+        let data = run!(B: x = self, i = index, s = &src_c => B::scatter(x, d, i, s, accumulate));
+        let out = tensor(data, &shape);
         let index = index.clone();
         let name = if accumulate {
             "ScatterAddBackward0"
@@ -503,16 +409,14 @@ impl Tensor {
         Ok(out)
     }
 
-    /// Coordinates of nonzero elements: an int64 tensor of shape [n, ndim].
+    /// Coordinates of nonzero elements: an int64 tensor of shape [n, ndim]. Its size depends on
+    /// the data, so (as in PyTorch) it is found on the host: a copy there unless this tensor
+    /// is there already, and the result moved back.
     pub fn nonzero(&self) -> Result<Tensor> {
         let nd = self.ndim();
-        let (buf, n) = on_host(self, kernels::nonzero)?;
-        let t = Tensor::from_buffer(buf, &[n, nd]);
-        if self.device().is_cuda() {
-            t.to_device(self.device())
-        } else {
-            Ok(t)
-        }
+        let host = self.to_device(Device::Cpu)?;
+        let (data, n) = run!(B: x = &host => B::nonzero(x));
+        tensor(data, &[n, nd]).to_device(self.device())
     }
 
     /// Elements where the bool `mask` is true, as a 1-D tensor.
@@ -524,24 +428,40 @@ impl Tensor {
     }
 }
 
-/// The broadcast positions of advanced indexing: on the host (CPU tensors, checked eagerly) or in
-/// a `[k, n]` int64 device tensor (checked by the kernels), with the original dims for messages.
+/// The broadcast positions of advanced indexing: a `[k, n]` int64 tensor on the indexed
+/// tensor's device, row `j` indexing the user's dim `dims[j]` (checked by the kernels).
 #[derive(Clone)]
-enum Positions {
-    Host(Vec<Vec<i64>>),
-    #[cfg_attr(not(feature = "cuda"), allow(dead_code))]
-    Device {
-        pos: Tensor,
-        dims: Vec<usize>,
-    },
+struct Positions {
+    pos: Tensor,
+    dims: Vec<usize>,
 }
 
 impl Positions {
-    fn len(&self) -> usize {
-        match self {
-            Positions::Host(p) => p.len(),
-            Positions::Device { dims, .. } => dims.len(),
+    /// The index tensors of `indexed` dims broadcast to `bshape` and stacked (where `src` lives).
+    fn new(
+        src: &Tensor,
+        indices: &[Option<Tensor>],
+        indexed: &[usize],
+        bshape: &[usize],
+    ) -> Result<Positions> {
+        let n: usize = bshape.iter().product();
+        let pos = Tensor::zeros(&[indexed.len(), n], DType::I64, src.device())?;
+        for (row, &d) in indexed.iter().enumerate() {
+            let t = indices[d]
+                .as_ref()
+                .ok_or_else(|| Error::internal("an indexed dim without its index"))?;
+            let b = t.broadcast_to(bshape)?;
+            let dst = pos.select(0, row as i64)?.reshape_dims(bshape)?;
+            no_grad(|| backend::copy_into(&dst, &b))?;
         }
+        Ok(Positions {
+            pos,
+            dims: indexed.to_vec(),
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.dims.len()
     }
 }
 
@@ -549,7 +469,7 @@ impl Positions {
 /// brings indexed dims to the front.
 struct AdvancedPlan {
     perm: Vec<usize>,
-    /// One position list per indexed dim (broadcast; normalised on the host).
+    /// The indexed dims' positions, broadcast.
     positions: Positions,
     bcast_shape: Dims,
     /// Where the broadcast block goes in the result: the first indexed dim when the indexed dims
@@ -576,7 +496,7 @@ impl AdvancedPlan {
         for &d in &indexed {
             let t = indices[d]
                 .as_ref()
-                .ok_or_else(|| Error::runtime("internal error"))?;
+                .ok_or_else(|| Error::internal("an indexed dim without its index"))?;
             check_index_dtype(t)?;
             ensure!(
                 t.dtype() == DType::I64,
@@ -594,20 +514,7 @@ impl AdvancedPlan {
                 ))
             })?;
         }
-        let positions = if src.device().is_cuda() {
-            device_positions(indices, &indexed, &bshape)?
-        } else {
-            let mut positions = Vec::with_capacity(indexed.len());
-            for &d in &indexed {
-                let t = indices[d]
-                    .as_ref()
-                    .ok_or_else(|| Error::runtime("internal error"))?;
-                let mut p = host_indices(&t.broadcast_to(&bshape)?)?;
-                normalize_positions(&mut p, shape[d], d)?;
-                positions.push(p);
-            }
-            Positions::Host(positions)
-        };
+        let positions = Positions::new(src, indices, &indexed, &bshape)?;
         let adjacent = indexed.windows(2).all(|w| w[1] == w[0] + 1);
         let insert_at = if adjacent {
             indexed.first().copied().unwrap_or(0)
@@ -676,50 +583,14 @@ impl AdvancedPlan {
     }
 }
 
-/// The index tensors of `indexed` dims broadcast to `bshape` and stacked into one `[k, n]` int64
-/// tensor on their device (no trip through the host).
-fn device_positions(
-    indices: &[Option<Tensor>],
-    indexed: &[usize],
-    bshape: &[usize],
-) -> Result<Positions> {
-    let n: usize = bshape.iter().product();
-    let k = indexed.len();
-    let first = indices[indexed[0]]
-        .as_ref()
-        .ok_or_else(|| Error::runtime("internal error"))?;
-    let pos = Tensor::zeros(&[k, n], DType::I64, first.device())?;
-    for (row, &d) in indexed.iter().enumerate() {
-        let t = indices[d]
-            .as_ref()
-            .ok_or_else(|| Error::runtime("internal error"))?;
-        let b = t.broadcast_to(bshape)?;
-        let dst = pos.select(0, row as i64)?.reshape_dims(bshape)?;
-        crate::autograd::no_grad(|| crate::backend::copy_into(&dst, &b))?;
-    }
-    Ok(Positions::Device {
-        pos,
-        dims: indexed.to_vec(),
-    })
-}
-
 /// `src[positions...]` with `src` in leading form: out is [bcast.., rest..].
 fn index_leading_op(src: &Tensor, positions: Positions, bcast: Dims) -> Result<Tensor> {
     let shape = src.shape();
-    let k = positions.len();
-    let n: usize = bcast.iter().product();
     let mut out_shape = bcast.clone();
-    out_shape.extend_from_slice(&shape[k..]);
-    let out = match &positions {
-        Positions::Host(p) => {
-            let data = on_host(src, |s, l| kernels::index_leading(s, l, p, n))?;
-            from_cpu(data, &out_shape, src.device())?
-        }
-        #[cfg(feature = "cuda")]
-        Positions::Device { pos, dims } => device::index_leading(src, pos, dims, n, &out_shape)?,
-        #[cfg(not(feature = "cuda"))]
-        Positions::Device { .. } => return Err(Error::runtime("internal error: device positions")),
-    };
+    out_shape.extend_from_slice(&shape[positions.len()..]);
+    let dims = &positions.dims;
+    let data = run!(B: x = src, p = &positions.pos => B::index_leading(x, p, dims));
+    let out = tensor(data, &out_shape);
     record(
         "IndexBackward0",
         &[src],
@@ -748,22 +619,10 @@ fn index_put_leading_op(
     values: &Tensor,
     accumulate: bool,
 ) -> Result<Tensor> {
-    let shape = dst.shape();
-    let n: usize = bcast.iter().product();
-    let out = match &positions {
-        Positions::Host(p) => {
-            let data = dst.with_cpu(|d, dl| {
-                values.with_cpu(|v, vl| kernels::index_put_leading(d, dl, p, n, v, vl, accumulate))
-            })?;
-            from_cpu(data, &shape, dst.device())?
-        }
-        #[cfg(feature = "cuda")]
-        Positions::Device { pos, dims } => {
-            device::index_put_leading(dst, pos, dims, n, values, accumulate)?
-        }
-        #[cfg(not(feature = "cuda"))]
-        Positions::Device { .. } => return Err(Error::runtime("internal error: device positions")),
-    };
+    let dims = &positions.dims;
+    let data = run!(B: x = dst, p = &positions.pos, v = values =>
+        B::index_put_leading(x, p, dims, v, accumulate));
+    let out = tensor(data, &dst.shape());
     record(
         "IndexPutBackward0",
         &[dst, values],
@@ -793,183 +652,4 @@ fn index_put_leading_op(
         },
     )?;
     Ok(out)
-}
-
-// ----- device paths (int64 positions read by the kernels) ---------------------------------------
-
-#[cfg(feature = "cuda")]
-fn device_index_select(src: &Tensor, d: usize, index: &Tensor, shape: &[usize]) -> Result<Tensor> {
-    device::index_select(src, d, index, shape)
-}
-#[cfg(feature = "cuda")]
-fn device_index_add(slf: &Tensor, d: usize, index: &Tensor, src: &Tensor) -> Result<Tensor> {
-    device::index_add(slf, d, index, src)
-}
-#[cfg(feature = "cuda")]
-fn device_gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
-    device::gather(slf, d, index)
-}
-#[cfg(feature = "cuda")]
-fn device_scatter(
-    slf: &Tensor,
-    d: usize,
-    index: &Tensor,
-    src: &Tensor,
-    accumulate: bool,
-) -> Result<Tensor> {
-    device::scatter(slf, d, index, src, accumulate)
-}
-
-#[cfg(not(feature = "cuda"))]
-fn no_device() -> Error {
-    Error::runtime("internal error: CUDA tensor in a build without CUDA")
-}
-#[cfg(not(feature = "cuda"))]
-fn device_index_select(_: &Tensor, _: usize, _: &Tensor, _: &[usize]) -> Result<Tensor> {
-    Err(no_device())
-}
-#[cfg(not(feature = "cuda"))]
-fn device_index_add(_: &Tensor, _: usize, _: &Tensor, _: &Tensor) -> Result<Tensor> {
-    Err(no_device())
-}
-#[cfg(not(feature = "cuda"))]
-fn device_gather(_: &Tensor, _: usize, _: &Tensor) -> Result<Tensor> {
-    Err(no_device())
-}
-#[cfg(not(feature = "cuda"))]
-fn device_scatter(_: &Tensor, _: usize, _: &Tensor, _: &Tensor, _: bool) -> Result<Tensor> {
-    Err(no_device())
-}
-
-#[cfg(feature = "cuda")]
-mod device {
-    use crate::backend::cuda::{self, index as k, CudaStorage, Dv};
-    use crate::error::{Error, Result};
-    use crate::ops::nn::{cuda_tensor, kernel_operand, run_cuda};
-    use crate::storage::StorageData;
-    use crate::tensor::{Layout, Tensor};
-
-    /// Runs `f` on the device storage and layout of a (possibly strided) tensor.
-    fn with_storage<R>(
-        t: &Tensor,
-        f: impl FnOnce(&CudaStorage, &Layout) -> Result<R>,
-    ) -> Result<R> {
-        let body = t.body();
-        let data = body.storage.read();
-        match &*data {
-            StorageData::Cuda(s) => f(s, &body.layout),
-            StorageData::Cpu(_) => Err(Error::runtime(
-                "Expected all tensors to be on the same device, but found at least two devices, cuda:0 and cpu!",
-            )),
-        }
-    }
-
-    /// A scatter's result: a contiguous copy of `t` in its own storage, written by
-    /// `f(copy, shape)` before anyone else sees it.
-    fn scatter_into(
-        t: &Tensor,
-        f: impl FnOnce(&CudaStorage, &[usize]) -> Result<()>,
-    ) -> Result<Tensor> {
-        let shape = t.shape();
-        let out = with_storage(t, |s, l| cuda::cast(s, l, s.dtype()))?;
-        f(&out, &shape)?;
-        Ok(cuda_tensor(out, &shape))
-    }
-
-    pub(super) fn index_select(
-        src: &Tensor,
-        d: usize,
-        index: &Tensor,
-        shape: &[usize],
-    ) -> Result<Tensor> {
-        let (sc, ic) = (kernel_operand(src)?, kernel_operand(index)?);
-        let sshape = sc.shape();
-        let count = index.numel();
-        run_cuda("index_select", &[&sc, &ic], |s| {
-            Ok(cuda_tensor(
-                k::index_select(s[0], &sshape, d, s[1], count)?,
-                shape,
-            ))
-        })
-    }
-
-    pub(super) fn index_add(
-        slf: &Tensor,
-        d: usize,
-        index: &Tensor,
-        src: &Tensor,
-    ) -> Result<Tensor> {
-        let (ic, sc) = (kernel_operand(index)?, kernel_operand(src)?);
-        let count = index.numel();
-        scatter_into(slf, |os, shape| {
-            run_cuda("index_add", &[&ic, &sc], |s| {
-                k::index_add(os, shape, d, s[0], s[1], count)
-            })
-        })
-    }
-
-    pub(super) fn gather(slf: &Tensor, d: usize, index: &Tensor) -> Result<Tensor> {
-        let (sc, ic) = (kernel_operand(slf)?, kernel_operand(index)?);
-        let (sshape, ishape) = (sc.shape(), ic.shape());
-        run_cuda("gather", &[&sc, &ic], |s| {
-            Ok(cuda_tensor(
-                k::gather(s[0], &sshape, d, s[1], &ishape)?,
-                &ishape,
-            ))
-        })
-    }
-
-    pub(super) fn scatter(
-        slf: &Tensor,
-        d: usize,
-        index: &Tensor,
-        src: &Tensor,
-        accumulate: bool,
-    ) -> Result<Tensor> {
-        let ic = kernel_operand(index)?;
-        let ishape = ic.shape();
-        scatter_into(slf, |os, oshape| {
-            run_cuda("scatter", &[&ic], |s| {
-                with_storage(src, |ss, sl| {
-                    k::scatter(os, oshape, d, s[0], &ishape, ss, sl, accumulate)
-                })
-            })
-        })
-    }
-
-    pub(super) fn index_leading(
-        src: &Tensor,
-        pos: &Tensor,
-        dims: &[usize],
-        n: usize,
-        out_shape: &[usize],
-    ) -> Result<Tensor> {
-        let k_ = dims.len();
-        run_cuda("index", &[pos], |p| {
-            with_storage(src, |s, l| {
-                Ok(cuda_tensor(
-                    k::index_lead(s, l, p[0], k_, n, dims)?,
-                    out_shape,
-                ))
-            })
-        })
-    }
-
-    pub(super) fn index_put_leading(
-        dst: &Tensor,
-        pos: &Tensor,
-        dims: &[usize],
-        n: usize,
-        values: &Tensor,
-        accumulate: bool,
-    ) -> Result<Tensor> {
-        let k_ = dims.len();
-        scatter_into(dst, |os, shape| {
-            run_cuda("index_put", &[pos], |p: &[Dv<'_>]| {
-                with_storage(values, |vs, vl| {
-                    k::index_put_lead(os, shape, p[0], k_, n, vs, vl, accumulate, dims)
-                })
-            })
-        })
-    }
 }

@@ -1,12 +1,53 @@
 //! Index kernels: index_select / index_add along a dim, gather / scatter, and advanced indexing in
 //! its leading-dims form (the ops layer permutes indexed dims to the front).
 //!
-//! Indices arrive validated and non-negative; the kernels only move data.
+//! [`positions`] (and [`Leading::check`] for advanced indexing) check an index operand against
+//! the dim it indexes, with PyTorch's `IndexError`s; the kernels then take validated indices and
+//! only move data.
 
-use crate::error::Result;
-use crate::storage::{Buffer, CpuElement, CpuStorage, Element};
+use crate::error::{Error, Result};
+use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element};
 use crate::tensor::layout::{contiguous_strides, Dims, Layout, StridedOffsets};
 use crate::with_dtype;
+
+/// The values of an index operand in row-major order, as int64 (converted as `to(int64)`
+/// converts, should another dtype reach here).
+pub fn read_positions(index: &CpuStorage, layout: &Layout) -> Result<Vec<i64>> {
+    if index.dtype() != DType::I64 {
+        let c = crate::backend::cpu::elementwise::cast(index, layout, DType::I64)?;
+        return Ok(c.slice::<i64>()?.to_vec());
+    }
+    let all = index.slice::<i64>()?;
+    Ok(match layout.contiguous_range() {
+        Some(r) => all[r].to_vec(),
+        None => StridedOffsets::new(layout).map(|o| all[o]).collect(),
+    })
+}
+
+/// Checks positions against `dim` (the user's dim number, for the message) of `size` and wraps
+/// the negative ones.
+pub fn normalize_positions(idx: &mut [i64], size: usize, dim: usize) -> Result<()> {
+    let n = size as i64;
+    for v in idx.iter_mut() {
+        if *v < -n || *v >= n {
+            return Err(Error::index(format!(
+                "index {} is out of bounds for dimension {dim} with size {size}",
+                *v
+            )));
+        }
+        if *v < 0 {
+            *v += n;
+        }
+    }
+    Ok(())
+}
+
+/// An index operand read, checked against `dim` of `size` and normalised.
+pub fn positions(index: &CpuStorage, layout: &Layout, size: usize, dim: usize) -> Result<Vec<i64>> {
+    let mut idx = read_positions(index, layout)?;
+    normalize_positions(&mut idx, size, dim)?;
+    Ok(idx)
+}
 
 /// `out = src.index_select(dim, idx)`: contiguous output with `dim` of size `idx.len()`.
 pub fn index_select(
@@ -156,30 +197,62 @@ pub fn scatter(
     })
 }
 
-/// Advanced indexing in leading form: `src` is [I0, .., Ik-1, rest..]; `indices[j]` (each of
-/// `bcast` elements, already broadcast) index dim j. Output is [bcast.., rest..].
+/// The positions of advanced indexing in leading form: row `j` of the `[k, n]` `pos` indexes
+/// dim `j`. Negative positions count from the end; [`Leading::check`] first.
+pub struct Leading<'a> {
+    pub pos: &'a [i64],
+    pub k: usize,
+    pub n: usize,
+}
+
+impl Leading<'_> {
+    /// Checks row `j` against dim `j` of `shape` (the user's dim `dims[j]` in the message), row
+    /// by row, each in order.
+    pub fn check(&self, shape: &[usize], dims: &[usize]) -> Result<()> {
+        for (j, &d) in dims.iter().enumerate().take(self.k) {
+            let size = shape[j] as i64;
+            let row = &self.pos[j * self.n..(j + 1) * self.n];
+            if let Some(&v) = row.iter().find(|&&v| v < -size || v >= size) {
+                return Err(Error::index(format!(
+                    "index {v} is out of bounds for dimension {d} with size {size}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Position `b` of row `j`, wrapped into a dim of `size`.
+    #[inline]
+    fn at(&self, j: usize, b: usize, size: usize) -> usize {
+        let v = self.pos[j * self.n + b];
+        (if v < 0 { v + size as i64 } else { v }) as usize
+    }
+}
+
+/// Advanced indexing in leading form: `src` is [I0, .., Ik-1, rest..] indexed at checked
+/// `positions`. Output is [n, rest..].
 pub fn index_leading(
     src: &CpuStorage,
     layout: &Layout,
-    indices: &[Vec<i64>],
-    bcast: usize,
+    positions: &Leading<'_>,
 ) -> Result<CpuStorage> {
-    let k = indices.len();
+    let k = positions.k;
     let rest = Layout::from_parts(
         Dims::from_slice(&layout.shape()[k..]),
         Dims::from_slice(&layout.strides()[k..]),
         0,
     );
     let rest_offs: Vec<usize> = StridedOffsets::new(&rest).collect();
+    let (shape, strides) = (layout.shape(), layout.strides());
     with_dtype!(src.dtype(), T => {
         let x = src.slice::<T>()?;
-        let mut out = Buffer::<T>::uninit(bcast * rest_offs.len())?;
+        let mut out = Buffer::<T>::uninit(positions.n * rest_offs.len())?;
         let o = out.as_mut_slice();
         let mut w = 0;
-        for b in 0..bcast {
+        for b in 0..positions.n {
             let mut base = layout.offset();
-            for (j, idx) in indices.iter().enumerate() {
-                base += idx[b] as usize * layout.strides()[j];
+            for j in 0..k {
+                base += positions.at(j, b, shape[j]) * strides[j];
             }
             for &r in &rest_offs {
                 o[w] = x[base + r];
@@ -190,18 +263,17 @@ pub fn index_leading(
     })
 }
 
-/// The inverse of `index_leading`: a contiguous copy of `dst` with `values` ([bcast.., rest..],
-/// strided) written or added at the indexed positions.
+/// The inverse of `index_leading`: a contiguous copy of `dst` with `values` ([b.., rest..],
+/// strided) written or added at checked `positions`.
 pub fn index_put_leading(
     dst: &CpuStorage,
     dst_layout: &Layout,
-    indices: &[Vec<i64>],
-    bcast: usize,
+    positions: &Leading<'_>,
     values: &CpuStorage,
     values_layout: &Layout,
     accumulate: bool,
 ) -> Result<CpuStorage> {
-    let k = indices.len();
+    let k = positions.k;
     let shape = dst_layout.shape();
     let strides = contiguous_strides(shape);
     let rest_n: usize = shape[k..].iter().product();
@@ -211,10 +283,10 @@ pub fn index_put_leading(
         let mut out = crate::backend::cpu::elementwise::map_unary(d, dst_layout, |x: T| x)?;
         let o = out.as_mut_slice();
         let mut voffs = StridedOffsets::new(values_layout);
-        for b in 0..bcast {
+        for b in 0..positions.n {
             let mut base = 0usize;
-            for (j, idx) in indices.iter().enumerate() {
-                base += idx[b] as usize * strides[j];
+            for j in 0..k {
+                base += positions.at(j, b, shape[j]) * strides[j];
             }
             for r in 0..rest_n {
                 if let Some(vo) = voffs.next() {

@@ -2,15 +2,15 @@
 //! entry points, picking the element type and handing typed slices to the kernels.
 
 use super::nn::loss::{RowGrad, Target};
-use super::{elementwise, matmul, nn, optim, random, reduce};
-use crate::backend::dispatch::{View, ViewMut};
+use super::{elementwise, index, matmul, nn, optim, random, reduce};
+use crate::backend::dispatch::{Host, View, ViewMut};
 use crate::backend::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
 use crate::backend::kernels::{
-    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels,
-    MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels, Upstream,
-    WeightSum,
+    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, IndexKernels, LossKernels,
+    MatmulKernels, MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels,
+    Upstream, WeightSum,
 };
 use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 use crate::error::{Error, Result};
@@ -473,5 +473,119 @@ impl OptimKernels for CpuStorage {
         options: &AdamOptions,
     ) -> Result<()> {
         optim::adam_update(param, grad, state, step, options)
+    }
+}
+
+/// Runs `f` on the `[k, n]` positions of advanced indexing, checked against the leading dims
+/// of `shape` (the user's `dims`), read in place when they are a contiguous int64 operand.
+fn with_leading<R>(
+    positions: View<'_, CpuStorage>,
+    shape: &[usize],
+    dims: &[usize],
+    f: impl FnOnce(&index::Leading<'_>) -> Result<R>,
+) -> Result<R> {
+    let n = positions
+        .shape()
+        .get(1)
+        .copied()
+        .ok_or_else(|| Error::internal("advanced-indexing positions are not [k, n]"))?;
+    let copy;
+    let pos = match positions.layout.contiguous_range() {
+        Some(r) if positions.dtype() == DType::I64 => &positions.storage.slice::<i64>()?[r],
+        _ => {
+            copy = index::read_positions(positions.storage, positions.layout)?;
+            &copy[..]
+        }
+    };
+    let leading = index::Leading {
+        pos,
+        k: dims.len(),
+        n,
+    };
+    leading.check(shape, dims)?;
+    f(&leading)
+}
+
+impl IndexKernels for CpuStorage {
+    fn index_select(src: View<'_, Self>, dim: usize, idx: View<'_, Self>) -> Result<Self> {
+        let size = src.shape()[dim];
+        let mut positions = index::read_positions(idx.storage, idx.layout)?;
+        for &v in &positions {
+            if v < -(size as i64) || v >= size as i64 {
+                return Err(Error::index("index out of range in self"));
+            }
+        }
+        index::normalize_positions(&mut positions, size, dim)?;
+        index::index_select(src.storage, src.layout, dim, &positions)
+    }
+    fn index_add(
+        base: View<'_, Self>,
+        dim: usize,
+        idx: View<'_, Self>,
+        src: View<'_, Self>,
+    ) -> Result<Self> {
+        let shape = base.shape();
+        let positions = index::positions(idx.storage, idx.layout, shape[dim], dim)?;
+        // The rows of `src` summed into zeros (repeated positions first), then added to the base.
+        let added = index::index_add(shape, dim, &positions, src.storage, src.layout)?;
+        let al = Layout::contiguous(shape);
+        elementwise::binary(BinaryOp::Add, base.storage, base.layout, &added, &al, shape)
+    }
+    fn gather(src: View<'_, Self>, dim: usize, idx: View<'_, Self>) -> Result<Self> {
+        let positions = index::positions(idx.storage, idx.layout, src.shape()[dim], dim)?;
+        index::gather(src.storage, src.layout, dim, &positions, idx.shape())
+    }
+    fn scatter(
+        base: View<'_, Self>,
+        dim: usize,
+        idx: View<'_, Self>,
+        src: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        let positions = index::positions(idx.storage, idx.layout, base.shape()[dim], dim)?;
+        let at = index::ScatterIndex {
+            dim,
+            positions: &positions,
+            shape: idx.shape(),
+        };
+        index::scatter(
+            base.storage,
+            base.layout,
+            &at,
+            src.storage,
+            src.layout,
+            accumulate,
+        )
+    }
+    fn index_leading(
+        src: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+    ) -> Result<Self> {
+        with_leading(positions, src.shape(), dims, |at| {
+            index::index_leading(src.storage, src.layout, at)
+        })
+    }
+    fn index_put_leading(
+        dst: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+        values: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        with_leading(positions, dst.shape(), dims, |at| {
+            index::index_put_leading(
+                dst.storage,
+                dst.layout,
+                at,
+                values.storage,
+                values.layout,
+                accumulate,
+            )
+        })
+    }
+    fn nonzero(x: View<'_, Self>) -> Result<(Self, Host<usize>)> {
+        let (coords, count) = index::nonzero(x.storage, x.layout)?;
+        Ok((i64::wrap(coords), Host(count)))
     }
 }

@@ -2,18 +2,20 @@
 //! entry points, handing device operands to the host side of its kernels.
 
 use super::device::device_of;
-use super::{conv, elementwise, matmul, nn, optim, pool, random, reduce, storage, CudaStorage, Dv};
+use super::{
+    conv, elementwise, index, matmul, nn, optim, pool, random, reduce, storage, CudaStorage, Dv,
+};
 use crate::backend::dispatch::{View, ViewMut};
 use crate::backend::geometry::{
     AvgGeom, CeOptions, ConvGeom, ConvNeeds, MaxPoolGeom, NormGeom, ResampleGeom, RowGeom,
 };
 use crate::backend::kernels::{
-    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, LossKernels, MatmulKernels,
-    MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels, Upstream,
-    WeightSum,
+    AdamState, ConvKernels, DeviceStorage, ElementwiseKernels, IndexKernels, LossKernels,
+    MatmulKernels, MemoryKernels, NormGrads, NormKernels, OptimKernels, PoolKernels, ReduceKernels,
+    Upstream, WeightSum,
 };
 use crate::backend::kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::optim::{AdamOptions, SgdOptions};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device, StorageData};
 use crate::tensor::layout::StridedOffsets;
@@ -441,4 +443,127 @@ impl OptimKernels for CudaStorage {
     ) -> Result<()> {
         optim::adam_update(param, grad, state, step, options)
     }
+}
+
+/// An operand as the index kernels read it: contiguous in `dtype`, the view itself when it is
+/// already, else a copy kept in `copy`.
+fn dense<'a>(
+    v: View<'a, CudaStorage>,
+    dtype: DType,
+    copy: &'a mut Option<CudaStorage>,
+) -> Result<Dv<'a>> {
+    if v.dtype() == dtype {
+        if let Some(r) = v.layout.contiguous_range() {
+            return Ok(Dv {
+                s: v.storage,
+                off: r.start,
+            });
+        }
+    }
+    let c = elementwise::cast(v.storage, v.layout, dtype)?;
+    Ok(Dv {
+        s: copy.insert(c),
+        off: 0,
+    })
+}
+
+/// A contiguous copy of a scatter's base, which the kernels then write into.
+fn copy_of(base: View<'_, CudaStorage>) -> Result<CudaStorage> {
+    elementwise::cast(base.storage, base.layout, base.dtype())
+}
+
+/// The `n` of `[k, n]` advanced-indexing positions.
+fn position_count(positions: View<'_, CudaStorage>) -> Result<usize> {
+    positions
+        .shape()
+        .get(1)
+        .copied()
+        .ok_or_else(|| Error::internal("advanced-indexing positions are not [k, n]"))
+}
+
+// Positions are read (and checked) by the kernels on the device.
+impl IndexKernels for CudaStorage {
+    fn index_select(src: View<'_, Self>, dim: usize, idx: View<'_, Self>) -> Result<Self> {
+        let (mut sc, mut ic) = (None, None);
+        let s = dense(src, src.dtype(), &mut sc)?;
+        let i = dense(idx, DType::I64, &mut ic)?;
+        index::index_select(s, src.shape(), dim, i, idx.layout.numel())
+    }
+    fn index_add(
+        base: View<'_, Self>,
+        dim: usize,
+        idx: View<'_, Self>,
+        src: View<'_, Self>,
+    ) -> Result<Self> {
+        let out = copy_of(base)?;
+        let (mut ic, mut sc) = (None, None);
+        let i = dense(idx, DType::I64, &mut ic)?;
+        let s = dense(src, src.dtype(), &mut sc)?;
+        index::index_add(&out, base.shape(), dim, i, s, idx.layout.numel())?;
+        Ok(out)
+    }
+    fn gather(src: View<'_, Self>, dim: usize, idx: View<'_, Self>) -> Result<Self> {
+        let (mut sc, mut ic) = (None, None);
+        let s = dense(src, src.dtype(), &mut sc)?;
+        let i = dense(idx, DType::I64, &mut ic)?;
+        index::gather(s, src.shape(), dim, i, idx.shape())
+    }
+    fn scatter(
+        base: View<'_, Self>,
+        dim: usize,
+        idx: View<'_, Self>,
+        src: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        let out = copy_of(base)?;
+        let mut ic = None;
+        let i = dense(idx, DType::I64, &mut ic)?;
+        let shape = base.shape();
+        index::scatter(
+            &out,
+            shape,
+            dim,
+            i,
+            idx.shape(),
+            src.storage,
+            src.layout,
+            accumulate,
+        )?;
+        Ok(out)
+    }
+    fn index_leading(
+        src: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+    ) -> Result<Self> {
+        let n = position_count(positions)?;
+        let mut pc = None;
+        let p = dense(positions, DType::I64, &mut pc)?;
+        index::index_lead(src.storage, src.layout, p, dims.len(), n, dims)
+    }
+    fn index_put_leading(
+        dst: View<'_, Self>,
+        positions: View<'_, Self>,
+        dims: &[usize],
+        values: View<'_, Self>,
+        accumulate: bool,
+    ) -> Result<Self> {
+        let n = position_count(positions)?;
+        let out = copy_of(dst)?;
+        let mut pc = None;
+        let p = dense(positions, DType::I64, &mut pc)?;
+        index::index_put_lead(
+            &out,
+            dst.shape(),
+            p,
+            dims.len(),
+            n,
+            values.storage,
+            values.layout,
+            accumulate,
+            dims,
+        )?;
+        Ok(out)
+    }
+    // nonzero: no kernel (the op runs it on a host copy).
 }

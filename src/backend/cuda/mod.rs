@@ -52,7 +52,6 @@ pub use storage::CudaStorage;
 
 pub(crate) use storage::Dv;
 
-pub(crate) use elementwise::cast;
 pub(crate) use reduce::reduce;
 
 use crate::error::Result;

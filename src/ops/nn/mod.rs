@@ -16,7 +16,6 @@ pub mod softmax;
 pub use conv::Padding2d;
 
 use crate::error::{Error, Result};
-use crate::storage::{Storage, StorageData};
 use crate::tensor::Tensor;
 
 /// How a loss reduces its per-element values.
@@ -43,41 +42,6 @@ impl Reduction {
             ))),
         }
     }
-}
-
-/// Reads the storage of `inputs` (each contiguous, all on one CUDA device) and runs `f` on them.
-#[cfg(feature = "cuda")]
-pub(crate) fn run_cuda<R>(
-    op: &str,
-    inputs: &[&Tensor],
-    f: impl FnOnce(&[crate::backend::cuda::Dv<'_>]) -> Result<R>,
-) -> Result<R> {
-    let bodies: Vec<_> = inputs.iter().map(|t| t.body()).collect();
-    let guards: Vec<_> = bodies.iter().map(|b| b.storage.read()).collect();
-    let mut srcs = Vec::with_capacity(inputs.len());
-    for (guard, body) in guards.iter().zip(&bodies) {
-        match &**guard {
-            StorageData::Cuda(s) => {
-                let r = body.layout.contiguous_range().ok_or_else(|| {
-                    Error::internal(format!("{op} kernel operand is not contiguous"))
-                })?;
-                srcs.push(crate::backend::cuda::Dv { s, off: r.start });
-            }
-            StorageData::Cpu(_) => {
-                return Err(Error::runtime(format!(
-                    "Expected all tensors to be on the same device, but found at least two devices, {} and cpu!",
-                    inputs.iter().map(|t| t.device()).find(|d| d.is_cuda()).unwrap_or_default()
-                )))
-            }
-        }
-    }
-    f(&srcs)
-}
-
-/// A new CUDA tensor of `shape` over a kernel's result.
-#[cfg(feature = "cuda")]
-pub(crate) fn cuda_tensor(data: crate::backend::cuda::CudaStorage, shape: &[usize]) -> Tensor {
-    Tensor::from_storage(Storage::new(StorageData::Cuda(data)), shape)
 }
 
 /// `t` as a contiguous tensor that shares no autograd history (what kernels read).
