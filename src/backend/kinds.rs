@@ -49,6 +49,16 @@ macro_rules! define_unary_op {
             pub const METHODS: &'static [(UnaryOp, &'static str)] =
                 &[$( (UnaryOp::$v, stringify!($m)), )*];
 
+            /// One op of each kind in table order (parameters at their defaults), for tests that
+            /// walk the table.
+            #[cfg(test)]
+            pub fn each_kind() -> Vec<UnaryOp> {
+                vec![
+                    $( UnaryOp::$v, )*
+                    $( UnaryOp::$pv $( ( $(<$pt>::default()),* ) )? $( { $($pf: <$pft>::default()),* } )?, )*
+                ]
+            }
+
             /// True for ops whose result is bool.
             pub fn returns_bool(self) -> bool {
                 match self {

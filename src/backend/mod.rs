@@ -25,7 +25,7 @@ mod kinds;
 /// autograd names and kernel op codes are generated (`unary_ops!(consumer)`).
 pub(crate) mod unary_ops;
 
-pub use cpu::peak::fma_peak_flops as cpu_peak_flops;
+pub use cpu::peak::fma_peak_flops;
 pub use cpu::threads::{num_threads, set_num_threads};
 pub(crate) use dispatch::{run, run_on, tensor, View, ViewMut};
 pub use kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};

@@ -604,7 +604,7 @@ fn _cpu_peak_flops(py: Python<'_>, threads: usize, seconds: f64) -> Option<f64> 
         0.0
     };
     let time = std::time::Duration::from_secs_f64(seconds);
-    py.detach(|| crate::backend::cpu_peak_flops(threads, time))
+    py.detach(|| crate::backend::fma_peak_flops(threads, time))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
