@@ -56,7 +56,7 @@ pub(crate) fn availability() -> std::result::Result<usize, String> {
 pub(crate) fn device_of(device: Device) -> Result<Arc<CudaDevice>> {
     match device {
         Device::Cuda(i) => get(i),
-        Device::Cpu => Err(Error::runtime("internal error: expected a CUDA device")),
+        Device::Cpu => Err(Error::internal("expected a CUDA device")),
     }
 }
 
@@ -228,9 +228,7 @@ impl CudaDevice {
     pub fn htod(&self, dst: &DeviceBuffer, src: &[u8]) -> Result<()> {
         self.check_usable()?;
         if src.len() > dst.bytes {
-            return Err(Error::runtime(
-                "internal error: host-to-device copy past the buffer",
-            ));
+            return Err(Error::internal("host-to-device copy past the buffer"));
         }
         self.rt.htod(dst.ptr, src).map_err(|e| self.fault(e))
     }

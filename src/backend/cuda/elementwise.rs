@@ -9,7 +9,7 @@ use super::nvrtc::ELEMENTWISE;
 use super::storage::CudaStorage;
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::error::{Error, Result};
-use crate::storage::DType;
+use crate::storage::{DType, Device};
 use crate::tensor::{Layout, Scalar};
 
 // Kept at its old path for the callers outside the CUDA backend.
@@ -230,18 +230,15 @@ fn check_binary(op: BinaryOp, dtype: DType) -> Result<()> {
 }
 
 fn internal_mismatch(a: DType, b: DType) -> Error {
-    Error::runtime(format!(
-        "internal error: kernel operands of different dtypes ({a} and {b})"
-    ))
+    Error::internal(format!("kernel operands of different dtypes ({a} and {b})"))
 }
 
 fn same_device(a: &CudaStorage, b: &CudaStorage) -> Result<()> {
     if a.ordinal() != b.ordinal() {
-        return Err(Error::runtime(format!(
-            "Expected all tensors to be on the same device, but found at least two devices, cuda:{} and cuda:{}!",
-            a.ordinal(),
-            b.ordinal()
-        )));
+        return Err(Error::device_mismatch(
+            Device::Cuda(a.ordinal()),
+            Device::Cuda(b.ordinal()),
+        ));
     }
     Ok(())
 }

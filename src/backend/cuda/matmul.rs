@@ -185,9 +185,7 @@ pub(crate) fn gemm(
         return Ok(());
     }
     if batch.shape.len() > 4 {
-        return Err(Error::runtime(
-            "internal error: more than 4 batch dims in gemm",
-        ));
+        return Err(Error::internal("more than 4 batch dims in gemm"));
     }
     let props = dev.props();
     let tf32 = dtype == DType::F32 && super::allow_tf32() && props.cc.0 >= 8;
