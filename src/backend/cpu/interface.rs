@@ -463,7 +463,9 @@ impl OptimKernels for CpuStorage {
         first: bool,
         options: &SgdOptions,
     ) -> Result<()> {
-        optim::sgd_update(param, grad, momentum_buffer, first, options)
+        with_float_dtype!(param.storage.dtype(),
+            T => optim::sgd::update::<T>(param, grad, momentum_buffer, first, options),
+            else Err(Error::runtime("SGD: parameters must be floating point")))
     }
     fn adam_update(
         param: ViewMut<'_, Self>,
@@ -472,7 +474,9 @@ impl OptimKernels for CpuStorage {
         step: f64,
         options: &AdamOptions,
     ) -> Result<()> {
-        optim::adam_update(param, grad, state, step, options)
+        with_float_dtype!(param.storage.dtype(),
+            T => optim::adam::update::<T>(param, grad, state, step, options),
+            else Err(Error::runtime("Adam: parameters must be floating point")))
     }
 }
 

@@ -3,15 +3,16 @@
 use super::{read_contiguous, scalar, Work};
 use crate::backend::cpu::threads::{par_split_mut, SyncPtr, PARALLEL_THRESHOLD};
 use crate::backend::dispatch::{View, ViewMut};
+use crate::backend::kernels::AdamState;
 use crate::error::Result;
 use crate::optim::AdamOptions;
 use crate::storage::{CpuElement, CpuStorage, Float};
 
 /// Updates one parameter and its state (distinct storages); `step` is its step count.
-pub(super) fn update<T: Float + CpuElement>(
+pub(crate) fn update<T: Float + CpuElement>(
     p: ViewMut<'_, CpuStorage>,
     g: View<'_, CpuStorage>,
-    (m, v, vmax): super::AdamState<'_>,
+    (m, v, vmax): AdamState<'_, CpuStorage>,
     step: f64,
     o: &AdamOptions,
 ) -> Result<()> {

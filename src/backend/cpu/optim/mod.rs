@@ -1,45 +1,15 @@
 //! The fused optimizer updates on the CPU: one pass over each parameter and its state, the
 //! element loops instantiated per option set so that each is branch-free and vectorizes.
 
-mod adam;
-mod sgd;
+pub(super) mod adam;
+pub(super) mod sgd;
 
 use std::borrow::Cow;
 
-use crate::backend::dispatch::{View, ViewMut};
 use crate::error::{Error, Result};
-use crate::optim::{AdamOptions, SgdOptions};
-use crate::storage::{Buffer, CpuElement, CpuStorage, Float};
+use crate::storage::{Buffer, CpuElement, Float};
 use crate::tensor::layout::StridedOffsets;
 use crate::tensor::Layout;
-use crate::with_float_dtype;
-
-/// The state an Adam update writes besides the parameter.
-type AdamState<'a> = crate::backend::kernels::AdamState<'a, CpuStorage>;
-
-/// One SGD update of `p` (and its momentum buffer) from `g`.
-pub fn sgd_update(
-    p: ViewMut<'_, CpuStorage>,
-    g: View<'_, CpuStorage>,
-    buf: Option<ViewMut<'_, CpuStorage>>,
-    first: bool,
-    o: &SgdOptions,
-) -> Result<()> {
-    with_float_dtype!(p.storage.dtype(), T => sgd::update::<T>(p, g, buf, first, o),
-        else Err(Error::runtime("SGD: parameters must be floating point")))
-}
-
-/// One Adam / AdamW update of `p` and its state from `g`.
-pub fn adam_update(
-    p: ViewMut<'_, CpuStorage>,
-    g: View<'_, CpuStorage>,
-    state: AdamState<'_>,
-    step: f64,
-    o: &AdamOptions,
-) -> Result<()> {
-    with_float_dtype!(p.storage.dtype(), T => adam::update::<T>(p, g, state, step, o),
-        else Err(Error::runtime("Adam: parameters must be floating point")))
-}
 
 /// Casts an `f64` hyper-parameter to the element type, as PyTorch casts Python scalars to the
 /// tensor's compute type.

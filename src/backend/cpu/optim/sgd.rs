@@ -8,7 +8,7 @@ use crate::optim::SgdOptions;
 use crate::storage::{CpuElement, CpuStorage, Float};
 
 /// Updates one parameter (and its momentum buffer, distinct storages).
-pub(super) fn update<T: Float + CpuElement>(
+pub(crate) fn update<T: Float + CpuElement>(
     p: ViewMut<'_, CpuStorage>,
     g: View<'_, CpuStorage>,
     buf: Option<ViewMut<'_, CpuStorage>>,
