@@ -5,7 +5,7 @@ PyTorch's errors word for word, the modules against their functionals, reprs, an
 installed) values and gradients against PyTorch in float32 and float64."""
 
 import re
-import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,25 +15,13 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
+from op_testing import random_array, t64, close, check_parity
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
-RNG = np.random.default_rng(0)
-
-
-def arr(*shape, scale=2.0):
-    return RNG.standard_normal(shape) * scale
-
-
-def t64(a, requires_grad=False):
-    return rg.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def close(x, expected, atol=1e-12):
-    np.testing.assert_allclose(x.detach().numpy(), expected, rtol=1e-12, atol=atol)
+RNG = np.random.default_rng(0)  # this module's own stream (arr, and the parity cotangents)
+arr = partial(random_array, RNG)
+_check_parity = partial(check_parity, rng=RNG)
 
 
 def sigmoid(x):
@@ -232,31 +220,6 @@ def test_module_repr(module, text):
 
 
 # ----- PyTorch parity (values and gradients, float32 and float64) ---------------------------------
-
-def _both(torch, *arrays, dtype="float64"):
-    rgs = [rg.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    ts = [torch.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    return rgs, ts
-
-
-def _check_parity(torch, rg_fn, torch_fn, *arrays, dtype="float64", grad_tol=None):
-    rgs, ts = _both(torch, *arrays, dtype=dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out, ref = rg_fn(*rgs), torch_fn(*ts)
-    tol = 1e-12 if dtype == "float64" else 1e-5
-    if grad_tol is None:
-        grad_tol = tol
-    assert tuple(out.shape) == tuple(ref.shape)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = np.asarray(RNG.standard_normal(tuple(ref.shape)), dtype=dtype)
-    out.backward(rg.tensor(g))
-    ref.backward(torch.tensor(g))
-    for a, b in zip(rgs, ts):
-        if b.grad is None:
-            continue
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=grad_tol, atol=grad_tol)
-
 
 PARITY_UNARY = ["hardswish", "hardsigmoid", "mish", "softsign", "tanhshrink", "selu", "logsigmoid", "glu"]
 

@@ -7,6 +7,7 @@ import copy
 import math
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -16,6 +17,9 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
+from op_testing import random_array, t64
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
+
 # Some parity cases mix a bool padding mask with a float attention mask on purpose, and sequence-
 # first encoders cannot take the nested-tensor path (both libraries warn, checked in test_warnings);
 # PyTorch's nested-tensor path warns that it is a prototype.
@@ -24,20 +28,8 @@ pytestmark = [pytest.mark.filterwarnings("ignore:Support for mismatched"),
               pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors")]
 
 
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
-
-
-RNG = np.random.default_rng(0)
-
-
-def arr(*shape):
-    return RNG.standard_normal(shape)
-
-
-def t64(a, requires_grad=False):
-    return rg.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
+RNG = np.random.default_rng(0)  # this module's own stream (arr, and the parity cotangents)
+arr = partial(random_array, RNG, scale=1.0)
 
 
 def close(x, expected, tol=1e-12):

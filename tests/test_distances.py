@@ -5,7 +5,7 @@ installed) values and gradients against PyTorch."""
 
 import math
 import re
-import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -15,34 +15,13 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
+from op_testing import r, n, random_array, t64, close, check_parity, check_parity_case
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
-RNG = np.random.default_rng(0)
-
-
-def arr(*shape, scale=2.0):
-    return RNG.standard_normal(shape) * scale
-
-
-def t64(a, requires_grad=False):
-    return rg.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def close(x, expected, atol=1e-12):
-    np.testing.assert_allclose(x.detach().numpy(), expected, rtol=1e-12, atol=atol)
-
-
-def r(*shape, grad=True):
-    x = rg.randn(*shape, dtype=rg.float64)
-    return x.requires_grad_() if grad else x
-
-
-def n(t):
-    return t.detach().numpy()
+RNG = np.random.default_rng(0)  # this module's own stream (arr, and the parity cotangents)
+arr = partial(random_array, RNG)
+_check_parity = partial(check_parity, rng=RNG)
 
 
 # ----- cosine_similarity and pairwise_distance ----------------------------------------------------
@@ -191,31 +170,6 @@ def test_module_repr(module, text):
 
 # ----- PyTorch parity (values and gradients, float32 and float64) ---------------------------------
 
-def _both(torch, *arrays, dtype="float64"):
-    rgs = [rg.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    ts = [torch.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    return rgs, ts
-
-
-def _check_parity(torch, rg_fn, torch_fn, *arrays, dtype="float64", grad_tol=None):
-    rgs, ts = _both(torch, *arrays, dtype=dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out, ref = rg_fn(*rgs), torch_fn(*ts)
-    tol = 1e-12 if dtype == "float64" else 1e-5
-    if grad_tol is None:
-        grad_tol = tol
-    assert tuple(out.shape) == tuple(ref.shape)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = np.asarray(RNG.standard_normal(tuple(ref.shape)), dtype=dtype)
-    out.backward(rg.tensor(g))
-    ref.backward(torch.tensor(g))
-    for a, b in zip(rgs, ts):
-        if b.grad is None:
-            continue
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=grad_tol, atol=grad_tol)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_torch_parity_distances(dtype):
     torch = pytest.importorskip("torch")
@@ -234,14 +188,6 @@ def test_torch_parity_distances(dtype):
     _check_parity(torch, F.pairwise_distance, TF.pairwise_distance, a[0], b[0], dtype=dtype)
 
 
-def _pair(shape, torch, positive=False):
-    x = np.random.default_rng(sum(shape) + len(shape)).standard_normal(shape)
-    if positive:
-        x = np.abs(x) + 0.5
-    return (rg.tensor(x, dtype=rg.float64, requires_grad=True), torch.tensor(x, dtype=torch.float64,
-                                                                           requires_grad=True))
-
-
 PARITY = {
     "cdist2": (lambda m, a, b: m.cdist(a, b), [(2, 5, 3), (2, 4, 3)]),
     "cdist1": (lambda m, a, b: m.cdist(a, b, p=1.0), [(5, 3), (4, 3)]),
@@ -251,18 +197,7 @@ PARITY = {
 
 @pytest.mark.parametrize("name", sorted(PARITY))
 def test_torch_parity(name):
-    torch = pytest.importorskip("torch")
-    fn, shapes = PARITY[name]
-    pairs = [_pair(s, torch) for s in shapes]
-    ours = fn(rg, *[p[0] for p in pairs])
-    theirs = fn(torch, *[p[1] for p in pairs])
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(n(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = np.random.default_rng(7).standard_normal(tuple(ours.shape))
-    ours.backward(rg.tensor(g, dtype=rg.float64))
-    theirs.backward(torch.tensor(g, dtype=torch.float64))
-    for (a, b) in pairs:
-        np.testing.assert_allclose(n(a.grad), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    check_parity_case(PARITY, name)
 
 
 def test_torch_parity_modules_repr():

@@ -5,12 +5,7 @@ import pytest
 import rustgrad as rg
 from rustgrad.autograd import gradcheck, gradgradcheck
 
-
-def r(*shape, positive=False):
-    x = rg.randn(*shape, dtype=rg.float64)
-    if positive:
-        x = x.abs() + 0.5
-    return x.requires_grad_()
+from op_testing import r
 
 
 @pytest.fixture(autouse=True)

@@ -12,13 +12,11 @@ import rustgrad as rg
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
+from op_testing import n
+
 ALIGN_MSG = ("Default grid_sample and affine_grid behavior has changed to align_corners=False since 1.3.0. "
              "Please specify align_corners=True if the old behavior is desired. See the documentation of "
              "grid_sample for details.")
-
-
-def n(t):
-    return t.detach().numpy()
 
 
 # ----- NumPy reference ----------------------------------------------------------------------------

@@ -13,10 +13,7 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
 def rnd(*shape, seed=0):

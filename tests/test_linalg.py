@@ -10,11 +10,9 @@ import pytest
 import rustgrad as rg
 from rustgrad.autograd import gradcheck
 
+from op_testing import n
+
 INF = math.inf
-
-
-def n(t):
-    return t.detach().numpy()
 
 
 def r(*shape, grad=True, seed=0):

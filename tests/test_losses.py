@@ -5,6 +5,7 @@ functionals, legacy reduction flags and module reprs."""
 
 import re
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -14,21 +15,8 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
-
-
-def r(*shape, grad=True, positive=False):
-    x = rg.randn(*shape, dtype=rg.float64)
-    if positive:
-        x = x.abs() + 0.5
-    return x.requires_grad_() if grad else x
-
-
-def n(t):
-    return t.detach().numpy()
+from op_testing import r, n, random_array, t64, close, both, check_parity
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
 def pm1(*shape):
@@ -284,19 +272,9 @@ def test_bad_reduction(fn):
 
 # ----- SmoothL1, Huber and KL divergence ----------------------------------------------------------
 
-RNG = np.random.default_rng(0)
-
-
-def arr(*shape, scale=2.0):
-    return RNG.standard_normal(shape) * scale
-
-
-def t64(a, requires_grad=False):
-    return rg.tensor(np.asarray(a, dtype=np.float64), requires_grad=requires_grad)
-
-
-def close(x, expected, atol=1e-12):
-    np.testing.assert_allclose(x.detach().numpy(), expected, rtol=1e-12, atol=atol)
+RNG = np.random.default_rng(0)  # this module's own stream (arr, and the parity cotangents)
+arr = partial(random_array, RNG)
+_check_parity = partial(check_parity, rng=RNG)
 
 
 def np_reduce(loss, reduction):
@@ -515,31 +493,6 @@ def test_module_repr(module, text):
 
 # ----- SmoothL1, Huber and KL divergence: PyTorch parity (values and gradients, float32 and float64) ---
 
-def _both(torch, *arrays, dtype="float64"):
-    rgs = [rg.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    ts = [torch.tensor(np.asarray(a, dtype=dtype), requires_grad=True) for a in arrays]
-    return rgs, ts
-
-
-def _check_parity(torch, rg_fn, torch_fn, *arrays, dtype="float64", grad_tol=None):
-    rgs, ts = _both(torch, *arrays, dtype=dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out, ref = rg_fn(*rgs), torch_fn(*ts)
-    tol = 1e-12 if dtype == "float64" else 1e-5
-    if grad_tol is None:
-        grad_tol = tol
-    assert tuple(out.shape) == tuple(ref.shape)
-    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=tol, atol=tol)
-    g = np.asarray(RNG.standard_normal(tuple(ref.shape)), dtype=dtype)
-    out.backward(rg.tensor(g))
-    ref.backward(torch.tensor(g))
-    for a, b in zip(rgs, ts):
-        if b.grad is None:
-            continue
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=grad_tol, atol=grad_tol)
-
-
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_torch_parity_smooth_losses(reduction, dtype):
@@ -578,7 +531,7 @@ def test_torch_parity_kl_div_zero_target_gradient():
     torch = pytest.importorskip("torch")
     inp, target = np.log(RNG.random((2, 3))), RNG.random((2, 3))
     target[0, 1] = 0.0
-    rgs, ts = _both(torch, inp, target)
+    rgs, ts = both(torch, inp, target)
     F.kl_div(*rgs, reduction="sum").backward()
     torch.nn.functional.kl_div(*ts, reduction="sum").backward()
     np.testing.assert_allclose(rgs[0].grad.numpy(), ts[0].grad.numpy(), rtol=1e-12)

@@ -12,6 +12,8 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.nn import init
 
+from op_testing import n
+
 
 def test_calculate_gain_table():
     assert init.calculate_gain("linear") == 1
@@ -189,10 +191,6 @@ def test_no_warning_for_ordinary_init():
 
 
 # ----- orthogonal_, sparse_, dirac_ ---------------------------------------------------------------
-
-def n(t):
-    return t.detach().numpy()
-
 
 @pytest.mark.parametrize("shape,gain", [((3, 5), 2.0), ((5, 3), 1.0), ((6, 2, 3), 0.5), ((4, 4), 1.0)])
 def test_orthogonal(shape, gain):

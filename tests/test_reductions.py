@@ -11,19 +11,8 @@ import pytest
 import rustgrad as rg
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
-
-
-def r(*shape, grad=True):
-    x = rg.randn(*shape, dtype=rg.float64)
-    return x.requires_grad_() if grad else x
-
-
-def n(t):
-    return t.detach().numpy()
+from op_testing import r, n, check_parity_case
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
 @pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 1), False)])
@@ -61,14 +50,6 @@ def test_count_nonzero():
 
 # ----- PyTorch parity -----------------------------------------------------------------------------
 
-def _pair(shape, torch, positive=False):
-    x = np.random.default_rng(sum(shape) + len(shape)).standard_normal(shape)
-    if positive:
-        x = np.abs(x) + 0.5
-    return (rg.tensor(x, dtype=rg.float64, requires_grad=True), torch.tensor(x, dtype=torch.float64,
-                                                                           requires_grad=True))
-
-
 PARITY = {
     "nanmean": (lambda m, a: m.nanmean(m.where(a > 1, a * math.nan, a), 1), [(3, 4)]),
     "nansum": (lambda m, a: m.nansum(m.where(a > 1, a * math.nan, a), 0), [(3, 4)]),
@@ -77,15 +58,4 @@ PARITY = {
 
 @pytest.mark.parametrize("name", sorted(PARITY))
 def test_torch_parity(name):
-    torch = pytest.importorskip("torch")
-    fn, shapes = PARITY[name]
-    pairs = [_pair(s, torch) for s in shapes]
-    ours = fn(rg, *[p[0] for p in pairs])
-    theirs = fn(torch, *[p[1] for p in pairs])
-    assert tuple(ours.shape) == tuple(theirs.shape)
-    np.testing.assert_allclose(n(ours), theirs.detach().numpy(), rtol=1e-10, atol=1e-12)
-    g = np.random.default_rng(7).standard_normal(tuple(ours.shape))
-    ours.backward(rg.tensor(g, dtype=rg.float64))
-    theirs.backward(torch.tensor(g, dtype=torch.float64))
-    for (a, b) in pairs:
-        np.testing.assert_allclose(n(a.grad), b.grad.numpy(), rtol=1e-10, atol=1e-12)
+    check_parity_case(PARITY, name)

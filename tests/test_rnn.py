@@ -14,13 +14,10 @@ import rustgrad as rg
 import rustgrad.nn as nn
 from rustgrad.autograd import gradcheck
 
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
+
 MODES = ["RNN_TANH", "RNN_RELU", "LSTM", "GRU"]
 CELLS = ["RNNCell_tanh", "RNNCell_relu", "LSTMCell", "GRUCell"]
-
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
 
 
 def rnd(*shape, seed=0):

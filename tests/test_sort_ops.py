@@ -10,12 +10,10 @@ import pytest
 import rustgrad as rg
 from rustgrad.autograd import gradcheck
 
+from op_testing import n
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
+
 NAN = float("nan")
-
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
 
 
 def distinct(*shape, grad=True):
@@ -24,10 +22,6 @@ def distinct(*shape, grad=True):
     a = np.random.default_rng(n).permutation(n).astype(np.float64).reshape(shape) * 0.37 + 0.1
     x = rg.tensor(a, dtype=rg.float64)
     return x.requires_grad_() if grad else x
-
-
-def n(t):
-    return t.detach().numpy()
 
 
 # ----- movedim ------------------------------------------------------------------------------------

@@ -12,14 +12,8 @@ import rustgrad.nn as nn
 import rustgrad.nn.functional as F
 from rustgrad.autograd import gradcheck
 
-
-@pytest.fixture(autouse=True)
-def seed():
-    rg.manual_seed(0)
-
-
-def n(t):
-    return t.detach().numpy()
+from op_testing import n
+from op_testing import seed  # noqa: F401 (an autouse fixture: rg.manual_seed(0) before each test)
 
 
 UNFOLD_ARGS = [

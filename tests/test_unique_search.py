@@ -8,11 +8,9 @@ import pytest
 
 import rustgrad as rg
 
+from op_testing import n
+
 NAN = float("nan")
-
-
-def n(t):
-    return t.detach().numpy()
 
 
 def ints(seed, shape, hi=5):
