@@ -41,6 +41,10 @@ impl<'a, S: DeviceStorage> View<'a, S> {
             .contiguous_range()
             .ok_or_else(|| Error::internal("a kernel operand is not contiguous"))
     }
+    /// `S`'s storage inside read-locked `data`, seen through `layout`.
+    pub fn of(data: &'a StorageData, layout: &'a Layout) -> Result<Self> {
+        Ok(View::new(storage::<S>(data)?, layout))
+    }
 }
 
 /// A kernel operand written in place (the optimizer updates).
@@ -56,13 +60,6 @@ impl<'a, S: DeviceStorage> ViewMut<'a, S> {
             storage: storage_mut::<S>(data)?,
             layout,
         })
-    }
-}
-
-impl<'a, S: DeviceStorage> View<'a, S> {
-    /// `S`'s storage inside read-locked `data`, seen through `layout`.
-    pub fn of(data: &'a StorageData, layout: &'a Layout) -> Result<Self> {
-        Ok(View::new(storage::<S>(data)?, layout))
     }
 }
 

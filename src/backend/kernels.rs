@@ -4,9 +4,10 @@
 //!
 //! Operands are [`View`]s (a storage seen through a layout). Kernels of the nn families read
 //! contiguous operands (the ops make them so); the elementwise and reduction kernels take any
-//! strides. Results are new storages in row-major order. A kernel a backend does not have
-//! reports `NotImplementedError` naming the op and the device (the default bodies below); the CPU
-//! backend has every kernel.
+//! strides. Results are new storages in row-major order. Every backend implements the core
+//! families (memory, elementwise, reductions, products); a kernel of the other families that a
+//! backend lacks reports `NotImplementedError` naming the op and the device (the default bodies
+//! below). The CPU backend has every kernel.
 
 use super::dispatch::{Host, View, ViewMut};
 use super::geometry::{
