@@ -105,7 +105,7 @@ def test_cuda_matches_the_cpu(name):
     x = rg.tensor(_inputs(REFERENCE[name][1]), requires_grad=REFERENCE[name][2])
     xd = x.detach().cuda().requires_grad_(REFERENCE[name][2])
     out, outd = getattr(x, name)(), getattr(xd, name)()
-    np.testing.assert_allclose(outd.cpu().numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(outd.detach().cpu().numpy(), out.detach().numpy(), rtol=1e-12, atol=1e-12)
     if REFERENCE[name][2]:
         out.sum().backward()
         outd.sum().backward()
