@@ -7,8 +7,9 @@ use crate::ops::{common_device, operand_tensor, result_type, Operand};
 use crate::storage::DType;
 use crate::tensor::{broadcast_shapes, Scalar, Tensor};
 
-fn node_name(op: BinaryOp) -> &'static str {
-    match op {
+/// PyTorch's node name of a differentiable binary op (None: no gradient).
+fn node_name(op: BinaryOp) -> Option<&'static str> {
+    Some(match op {
         BinaryOp::Add => "AddBackward0",
         BinaryOp::Sub => "SubBackward0",
         BinaryOp::Mul => "MulBackward0",
@@ -18,8 +19,8 @@ fn node_name(op: BinaryOp) -> &'static str {
         BinaryOp::Minimum => "MinimumBackward0",
         BinaryOp::Remainder => "RemainderBackward0",
         BinaryOp::Fmod => "FmodBackward0",
-        _ => "NotDifferentiable",
-    }
+        _ => return None,
+    })
 }
 
 /// The dtype an op computes in, given the promoted dtype of its operands.
@@ -80,10 +81,9 @@ fn record_binary(
     out: &Tensor,
 ) -> Result<()> {
     let (sa, sb) = (x.shape(), y.shape());
-    let name = node_name(op);
-    if name == "NotDifferentiable" {
+    let Some(name) = node_name(op) else {
         return Ok(());
-    }
+    };
     let (a, b) = (a.clone(), b.clone());
     record(
         name,
