@@ -30,6 +30,40 @@ pub enum Error {
     /// `RuntimeError`, as PyTorch's internal asserts.
     #[error("internal error: {0} (this is a bug in rustgrad; please report it)")]
     Internal(String),
+    /// An error raised by user code the engine called back into (a Python hook or a custom
+    /// Function's backward): carried unchanged so the caller gets the original exception.
+    #[error("{0}")]
+    External(ExternalError),
+}
+
+/// A foreign error value carried through the engine (compared by identity).
+#[derive(Clone)]
+pub struct ExternalError(pub std::sync::Arc<dyn std::error::Error + Send + Sync>);
+
+impl ExternalError {
+    /// The carried value, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl PartialEq for ExternalError {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+impl Eq for ExternalError {}
+
+impl std::fmt::Debug for ExternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ExternalError({:?})", self.0.to_string())
+    }
+}
+
+impl std::fmt::Display for ExternalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
 }
 
 /// The crate's result type.
@@ -50,6 +84,11 @@ impl Error {
     }
     pub fn not_implemented(msg: impl Into<String>) -> Self {
         Error::NotImplemented(msg.into())
+    }
+
+    /// Wraps an error raised by user code called from the engine (see [`Error::External`]).
+    pub fn external(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Error::External(ExternalError(std::sync::Arc::new(e)))
     }
 
     /// A broken invariant (see [`Error::Internal`]).

@@ -63,6 +63,16 @@ def _register_hook(self, hook):
     return RemovableHandle(lambda: self._remove_hook(hook_id))
 
 
+def _register_post_accumulate_grad_hook(self, hook):
+    """Registers ``hook(tensor)``, called after a backward has accumulated into this leaf's ``.grad``."""
+    if not self.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if self.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    hook_id = self._register_post_accumulate_grad_hook(hook)
+    return RemovableHandle(lambda: self._remove_hook(hook_id))
+
+
 def _new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     return _C.tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
 
@@ -169,6 +179,7 @@ _METHODS = {
     "__reversed__": _reversed,
     "__array_priority__": 1000,
     "register_hook": _register_hook,
+    "register_post_accumulate_grad_hook": _register_post_accumulate_grad_hook,
     "new_tensor": _new_tensor,
     "new_zeros": _new_factory(_C.zeros),
     "new_ones": _new_factory(_C.ones),

@@ -2,18 +2,23 @@
 //!
 //! 1. Discover the graph from the roots, counting for every node how many edges lead into it.
 //! 2. Run nodes whose gradient inputs are complete, latest-created first (as PyTorch does), summing
-//!    gradients that reach the same node output, and accumulating into leaves' `.grad` under the
-//!    leaf's lock (so concurrent backward calls from many threads sum exactly).
+//!    gradients that reach the same node output. A leaf is finished like a node: once every edge
+//!    into it has delivered, its hooks see the summed gradient once, then it is accumulated into
+//!    `.grad` under the leaf's lock (so concurrent backward calls from many threads sum exactly),
+//!    then its post-accumulate hooks run.
 //! 3. Without `retain_graph`, free each node's saved tensors once it has run.
+//! 4. Run the callbacks queued during the run (`queue_callback`), in order.
 //!
 //! Everything is iterative: a graph a million nodes deep needs no deep stack.
 
+use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
+use crate::autograd::anomaly;
 use crate::autograd::arena::NodeRef;
 use crate::autograd::grad_mode::GradModeGuard;
-use crate::autograd::node::{Ctx, Edge, Hook};
+use crate::autograd::node::{Ctx, Edge, Hook, Node, PostAccumulateHook};
 use crate::error::{fmt_shape, Error, Result};
 use crate::tensor::Tensor;
 
@@ -101,7 +106,57 @@ impl Ord for Ready {
     }
 }
 
+/// A callback queued for the end of the running backward.
+pub type Callback = Box<dyn FnOnce() -> Result<()> + Send>;
+
+/// What code called back from a running backward can see of it (one frame per nested run).
+struct RunFrame {
+    leaves: Vec<Tensor>,
+    callbacks: Vec<Callback>,
+}
+
+thread_local! {
+    static RUNS: RefCell<Vec<RunFrame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Queues `f` to run when the backward running on this thread has finished every node
+/// (`Variable._execution_engine.queue_callback`).
+pub fn queue_callback(f: Callback) -> Result<()> {
+    RUNS.with(|r| match r.borrow_mut().last_mut() {
+        Some(frame) => {
+            frame.callbacks.push(f);
+            Ok(())
+        }
+        None => Err(Error::runtime(
+            "Final callbacks can only be installed during backward pass.",
+        )),
+    })
+}
+
+/// The leaves the backward running on this thread will deliver gradients to; None outside one.
+pub fn current_backward_leaves() -> Option<Vec<Tensor>> {
+    RUNS.with(|r| r.borrow().last().map(|f| f.leaves.clone()))
+}
+
+/// Pops this run's frame however the run ends.
+struct FrameGuard;
+
+impl Drop for FrameGuard {
+    fn drop(&mut self) {
+        RUNS.with(|r| r.borrow_mut().pop());
+    }
+}
+
+/// A leaf waiting for all its incoming gradients.
+struct PendingLeaf {
+    tensor: Tensor,
+    remaining: usize,
+    grad: Option<Tensor>,
+}
+
 struct GraphTask {
+    /// Leaves reached by the run, by tensor id.
+    leaves: HashMap<usize, PendingLeaf>,
     /// Every node reachable from the roots, kept alive for the run.
     nodes: HashMap<usize, NodeRef>,
     /// Incoming edges not yet delivered, per node.
@@ -189,6 +244,7 @@ fn run(
         })
         .collect();
     let mut task = GraphTask {
+        leaves: HashMap::new(),
         nodes: HashMap::new(),
         deps: HashMap::new(),
         buffers: HashMap::new(),
@@ -204,6 +260,7 @@ fn run(
     // Keep the targets' own non-leaf gradients for them when they are roots themselves.
     let mut heap = BinaryHeap::new();
     let mut root_nodes = Vec::new();
+    let mut root_leaves = Vec::new();
     for (root, g) in roots.iter().zip(root_grads) {
         match root.grad_fn() {
             Some(node) => {
@@ -224,13 +281,26 @@ fn run(
                     slot.insert(node);
                 }
             }
-            None => task.deliver_to_leaf(root, g)?,
+            None => {
+                task.expect_leaf(root);
+                root_leaves.push((root.clone(), g));
+            }
         }
     }
 
     task.discover(&root_nodes)?;
     if has_targets {
         task.compute_needed()?;
+    }
+    RUNS.with(|r| {
+        r.borrow_mut().push(RunFrame {
+            leaves: task.reached_leaves(),
+            callbacks: Vec::new(),
+        })
+    });
+    let _frame = FrameGuard;
+    for (leaf, g) in root_leaves {
+        task.leaf_arrives(&leaf, Some(g))?;
     }
     for node in &root_nodes {
         if task.deps.get(&node.key()).copied().unwrap_or(0) == 0 {
@@ -253,6 +323,21 @@ fn run(
             heap.push(Ready { seq, key: k });
         }
     }
+    // Callbacks may queue more callbacks; run until none are left.
+    loop {
+        let batch = RUNS.with(|r| {
+            r.borrow_mut()
+                .last_mut()
+                .map(|f| std::mem::take(&mut f.callbacks))
+                .unwrap_or_default()
+        });
+        if batch.is_empty() {
+            break;
+        }
+        for callback in batch {
+            callback()?;
+        }
+    }
     Ok(task.captured)
 }
 
@@ -264,16 +349,71 @@ impl GraphTask {
         while let Some(node) = stack.pop() {
             let n = node.get()?;
             for edge in n.edges() {
-                if let Edge::Node { node: next, .. } = edge {
-                    *self.deps.entry(next.key()).or_insert(0) += 1;
-                    if seen.insert(next.key()) {
-                        self.nodes.insert(next.key(), next.clone());
-                        stack.push(next.clone());
+                match edge {
+                    Edge::Node { node: next, .. } => {
+                        *self.deps.entry(next.key()).or_insert(0) += 1;
+                        if seen.insert(next.key()) {
+                            self.nodes.insert(next.key(), next.clone());
+                            stack.push(next.clone());
+                        }
                     }
+                    Edge::Leaf(leaf) => self.expect_leaf(leaf),
+                    Edge::None => {}
                 }
             }
         }
         Ok(())
+    }
+
+    /// Counts one more edge into `leaf`.
+    fn expect_leaf(&mut self, leaf: &Tensor) {
+        self.leaves
+            .entry(leaf.id())
+            .or_insert_with(|| PendingLeaf {
+                tensor: leaf.clone(),
+                remaining: 0,
+                grad: None,
+            })
+            .remaining += 1;
+    }
+
+    /// Whether the run delivers to `leaf` at all (with `inputs`, only to those).
+    fn wants_leaf(&self, leaf: &Tensor) -> bool {
+        self.targets.is_empty()
+            || self
+                .targets
+                .iter()
+                .any(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf)))
+    }
+
+    fn reached_leaves(&self) -> Vec<Tensor> {
+        self.leaves
+            .values()
+            .filter(|p| self.wants_leaf(&p.tensor))
+            .map(|p| p.tensor.clone())
+            .collect()
+    }
+
+    /// One edge into `leaf` delivered (`None`: nothing flowed); the last one finishes the leaf.
+    fn leaf_arrives(&mut self, leaf: &Tensor, g: Option<Tensor>) -> Result<()> {
+        let pending = self
+            .leaves
+            .get_mut(&leaf.id())
+            .ok_or_else(|| Error::internal("gradient for an undiscovered leaf"))?;
+        if let Some(g) = g {
+            pending.grad = Some(sum_opt(pending.grad.take(), &g)?);
+        }
+        pending.remaining -= 1;
+        if pending.remaining > 0 {
+            return Ok(());
+        }
+        let Some(pending) = self.leaves.remove(&leaf.id()) else {
+            return Ok(());
+        };
+        match pending.grad {
+            Some(g) => self.deliver_to_leaf(&pending.tensor, g),
+            None => Ok(()),
+        }
     }
 
     /// Marks the nodes that lead to a target, so the rest are skipped (as PyTorch prunes).
@@ -359,6 +499,17 @@ impl GraphTask {
                 }
             }
         }
+        let (pre_hooks, post_hooks): (Vec<_>, Vec<_>) = {
+            let state = node.state.lock();
+            (
+                state
+                    .node_pre_hooks
+                    .iter()
+                    .map(|(_, h)| h.clone())
+                    .collect(),
+                state.post_hooks.iter().map(|(_, h)| h.clone()).collect(),
+            )
+        };
         for (nr, weak) in retained {
             if let (Some(g), Some(owner)) = (&grads[nr], weak.upgrade()) {
                 if matches!(self.mode, Mode::Accumulate) {
@@ -384,29 +535,25 @@ impl GraphTask {
             }
         }
 
+        for hook in pre_hooks {
+            if let Some(replacement) = hook(&grads)? {
+                check_hook_count("prehook", node.num_outputs(), replacement.len())?;
+                grads = replacement;
+            }
+        }
+
         let run_rule = self.is_needed(key) && grads.iter().any(|g| g.is_some());
-        let outputs = if run_rule {
-            let saved = node.unpack_saved(node_ref)?;
-            let needs: Vec<bool> = node.edges().iter().map(|e| e.is_some()).collect();
-            let ctx = Ctx::new(&saved, &needs);
-            let result = node.apply(&ctx, &grads);
-            drop(saved);
-            if !self.retain_graph {
-                node.release_saved();
-            }
-            let outputs = result?;
-            if outputs.len() != node.edges().len() {
-                return Err(Error::runtime(format!(
-                    "function {} returned an incorrect number of gradients (expected {}, got {})",
-                    node.name(),
-                    node.edges().len(),
-                    outputs.len()
-                )));
-            }
-            outputs
+        let mut outputs = if run_rule {
+            run_rule_checked(&node, node_ref, &grads, self.retain_graph)?
         } else {
             vec![None; node.edges().len()]
         };
+        for hook in post_hooks {
+            if let Some(replacement) = hook(&outputs, &grads)? {
+                check_hook_count("hook", node.edges().len(), replacement.len())?;
+                outputs = replacement;
+            }
+        }
         drop(grads);
 
         let mut ready = Vec::new();
@@ -419,11 +566,7 @@ impl GraphTask {
             };
             match edge {
                 Edge::None => {}
-                Edge::Leaf(leaf) => {
-                    if let Some(g) = grad {
-                        self.deliver_to_leaf(leaf, g)?;
-                    }
-                }
+                Edge::Leaf(leaf) => self.leaf_arrives(leaf, grad)?,
                 Edge::Node {
                     node: next,
                     output_nr,
@@ -448,19 +591,33 @@ impl GraphTask {
         Ok(ready)
     }
 
+    /// A leaf's finished gradient: its hooks, then capture or accumulation.
     fn deliver_to_leaf(&mut self, leaf: &Tensor, g: Tensor) -> Result<()> {
         let target = self
             .targets
             .iter()
             .position(|t| matches!(t, Target::Leaf(l) if l.same_tensor(leaf)));
+        if !self.targets.is_empty() && target.is_none() {
+            return Ok(());
+        }
+        let _mode = GradModeGuard::new(self.create_graph);
+        let g = run_leaf_hooks(leaf, g)?;
         match (&self.mode, target) {
             (Mode::Capture, Some(i)) => {
                 self.captured[i] = Some(sum_opt(self.captured[i].take(), &g)?);
                 Ok(())
             }
             (Mode::Capture, None) => Ok(()),
-            (Mode::Accumulate, _) if !self.targets.is_empty() && target.is_none() => Ok(()),
-            (Mode::Accumulate, _) => accumulate(leaf, g, self.create_graph),
+            (Mode::Accumulate, _) => {
+                accumulate(leaf, g, self.create_graph)?;
+                let hooks: Vec<PostAccumulateHook> = leaf
+                    .lock_meta()
+                    .post_accumulate_hooks
+                    .iter()
+                    .map(|(_, h)| h.clone())
+                    .collect();
+                hooks.iter().try_for_each(|hook| hook(leaf))
+            }
         }
     }
 }
@@ -516,8 +673,8 @@ fn broadcast_compatible(target: &[usize], from: &[usize]) -> bool {
         .all(|(i, &t)| t == from[lead + i] || t == 1)
 }
 
-/// Adds `g` into `leaf.grad` (hooks first), under the leaf's lock.
-pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
+/// Runs a leaf's gradient hooks (each may replace the gradient), with no lock held.
+fn run_leaf_hooks(leaf: &Tensor, g: Tensor) -> Result<Tensor> {
     let hooks: Vec<Hook> = leaf
         .lock_meta()
         .hooks
@@ -530,6 +687,76 @@ pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result
             g = r;
         }
     }
+    Ok(g)
+}
+
+/// Runs a node's rule on its unpacked saved tensors and checks what it returned; in anomaly mode
+/// also checks for NaN and reports the forward traceback of a node that failed.
+fn run_rule_checked(
+    node: &Node,
+    node_ref: &NodeRef,
+    grads: &[Option<Tensor>],
+    retain_graph: bool,
+) -> Result<Vec<Option<Tensor>>> {
+    let result = (|| {
+        let saved = node.unpack_saved(node_ref)?;
+        let needs: Vec<bool> = node.edges().iter().map(|e| e.is_some()).collect();
+        let ctx = Ctx::new(&saved, &needs);
+        let result = node.apply(&ctx, grads);
+        drop(saved);
+        if !retain_graph {
+            node.release_saved();
+        }
+        let outputs = result?;
+        if outputs.len() != node.edges().len() {
+            return Err(Error::runtime(format!(
+                "function {} returned an incorrect number of gradients (expected {}, got {})",
+                node.name(),
+                node.edges().len(),
+                outputs.len()
+            )));
+        }
+        if anomaly::is_enabled() && anomaly::check_nan() {
+            for (i, g) in outputs.iter().enumerate() {
+                if let Some(g) = g {
+                    if has_nan(g)? {
+                        return Err(Error::runtime(format!(
+                            "Function '{}' returned nan values in its {i}th output.",
+                            node.name()
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(outputs)
+    })();
+    if result.is_err() && anomaly::is_enabled() {
+        if let Some(trace) = node.trace() {
+            anomaly::report(node.name(), trace);
+        }
+    }
+    result
+}
+
+fn has_nan(g: &Tensor) -> Result<bool> {
+    if !g.dtype().is_floating_point() {
+        return Ok(false);
+    }
+    let _mode = GradModeGuard::new(false);
+    Ok(g.isnan()?.any_dims(&[], false)?.item()?.to_f64() != 0.0)
+}
+
+fn check_hook_count(kind: &str, expected: usize, got: usize) -> Result<()> {
+    if expected != got {
+        return Err(Error::runtime(format!(
+            "{kind} returned an incorrect number of values (expected {expected}, but got {got})"
+        )));
+    }
+    Ok(())
+}
+
+/// Adds `g` into `leaf.grad`, under the leaf's lock.
+pub(crate) fn accumulate(leaf: &Tensor, g: Tensor, create_graph: bool) -> Result<()> {
     let mut meta = leaf.lock_meta();
     match meta.grad.take() {
         None => {

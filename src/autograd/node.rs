@@ -11,14 +11,31 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use smallvec::SmallVec;
 
+use crate::autograd::anomaly;
 use crate::autograd::arena::NodeRef;
 use crate::autograd::grad_mode::is_grad_enabled;
-use crate::error::{fmt_shape, Error, Result};
+use crate::autograd::saved::{Saved, SavedRef, SavedTensor};
+use crate::error::{Error, Result};
 use crate::storage::{DType, Device};
 use crate::tensor::{Dims, Tensor};
 
 /// A gradient hook: may return a replacement gradient.
 pub type Hook = Arc<dyn Fn(&Tensor) -> Result<Option<Tensor>> + Send + Sync>;
+
+/// Runs on a leaf after its `.grad` was updated (`register_post_accumulate_grad_hook`).
+pub type PostAccumulateHook = Arc<dyn Fn(&Tensor) -> Result<()> + Send + Sync>;
+
+/// `grad_fn.register_prehook`: sees the gradients of the node's outputs, may replace them.
+pub type NodePreHook =
+    Arc<dyn Fn(&[Option<Tensor>]) -> Result<Option<Vec<Option<Tensor>>>> + Send + Sync>;
+
+/// `grad_fn.register_hook`: sees `(grad_inputs, grad_outputs)` after the rule ran, may replace the
+/// gradients of the inputs.
+pub type NodePostHook = Arc<
+    dyn Fn(&[Option<Tensor>], &[Option<Tensor>]) -> Result<Option<Vec<Option<Tensor>>>>
+        + Send
+        + Sync,
+>;
 
 /// What a backward rule sees besides the incoming gradients.
 pub struct Ctx<'a> {
@@ -27,7 +44,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(saved: &'a [Tensor], needs_input_grad: &'a [bool]) -> Self {
+    pub fn new(saved: &'a [Tensor], needs_input_grad: &'a [bool]) -> Self {
         Ctx {
             saved,
             needs_input_grad,
@@ -36,6 +53,10 @@ impl<'a> Ctx<'a> {
     /// The `i`-th saved tensor, in the order the op listed them.
     pub fn saved(&self, i: usize) -> &'a Tensor {
         &self.saved[i]
+    }
+    /// Every saved tensor, in order.
+    pub fn saved_all(&self) -> &'a [Tensor] {
+        self.saved
     }
     /// Whether input `i` leads to anything that wants a gradient (rules skip work when not).
     pub fn needs_input_grad(&self, i: usize) -> bool {
@@ -80,25 +101,6 @@ pub struct InputMeta {
     pub device: Device,
 }
 
-/// A tensor kept for backward, with the version it had when saved.
-pub(crate) struct SavedTensor {
-    tensor: Tensor,
-    version: u64,
-    /// For a saved output of the node itself: its output number (stored without its grad_fn, which
-    /// would be a cycle, and re-attached when unpacked for a higher-order graph).
-    output_nr: Option<usize>,
-}
-
-/// What an op asks [`record`] to save.
-pub enum Saved {
-    /// The op's input number `i`.
-    Input(usize),
-    /// The op's output number `i`.
-    Output(usize),
-    /// Any other tensor the rule needs (masks, indices); never differentiated through.
-    Aux(Tensor),
-}
-
 /// Mutable per-node state.
 #[derive(Default)]
 pub(crate) struct NodeState {
@@ -108,6 +110,12 @@ pub(crate) struct NodeState {
     pub pre_hooks: Vec<(u64, usize, Hook)>,
     /// Non-leaf outputs that asked to keep their gradient (retain_grad).
     pub retained: Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>,
+    /// `grad_fn.register_prehook` hooks.
+    pub node_pre_hooks: Vec<(u64, NodePreHook)>,
+    /// `grad_fn.register_hook` hooks.
+    pub post_hooks: Vec<(u64, NodePostHook)>,
+    /// What a front end attaches to the node (Python's `grad_fn.metadata` dict).
+    pub extra: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// One node of the graph.
@@ -119,6 +127,8 @@ pub struct Node {
     edges: SmallVec<[Edge; 2]>,
     input_meta: SmallVec<[InputMeta; 2]>,
     num_outputs: usize,
+    /// Where the forward made this node (anomaly mode only).
+    trace: Option<String>,
     pub(crate) state: Mutex<NodeState>,
 }
 
@@ -148,20 +158,71 @@ impl Node {
     pub fn num_outputs(&self) -> usize {
         self.num_outputs
     }
+    /// The forward traceback recorded in anomaly mode.
+    pub fn trace(&self) -> Option<&str> {
+        self.trace.as_deref()
+    }
 
-    /// Unpacks the saved tensors for a run of the rule, checking versions.
-    pub(crate) fn unpack_saved(&self, this: &NodeRef) -> Result<Vec<Tensor>> {
+    fn saved_refs(&self) -> Result<Vec<SavedRef>> {
         let state = self.state.lock();
         if state.saved_released {
             return Err(Error::runtime(
                 "Trying to backward through the graph a second time (or directly access saved tensors after they have already been freed). Saved intermediate values of the graph are freed when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time or if you need to access saved tensors after calling backward.",
             ));
         }
-        state
-            .saved
+        Ok(state.saved.iter().map(SavedTensor::reference).collect())
+    }
+
+    /// Unpacks the saved tensors for a run of the rule, checking versions. Unpack hooks run with no
+    /// lock held (they may run arbitrary code, even a recomputing forward).
+    pub(crate) fn unpack_saved(&self, this: &NodeRef) -> Result<Vec<Tensor>> {
+        self.saved_refs()?
             .iter()
             .map(|s| s.unpack(this, self.name))
             .collect()
+    }
+
+    /// The saved tensors as stored, for introspection (None for packed ones), each with whether it
+    /// is one of the node's own outputs.
+    pub fn peek_saved(&self) -> Result<Vec<(Option<Tensor>, bool)>> {
+        Ok(self.saved_refs()?.iter().map(SavedRef::peek).collect())
+    }
+
+    /// Number of tensors saved for backward.
+    pub fn num_saved(&self) -> usize {
+        self.state.lock().saved.len()
+    }
+
+    /// Registers a `grad_fn.register_prehook` hook; returns its id.
+    pub fn register_pre_hook(&self, hook: NodePreHook) -> u64 {
+        let id = next_hook_id();
+        self.state.lock().node_pre_hooks.push((id, hook));
+        id
+    }
+
+    /// Registers a `grad_fn.register_hook` hook; returns its id.
+    pub fn register_post_hook(&self, hook: NodePostHook) -> u64 {
+        let id = next_hook_id();
+        self.state.lock().post_hooks.push((id, hook));
+        id
+    }
+
+    /// Removes a node hook by id; false if none had it.
+    pub fn remove_hook(&self, id: u64) -> bool {
+        let mut state = self.state.lock();
+        let before = state.node_pre_hooks.len() + state.post_hooks.len() + state.pre_hooks.len();
+        state.node_pre_hooks.retain(|(h, _)| *h != id);
+        state.post_hooks.retain(|(h, _)| *h != id);
+        state.pre_hooks.retain(|(h, _, _)| *h != id);
+        before != state.node_pre_hooks.len() + state.post_hooks.len() + state.pre_hooks.len()
+    }
+
+    /// The front end's attachment (see `NodeState::extra`), made by `init` on first use.
+    pub fn extra_or_insert_with(
+        &self,
+        init: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.state.lock().extra.get_or_insert_with(init).clone()
     }
 
     /// Frees the saved tensors (after a backward without retain_graph).
@@ -179,36 +240,6 @@ impl Node {
         grads: &[Option<Tensor>],
     ) -> Result<Vec<Option<Tensor>>> {
         self.backward.apply(ctx, grads)
-    }
-}
-
-impl SavedTensor {
-    fn unpack(&self, node: &NodeRef, node_name: &str) -> Result<Tensor> {
-        let current = self.tensor.version();
-        if current != self.version {
-            let owner = match self.output_nr {
-                Some(nr) => format!(", which is output {nr} of {node_name},"),
-                None => match self.tensor.grad_fn() {
-                    Some(f) => format!(
-                        ", which is output {} of {},",
-                        self.tensor.output_nr(),
-                        f.get()?.name()
-                    ),
-                    None => String::new(),
-                },
-            };
-            return Err(Error::runtime(format!(
-                "one of the variables needed for gradient computation has been modified by an inplace operation: [{} {}]{owner} is at version {current}; expected version {} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).",
-                self.tensor.dtype().legacy_name(),
-                fmt_shape(&self.tensor.shape()),
-                self.version
-            )));
-        }
-        match self.output_nr {
-            // Re-attach the output to this node so a higher-order graph can flow through it.
-            Some(nr) if is_grad_enabled() => Ok(self.tensor.alias_with_grad_fn(node.clone(), nr)),
-            _ => Ok(self.tensor.clone()),
-        }
     }
 }
 
@@ -233,6 +264,19 @@ where
     if !any_requires_grad(inputs) {
         return Ok(());
     }
+    record_node(name, inputs, outputs, None, saved(), Box::new(backward)).map(|_| ())
+}
+
+/// Records a node unconditionally (callers checked [`any_requires_grad`]) and returns it.
+/// `differentiable[i] == false` leaves output `i` out of the graph (`mark_non_differentiable`).
+pub fn record_node(
+    name: &'static str,
+    inputs: &[&Tensor],
+    outputs: &[&Tensor],
+    differentiable: Option<&[bool]>,
+    saved: Vec<Saved>,
+    backward: Box<dyn BackwardFn>,
+) -> Result<NodeRef> {
     let edges: SmallVec<[Edge; 2]> = inputs.iter().map(|t| t.gradient_edge()).collect();
     let input_meta = inputs
         .iter()
@@ -242,34 +286,23 @@ where
             device: t.device(),
         })
         .collect();
-    let saved = saved()
+    let saved = saved
         .into_iter()
         .map(|s| match s {
-            Saved::Input(i) => SavedTensor {
-                version: inputs[i].version(),
-                tensor: inputs[i].clone(),
-                output_nr: None,
-            },
-            Saved::Output(i) => SavedTensor {
-                version: outputs[i].version(),
-                tensor: outputs[i].detached_alias(),
-                output_nr: Some(i),
-            },
-            Saved::Aux(t) => SavedTensor {
-                version: t.version(),
-                tensor: t,
-                output_nr: None,
-            },
+            Saved::Input(i) => SavedTensor::new(inputs[i], None),
+            Saved::Output(i) => SavedTensor::new(outputs[i], Some(i)),
+            Saved::Aux(t) => SavedTensor::new(&t, None),
         })
-        .collect();
+        .collect::<Result<Vec<_>>>()?;
     let node = Node {
         refs: AtomicUsize::new(1),
         name,
         seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
-        backward: Box::new(backward),
+        backward,
         edges,
         input_meta,
         num_outputs: outputs.len(),
+        trace: anomaly::capture_trace(),
         state: Mutex::new(NodeState {
             saved,
             ..Default::default()
@@ -277,11 +310,26 @@ where
     };
     let node = NodeRef::insert(node)?;
     for (nr, out) in outputs.iter().enumerate() {
-        if out.dtype().is_floating_point() {
+        let wanted = differentiable.is_none_or(|d| d.get(nr).copied().unwrap_or(true));
+        if wanted && out.dtype().is_floating_point() {
             out.set_grad_fn(node.clone(), nr);
         }
     }
-    Ok(())
+    Ok(node)
+}
+
+/// A `&'static` copy of a node name made at run time (a custom Function's "<Class>Backward"),
+/// leaked once per distinct name.
+pub fn intern_name(name: &str) -> &'static str {
+    static NAMES: std::sync::LazyLock<Mutex<std::collections::HashSet<&'static str>>> =
+        std::sync::LazyLock::new(Default::default);
+    let mut names = NAMES.lock();
+    if let Some(n) = names.get(name) {
+        return n;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
 }
 
 /// The single incoming gradient of a one-output node.

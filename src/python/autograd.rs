@@ -3,13 +3,17 @@
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PySequence, PyTuple};
+use pyo3::types::{PyDict, PySequence, PyTuple};
 use pyo3::IntoPyObjectExt;
+use std::sync::Arc;
+
+use super::function::call_py;
 
 use super::convert;
 use super::functions::{tensor_list, tensor_list_opt};
 use super::tensor::PyTensor;
 use super::IntoPy;
+use crate::autograd::node::{NodePostHook, NodePreHook};
 use crate::autograd::NodeRef;
 use crate::tensor::Tensor;
 
@@ -68,6 +72,79 @@ impl PyNode {
     fn variable(&self) -> Option<PyTensor> {
         self.leaf.clone().map(PyTensor::from)
     }
+    /// A dict for the user's notes on this node, the same one on every access.
+    #[getter]
+    fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
+        let Some(node) = &self.node else {
+            return Ok(PyDict::new(py).unbind());
+        };
+        let extra = node
+            .get()
+            .py()?
+            .extra_or_insert_with(|| Arc::new(Python::attach(|py| PyDict::new(py).unbind())));
+        let dict = extra
+            .downcast_ref::<Py<PyDict>>()
+            .ok_or_else(|| PyRuntimeError::new_err("node metadata was set by another front end"))?;
+        Ok(dict.clone_ref(py))
+    }
+    /// The tensors saved for backward as stored: `(tensor or None when packed by a hook,
+    /// is_output)`; raises once they were freed by a backward.
+    fn _saved_tensors_info(&self) -> PyResult<Vec<(Option<PyTensor>, bool)>> {
+        let Some(node) = &self.node else {
+            return Ok(Vec::new());
+        };
+        Ok(node
+            .get()
+            .py()?
+            .peek_saved()
+            .py()?
+            .into_iter()
+            .map(|(t, out)| (t.map(PyTensor::from), out))
+            .collect())
+    }
+    /// The saved tensors as the rule would get them (version-checked, unpack hooks run).
+    fn _unpack_saved(&self) -> PyResult<Vec<PyTensor>> {
+        let Some(node) = &self.node else {
+            return Ok(Vec::new());
+        };
+        let n = node.get().py()?;
+        Ok(n.unpack_saved(node)
+            .py()?
+            .into_iter()
+            .map(PyTensor::from)
+            .collect())
+    }
+    /// `grad_fn.register_hook(fn(grad_inputs, grad_outputs))`; returns the hook's id.
+    fn _register_hook(&self, hook: Py<PyAny>) -> PyResult<u64> {
+        let node = self.require_node("register_hook")?;
+        let hook: NodePostHook = Arc::new(move |grad_inputs, grad_outputs| {
+            call_py(|py| {
+                let out = hook.call1(
+                    py,
+                    (opt_tuple(py, grad_inputs)?, opt_tuple(py, grad_outputs)?),
+                )?;
+                hook_result(out.bind(py))
+            })
+        });
+        Ok(node.get().py()?.register_post_hook(hook))
+    }
+    /// `grad_fn.register_prehook(fn(grad_outputs))`; returns the hook's id.
+    fn _register_prehook(&self, hook: Py<PyAny>) -> PyResult<u64> {
+        let node = self.require_node("register_prehook")?;
+        let hook: NodePreHook = Arc::new(move |grad_outputs| {
+            call_py(|py| {
+                let out = hook.call1(py, (opt_tuple(py, grad_outputs)?,))?;
+                hook_result(out.bind(py))
+            })
+        });
+        Ok(node.get().py()?.register_pre_hook(hook))
+    }
+    fn _remove_hook(&self, id: u64) -> bool {
+        match &self.node {
+            Some(n) => n.get().map(|n| n.remove_hook(id)).unwrap_or(false),
+            None => false,
+        }
+    }
     fn __repr__(slf: &Bound<'_, Self>) -> String {
         format!(
             "<{} object at {:#x}>",
@@ -97,7 +174,35 @@ impl PyNode {
     }
 }
 
+fn opt_tuple<'py>(py: Python<'py>, ts: &[Option<Tensor>]) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, ts.iter().map(|g| g.clone().map(PyTensor::from)))
+}
+
+/// What a node hook returned: None (keep the gradients) or a sequence of `Tensor | None`.
+fn hook_result(out: &Bound<'_, PyAny>) -> PyResult<Option<Vec<Option<Tensor>>>> {
+    if out.is_none() {
+        return Ok(None);
+    }
+    let items: Vec<Bound<'_, PyAny>> = out
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err("hook must return None or a tuple of Tensors"))?
+        .collect::<PyResult<_>>()?;
+    items
+        .iter()
+        .map(|o| convert::opt_tensor(Some(o), "hook result"))
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
+}
+
 impl PyNode {
+    fn require_node(&self, what: &str) -> PyResult<&NodeRef> {
+        self.node.as_ref().ok_or_else(|| {
+            PyRuntimeError::new_err(format!(
+                "{what} on AccumulateGrad is handled by the leaf tensor"
+            ))
+        })
+    }
+
     /// The node that made a tensor (its `grad_fn`).
     pub(super) fn of(node: NodeRef) -> Self {
         PyNode {

@@ -9,6 +9,7 @@ mod convert;
 #[cfg(feature = "cuda")]
 mod cuda;
 mod dtype;
+mod function;
 mod functions;
 mod nn;
 mod optim;
@@ -36,7 +37,17 @@ pub(crate) fn to_py_err(e: Error) -> PyErr {
         Error::NotImplemented(m) => PyNotImplementedError::new_err(m),
         Error::Io(m) => PyOSError::new_err(m),
         e @ Error::Internal(_) => PyRuntimeError::new_err(e.to_string()),
+        // An exception raised in a Python hook or backward: the same exception, traceback included.
+        Error::External(e) => match e.downcast_ref::<PyErr>() {
+            Some(err) => Python::attach(|py| err.clone_ref(py)),
+            None => PyRuntimeError::new_err(e.to_string()),
+        },
     }
+}
+
+/// Carries a Python exception through the Rust engine (see [`Error::External`]).
+pub(crate) fn from_py_err(e: PyErr) -> Error {
+    Error::external(e)
 }
 
 /// `.py()` turns a rustgrad `Result` into a `PyResult`.
@@ -70,6 +81,7 @@ fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     dtype::register(m)?;
     tensor::register(m)?;
     autograd::register(m)?;
+    function::register(m)?;
     functions::register(m)?;
     nn::register(m)?;
     optim::register(m)?;

@@ -273,20 +273,25 @@ impl PyTensor {
     /// Registers a gradient hook; returns its id (the Python wrapper makes a removable handle).
     fn _register_hook(&self, hook: Py<PyAny>) -> PyResult<u64> {
         let hook: crate::autograd::Hook = Arc::new(move |g: &Tensor| {
-            Python::attach(|py| {
-                let out = hook
-                    .call1(py, (PyTensor::from(g.clone()),))
-                    .map_err(|e| crate::Error::runtime(e.to_string()))?;
+            super::function::call_py(|py| {
+                let out = hook.call1(py, (PyTensor::from(g.clone()),))?;
                 if out.is_none(py) {
                     return Ok(None);
                 }
-                let t = out
-                    .cast_bound::<PyTensor>(py)
-                    .map_err(|_| crate::Error::runtime("hook must return None or a Tensor"))?;
+                let t = out.cast_bound::<PyTensor>(py).map_err(|_| {
+                    pyo3::exceptions::PyRuntimeError::new_err("hook must return None or a Tensor")
+                })?;
                 Ok(Some(t.get().t.clone()))
             })
         });
         self.t.register_hook(hook).py()
+    }
+    /// Registers `hook(tensor)`, run after a backward updated this leaf's `.grad`; returns its id.
+    fn _register_post_accumulate_grad_hook(&self, hook: Py<PyAny>) -> PyResult<u64> {
+        let hook: crate::autograd::PostAccumulateHook = Arc::new(move |t: &Tensor| {
+            super::function::call_py(|py| hook.call1(py, (PyTensor::from(t.clone()),)).map(|_| ()))
+        });
+        self.t.register_post_accumulate_grad_hook(hook).py()
     }
     fn _remove_hook(&self, id: u64) -> bool {
         self.t.remove_hook(id)

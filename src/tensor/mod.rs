@@ -20,7 +20,7 @@ pub use layout::{
 };
 
 use crate::autograd::arena::NodeRef;
-use crate::autograd::node::{next_hook_id, Edge, Hook};
+use crate::autograd::node::{next_hook_id, Edge, Hook, PostAccumulateHook};
 use crate::error::{Error, Result};
 use crate::storage::{CpuElement, CpuStorage, DType, Device, Element, Storage};
 
@@ -46,6 +46,8 @@ pub(crate) struct AutogradMeta {
     pub retains_grad: bool,
     /// Hooks on a leaf's gradient (a non-leaf's hooks live on its grad_fn node).
     pub hooks: Vec<(u64, Hook)>,
+    /// Hooks run on a leaf after its `.grad` was updated.
+    pub post_accumulate_hooks: Vec<(u64, PostAccumulateHook)>,
 }
 
 pub struct TensorImpl {
@@ -474,12 +476,32 @@ impl Tensor {
         Ok(id)
     }
 
-    /// Removes a hook registered with `register_hook`; false if it was not found.
+    /// Registers a hook run after this leaf's `.grad` was updated by a backward.
+    pub fn register_post_accumulate_grad_hook(&self, hook: PostAccumulateHook) -> Result<u64> {
+        if !self.requires_grad() {
+            return Err(Error::runtime(
+                "cannot register a hook on a tensor that doesn't require gradient",
+            ));
+        }
+        let mut meta = self.0.meta.lock();
+        if meta.grad_fn.is_some() {
+            return Err(Error::runtime(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors",
+            ));
+        }
+        let id = next_hook_id();
+        meta.post_accumulate_hooks.push((id, hook));
+        Ok(id)
+    }
+
+    /// Removes a hook registered with `register_hook` or `register_post_accumulate_grad_hook`;
+    /// false if it was not found.
     pub fn remove_hook(&self, id: u64) -> bool {
         let mut meta = self.0.meta.lock();
-        let before = meta.hooks.len();
+        let before = meta.hooks.len() + meta.post_accumulate_hooks.len();
         meta.hooks.retain(|(h, _)| *h != id);
-        if meta.hooks.len() != before {
+        meta.post_accumulate_hooks.retain(|(h, _)| *h != id);
+        if meta.hooks.len() + meta.post_accumulate_hooks.len() != before {
             return true;
         }
         if let Some(node) = meta.grad_fn.clone() {

@@ -9,10 +9,15 @@ from .. import _C
 from .._C import is_grad_enabled, graph_nodes
 from .grad_mode import enable_grad, inference_mode, no_grad, set_grad_enabled
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .function import Function, FunctionCtx, once_differentiable
+from .anomaly_mode import detect_anomaly, set_detect_anomaly, is_anomaly_enabled, is_anomaly_check_nan_enabled
+from .variable import Variable
+from . import graph
 
 __all__ = [
     "no_grad", "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled",
-    "backward", "grad", "gradcheck", "gradgradcheck", "graph_nodes",
+    "backward", "grad", "gradcheck", "gradgradcheck", "graph_nodes", "Function", "once_differentiable",
+    "detect_anomaly", "set_detect_anomaly", "Variable",
 ]
 
 

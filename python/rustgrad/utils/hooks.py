@@ -2,7 +2,9 @@
 
 import weakref
 
-__all__ = ["RemovableHandle"]
+from .. import _C
+
+__all__ = ["RemovableHandle", "BackwardHook"]
 
 
 class RemovableHandle:
@@ -40,4 +42,92 @@ class RemovableHandle:
 
     def __exit__(self, *exc):
         self.remove()
+
+
+
+class BackwardHook:
+    """Runs a module's full backward hooks for one call of the module.
+
+    The module's tensor arguments and its tensor outputs each pass through an identity Function. The
+    outputs' node sees the gradients of the outputs first: the backward pre-hooks run there (and may
+    replace them). The arguments' node sees the gradients of the arguments last: the backward hooks
+    run there with both, and may replace the arguments' gradients. When no argument requires grad,
+    the backward hooks run at the outputs' node with ``grad_input`` all None, as in PyTorch.
+    """
+
+    def __init__(self, module, user_hooks, user_pre_hooks):
+        self.module = module
+        self.user_hooks = user_hooks
+        self.user_pre_hooks = user_pre_hooks
+        self.grad_outputs = None
+        self.n_inputs = 0
+        self.input_tensor_positions = []
+
+    def setup_input_hook(self, args):
+        from ..autograd.function import _IdentityForHooks
+
+        positions = [i for i, a in enumerate(args) if isinstance(a, _C.Tensor)]
+        self.n_inputs = len(positions)
+        self.input_tensor_positions = positions
+        if not self.user_hooks or not any(args[i].requires_grad for i in positions) or not _C.is_grad_enabled():
+            self.inputs_hooked = False
+            return args
+        wrapped = _IdentityForHooks.apply(*[args[i] for i in positions])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        node = next(w.grad_fn for w in wrapped if w.grad_fn is not None)
+        node.register_hook(self._input_hook)
+        self.inputs_hooked = True
+        args = list(args)
+        for i, w in zip(positions, wrapped):
+            args[i] = w
+        return tuple(args)
+
+    def setup_output_hook(self, output):
+        from ..autograd.function import _IdentityForHooks
+
+        single = isinstance(output, _C.Tensor)
+        items = (output,) if single else output
+        if not isinstance(items, tuple) or not _C.is_grad_enabled():
+            return output
+        positions = [i for i, o in enumerate(items) if isinstance(o, _C.Tensor) and o.requires_grad]
+        if not positions:
+            return output
+        wrapped = _IdentityForHooks.apply(*[items[i] for i in positions])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        node = next(w.grad_fn for w in wrapped if w.grad_fn is not None)
+        node.register_prehook(self._output_prehook)
+        items = list(items)
+        for i, w in zip(positions, wrapped):
+            items[i] = w
+        return items[0] if single else tuple(items)
+
+    def _output_prehook(self, grad_outputs):
+        for hook in self.user_pre_hooks:
+            result = hook(self.module, grad_outputs)
+            if result is not None:
+                result = result if isinstance(result, tuple) else (result,)
+                if len(result) != len(grad_outputs):
+                    raise RuntimeError("Backward pre hook returned an invalid number of grad_output, got "
+                                       f"{len(result)}, but expected {len(grad_outputs)}")
+                grad_outputs = result
+        self.grad_outputs = grad_outputs
+        if not self.inputs_hooked:
+            for hook in self.user_hooks:
+                result = hook(self.module, (None,) * self.n_inputs, grad_outputs)
+                if result is not None and not all(r is None for r in result):
+                    raise RuntimeError("Backward hook for Modules where no input requires gradient should "
+                                       "always return None or None for all gradients.")
+        return grad_outputs
+
+    def _input_hook(self, grad_inputs, _grad_outputs_of_identity):
+        for hook in self.user_hooks:
+            result = hook(self.module, grad_inputs, self.grad_outputs)
+            if result is not None:
+                result = result if isinstance(result, tuple) else (result,)
+                if len(result) != len(grad_inputs):
+                    raise RuntimeError("Backward hook returned an invalid number of grad_input, got "
+                                       f"{len(result)}, but expected {len(grad_inputs)}")
+                grad_inputs = result
+        self.grad_outputs = None
+        return grad_inputs
 

@@ -11,7 +11,7 @@ from collections import OrderedDict, namedtuple
 
 from ... import _C
 from ...autograd import no_grad
-from ...utils.hooks import RemovableHandle
+from ...utils.hooks import BackwardHook, RemovableHandle
 from ..parameter import Parameter
 
 Tensor = _C.Tensor
@@ -82,6 +82,7 @@ class Module:
         set_("_buffers", OrderedDict())
         set_("_non_persistent_buffers_set", set())
         set_("_backward_hooks", OrderedDict())
+        set_("_backward_pre_hooks", OrderedDict())
         set_("_forward_hooks", OrderedDict())
         set_("_forward_hooks_with_kwargs", OrderedDict())
         set_("_forward_hooks_always_called", OrderedDict())
@@ -281,7 +282,7 @@ class Module:
         for name in ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks",
                      "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_state_dict_hooks",
                      "_state_dict_pre_hooks", "_load_state_dict_pre_hooks", "_load_state_dict_post_hooks",
-                     "_backward_hooks"):
+                     "_backward_hooks", "_backward_pre_hooks"):
             if name not in self.__dict__:
                 self.__dict__[name] = OrderedDict()
         if "_non_persistent_buffers_set" not in self.__dict__:
@@ -481,8 +482,42 @@ class Module:
             self._forward_hooks.move_to_end(handle.id, last=False)
         return handle
 
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """``hook(module, grad_output)`` runs when the gradients of the module's outputs are known; it
+        may return replacements for them. Returns a handle whose ``remove()`` undoes it."""
+        handle = RemovableHandle(self._backward_pre_hooks)
+        self._backward_pre_hooks[handle.id] = hook
+        if prepend:
+            self._backward_pre_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's tensor
+        arguments are known (``grad_input``: one per positional tensor argument, None where it needs
+        none); it may return replacements for ``grad_input``."""
+        if getattr(self, "_is_full_backward_hook", None) is False:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
+                               "Module. Please use only one of them.")
+        self._is_full_backward_hook = True
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        if prepend:
+            self._backward_hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_backward_hook(self, hook):
+        """Deprecated in PyTorch for its partial semantics; here it is ``register_full_backward_hook``
+        (the hook sees the gradients of the module's own inputs and outputs)."""
+        if getattr(self, "_is_full_backward_hook", None) is True:
+            raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
+                               "Module. Please use only one of them.")
+        self._is_full_backward_hook = False
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
     def _call_impl(self, *args, **kwargs):
-        if not (self._forward_hooks or self._forward_pre_hooks):
+        if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks or self._backward_pre_hooks):
             return self.forward(*args, **kwargs)
 
         called_always = set()
@@ -503,6 +538,12 @@ class Module:
                             result = (result,)
                         args = result
 
+            backward_hook = None
+            if self._backward_hooks or self._backward_pre_hooks:
+                backward_hook = BackwardHook(self, list(self._backward_hooks.values()),
+                                             list(self._backward_pre_hooks.values()))
+                args = backward_hook.setup_input_hook(args)
+
             output = self.forward(*args, **kwargs)
 
             for hook_id, hook in list(self._forward_hooks.items()):
@@ -514,6 +555,8 @@ class Module:
                     hook_result = hook(self, args, output)
                 if hook_result is not None:
                     output = hook_result
+            if backward_hook is not None:
+                output = backward_hook.setup_output_hook(output)
             return output
         except Exception:
             # Hooks registered with always_call=True run even when forward raised.

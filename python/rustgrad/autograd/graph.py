@@ -1,0 +1,249 @@
+"""The backward graph as Python sees it: ``Node`` (a tensor's ``grad_fn``) and its hooks, hooks on
+saved tensors (``saved_tensors_hooks``, ``save_on_cpu``), what a running backward reaches
+(``current_backward_leaves``, ours), and pictures of the graph (``to_dot``, ours).
+"""
+
+import contextlib
+
+from .. import _C
+from .._C import Node, current_backward_leaves
+from .._tensor import RemovableHandle
+
+__all__ = ["Node", "saved_tensors_hooks", "save_on_cpu", "disable_saved_tensors_hooks", "register_multi_grad_hook",
+           "current_backward_leaves", "to_dot", "increment_version"]
+
+
+def _node_register_hook(self, fn):
+    """``fn(grad_inputs, grad_outputs)`` runs after this node computed its gradients; it may return
+    replacements for ``grad_inputs``."""
+    leaf = self.variable
+    if leaf is not None:
+        # AccumulateGrad: the hook sees the leaf's finished gradient as grad_outputs.
+        return leaf.register_hook(lambda g: fn((), (g,)) and None)
+    hook_id = self._register_hook(fn)
+    return RemovableHandle(lambda: self._remove_hook(hook_id))
+
+
+def _node_register_prehook(self, fn):
+    """``fn(grad_outputs)`` runs before this node computes; it may return replacements."""
+    leaf = self.variable
+    if leaf is not None:
+        def tensor_hook(g):
+            result = fn((g,))
+            return None if result is None else result[0]
+        return leaf.register_hook(tensor_hook)
+    hook_id = self._register_prehook(fn)
+    return RemovableHandle(lambda: self._remove_hook(hook_id))
+
+
+# The names PyTorch gives the saved tensors of its common nodes (``grad_fn._saved_self``), in the
+# order our nodes save them. Single-input nodes not listed save ``self`` or ``result``.
+_SAVED_NAMES = {
+    "MulBackward0": ("self", "other"),
+    "DivBackward0": ("self", "other"),
+    "PowBackward1": ("self", "exponent", "result"),
+    "MmBackward0": ("self", "mat2"),
+    "BmmBackward0": ("self", "mat2"),
+    "AddmmBackward0": ("mat1", "mat2"),
+    "ConvolutionBackward0": ("input", "weight"),
+    "MaximumBackward0": ("self", "other"),
+    "MinimumBackward0": ("self", "other"),
+}
+
+
+def _saved_names(node):
+    info = node._saved_tensors_info()
+    names = _SAVED_NAMES.get(node.name())
+    if names is not None and len(names) == len(info):
+        return names
+    if len(info) == 1:
+        return ("result",) if info[0][1] else ("self",)
+    return tuple(f"tensor_{k}" for k in range(len(info)))
+
+
+def _node_getattr(self, name):
+    if name.startswith("_saved_"):
+        names = _saved_names(self)
+        key = name[len("_saved_"):]
+        if key in names:
+            return self._unpack_saved()[names.index(key)]
+        if key == "tensors":
+            return tuple(self._unpack_saved())
+    raise AttributeError(f"'{self.name()}' object has no attribute '{name}'")
+
+
+def _node_dir(self):
+    return sorted(set(object.__dir__(self)) | {"_saved_" + n for n in _saved_names(self)})
+
+
+Node.register_hook = _node_register_hook
+Node.register_prehook = _node_register_prehook
+Node.__getattr__ = _node_getattr
+Node.__dir__ = _node_dir
+
+
+class saved_tensors_hooks:
+    """Context manager: every tensor an op saves for backward inside the block goes through
+    ``pack_hook(tensor)``; the backward gets ``unpack_hook(packed)`` in its place. Per thread."""
+
+    def __init__(self, pack_hook, unpack_hook):
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        _C._push_saved_tensors_hooks(self.pack_hook, self.unpack_hook)
+        return self
+
+    def __exit__(self, *exc):
+        _C._pop_saved_tensors_hooks()
+        return False
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Keeps the tensors saved for backward in CPU memory and moves them back to their device when
+    backward needs them (``pin_memory`` is accepted; CPU memory here is not pinned)."""
+
+    def __init__(self, pin_memory=False, device_type="cuda"):
+        def pack(tensor):
+            return tensor.device, tensor.to("cpu", copy=True)
+
+        def unpack(packed):
+            device, tensor = packed
+            return tensor.to(device)
+
+        super().__init__(pack, unpack)
+
+
+@contextlib.contextmanager
+def disable_saved_tensors_hooks(error_message):
+    """Makes registering saved-tensor hooks inside the block raise ``RuntimeError(error_message)``."""
+    original = saved_tensors_hooks.__enter__
+
+    def refuse(self):
+        raise RuntimeError(error_message)
+
+    saved_tensors_hooks.__enter__ = refuse
+    try:
+        yield
+    finally:
+        saved_tensors_hooks.__enter__ = original
+
+
+def register_multi_grad_hook(tensors, fn, *, mode="all"):
+    """Calls ``fn`` once per backward after the gradients of all ``tensors`` that the backward
+    reaches were computed (``mode="all"``: with the list of gradients, None for those not reached),
+    or with the first one computed (``mode="any"``)."""
+    if mode not in ("all", "any"):
+        raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
+    tensors = tuple(tensors)
+    state = {"grads": None, "fired": False}
+
+    def make_hook(i):
+        def hook(grad):
+            if state["grads"] is None:
+                state["grads"] = [None] * len(tensors)
+                state["fired"] = False
+                _C._queue_callback(finish)
+            state["grads"][i] = grad
+            if mode == "any" and not state["fired"]:
+                state["fired"] = True
+                fn(grad)
+        return hook
+
+    def finish():
+        grads, state["grads"] = state["grads"], None
+        if mode == "all":
+            fn(grads)
+
+    handles = [t.register_hook(make_hook(i)) for i, t in enumerate(tensors) if t.requires_grad]
+
+    class _MultiHandle:
+        def remove(self):
+            for h in handles:
+                h.remove()
+
+    return _MultiHandle()
+
+
+def increment_version(tensor):
+    """Bumps the version counter of ``tensor`` as an in-place change would."""
+    from .grad_mode import no_grad
+
+    with no_grad():
+        tensor.data.add_(0)
+
+
+# ----- pictures of the graph ----------------------------------------------------------------------
+
+def _dot_quote(text):
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _size(shape):
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def to_dot(output, params=None, show_saved=True):
+    """Graphviz DOT text of the backward graph that ends in ``output`` (a tensor or a sequence of
+    tensors): one box per node named as PyTorch names it, the leaves with their parameter names
+    (from ``params``, e.g. ``dict(model.named_parameters())``) and shapes, and the shapes of the
+    tensors each node saved for backward. Render it with Graphviz (``dot -Tpng``) or, when the
+    ``graphviz`` package is installed, ``graphviz.Source(text)``."""
+    outputs = tuple(output) if isinstance(output, (list, tuple)) else (output,)
+    param_names = {p._cdata: name for name, p in (params or {}).items()}
+    lines = ["digraph {", '    graph [rankdir=BT]',
+             '    node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]']
+    ids = {}
+
+    def node_id(node):
+        key = hash(node)
+        if key not in ids:
+            ids[key] = f"n{len(ids)}"
+        return ids[key], key
+
+    seen = set()
+    stack = []
+    for k, out in enumerate(outputs):
+        oid = f"out{k}"
+        lines.append(f"    {oid} [label={_dot_quote('output ' + _size(out.shape))} fillcolor=darkolivegreen1]")
+        if out.grad_fn is not None:
+            nid, _ = node_id(out.grad_fn)
+            lines.append(f"    {nid} -> {oid}")
+            stack.append(out.grad_fn)
+        elif out.requires_grad:
+            lines.append(f"    {oid} [label={_dot_quote(_leaf_label(out, param_names))} fillcolor=lightblue]")
+    while stack:
+        node = stack.pop()
+        nid, key = node_id(node)
+        if key in seen:
+            continue
+        seen.add(key)
+        leaf = node.variable
+        if leaf is not None:
+            lines.append(f"    {nid} [label={_dot_quote(_leaf_label(leaf, param_names))} fillcolor=lightblue]")
+            continue
+        lines.append(f"    {nid} [label={_dot_quote(node.name())} fillcolor=lightgrey]")
+        if show_saved:
+            try:
+                info = node._saved_tensors_info()
+                names = _saved_names(node)
+            except RuntimeError:  # freed by a backward without retain_graph
+                info, names = [], ()
+            for j, ((tensor, _), name) in enumerate(zip(info, names)):
+                sid = f"{nid}_s{j}"
+                label = name + ("\n" + _size(tensor.shape) if tensor is not None else "\n(packed)")
+                lines.append(f"    {sid} [label={_dot_quote(label)} fillcolor=orange]")
+                lines.append(f"    {sid} -> {nid} [style=dotted]")
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            next_id, _ = node_id(nxt)
+            lines.append(f"    {next_id} -> {nid}")
+            stack.append(nxt)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _leaf_label(tensor, param_names):
+    name = param_names.get(tensor._cdata)
+    return (name + "\n" if name else "") + _size(tensor.shape)
