@@ -30,11 +30,10 @@ pub fn check_nan() -> bool {
 
 /// Turns anomaly mode on or off; returns the previous `(enabled, check_nan)`.
 pub fn set_enabled(enabled: bool, check_nan: bool) -> (bool, bool) {
-    let prev = (
+    (
         ENABLED.swap(enabled, Ordering::Relaxed),
         CHECK_NAN.swap(check_nan, Ordering::Relaxed),
-    );
-    prev
+    )
 }
 
 /// Installs the function that describes where an op was called from (once per process).

@@ -176,7 +176,7 @@ def increment_version(tensor):
 # ----- pictures of the graph ----------------------------------------------------------------------
 
 def _dot_quote(text):
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _size(shape):
@@ -190,7 +190,7 @@ def to_dot(output, params=None, show_saved=True):
     tensors each node saved for backward. Render it with Graphviz (``dot -Tpng``) or, when the
     ``graphviz`` package is installed, ``graphviz.Source(text)``."""
     outputs = tuple(output) if isinstance(output, (list, tuple)) else (output,)
-    param_names = {p._cdata: name for name, p in (params or {}).items()}
+    param_names = {p._cdata(): name for name, p in (params or {}).items()}
     lines = ["digraph {", '    graph [rankdir=BT]',
              '    node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]']
     ids = {}
@@ -245,5 +245,5 @@ def to_dot(output, params=None, show_saved=True):
 
 
 def _leaf_label(tensor, param_names):
-    name = param_names.get(tensor._cdata)
+    name = param_names.get(tensor._cdata())
     return (name + "\n" if name else "") + _size(tensor.shape)
