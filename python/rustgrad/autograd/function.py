@@ -8,6 +8,8 @@ engine's own nodes' are.
 """
 
 import functools
+import threading
+import warnings
 
 from .. import _C
 from .grad_mode import no_grad
@@ -18,14 +20,27 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable", "InplaceFunction", 
 _SAVED_INPUT, _SAVED_OUTPUT, _SAVED_OTHER = 0, 1, 2
 
 
+# The saved tensors of the backward calls running on this thread, by id of their ctx. One node (and
+# its ctx) may run on several threads at once when they backward through a shared graph kept with
+# retain_graph=True, so a call's tensors cannot live on the ctx itself.
+_running = threading.local()
+
+
+def _running_saved():
+    saved = getattr(_running, "saved", None)
+    if saved is None:
+        saved = _running.saved = {}
+    return saved
+
+
 class FunctionCtx:
     """The ``ctx`` a Function's ``forward``/``setup_context`` fills and its ``backward`` reads."""
 
     def save_for_backward(self, *tensors):
-        for t in tensors:
+        for i, t in enumerate(tensors):
             if t is not None and not isinstance(t, _C.Tensor):
                 raise TypeError("save_for_backward can only save variables, but argument "
-                                f"{tensors.index(t)} is of type {type(t).__name__}")
+                                f"{i} is of type {type(t).__name__}")
         self.to_save = tensors
 
     def save_for_forward(self, *tensors):
@@ -42,7 +57,7 @@ class FunctionCtx:
 
     @property
     def saved_tensors(self):
-        saved = getattr(self, "_saved", None)
+        saved = _running_saved().get(id(self))
         if saved is None:
             if getattr(self, "_released", False):
                 raise RuntimeError(
@@ -100,8 +115,9 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = FunctionCtx()
-        grad_mode = _C.is_grad_enabled()
-        ctx.needs_input_grad = tuple(grad_mode and isinstance(a, _C.Tensor) and a.requires_grad for a in args)
+        # As in PyTorch, needs_input_grad reads requires_grad only; grad mode decides recording.
+        ctx.needs_input_grad = tuple(isinstance(a, _C.Tensor) and a.requires_grad for a in args)
+        recording = _C.is_grad_enabled() and any(ctx.needs_input_grad)
         separate_ctx = cls.setup_context is not Function.setup_context
         with no_grad():
             if separate_ctx:
@@ -109,39 +125,51 @@ class Function(metaclass=_FunctionMeta):
                 cls.setup_context(ctx, args, output)
             else:
                 output = cls.forward(ctx, *args, **kwargs)
-        return _record(cls, ctx, args, output)
+        return _record(cls, ctx, args, output, recording)
 
     @staticmethod
     def _compiled_autograd_key(ctx):
         return (ctx._autograd_function_id,)
 
 
-def _record(cls, ctx, args, output):
+def _record(cls, ctx, args, output, recording):
     """Wires ``output`` (what forward returned) into the graph as the outputs of one node."""
     is_tuple = isinstance(output, tuple)
     outputs = output if is_tuple else (output,)
     tensor_pos = [i for i, a in enumerate(args) if isinstance(a, _C.Tensor)]
     inputs = [args[i] for i in tensor_pos]
-    recording = any(ctx.needs_input_grad)
     dirty = getattr(ctx, "dirty_tensors", ())
     non_diff = getattr(ctx, "non_differentiable", ())
 
+    # PyTorch checks that dirty tensors are returned whether or not it records; while recording, a
+    # dirty leaf that requires grad is an error and a dirty tensor that is not an input only warns.
+    for t in dirty:
+        if not any(t is o for o in outputs):
+            raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
+                               "output. The inputs that are modified inplace must all be outputs of the "
+                               "Function.")
     if recording:
         for t in dirty:
-            if not any(t is i for i in inputs):
-                raise RuntimeError("Some elements marked as dirty during the forward method were not returned as "
-                                   "output. The inputs that are modified inplace must all be outputs of the "
-                                   "Function.")
             if t.requires_grad and t.is_leaf:
                 raise RuntimeError("a leaf Variable that requires grad has been used in an in-place operation.")
+            if not any(t is i for i in inputs):
+                warnings.warn("ctx.mark_dirty() received a tensor that was not an input. Only input Tensors "
+                              "that have been mutated should be passed to ctx.mark_dirty().", UserWarning,
+                              stacklevel=3)
 
     differentiable_at = [not any(o is n for n in non_diff) for o in outputs]
     # An input returned as it is becomes a new tensor (an alias), unless forward changed it in place.
+    # As in PyTorch, an input that requires grad but gets no history here (nothing is recorded, or
+    # it is marked non-differentiable) comes back as a detached alias, even when it is dirty.
     new_outputs = []
     for o in outputs:
-        if isinstance(o, _C.Tensor) and any(o is i for i in inputs) and not any(o is d for d in dirty):
-            with no_grad():
-                o = o.view_as(o)
+        if isinstance(o, _C.Tensor) and any(o is i for i in inputs):
+            differentiable = recording and not any(o is n for n in non_diff)
+            if not differentiable and o.requires_grad:
+                o = o.detach()
+            elif not any(o is d for d in dirty):
+                with no_grad():
+                    o = o.view_as(o)
         new_outputs.append(o)
     outputs = tuple(new_outputs)
     out_pos = [j for j, o in enumerate(outputs) if isinstance(o, _C.Tensor)]
@@ -151,7 +179,7 @@ def _record(cls, ctx, args, output):
         saved_spec, saved_slots = _saved_spec(ctx, inputs, tensor_outputs, outputs)
         differentiable = [differentiable_at[j] for j in out_pos]
         meta = [(o.shape, o.dtype, o.device) for o in tensor_outputs]
-        backward = _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots)
+        backward = _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots, out_pos, len(outputs))
         _C._record_function(cls._backward_name, inputs, tensor_outputs, differentiable, saved_spec, backward)
     ctx._output_count = len(outputs)
     return outputs if is_tuple else outputs[0]
@@ -178,8 +206,10 @@ def _saved_spec(ctx, inputs, tensor_outputs, all_outputs):
     return spec, slots
 
 
-def _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots):
-    """The callable the engine runs: ``(saved, grad_outputs) -> one gradient per tensor input``."""
+def _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots, out_pos, n_outputs):
+    """The callable the engine runs: ``(saved, grad_outputs) -> one gradient per tensor input``.
+
+    ``backward`` gets one gradient per output of ``forward``, None for its non-tensor outputs."""
     name = cls._backward_name
     n_args = len(args)
     tensor_set = set(tensor_pos)
@@ -189,11 +219,22 @@ def _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots):
         if getattr(ctx, "materialize_grads", True):
             grad_outputs = tuple(g if g is not None else _C.zeros(shape, dtype=dtype, device=device)
                                  for g, (shape, dtype, device) in zip(grad_outputs, meta))
-        ctx._saved = tuple(None if s is None else saved[s] for s in saved_slots)
+        if len(out_pos) != n_outputs:
+            full = [None] * n_outputs
+            for j, g in zip(out_pos, grad_outputs):
+                full[j] = g
+            grad_outputs = tuple(full)
+        running = _running_saved()
+        key = id(ctx)
+        outer = running.get(key)
+        running[key] = tuple(None if s is None else saved[s] for s in saved_slots)
         try:
             result = cls.backward(ctx, *grad_outputs)
         finally:
-            ctx._saved = None
+            if outer is None:
+                del running[key]
+            else:
+                running[key] = outer
             ctx._released = True
         if not isinstance(result, tuple):
             result = (result,)
@@ -210,8 +251,7 @@ def _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots):
                                        f"{i + 1}, but the corresponding forward input was not a Variable")
                 continue
             if g is not None and not isinstance(g, _C.Tensor):
-                raise TypeError(f"function {name} returned a gradient of type {type(g).__name__} at position "
-                                f"{i + 1}; expected a Tensor or None")
+                raise RuntimeError(f"expected Variable or None (got {type(g).__name__})")
             grads.append(g)
         return grads
 
