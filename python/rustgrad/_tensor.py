@@ -8,6 +8,7 @@ A method is defined in one place: either in Rust or in the table below, never in
 
 import copy
 import types
+import weakref
 
 from . import _C
 from ._dtype_names import legacy_type_name
@@ -59,8 +60,31 @@ def _register_hook(self, hook):
     """Registers a hook called with the gradient of this tensor; it may return a new gradient."""
     if not self.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-    hook_id = self._register_hook(hook)
+
+    def checked(grad):
+        # PyTorch's checks on a replacement: a hook may change values, never type or size.
+        result = hook(grad)
+        if result is not None:
+            _check_hook_result(hook, grad, result)
+        return result
+
+    hook_id = self._register_hook(checked)
     return RemovableHandle(lambda: self._remove_hook(hook_id))
+
+
+def _hook_type_name(t):
+    return "rustgrad." + ("cuda." if t.device.type == "cuda" else "") + legacy_type_name(t.dtype)
+
+
+def _check_hook_result(hook, grad, result):
+    name = getattr(hook, "__name__", "<unknown>")
+    if not isinstance(result, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(result).__name__}'")
+    if result.dtype != grad.dtype or result.device != grad.device:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {_hook_type_name(grad)} got "
+                           f"{_hook_type_name(result)})")
+    if result.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
 
 
 def _register_post_accumulate_grad_hook(self, hook):
@@ -69,7 +93,16 @@ def _register_post_accumulate_grad_hook(self, hook):
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     if self.grad_fn is not None:
         raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
-    hook_id = self._register_post_accumulate_grad_hook(hook)
+    # The engine hands back a fresh handle on the same tensor; PyTorch passes the tensor object the
+    # hook was registered on (a Parameter stays a Parameter, ``optimizers[p]`` finds it). Held weakly:
+    # the hook lives in the tensor, a strong reference would be a cycle the GC cannot see.
+    owner = weakref.ref(self)
+
+    def call(tensor):
+        registered = owner()
+        hook(tensor if registered is None else registered)
+
+    hook_id = self._register_post_accumulate_grad_hook(call)
     return RemovableHandle(lambda: self._remove_hook(hook_id))
 
 

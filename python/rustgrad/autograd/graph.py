@@ -4,6 +4,7 @@ saved tensors (``saved_tensors_hooks``, ``save_on_cpu``), what a running backwar
 """
 
 import contextlib
+import weakref
 
 from .. import _C
 from .._C import Node, current_backward_leaves
@@ -18,8 +19,18 @@ def _node_register_hook(self, fn):
     replacements for ``grad_inputs``."""
     leaf = self.variable
     if leaf is not None:
-        # AccumulateGrad: the hook sees the leaf's finished gradient as grad_outputs.
-        return leaf.register_hook(lambda g: fn((), (g,)) and None)
+        # AccumulateGrad: as in PyTorch the hook runs once ``.grad`` was accumulated (old DDP-style
+        # code reads ``p.grad`` there), with the gradient that arrived as grad_outputs.
+        arrived = {}
+
+        def keep(g):
+            arrived["g"] = g
+
+        def post(_tensor):
+            fn((), (arrived.pop("g", None),))
+
+        handles = (leaf.register_hook(keep), leaf.register_post_accumulate_grad_hook(post))
+        return RemovableHandle(lambda: [h.remove() for h in handles])
     hook_id = self._register_hook(fn)
     return RemovableHandle(lambda: self._remove_hook(hook_id))
 
@@ -51,6 +62,24 @@ _SAVED_NAMES = {
 }
 
 
+# Saved tensors that PyTorch's node keeps in another layout than ours: our linear node
+# (AddmmBackward0) keeps the weight, PyTorch's addmm keeps ``mat2 = weight.t()``.
+_SAVED_VIEWS = {
+    ("AddmmBackward0", "mat2"): lambda t: t.t(),
+}
+
+
+def _saved_view(node_name, name, tensor):
+    view = _SAVED_VIEWS.get((node_name, name))
+    return tensor if view is None or tensor is None else view(tensor)
+
+
+def _identity(tensor):
+    """The identity of the tensor under a Python handle (``_cdata``; two handles may wrap one)."""
+    cdata = tensor._cdata
+    return cdata() if callable(cdata) else cdata
+
+
 def _saved_names(node):
     info = node._saved_tensors_info()
     names = _SAVED_NAMES.get(node.name())
@@ -63,17 +92,29 @@ def _saved_names(node):
 
 def _node_getattr(self, name):
     if name.startswith("_saved_"):
-        names = _saved_names(self)
         key = name[len("_saved_"):]
+        try:
+            names = _saved_names(self)
+        except RuntimeError:
+            # Freed by a backward: a name the node may have had raises PyTorch's error; any other is
+            # no attribute at all (AttributeError, so hasattr() and getattr(..., default) work).
+            possible = _SAVED_NAMES.get(self.name(), ("self", "result", "tensors"))
+            if key in possible or key == "tensors" or key.startswith("tensor_"):
+                raise
+            names = ()
         if key in names:
-            return self._unpack_saved()[names.index(key)]
+            return _saved_view(self.name(), key, self._unpack_saved()[names.index(key)])
         if key == "tensors":
             return tuple(self._unpack_saved())
     raise AttributeError(f"'{self.name()}' object has no attribute '{name}'")
 
 
 def _node_dir(self):
-    return sorted(set(object.__dir__(self)) | {"_saved_" + n for n in _saved_names(self)})
+    try:
+        saved = {"_saved_" + n for n in _saved_names(self)}
+    except RuntimeError:  # freed by a backward; dir() must not raise
+        saved = set()
+    return sorted(set(object.__dir__(self)) | saved)
 
 
 Node.register_hook = _node_register_hook
@@ -136,24 +177,29 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
     if mode not in ("all", "any"):
         raise ValueError(f"Expects mode to be one of ('all', 'any') but got {mode}")
     tensors = tuple(tensors)
-    state = {"grads": None, "fired": False}
+    # The state of the backward now running. Its end-of-backward callback is held only by the
+    # engine, weakly here: a backward that raised drops its callbacks, and the next backward starts
+    # afresh instead of adding to the gradients of the failed one (PyTorch keys on the graph task).
+    state = {"grads": None, "fired": False, "pending": None}
 
     def make_hook(i):
         def hook(grad):
-            if state["grads"] is None:
-                state["grads"] = [None] * len(tensors)
-                state["fired"] = False
+            pending = state["pending"]
+            if pending is None or pending() is None:
+                grads = [None] * len(tensors)
+
+                def finish():
+                    state["pending"] = None
+                    if mode == "all":
+                        fn(grads)
+
+                state.update(grads=grads, fired=False, pending=weakref.ref(finish))
                 _C._queue_callback(finish)
             state["grads"][i] = grad
             if mode == "any" and not state["fired"]:
                 state["fired"] = True
                 fn(grad)
         return hook
-
-    def finish():
-        grads, state["grads"] = state["grads"], None
-        if mode == "all":
-            fn(grads)
 
     handles = [t.register_hook(make_hook(i)) for i, t in enumerate(tensors) if t.requires_grad]
 
@@ -176,7 +222,7 @@ def increment_version(tensor):
 # ----- pictures of the graph ----------------------------------------------------------------------
 
 def _dot_quote(text):
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _size(shape):
@@ -190,7 +236,7 @@ def to_dot(output, params=None, show_saved=True):
     tensors each node saved for backward. Render it with Graphviz (``dot -Tpng``) or, when the
     ``graphviz`` package is installed, ``graphviz.Source(text)``."""
     outputs = tuple(output) if isinstance(output, (list, tuple)) else (output,)
-    param_names = {p._cdata(): name for name, p in (params or {}).items()}
+    param_names = {_identity(p): name for name, p in (params or {}).items()}
     lines = ["digraph {", '    graph [rankdir=BT]',
              '    node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]']
     ids = {}
@@ -230,6 +276,7 @@ def to_dot(output, params=None, show_saved=True):
             except RuntimeError:  # freed by a backward without retain_graph
                 info, names = [], ()
             for j, ((tensor, _), name) in enumerate(zip(info, names)):
+                tensor = _saved_view(node.name(), name, tensor)
                 sid = f"{nid}_s{j}"
                 label = name + ("\n" + _size(tensor.shape) if tensor is not None else "\n(packed)")
                 lines.append(f"    {sid} [label={_dot_quote(label)} fillcolor=orange]")
@@ -245,5 +292,5 @@ def to_dot(output, params=None, show_saved=True):
 
 
 def _leaf_label(tensor, param_names):
-    name = param_names.get(tensor._cdata())
+    name = param_names.get(_identity(tensor))
     return (name + "\n" if name else "") + _size(tensor.shape)

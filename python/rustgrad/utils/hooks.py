@@ -67,7 +67,8 @@ class BackwardHook:
         from ..autograd.function import _IdentityForHooks
 
         positions = [i for i, a in enumerate(args) if isinstance(a, _C.Tensor)]
-        self.n_inputs = len(positions)
+        # grad_input has one entry per positional argument, None for those that are not tensors.
+        self.n_inputs = len(args)
         self.input_tensor_positions = positions
         if not self.user_hooks or not any(args[i].requires_grad for i in positions) or not _C.is_grad_enabled():
             self.inputs_hooked = False
@@ -120,14 +121,18 @@ class BackwardHook:
         return grad_outputs
 
     def _input_hook(self, grad_inputs, _grad_outputs_of_identity):
+        packed = [None] * self.n_inputs
+        for i, g in zip(self.input_tensor_positions, grad_inputs):
+            packed[i] = g
+        packed = tuple(packed)
         for hook in self.user_hooks:
-            result = hook(self.module, grad_inputs, self.grad_outputs)
+            result = hook(self.module, packed, self.grad_outputs)
             if result is not None:
                 result = result if isinstance(result, tuple) else (result,)
-                if len(result) != len(grad_inputs):
+                if len(result) != len(packed):
                     raise RuntimeError("Backward hook returned an invalid number of grad_input, got "
-                                       f"{len(result)}, but expected {len(grad_inputs)}")
-                grad_inputs = result
+                                       f"{len(result)}, but expected {len(packed)}")
+                packed = result
         self.grad_outputs = None
-        return grad_inputs
+        return tuple(packed[i] for i in self.input_tensor_positions)
 

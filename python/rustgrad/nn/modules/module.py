@@ -493,8 +493,8 @@ class Module:
 
     def register_full_backward_hook(self, hook, prepend=False):
         """``hook(module, grad_input, grad_output)`` runs when the gradients of the module's tensor
-        arguments are known (``grad_input``: one per positional tensor argument, None where it needs
-        none); it may return replacements for ``grad_input``."""
+        arguments are known (``grad_input``: one per positional argument, None for one that is not a
+        tensor or needs no gradient); it may return replacements for ``grad_input``."""
         if getattr(self, "_is_full_backward_hook", None) is False:
             raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a single "
                                "Module. Please use only one of them.")
