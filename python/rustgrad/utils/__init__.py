@@ -1,3 +1,4 @@
-"""Utilities: ``rustgrad.utils.data`` (datasets and the DataLoader) and hook handles."""
+"""Utilities: ``rustgrad.utils.data`` (datasets and the DataLoader), ``rustgrad.utils.checkpoint``
+(activation checkpointing) and hook handles."""
 
-from . import data, hooks  # noqa: F401
+from . import checkpoint, data, hooks  # noqa: F401
