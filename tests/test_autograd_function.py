@@ -733,11 +733,6 @@ def test_inplace_change_of_saved_tensor_raises_at_backward(lib, case):
         assert re.search(rf"\], which is output 0 of {owner}(Backward\d*)?, is at version", msg), msg
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "src/autograd/saved.rs check_version words the message as older PyTorch did: it names the node "
-    "in full ('output 0 of ExpOutBackward', 'of MulBackward0') where torch 2.15 strips 'Backward<N>' "
-    "('output 0 of ExpOut', 'of Mul'), and its hint ends 'set_detect_anomaly(True).' where torch's ends "
-    "'set_detect_anomaly(True, check_nan=False).'"))
 @pytest.mark.parametrize("case", ["saved_leaf", "saved_nonleaf_input", "saved_output"])
 def test_inplace_change_message_matches_torch(case):
     torch = pytest.importorskip("torch")
@@ -827,15 +822,10 @@ def test_mark_dirty_on_a_non_input_warns(lib):
         ns.DirtyNotInput.apply(lib.ones(2))
 
 
-_DIRTY_VERSION_REASON = (
-    "mark_dirty does not bump the version counter: PyTorch's ctx.mark_dirty bumps it once more "
-    "(python_function.cpp _mark_dirty), so a tensor marked dirty is seen as changed by tensors saved "
-    "earlier even if forward never wrote to it; rustgrad has no way to bump a version from Python "
-    "(src/python/function.rs _record_function would have to bump the storage version of dirty outputs)")
 
 
 @pytest.mark.parametrize("libname", [
-    lib_param("rustgrad", pytest.mark.xfail(strict=True, reason=_DIRTY_VERSION_REASON)),
+    lib_param("rustgrad"),
     lib_param("torch"),
 ])
 def test_mark_dirty_bumps_version(libname):
@@ -854,16 +844,10 @@ def test_mark_dirty_bumps_version(libname):
         s.sum().backward()
 
 
-_DIRTY_VIEW_REASON = (
-    "An in-place Function on a view does not rewrite the base's history: src/python/function.rs "
-    "_record_function -> record_node (src/autograd/node.rs) only sets the view's grad_fn (set_grad_fn), "
-    "where an in-place op on a view (src/ops/inplace.rs apply_inplace -> rebase_view_history) gives the "
-    "base a CopySlices node; the gradient through the base silently skips the Function's backward "
-    "(x.grad [1, 1, 1] instead of [2, 2, 1])")
 
 
 @pytest.mark.parametrize("libname", [
-    lib_param("rustgrad", pytest.mark.xfail(strict=True, reason=_DIRTY_VIEW_REASON)),
+    lib_param("rustgrad"),
     lib_param("torch"),
 ])
 def test_mark_dirty_on_a_view_rewrites_the_base_history(libname):

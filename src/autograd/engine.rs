@@ -481,7 +481,16 @@ impl GraphTask {
             .unwrap_or_else(|| vec![None; node.num_outputs()]);
 
         // Hooks registered on this node's outputs, then retained grads and captures.
-        let (hooks, retained): (Vec<(usize, Hook)>, Vec<_>) = {
+        // Hooks belong to the part of the graph this run computes: a node that leads to no wanted
+        // gradient (with `inputs` / `autograd.grad`) runs none, unless its output is captured.
+        let needed = self.is_needed(key);
+        let captured_here = self
+            .targets
+            .iter()
+            .any(|t| matches!(t, Target::Output { key: k, .. } if *k == key));
+        let (hooks, retained): (Vec<(usize, Hook)>, Vec<_>) = if !(needed || captured_here) {
+            (Vec::new(), Vec::new())
+        } else {
             let state = node.state.lock();
             (
                 state
@@ -499,7 +508,9 @@ impl GraphTask {
                 }
             }
         }
-        let (pre_hooks, post_hooks): (Vec<_>, Vec<_>) = {
+        let (pre_hooks, post_hooks): (Vec<_>, Vec<_>) = if !needed {
+            (Vec::new(), Vec::new())
+        } else {
             let state = node.state.lock();
             (
                 state
@@ -542,7 +553,7 @@ impl GraphTask {
             }
         }
 
-        let run_rule = self.is_needed(key) && grads.iter().any(|g| g.is_some());
+        let run_rule = needed && grads.iter().any(|g| g.is_some());
         let mut outputs = if run_rule {
             run_rule_checked(&node, node_ref, &grads, self.retain_graph)?
         } else {

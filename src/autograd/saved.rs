@@ -52,8 +52,36 @@ fn current_hooks() -> Option<Arc<dyn SavedTensorHooks>> {
 }
 
 enum Value {
-    Plain { tensor: Tensor, version: u64 },
-    Packed(Arc<dyn PackedTensor>),
+    Plain {
+        tensor: Tensor,
+        version: u64,
+    },
+    Packed {
+        packed: Arc<dyn PackedTensor>,
+        origin: Origin,
+    },
+}
+
+/// Where a packed input's gradient went, so that its unpacked stand-in leads there too (a
+/// higher-order graph through a packed tensor reaches what the original reached).
+#[derive(Clone)]
+pub(crate) enum Origin {
+    /// No gradient (or a saved output, re-attached to its own node instead).
+    None,
+    /// Output `nr` of a node.
+    Node(NodeRef, usize),
+    /// A leaf that requires grad.
+    Leaf(Tensor),
+}
+
+impl Origin {
+    fn of(tensor: &Tensor) -> Origin {
+        match tensor.grad_fn() {
+            Some(node) => Origin::Node(node, tensor.output_nr()),
+            None if tensor.requires_grad() => Origin::Leaf(tensor.clone()),
+            None => Origin::None,
+        }
+    }
 }
 
 /// A tensor kept for backward.
@@ -74,6 +102,7 @@ pub(crate) enum SavedRef {
     },
     Packed {
         packed: Arc<dyn PackedTensor>,
+        origin: Origin,
         output_nr: Option<usize>,
     },
 }
@@ -84,10 +113,19 @@ impl SavedTensor {
     pub(crate) fn new(tensor: &Tensor, output_nr: Option<usize>) -> Result<SavedTensor> {
         let value = match current_hooks() {
             Some(hooks) => {
-                // Packing runs without hooks (a hook's own ops save nothing) and without grad.
+                // Packing runs without hooks (a hook's own ops save nothing) and without grad. A
+                // saved output is handed over without its history: a hook that keeps what it was
+                // given must not keep the node alive through it.
                 let _off = HooksOff::new();
                 let _mode = GradModeGuard::new(false);
-                Value::Packed(hooks.pack(tensor)?)
+                let (given, origin) = match output_nr {
+                    Some(_) => (tensor.detached_alias(), Origin::None),
+                    None => (tensor.clone(), Origin::of(tensor)),
+                };
+                Value::Packed {
+                    packed: hooks.pack(&given)?,
+                    origin,
+                }
             }
             None => Value::Plain {
                 version: tensor.version(),
@@ -107,8 +145,9 @@ impl SavedTensor {
                 version: *version,
                 output_nr: self.output_nr,
             },
-            Value::Packed(p) => SavedRef::Packed {
-                packed: p.clone(),
+            Value::Packed { packed, origin } => SavedRef::Packed {
+                packed: packed.clone(),
+                origin: origin.clone(),
                 output_nr: self.output_nr,
             },
         }
@@ -138,20 +177,30 @@ impl Drop for HooksOff {
 impl SavedRef {
     /// The tensor for a run of `node`'s rule: version-checked, or unpacked by its hook.
     pub(crate) fn unpack(&self, node: &NodeRef, node_name: &str) -> Result<Tensor> {
-        let (tensor, output_nr) = match self {
+        let (tensor, output_nr, origin) = match self {
             SavedRef::Plain {
                 tensor,
                 version,
                 output_nr,
             } => {
                 check_version(tensor, *version, *output_nr, node_name)?;
-                (tensor.clone(), *output_nr)
+                (tensor.clone(), *output_nr, None)
             }
-            SavedRef::Packed { packed, output_nr } => (packed.unpack()?, *output_nr),
+            SavedRef::Packed {
+                packed,
+                origin,
+                output_nr,
+            } => (packed.unpack()?, *output_nr, Some(origin)),
         };
-        match output_nr {
+        if !is_grad_enabled() {
+            return Ok(tensor);
+        }
+        match (output_nr, origin) {
             // Re-attach the output to this node so a higher-order graph can flow through it.
-            Some(nr) if is_grad_enabled() => Ok(tensor.alias_with_grad_fn(node.clone(), nr)),
+            (Some(nr), _) => Ok(tensor.alias_with_grad_fn(node.clone(), nr)),
+            // An unpacked input stands in for the original: its gradient goes where that one's went.
+            (None, Some(Origin::Node(n, nr))) => Ok(tensor.alias_with_grad_fn(n.clone(), *nr)),
+            (None, Some(Origin::Leaf(leaf))) => Ok(tensor.alias_accumulating_into(leaf)),
             _ => Ok(tensor),
         }
     }
@@ -179,19 +228,25 @@ fn check_version(
         return Ok(());
     }
     let owner = match output_nr {
-        Some(nr) => format!(", which is output {nr} of {node_name},"),
+        Some(nr) => format!(", which is output {nr} of {},", op_name(node_name)),
         None => match tensor.grad_fn() {
             Some(f) => format!(
                 ", which is output {} of {},",
                 tensor.output_nr(),
-                f.get()?.name()
+                op_name(f.get()?.name())
             ),
             None => String::new(),
         },
     };
     Err(Error::runtime(format!(
-        "one of the variables needed for gradient computation has been modified by an inplace operation: [{} {}]{owner} is at version {current}; expected version {saved_version} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True).",
+        "one of the variables needed for gradient computation has been modified by an inplace operation: [{} {}]{owner} is at version {current}; expected version {saved_version} instead. Hint: enable anomaly detection to find the operation that failed to compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).",
         tensor.dtype().legacy_name(),
         fmt_shape(&tensor.shape()),
     )))
+}
+
+/// The op a node belongs to, as PyTorch names it in this message: "MulBackward0" -> "Mul".
+fn op_name(node_name: &str) -> &str {
+    let trimmed = node_name.trim_end_matches(|c: char| c.is_ascii_digit());
+    trimmed.strip_suffix("Backward").unwrap_or(node_name)
 }

@@ -69,21 +69,33 @@ impl Tensor {
         check_no_internal_overlap(&self.layout())?;
         crate::autograd::no_grad(|| backend::copy_into(self, &result))?;
         if track && result.requires_grad() {
-            match self.view_base() {
-                Some(base) => self.rebase_view_history(base, &result)?,
-                None => {
-                    let result = if result.dtype() == self.dtype() {
-                        result
-                    } else {
-                        result.to_dtype(self.dtype())?
-                    };
-                    if let Some(node) = result.grad_fn() {
-                        self.set_grad_fn(node, result.output_nr());
-                    }
-                }
-            }
+            self.adopt_history(&result)?;
         }
         Ok(())
+    }
+
+    /// After this tensor's data was overwritten with `result`'s value: makes `result`'s history
+    /// this tensor's (through `CopySlices` on the base when this tensor is a view).
+    pub(crate) fn adopt_history(&self, result: &Tensor) -> Result<()> {
+        match self.view_base() {
+            Some(base) => self.rebase_view_history(base, result),
+            None => {
+                let result = if result.dtype() == self.dtype() {
+                    result.clone()
+                } else {
+                    result.to_dtype(self.dtype())?
+                };
+                if let Some(node) = result.grad_fn() {
+                    self.set_grad_fn(node, result.output_nr());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Marks this tensor's data as changed in place (a custom Function's `ctx.mark_dirty`).
+    pub fn bump_version(&self) {
+        self.storage().bump_version();
     }
 
     /// After writing `value` into this view of `base`: `base` gets a CopySlices node and this view

@@ -91,7 +91,12 @@ impl Tensor {
         let d = reduce_dims(dims, shape.len())?;
         let out = self.reduce_op(ReduceOp::Sum, &d, keepdim)?;
         record(
-            "SumBackward1",
+            // PyTorch's names: a sum of everything is `sum()`'s node, over dims `sum(dim)`'s.
+            if dims.is_empty() {
+                "SumBackward0"
+            } else {
+                "SumBackward1"
+            },
             &[self],
             &[&out],
             Vec::new,

@@ -75,13 +75,14 @@ impl PyNode {
     /// A dict for the user's notes on this node, the same one on every access.
     #[getter]
     fn metadata(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
-        let Some(node) = &self.node else {
-            return Ok(PyDict::new(py).unbind());
+        let make = || -> Arc<dyn std::any::Any + Send + Sync> {
+            Arc::new(Python::attach(|py| PyDict::new(py).unbind()))
         };
-        let extra = node
-            .get()
-            .py()?
-            .extra_or_insert_with(|| Arc::new(Python::attach(|py| PyDict::new(py).unbind())));
+        let extra = match (&self.node, &self.leaf) {
+            (Some(node), _) => node.get().py()?.extra_or_insert_with(make),
+            (None, Some(leaf)) => leaf.leaf_extra_or_insert_with(make),
+            (None, None) => return Ok(PyDict::new(py).unbind()),
+        };
         let dict = extra
             .downcast_ref::<Py<PyDict>>()
             .ok_or_else(|| PyRuntimeError::new_err("node metadata was set by another front end"))?;

@@ -41,18 +41,34 @@ fn tensors_back(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<Tenso
 /// Records the node of a custom Function (`Function.apply` calls this after `forward` ran under
 /// no_grad). `saved` lists `(0, i)` for tensor input `i`, `(1, j)` for output `j`, `(2, tensor)`
 /// for any other tensor. `backward(saved_tensors, grad_outputs)` returns one gradient (or None) per
-/// tensor input. Returns whether a node was recorded.
+/// tensor input. A `dirty` output (changed in place, `ctx.mark_dirty`) takes the node's history as
+/// an in-place op's result does (through its base when it is a view). Returns whether a node was
+/// recorded.
 #[pyfunction]
 fn _record_function(
     name: &str,
     inputs: Vec<PyRef<'_, PyTensor>>,
     outputs: Vec<PyRef<'_, PyTensor>>,
     differentiable: Vec<bool>,
+    dirty: Vec<bool>,
     saved: Vec<(u8, Bound<'_, PyAny>)>,
     backward: Py<PyAny>,
 ) -> PyResult<bool> {
     let inputs: Vec<Tensor> = inputs.iter().map(|t| t.t.clone()).collect();
-    let outputs: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let targets: Vec<Tensor> = outputs.iter().map(|t| t.t.clone()).collect();
+    let is_dirty = |j: usize| dirty.get(j).copied().unwrap_or(false);
+    // The node's own outputs: a dirty tensor is represented by an alias whose history it adopts.
+    let outputs: Vec<Tensor> = targets
+        .iter()
+        .enumerate()
+        .map(|(j, t)| {
+            if is_dirty(j) {
+                t.detached_alias()
+            } else {
+                t.clone()
+            }
+        })
+        .collect();
     let input_refs: Vec<&Tensor> = inputs.iter().collect();
     if !any_requires_grad(&input_refs) {
         return Ok(false);
@@ -84,6 +100,11 @@ fn _record_function(
         Box::new(rule),
     )
     .py()?;
+    for (j, target) in targets.iter().enumerate() {
+        if is_dirty(j) && outputs[j].requires_grad() {
+            target.adopt_history(&outputs[j]).py()?;
+        }
+    }
     Ok(true)
 }
 

@@ -185,9 +185,15 @@ impl PyTensor {
     fn _is_view(&self) -> bool {
         self.t.view_base().is_some()
     }
-    /// Identity of the underlying tensor (two Python handles may wrap one tensor).
+    /// Identity of the underlying tensor (two Python handles may wrap one tensor), an int as in
+    /// PyTorch.
+    #[getter]
     fn _cdata(&self) -> usize {
         self.t.id()
+    }
+    /// One more version, as an in-place write makes (`ctx.mark_dirty`, `increment_version`).
+    fn _bump_version(&self) {
+        self.t.bump_version();
     }
     fn __hash__(slf: &Bound<'_, Self>) -> isize {
         slf.as_ptr() as isize

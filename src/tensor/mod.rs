@@ -48,6 +48,10 @@ pub(crate) struct AutogradMeta {
     pub hooks: Vec<(u64, Hook)>,
     /// Hooks run on a leaf after its `.grad` was updated.
     pub post_accumulate_hooks: Vec<(u64, PostAccumulateHook)>,
+    /// For a stand-in of a leaf (an unpacked saved tensor): the leaf its gradient accumulates into.
+    pub accumulates_into: Option<Tensor>,
+    /// What a front end attaches to a leaf (Python's `AccumulateGrad.metadata` dict).
+    pub extra: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 pub struct TensorImpl {
@@ -399,9 +403,21 @@ impl Tensor {
 
     pub(crate) fn set_grad_fn(&self, node: NodeRef, output_nr: usize) {
         let mut meta = self.0.meta.lock();
-        meta.grad_fn = Some(node);
+        let previous = meta.grad_fn.replace(node.clone());
         meta.output_nr = output_nr;
+        let retains = meta.retains_grad;
         self.0.needs_grad.store(true, Ordering::Release);
+        drop(meta);
+        // A retained gradient follows the tensor to its new history (an in-place op rewrote it).
+        if retains {
+            let me = Arc::downgrade(&self.0);
+            if let Some(old) = previous.as_ref().and_then(|p| p.get().ok()) {
+                old.state.lock().retained.retain(|(_, w)| !w.ptr_eq(&me));
+            }
+            if let Ok(new) = node.get() {
+                new.state.lock().retained.push((output_nr, me));
+            }
+        }
     }
 
     /// Makes this tensor a leaf that does not require grad (`detach_()`).
@@ -422,9 +438,34 @@ impl Tensor {
                 node: node.clone(),
                 output_nr: meta.output_nr,
             },
-            None if meta.requires_grad => Edge::Leaf(self.clone()),
+            None if meta.requires_grad => Edge::Leaf(
+                meta.accumulates_into
+                    .clone()
+                    .unwrap_or_else(|| self.clone()),
+            ),
             None => Edge::None,
         }
+    }
+
+    /// A fresh handle on the same data that requires grad and whose gradient accumulates into
+    /// `leaf` (what an unpacked saved copy of a leaf is).
+    pub(crate) fn alias_accumulating_into(&self, leaf: &Tensor) -> Tensor {
+        let t = self.detached_alias();
+        {
+            let mut meta = t.0.meta.lock();
+            meta.requires_grad = true;
+            meta.accumulates_into = Some(leaf.clone());
+        }
+        t.0.needs_grad.store(true, Ordering::Release);
+        t
+    }
+
+    /// The front end's attachment to this leaf, made by `init` on first use.
+    pub fn leaf_extra_or_insert_with(
+        &self,
+        init: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
+    ) -> Arc<dyn std::any::Any + Send + Sync> {
+        self.0.meta.lock().extra.get_or_insert_with(init).clone()
     }
 
     /// Keeps `.grad` for a non-leaf after backward (`retain_grad()`).

@@ -157,6 +157,11 @@ def _record(cls, ctx, args, output, recording):
                               "that have been mutated should be passed to ctx.mark_dirty().", UserWarning,
                               stacklevel=3)
 
+    # As PyTorch's mark_dirty, one more version for the tensors changed in place: tensors saved
+    # before the change are then refused at backward even when forward's own write bumped nothing.
+    for t in dirty:
+        t._bump_version()
+
     differentiable_at = [not any(o is n for n in non_diff) for o in outputs]
     # An input returned as it is becomes a new tensor (an alias), unless forward changed it in place.
     # As in PyTorch, an input that requires grad but gets no history here (nothing is recorded, or
@@ -180,7 +185,9 @@ def _record(cls, ctx, args, output, recording):
         differentiable = [differentiable_at[j] for j in out_pos]
         meta = [(o.shape, o.dtype, o.device) for o in tensor_outputs]
         backward = _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots, out_pos, len(outputs))
-        _C._record_function(cls._backward_name, inputs, tensor_outputs, differentiable, saved_spec, backward)
+        is_dirty = [any(o is d for d in dirty) for o in tensor_outputs]
+        _C._record_function(cls._backward_name, inputs, tensor_outputs, differentiable, is_dirty, saved_spec,
+                            backward)
     ctx._output_count = len(outputs)
     return outputs if is_tuple else outputs[0]
 

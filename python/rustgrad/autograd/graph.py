@@ -76,8 +76,7 @@ def _saved_view(node_name, name, tensor):
 
 def _identity(tensor):
     """The identity of the tensor under a Python handle (``_cdata``; two handles may wrap one)."""
-    cdata = tensor._cdata
-    return cdata() if callable(cdata) else cdata
+    return tensor._cdata
 
 
 def _saved_names(node):
@@ -213,16 +212,14 @@ def register_multi_grad_hook(tensors, fn, *, mode="all"):
 
 def increment_version(tensor):
     """Bumps the version counter of ``tensor`` as an in-place change would."""
-    from .grad_mode import no_grad
-
-    with no_grad():
-        tensor.data.add_(0)
+    tensor._bump_version()
 
 
 # ----- pictures of the graph ----------------------------------------------------------------------
 
 def _dot_quote(text):
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # Line breaks as DOT's escape sequence: labels are escStrings, where "\n" centers a new line.
+    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def _size(shape):
