@@ -62,14 +62,31 @@ def test_million_op_chain_dropped_without_backward():
     assert graph_nodes() < 100
 
 
-def test_threads_share_a_leaf_and_sum_exactly():
+class _Scale(rg.autograd.Function):
+    """A custom Function: its backward runs Python code, taking the GIL, inside the Rust engine."""
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * k
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.k, None
+
+
+@pytest.mark.parametrize("through", ["builtin_ops", "custom_function"])
+def test_threads_share_a_leaf_and_sum_exactly(through):
     w = rg.ones(1000, dtype=rg.float64, requires_grad=True)
     errors = []
+
+    def scaled(k):
+        return (w * float(k)) if through == "builtin_ops" else _Scale.apply(w, float(k))
 
     def work(k):
         try:
             for _ in range(25):
-                (w * float(k)).sum().backward()
+                scaled(k).sum().backward()
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
@@ -77,7 +94,8 @@ def test_threads_share_a_leaf_and_sum_exactly():
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "backward deadlocked"
     assert not errors
     expected = 25.0 * sum(range(1, 9))
     assert w.grad.min().item() == expected and w.grad.max().item() == expected
