@@ -480,26 +480,38 @@ impl GraphTask {
             .remove(&key)
             .unwrap_or_else(|| vec![None; node.num_outputs()]);
 
-        // Hooks registered on this node's outputs, then retained grads and captures.
-        // Hooks belong to the part of the graph this run computes: a node that leads to no wanted
-        // gradient (with `inputs` / `autograd.grad`) runs none, unless its output is captured.
+        // In order: hooks on this node's outputs (tensor hooks), retained grads and captures, node
+        // pre-hooks, the rule, node post-hooks. Hooks belong to the part of the graph this run
+        // computes: a node that leads to no wanted gradient (with `inputs` / `autograd.grad`) runs
+        // none, unless its output is captured.
         let needed = self.is_needed(key);
         let captured_here = self
             .targets
             .iter()
             .any(|t| matches!(t, Target::Output { key: k, .. } if *k == key));
-        let (hooks, retained): (Vec<(usize, Hook)>, Vec<_>) = if !(needed || captured_here) {
-            (Vec::new(), Vec::new())
-        } else {
+        type Retained = Vec<(usize, std::sync::Weak<crate::tensor::TensorImpl>)>;
+        let (hooks, retained, pre_hooks, post_hooks) = {
             let state = node.state.lock();
-            (
-                state
-                    .pre_hooks
-                    .iter()
-                    .map(|(_, nr, h)| (*nr, h.clone()))
-                    .collect(),
-                state.retained.clone(),
-            )
+            match state.extras.as_deref() {
+                Some(x) if needed || captured_here => (
+                    x.pre_hooks
+                        .iter()
+                        .map(|(_, nr, h)| (*nr, h.clone()))
+                        .collect::<Vec<(usize, Hook)>>(),
+                    x.retained.clone(),
+                    if needed {
+                        x.node_pre_hooks.iter().map(|(_, h)| h.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                    if needed {
+                        x.post_hooks.iter().map(|(_, h)| h.clone()).collect()
+                    } else {
+                        Vec::new()
+                    },
+                ),
+                _ => (Vec::new(), Retained::new(), Vec::new(), Vec::new()),
+            }
         };
         for (nr, hook) in hooks {
             if let Some(g) = &grads[nr] {
@@ -508,19 +520,6 @@ impl GraphTask {
                 }
             }
         }
-        let (pre_hooks, post_hooks): (Vec<_>, Vec<_>) = if !needed {
-            (Vec::new(), Vec::new())
-        } else {
-            let state = node.state.lock();
-            (
-                state
-                    .node_pre_hooks
-                    .iter()
-                    .map(|(_, h)| h.clone())
-                    .collect(),
-                state.post_hooks.iter().map(|(_, h)| h.clone()).collect(),
-            )
-        };
         for (nr, weak) in retained {
             if let (Some(g), Some(owner)) = (&grads[nr], weak.upgrade()) {
                 if matches!(self.mode, Mode::Accumulate) {
@@ -621,12 +620,14 @@ impl GraphTask {
             (Mode::Capture, None) => Ok(()),
             (Mode::Accumulate, _) => {
                 accumulate(leaf, g, self.create_graph)?;
-                let hooks: Vec<PostAccumulateHook> = leaf
-                    .lock_meta()
-                    .post_accumulate_hooks
-                    .iter()
-                    .map(|(_, h)| h.clone())
-                    .collect();
+                let hooks: Vec<PostAccumulateHook> = match leaf.lock_meta().extras.as_deref() {
+                    Some(x) => x
+                        .post_accumulate_hooks
+                        .iter()
+                        .map(|(_, h)| h.clone())
+                        .collect(),
+                    None => Vec::new(),
+                };
                 hooks.iter().try_for_each(|hook| hook(leaf))
             }
         }
@@ -686,12 +687,10 @@ fn broadcast_compatible(target: &[usize], from: &[usize]) -> bool {
 
 /// Runs a leaf's gradient hooks (each may replace the gradient), with no lock held.
 fn run_leaf_hooks(leaf: &Tensor, g: Tensor) -> Result<Tensor> {
-    let hooks: Vec<Hook> = leaf
-        .lock_meta()
-        .hooks
-        .iter()
-        .map(|(_, h)| h.clone())
-        .collect();
+    let hooks: Vec<Hook> = match leaf.lock_meta().extras.as_deref() {
+        Some(x) => x.hooks.iter().map(|(_, h)| h.clone()).collect(),
+        None => return Ok(g),
+    };
     let mut g = g;
     for hook in hooks {
         if let Some(r) = hook(&g)? {

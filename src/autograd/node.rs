@@ -14,7 +14,7 @@ use smallvec::SmallVec;
 use crate::autograd::anomaly;
 use crate::autograd::arena::NodeRef;
 use crate::autograd::grad_mode::is_grad_enabled;
-use crate::autograd::saved::{Saved, SavedRef, SavedTensor};
+use crate::autograd::saved::{current_hooks as saved_hooks_in_force, Saved, SavedRef, SavedTensor};
 use crate::error::{Error, Result};
 use crate::storage::{DType, Device};
 use crate::tensor::{Dims, Tensor};
@@ -106,6 +106,14 @@ pub struct InputMeta {
 pub(crate) struct NodeState {
     pub saved: Vec<SavedTensor>,
     pub saved_released: bool,
+    /// Hooks, retained grads and front-end data: most nodes have none, so they live behind one
+    /// pointer made on first use (a node is built and moved for every recorded op).
+    pub extras: Option<Box<NodeExtras>>,
+}
+
+/// The rarely used part of a node's state.
+#[derive(Default)]
+pub(crate) struct NodeExtras {
     /// Hooks on the gradient of output `nr` (tensor.register_hook on a non-leaf).
     pub pre_hooks: Vec<(u64, usize, Hook)>,
     /// Non-leaf outputs that asked to keep their gradient (retain_grad).
@@ -118,6 +126,12 @@ pub(crate) struct NodeState {
     pub extra: Option<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
+impl NodeState {
+    pub(crate) fn extras_mut(&mut self) -> &mut NodeExtras {
+        self.extras.get_or_insert_with(Default::default)
+    }
+}
+
 /// One node of the graph.
 pub struct Node {
     pub(crate) refs: AtomicUsize,
@@ -128,7 +142,7 @@ pub struct Node {
     input_meta: SmallVec<[InputMeta; 2]>,
     num_outputs: usize,
     /// Where the forward made this node (anomaly mode only).
-    trace: Option<String>,
+    trace: Option<Box<str>>,
     pub(crate) state: Mutex<NodeState>,
 }
 
@@ -196,25 +210,32 @@ impl Node {
     /// Registers a `grad_fn.register_prehook` hook; returns its id.
     pub fn register_pre_hook(&self, hook: NodePreHook) -> u64 {
         let id = next_hook_id();
-        self.state.lock().node_pre_hooks.push((id, hook));
+        self.state
+            .lock()
+            .extras_mut()
+            .node_pre_hooks
+            .push((id, hook));
         id
     }
 
     /// Registers a `grad_fn.register_hook` hook; returns its id.
     pub fn register_post_hook(&self, hook: NodePostHook) -> u64 {
         let id = next_hook_id();
-        self.state.lock().post_hooks.push((id, hook));
+        self.state.lock().extras_mut().post_hooks.push((id, hook));
         id
     }
 
     /// Removes a node hook by id; false if none had it.
     pub fn remove_hook(&self, id: u64) -> bool {
         let mut state = self.state.lock();
-        let before = state.node_pre_hooks.len() + state.post_hooks.len() + state.pre_hooks.len();
-        state.node_pre_hooks.retain(|(h, _)| *h != id);
-        state.post_hooks.retain(|(h, _)| *h != id);
-        state.pre_hooks.retain(|(h, _, _)| *h != id);
-        before != state.node_pre_hooks.len() + state.post_hooks.len() + state.pre_hooks.len()
+        let Some(x) = state.extras.as_mut() else {
+            return false;
+        };
+        let before = x.node_pre_hooks.len() + x.post_hooks.len() + x.pre_hooks.len();
+        x.node_pre_hooks.retain(|(h, _)| *h != id);
+        x.post_hooks.retain(|(h, _)| *h != id);
+        x.pre_hooks.retain(|(h, _, _)| *h != id);
+        before != x.node_pre_hooks.len() + x.post_hooks.len() + x.pre_hooks.len()
     }
 
     /// The front end's attachment (see `NodeState::extra`), made by `init` on first use.
@@ -222,7 +243,12 @@ impl Node {
         &self,
         init: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
     ) -> Arc<dyn std::any::Any + Send + Sync> {
-        self.state.lock().extra.get_or_insert_with(init).clone()
+        self.state
+            .lock()
+            .extras_mut()
+            .extra
+            .get_or_insert_with(init)
+            .clone()
     }
 
     /// Frees the saved tensors (after a backward without retain_graph).
@@ -286,14 +312,20 @@ pub fn record_node(
             device: t.device(),
         })
         .collect();
-    let saved = saved
-        .into_iter()
-        .map(|s| match s {
-            Saved::Input(i) => SavedTensor::new(inputs[i], None),
-            Saved::Output(i) => SavedTensor::new(outputs[i], Some(i)),
-            Saved::Aux(t) => SavedTensor::new(&t, None),
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let hooks = if saved.is_empty() {
+        None
+    } else {
+        saved_hooks_in_force()
+    };
+    let mut kept = Vec::with_capacity(saved.len());
+    for s in saved {
+        kept.push(match s {
+            Saved::Input(i) => SavedTensor::new(inputs[i], None, hooks.as_ref())?,
+            Saved::Output(i) => SavedTensor::new(outputs[i], Some(i), hooks.as_ref())?,
+            Saved::Aux(t) => SavedTensor::new(&t, None, hooks.as_ref())?,
+        });
+    }
+    let saved = kept;
     let node = Node {
         refs: AtomicUsize::new(1),
         name,
@@ -302,7 +334,7 @@ pub fn record_node(
         edges,
         input_meta,
         num_outputs: outputs.len(),
-        trace: anomaly::capture_trace(),
+        trace: anomaly::capture_trace().map(String::into_boxed_str),
         state: Mutex::new(NodeState {
             saved,
             ..Default::default()

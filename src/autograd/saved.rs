@@ -47,7 +47,8 @@ pub fn pop_hooks() -> bool {
     HOOKS.with(|h| h.borrow_mut().pop().is_some())
 }
 
-fn current_hooks() -> Option<Arc<dyn SavedTensorHooks>> {
+/// The innermost hooks in force on this thread.
+pub(crate) fn current_hooks() -> Option<Arc<dyn SavedTensorHooks>> {
     HOOKS.with(|h| h.borrow().last().cloned())
 }
 
@@ -108,10 +109,14 @@ pub(crate) enum SavedRef {
 }
 
 impl SavedTensor {
-    /// Saves `tensor` (an input or an aux tensor, or `output_nr`'s output), through the pack hook
-    /// in force if there is one.
-    pub(crate) fn new(tensor: &Tensor, output_nr: Option<usize>) -> Result<SavedTensor> {
-        let value = match current_hooks() {
+    /// Saves `tensor` (an input or an aux tensor, or `output_nr`'s output), through `hooks` (those
+    /// in force, see [`current_hooks`]) if there are any.
+    pub(crate) fn new(
+        tensor: &Tensor,
+        output_nr: Option<usize>,
+        hooks: Option<&Arc<dyn SavedTensorHooks>>,
+    ) -> Result<SavedTensor> {
+        let value = match hooks {
             Some(hooks) => {
                 // Packing runs without hooks (a hook's own ops save nothing) and without grad. A
                 // saved output is handed over without its history: a hook that keeps what it was

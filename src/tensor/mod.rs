@@ -44,6 +44,13 @@ pub(crate) struct AutogradMeta {
     pub grad_fn: Option<NodeRef>,
     pub output_nr: usize,
     pub retains_grad: bool,
+    /// Hooks and rarer leaf state: most tensors have none, so one pointer made on first use.
+    pub extras: Option<Box<LeafExtras>>,
+}
+
+/// The rarely used part of a tensor's autograd state.
+#[derive(Default)]
+pub(crate) struct LeafExtras {
     /// Hooks on a leaf's gradient (a non-leaf's hooks live on its grad_fn node).
     pub hooks: Vec<(u64, Hook)>,
     /// Hooks run on a leaf after its `.grad` was updated.
@@ -52,6 +59,12 @@ pub(crate) struct AutogradMeta {
     pub accumulates_into: Option<Tensor>,
     /// What a front end attaches to a leaf (Python's `AccumulateGrad.metadata` dict).
     pub extra: Option<Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl AutogradMeta {
+    pub(crate) fn extras_mut(&mut self) -> &mut LeafExtras {
+        self.extras.get_or_insert_with(Default::default)
+    }
 }
 
 pub struct TensorImpl {
@@ -403,20 +416,23 @@ impl Tensor {
 
     pub(crate) fn set_grad_fn(&self, node: NodeRef, output_nr: usize) {
         let mut meta = self.0.meta.lock();
-        let previous = meta.grad_fn.replace(node.clone());
-        meta.output_nr = output_nr;
-        let retains = meta.retains_grad;
         self.0.needs_grad.store(true, Ordering::Release);
-        drop(meta);
+        meta.output_nr = output_nr;
+        if !meta.retains_grad {
+            meta.grad_fn = Some(node);
+            return;
+        }
         // A retained gradient follows the tensor to its new history (an in-place op rewrote it).
-        if retains {
-            let me = Arc::downgrade(&self.0);
-            if let Some(old) = previous.as_ref().and_then(|p| p.get().ok()) {
-                old.state.lock().retained.retain(|(_, w)| !w.ptr_eq(&me));
+        let previous = meta.grad_fn.replace(node.clone());
+        drop(meta);
+        let me = Arc::downgrade(&self.0);
+        if let Some(old) = previous.as_ref().and_then(|p| p.get().ok()) {
+            if let Some(x) = old.state.lock().extras.as_mut() {
+                x.retained.retain(|(_, w)| !w.ptr_eq(&me));
             }
-            if let Ok(new) = node.get() {
-                new.state.lock().retained.push((output_nr, me));
-            }
+        }
+        if let Ok(new) = node.get() {
+            new.state.lock().extras_mut().retained.push((output_nr, me));
         }
     }
 
@@ -438,11 +454,13 @@ impl Tensor {
                 node: node.clone(),
                 output_nr: meta.output_nr,
             },
-            None if meta.requires_grad => Edge::Leaf(
-                meta.accumulates_into
-                    .clone()
-                    .unwrap_or_else(|| self.clone()),
-            ),
+            None if meta.requires_grad => {
+                let target = meta
+                    .extras
+                    .as_ref()
+                    .and_then(|x| x.accumulates_into.clone());
+                Edge::Leaf(target.unwrap_or_else(|| self.clone()))
+            }
             None => Edge::None,
         }
     }
@@ -454,7 +472,7 @@ impl Tensor {
         {
             let mut meta = t.0.meta.lock();
             meta.requires_grad = true;
-            meta.accumulates_into = Some(leaf.clone());
+            meta.extras_mut().accumulates_into = Some(leaf.clone());
         }
         t.0.needs_grad.store(true, Ordering::Release);
         t
@@ -465,7 +483,13 @@ impl Tensor {
         &self,
         init: impl FnOnce() -> Arc<dyn std::any::Any + Send + Sync>,
     ) -> Arc<dyn std::any::Any + Send + Sync> {
-        self.0.meta.lock().extra.get_or_insert_with(init).clone()
+        self.0
+            .meta
+            .lock()
+            .extras_mut()
+            .extra
+            .get_or_insert_with(init)
+            .clone()
     }
 
     /// Keeps `.grad` for a non-leaf after backward (`retain_grad()`).
@@ -488,6 +512,7 @@ impl Tensor {
         node.get()?
             .state
             .lock()
+            .extras_mut()
             .retained
             .push((nr, Arc::downgrade(&self.0)));
         Ok(())
@@ -510,9 +535,14 @@ impl Tensor {
             Some(node) => {
                 let nr = meta.output_nr;
                 drop(meta);
-                node.get()?.state.lock().pre_hooks.push((id, nr, hook));
+                node.get()?
+                    .state
+                    .lock()
+                    .extras_mut()
+                    .pre_hooks
+                    .push((id, nr, hook));
             }
-            None => meta.hooks.push((id, hook)),
+            None => meta.extras_mut().hooks.push((id, hook)),
         }
         Ok(id)
     }
@@ -531,7 +561,7 @@ impl Tensor {
             ));
         }
         let id = next_hook_id();
-        meta.post_accumulate_hooks.push((id, hook));
+        meta.extras_mut().post_accumulate_hooks.push((id, hook));
         Ok(id)
     }
 
@@ -539,19 +569,24 @@ impl Tensor {
     /// false if it was not found.
     pub fn remove_hook(&self, id: u64) -> bool {
         let mut meta = self.0.meta.lock();
-        let before = meta.hooks.len() + meta.post_accumulate_hooks.len();
-        meta.hooks.retain(|(h, _)| *h != id);
-        meta.post_accumulate_hooks.retain(|(h, _)| *h != id);
-        if meta.hooks.len() + meta.post_accumulate_hooks.len() != before {
-            return true;
+        if let Some(x) = meta.extras.as_mut() {
+            let before = x.hooks.len() + x.post_accumulate_hooks.len();
+            x.hooks.retain(|(h, _)| *h != id);
+            x.post_accumulate_hooks.retain(|(h, _)| *h != id);
+            if x.hooks.len() + x.post_accumulate_hooks.len() != before {
+                return true;
+            }
         }
         if let Some(node) = meta.grad_fn.clone() {
             drop(meta);
             if let Ok(n) = node.get() {
                 let mut state = n.state.lock();
-                let before = state.pre_hooks.len();
-                state.pre_hooks.retain(|(h, _, _)| *h != id);
-                return state.pre_hooks.len() != before;
+                let Some(x) = state.extras.as_mut() else {
+                    return false;
+                };
+                let before = x.pre_hooks.len();
+                x.pre_hooks.retain(|(h, _, _)| *h != id);
+                return x.pre_hooks.len() != before;
             }
         }
         false

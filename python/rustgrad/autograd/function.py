@@ -87,10 +87,10 @@ class Function(metaclass=_FunctionMeta):
     generate_vmap_rule = False
 
     def __init__(self, *args, **kwargs):
-        raise RuntimeError(
-            "Legacy autograd function with non-static forward method is deprecated. Please use new-style "
-            "autograd function with static forward method. (Example: "
-            "https://pytorch.org/docs/stable/autograd.html#torch.autograd.Function)")
+        warnings.warn(
+            f"{self.__class__} should not be instantiated. Methods on autograd functions are all static, so you "
+            "should invoke them on the class itself. Instantiating an autograd function will raise an error in a "
+            "future version of PyTorch.", DeprecationWarning, stacklevel=2)
 
     @staticmethod
     def forward(*args, **kwargs):
@@ -126,10 +126,6 @@ class Function(metaclass=_FunctionMeta):
             else:
                 output = cls.forward(ctx, *args, **kwargs)
         return _record(cls, ctx, args, output, recording)
-
-    @staticmethod
-    def _compiled_autograd_key(ctx):
-        return (ctx._autograd_function_id,)
 
 
 def _record(cls, ctx, args, output, recording):
