@@ -18,8 +18,13 @@ def _tensor_arg(fn, name, value, position):
 
 
 def _number_arg(fn, name, value):
+    """``value`` as a Python number: a number, or a 0-dim tensor's item (as PyTorch accepts);
+    anything else is PyTorch's TypeError."""
+    if isinstance(value, Tensor) and value.dim() == 0:
+        return value.item()
     if not isinstance(value, numbers.Number):
         raise TypeError(f"{fn}(): argument '{name}' must be Number, not {type(value).__name__}")
+    return value
 
 
 def _broadcast_shapes(*tensors):
@@ -51,8 +56,8 @@ def _addmm(self, mat1, mat2, *, beta=1, alpha=1, _offset=1):
     ignored when beta is 0."""
     _tensor_arg("addmm", "mat1", mat1, _offset)
     _tensor_arg("addmm", "mat2", mat2, _offset + 1)
-    _number_arg("addmm", "beta", beta)
-    _number_arg("addmm", "alpha", alpha)
+    beta = _number_arg("addmm", "beta", beta)
+    alpha = _number_arg("addmm", "alpha", alpha)
     for name, m in (("self", mat1), ("mat2", mat2)):
         if m.dim() != 2:
             raise RuntimeError(f"addmm: {name} must be a matrix, got {m.dim()}-D tensor")
@@ -82,14 +87,15 @@ def _outer(self, vec2, *, _offset=1):
 
 
 def _addc_args(fn, tensor1, tensor2, value, offset):
+    """Checks addcmul/addcdiv's arguments; returns ``value`` as a number."""
     _tensor_arg(fn, "tensor1", tensor1, offset)
     _tensor_arg(fn, "tensor2", tensor2, offset + 1)
-    _number_arg(fn, "value", value)
+    return _number_arg(fn, "value", value)
 
 
 def _addcmul(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcmul"):
     """``self + value * tensor1 * tensor2``."""
-    _addc_args(_name, tensor1, tensor2, value, _offset)
+    value = _addc_args(_name, tensor1, tensor2, value, _offset)
     _broadcast_shapes(self, tensor1, tensor2)
     return self + value * tensor1 * tensor2
 
@@ -110,7 +116,7 @@ _ADDCDIV_INTEGER = (
 
 def _addcdiv(self, tensor1, tensor2, *, value=1, _offset=1, _name="addcdiv"):
     """``self + value * tensor1 / tensor2``."""
-    _addc_args(_name, tensor1, tensor2, value, _offset)
+    value = _addc_args(_name, tensor1, tensor2, value, _offset)
     if not tensor1.is_floating_point() and not tensor2.is_floating_point():
         raise RuntimeError(_ADDCDIV_INTEGER)
     _broadcast_shapes(self, tensor1, tensor2)

@@ -52,12 +52,43 @@ impl PyTensor {
     }
 }
 
-/// Scales `other` by `alpha` (for add/sub's `alpha=`).
-fn scaled(arg: Arg, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Arg> {
-    let Some(alpha) = alpha.and_then(convert::scalar) else {
+/// Scales `other` by `alpha` (for add/sub's `alpha=`), with PyTorch's checks: a number or a 0-dim
+/// tensor; a bool only for bool results; no float alpha for integer operands.
+fn scaled(fname: &str, this: &Tensor, arg: Arg, alpha: Option<&Bound<'_, PyAny>>) -> PyResult<Arg> {
+    let Some(alpha_obj) = alpha else {
         return Ok(arg);
     };
-    if alpha == Scalar::Int(1) || alpha == Scalar::Float(1.0) {
+    let alpha = match convert::scalar(alpha_obj) {
+        Some(a) => a,
+        None => match alpha_obj.cast::<PyTensor>() {
+            Ok(t) if t.get().t.ndim() == 0 => t.get().t.item().py()?,
+            _ => {
+                return Err(PyTypeError::new_err(format!(
+                    "{fname}(): argument 'alpha' must be Number, not {}",
+                    alpha_obj.get_type().name()?
+                )))
+            }
+        },
+    };
+    let other_dtype = match &arg {
+        Arg::Tensor(t) => t.dtype(),
+        Arg::Scalar(s) => s.default_dtype(),
+    };
+    let result = crate::ops::result_type(&[Operand::Tensor(this), arg.operand()]);
+    if matches!(alpha, Scalar::Bool(_)) && result != DType::Bool {
+        return Err(PyRuntimeError::new_err(
+            "Boolean alpha only supported for Boolean results.",
+        ));
+    }
+    if matches!(alpha, Scalar::Float(_))
+        && !this.dtype().is_floating_point()
+        && !other_dtype.is_floating_point()
+    {
+        return Err(PyRuntimeError::new_err(
+            "For integral input tensors, argument alpha must not be a floating point number.",
+        ));
+    }
+    if alpha == Scalar::Int(1) || alpha == Scalar::Float(1.0) || alpha == Scalar::Bool(true) {
         return Ok(arg);
     }
     Ok(match arg {
@@ -230,7 +261,7 @@ impl PyTensor {
 
     #[pyo3(signature = (other, *, alpha=None))]
     fn add(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> R {
-        let arg = scaled(convert::arg_or_err(other, "other")?, alpha)?;
+        let arg = scaled("add", &self.t, convert::arg_or_err(other, "other")?, alpha)?;
         Ok(compute(py, self.work(), || {
             binary_op(BinaryOp::Add, Operand::Tensor(&self.t), arg.operand())
         })
@@ -239,7 +270,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (other, *, alpha=None))]
     fn sub(&self, py: Python<'_>, other: &Bound<'_, PyAny>, alpha: Option<&Bound<'_, PyAny>>) -> R {
-        let arg = scaled(convert::arg_or_err(other, "other")?, alpha)?;
+        let arg = scaled("sub", &self.t, convert::arg_or_err(other, "other")?, alpha)?;
         Ok(compute(py, self.work(), || {
             binary_op(BinaryOp::Sub, Operand::Tensor(&self.t), arg.operand())
         })
@@ -396,7 +427,12 @@ impl PyTensor {
         other: &Bound<'py, PyAny>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        let arg = scaled(convert::arg_or_err(other, "other")?, alpha)?;
+        let arg = scaled(
+            "add_",
+            &slf.get().t,
+            convert::arg_or_err(other, "other")?,
+            alpha,
+        )?;
         inplace_arg(&slf, BinaryOp::Add, arg)?;
         Ok(slf)
     }
@@ -406,7 +442,12 @@ impl PyTensor {
         other: &Bound<'py, PyAny>,
         alpha: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, Self>> {
-        let arg = scaled(convert::arg_or_err(other, "other")?, alpha)?;
+        let arg = scaled(
+            "sub_",
+            &slf.get().t,
+            convert::arg_or_err(other, "other")?,
+            alpha,
+        )?;
         inplace_arg(&slf, BinaryOp::Sub, arg)?;
         Ok(slf)
     }
