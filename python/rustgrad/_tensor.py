@@ -20,6 +20,7 @@ from ._ops_extra import (
     _logit, _nanmean, _nansum, _repeat_interleave, _roll, _trace,
 )
 from ._ops_search import _bincount, _histc, _unique, _unique_consecutive
+from ._sampling import multinomial
 from ._ops_sort import (
     _argsort, _kthvalue, _median, _mode, _movedim, _nanmedian, _nanquantile, _quantile_method, _sort, _topk, msort,
 )
@@ -279,6 +280,8 @@ _METHODS = {
     "unique_consecutive": _unique_consecutive,
     "bincount": _bincount,
     "histc": _histc,
+    # _sampling.py
+    "multinomial": multinomial,
 }
 
 for _name, _fn in _METHODS.items():
