@@ -53,6 +53,7 @@ from ._ops_sort import (  # noqa: F401
 from ._ops_search import (  # noqa: F401
     bincount, bucketize, histc, searchsorted, unique, unique_consecutive,
 )
+from ._legacy import BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor
 from ._sampling import multinomial
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo

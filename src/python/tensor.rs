@@ -29,6 +29,41 @@ pub struct PyTensor {
     pub t: Tensor,
 }
 
+/// What the legacy constructors (`Tensor(...)`, `LongTensor(...)`, ...) make of their arguments.
+pub(crate) fn legacy_new(args: &Bound<'_, PyTuple>, dtype: DType) -> PyResult<Tensor> {
+    let sizes: Option<Vec<usize>> = match args.len() {
+        0 => Some(vec![0]),
+        1 if args.get_item(0)?.get_type().name()? == "Size" => Some(args.get_item(0)?.extract()?),
+        _ => args
+            .iter()
+            .map(|a| {
+                if a.is_instance_of::<pyo3::types::PyInt>()
+                    && !a.is_instance_of::<pyo3::types::PyBool>()
+                {
+                    a.extract::<usize>().ok()
+                } else {
+                    None
+                }
+            })
+            .collect(),
+    };
+    if let Some(shape) = sizes {
+        return Tensor::zeros(&shape, dtype, Device::Cpu).py();
+    }
+    if args.len() != 1 {
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "new(): expected sizes (ints) or one data argument, got {} arguments",
+            args.len()
+        )));
+    }
+    let data = args.get_item(0)?;
+    match data.cast::<PyTensor>() {
+        // An existing tensor: the same data, its own dtype kept (what `Parameter(t)` relies on).
+        Ok(t) => Ok(t.get().t.detach()),
+        Err(_) => convert::tensor_from_data(&data, Some(dtype)),
+    }
+}
+
 impl From<Tensor> for PyTensor {
     fn from(t: Tensor) -> Self {
         PyTensor { t }
@@ -76,16 +111,14 @@ impl PyTensor {
 impl PyTensor {
     /// `Tensor(data)`: a tensor over the same data as `data` when it is a tensor, else a new one.
     /// (Subclasses such as Parameter are built through here.)
+    /// `torch.Tensor(...)`, the legacy constructor: no argument is an empty float32 tensor, sizes
+    /// (ints or a `Size`) an uninitialized float32 tensor of that shape (zeros here), a tensor an
+    /// alias of it (its dtype kept), and other data (lists, arrays) becomes float32 whatever its
+    /// element type, as in PyTorch.
     #[new]
-    #[pyo3(signature = (data=None, requires_grad=false))]
-    fn py_new(data: Option<&Bound<'_, PyAny>>, requires_grad: bool) -> PyResult<Self> {
-        let t = match data {
-            None => Tensor::zeros(&[0], DType::F32, Device::Cpu).py()?,
-            Some(d) => match d.cast::<PyTensor>() {
-                Ok(t) => t.get().t.detach(),
-                Err(_) => convert::tensor_from_data(d, None)?,
-            },
-        };
+    #[pyo3(signature = (*args, requires_grad=false))]
+    fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
+        let t = legacy_new(args, DType::F32)?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
@@ -632,8 +665,19 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     Ok(arr)
 }
 
+/// `LongTensor(...)` and the other typed legacy constructors: `Tensor(...)`'s rules in `dtype`.
+#[pyfunction]
+#[pyo3(signature = (dtype, *args))]
+fn _legacy_new(dtype: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<PyTensor> {
+    let dtype = convert::dtype(Some(dtype))?.unwrap_or(DType::F32);
+    Ok(PyTensor {
+        t: legacy_new(args, dtype)?,
+    })
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTensor>()?;
+    m.add_function(wrap_pyfunction!(_legacy_new, m)?)?;
     m.add_class::<StorageRef>()?;
     // The unary ops of the table (backend/unary_ops.rs), for `rustgrad.<name>`.
     let unary: Vec<&str> = crate::backend::UnaryOp::METHODS
