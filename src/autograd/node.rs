@@ -202,11 +202,6 @@ impl Node {
         Ok(self.saved_refs()?.iter().map(SavedRef::peek).collect())
     }
 
-    /// Number of tensors saved for backward.
-    pub fn num_saved(&self) -> usize {
-        self.state.lock().saved.len()
-    }
-
     /// Registers a `grad_fn.register_prehook` hook; returns its id.
     pub fn register_pre_hook(&self, hook: NodePreHook) -> u64 {
         let id = next_hook_id();

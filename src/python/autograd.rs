@@ -122,7 +122,10 @@ impl PyNode {
             call_py(|py| {
                 let out = hook.call1(
                     py,
-                    (opt_tuple(py, grad_inputs)?, opt_tuple(py, grad_outputs)?),
+                    (
+                        convert::opt_tensor_tuple(py, grad_inputs)?,
+                        convert::opt_tensor_tuple(py, grad_outputs)?,
+                    ),
                 )?;
                 hook_result(out.bind(py))
             })
@@ -134,7 +137,7 @@ impl PyNode {
         let node = self.require_node("register_prehook")?;
         let hook: NodePreHook = Arc::new(move |grad_outputs| {
             call_py(|py| {
-                let out = hook.call1(py, (opt_tuple(py, grad_outputs)?,))?;
+                let out = hook.call1(py, (convert::opt_tensor_tuple(py, grad_outputs)?,))?;
                 hook_result(out.bind(py))
             })
         });
@@ -175,24 +178,17 @@ impl PyNode {
     }
 }
 
-fn opt_tuple<'py>(py: Python<'py>, ts: &[Option<Tensor>]) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(py, ts.iter().map(|g| g.clone().map(PyTensor::from)))
-}
-
 /// What a node hook returned: None (keep the gradients) or a sequence of `Tensor | None`.
 fn hook_result(out: &Bound<'_, PyAny>) -> PyResult<Option<Vec<Option<Tensor>>>> {
     if out.is_none() {
         return Ok(None);
     }
-    let items: Vec<Bound<'_, PyAny>> = out
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err("hook must return None or a tuple of Tensors"))?
-        .collect::<PyResult<_>>()?;
-    items
-        .iter()
-        .map(|o| convert::opt_tensor(Some(o), "hook result"))
-        .collect::<PyResult<Vec<_>>>()
-        .map(Some)
+    convert::opt_tensor_seq(
+        out,
+        "hook result",
+        "hook must return None or a tuple of Tensors",
+    )
+    .map(Some)
 }
 
 impl PyNode {

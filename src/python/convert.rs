@@ -51,6 +51,28 @@ pub fn opt_tensor(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option
     }
 }
 
+/// `Tensor | None` values as a Python tuple (gradients handed to Python code).
+pub fn opt_tensor_tuple<'py>(
+    py: Python<'py>,
+    ts: &[Option<Tensor>],
+) -> PyResult<Bound<'py, PyTuple>> {
+    PyTuple::new(py, ts.iter().map(|g| g.clone().map(PyTensor::from)))
+}
+
+/// What Python code returned as gradients: an iterable of `Tensor | None`; anything else is a
+/// TypeError with the message `not_iterable`.
+pub fn opt_tensor_seq(
+    obj: &Bound<'_, PyAny>,
+    what: &str,
+    not_iterable: &str,
+) -> PyResult<Vec<Option<Tensor>>> {
+    let items: Vec<Bound<'_, PyAny>> = obj
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(not_iterable.to_string()))?
+        .collect::<PyResult<_>>()?;
+    items.iter().map(|o| opt_tensor(Some(o), what)).collect()
+}
+
 /// A Python number as a Scalar (bool before int: bool is an int subclass); None otherwise.
 pub fn scalar(obj: &Bound<'_, PyAny>) -> Option<Scalar> {
     if let Ok(b) = obj.cast::<PyBool>() {

@@ -22,22 +22,6 @@ pub(crate) fn call_py<T>(f: impl FnOnce(Python<'_>) -> PyResult<T>) -> crate::Re
     Python::attach(|py| f(py).map_err(from_py_err))
 }
 
-fn opt_tensors<'py>(py: Python<'py>, ts: &[Option<Tensor>]) -> PyResult<Bound<'py, PyTuple>> {
-    PyTuple::new(py, ts.iter().map(|g| g.clone().map(PyTensor::from)))
-}
-
-/// Reads a sequence of `Tensor | None` returned by Python code.
-fn tensors_back(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<Option<Tensor>>> {
-    let items: Vec<Bound<'_, PyAny>> = obj
-        .try_iter()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must return a sequence of Tensors")))?
-        .collect::<PyResult<_>>()?;
-    items
-        .iter()
-        .map(|o| convert::opt_tensor(Some(o), what))
-        .collect()
-}
-
 /// Records the node of a custom Function (`Function.apply` calls this after `forward` ran under
 /// no_grad). `saved` lists `(0, i)` for tensor input `i`, `(1, j)` for output `j`, `(2, tensor)`
 /// for any other tensor. `backward(saved_tensors, grad_outputs)` returns one gradient (or None) per
@@ -86,8 +70,12 @@ fn _record_function(
     let rule = move |ctx: &Ctx<'_>, grads: &[Option<Tensor>]| {
         call_py(|py| {
             let saved = PyTuple::new(py, ctx.saved_all().iter().cloned().map(PyTensor::from))?;
-            let out = backward.call1(py, (saved, opt_tensors(py, grads)?))?;
-            tensors_back(out.bind(py), "backward")
+            let out = backward.call1(py, (saved, convert::opt_tensor_tuple(py, grads)?))?;
+            convert::opt_tensor_seq(
+                out.bind(py),
+                "backward",
+                "backward must return a sequence of Tensors",
+            )
         })
     };
     let output_refs: Vec<&Tensor> = outputs.iter().collect();

@@ -177,18 +177,17 @@ def _record(cls, ctx, args, output, recording):
     tensor_outputs = [outputs[j] for j in out_pos]
 
     if recording:
-        saved_spec, saved_slots = _saved_spec(ctx, inputs, tensor_outputs, outputs)
+        saved_spec, saved_slots = _saved_spec(ctx, inputs, tensor_outputs)
         differentiable = [differentiable_at[j] for j in out_pos]
         meta = [(o.shape, o.dtype, o.device) for o in tensor_outputs]
         backward = _backward_rule(cls, ctx, args, tensor_pos, meta, saved_slots, out_pos, len(outputs))
         is_dirty = [any(o is d for d in dirty) for o in tensor_outputs]
         _C._record_function(cls._backward_name, inputs, tensor_outputs, differentiable, is_dirty, saved_spec,
                             backward)
-    ctx._output_count = len(outputs)
     return outputs if is_tuple else outputs[0]
 
 
-def _saved_spec(ctx, inputs, tensor_outputs, all_outputs):
+def _saved_spec(ctx, inputs, tensor_outputs):
     """What to save, as the engine reads it, and where None placeholders go back in."""
     spec, slots = [], []
     for t in getattr(ctx, "to_save", ()):

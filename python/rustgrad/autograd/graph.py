@@ -74,11 +74,6 @@ def _saved_view(node_name, name, tensor):
     return tensor if view is None or tensor is None else view(tensor)
 
 
-def _identity(tensor):
-    """The identity of the tensor under a Python handle (``_cdata``; two handles may wrap one)."""
-    return tensor._cdata
-
-
 def _saved_names(node):
     info = node._saved_tensors_info()
     names = _SAVED_NAMES.get(node.name())
@@ -233,7 +228,7 @@ def to_dot(output, params=None, show_saved=True):
     tensors each node saved for backward. Render it with Graphviz (``dot -Tpng``) or, when the
     ``graphviz`` package is installed, ``graphviz.Source(text)``."""
     outputs = tuple(output) if isinstance(output, (list, tuple)) else (output,)
-    param_names = {_identity(p): name for name, p in (params or {}).items()}
+    param_names = {p._cdata: name for name, p in (params or {}).items()}
     lines = ["digraph {", '    graph [rankdir=BT]',
              '    node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box style=filled]']
     ids = {}
@@ -289,5 +284,5 @@ def to_dot(output, params=None, show_saved=True):
 
 
 def _leaf_label(tensor, param_names):
-    name = param_names.get(_identity(tensor))
+    name = param_names.get(tensor._cdata)
     return (name + "\n" if name else "") + _size(tensor.shape)

@@ -3,6 +3,7 @@
 import weakref
 
 from .. import _C
+from ..autograd.function import _IdentityForHooks
 
 __all__ = ["RemovableHandle", "BackwardHook"]
 
@@ -64,8 +65,6 @@ class BackwardHook:
         self.input_tensor_positions = []
 
     def setup_input_hook(self, args):
-        from ..autograd.function import _IdentityForHooks
-
         positions = [i for i, a in enumerate(args) if isinstance(a, _C.Tensor)]
         # grad_input has one entry per positional argument, None for those that are not tensors.
         self.n_inputs = len(args)
@@ -73,19 +72,12 @@ class BackwardHook:
         if not self.user_hooks or not any(args[i].requires_grad for i in positions) or not _C.is_grad_enabled():
             self.inputs_hooked = False
             return args
-        wrapped = _IdentityForHooks.apply(*[args[i] for i in positions])
-        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
-        node = next(w.grad_fn for w in wrapped if w.grad_fn is not None)
+        args, node = _through_identity(args, positions)
         node.register_hook(self._input_hook)
         self.inputs_hooked = True
-        args = list(args)
-        for i, w in zip(positions, wrapped):
-            args[i] = w
-        return tuple(args)
+        return args
 
     def setup_output_hook(self, output):
-        from ..autograd.function import _IdentityForHooks
-
         single = isinstance(output, _C.Tensor)
         items = (output,) if single else output
         if not isinstance(items, tuple) or not _C.is_grad_enabled():
@@ -93,14 +85,9 @@ class BackwardHook:
         positions = [i for i, o in enumerate(items) if isinstance(o, _C.Tensor) and o.requires_grad]
         if not positions:
             return output
-        wrapped = _IdentityForHooks.apply(*[items[i] for i in positions])
-        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
-        node = next(w.grad_fn for w in wrapped if w.grad_fn is not None)
+        items, node = _through_identity(items, positions)
         node.register_prehook(self._output_prehook)
-        items = list(items)
-        for i, w in zip(positions, wrapped):
-            items[i] = w
-        return items[0] if single else tuple(items)
+        return items[0] if single else items
 
     def _output_prehook(self, grad_outputs):
         for hook in self.user_pre_hooks:
@@ -136,3 +123,14 @@ class BackwardHook:
         self.grad_outputs = None
         return tuple(packed[i] for i in self.input_tensor_positions)
 
+
+def _through_identity(items, positions):
+    """``items`` with the tensors at ``positions`` passed through one identity Function, and that
+    Function's node (where the module's hooks hang)."""
+    wrapped = _IdentityForHooks.apply(*[items[i] for i in positions])
+    wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+    node = next(w.grad_fn for w in wrapped if w.grad_fn is not None)
+    items = list(items)
+    for i, w in zip(positions, wrapped):
+        items[i] = w
+    return tuple(items), node
