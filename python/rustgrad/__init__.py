@@ -40,6 +40,7 @@ from ._C import (
     zeros_like,
 )
 from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
+from ._C import layout, strided
 from ._size import Size
 from . import _tensor  # noqa: F401  (attaches the Tensor methods written in Python)
 from ._ops_arith import addcdiv, addcmul, addmm, lerp, outer, tril, triu

@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from . import _C
+from ._arg_check import check_bool, write_out
 from ._dtype_names import not_implemented_for, require_floating, scalar_name
 from ._ops_arith import _broadcast_shapes
 
@@ -156,6 +157,12 @@ def _contract(a, b, dims_a, dims_b):
 def tensordot(a, b, dims=2, out=None):
     """Sums the product of ``a`` and ``b`` over ``dims`` (an int: a's last and b's first dims; or a
     pair of lists of dims)."""
+    return write_out(_tensordot(a, b, dims), out, "tensordot", dtype_message=lambda r, o: (
+        f"tensordot: Expected the output tensor to have dtype {scalar_name(r.dtype)}, but got an output tensor "
+        f"with dtype {scalar_name(o.dtype)}"))
+
+
+def _tensordot(a, b, dims):
     if isinstance(dims, Tensor):
         dims = dims.tolist()
     if isinstance(dims, numbers.Integral):
@@ -557,6 +564,7 @@ def _nan_dims(dim):
 
 
 def _nansum(self, dim=None, keepdim=False, *, dtype=None):
+    check_bool(keepdim, "nansum", "keepdim")
     x = self if dtype is None else self.to(dtype)
     if x.is_floating_point():
         x = _C.where(x.isnan(), 0.0, x)
@@ -566,6 +574,7 @@ def _nansum(self, dim=None, keepdim=False, *, dtype=None):
 
 
 def _nanmean(self, dim=None, keepdim=False, *, dtype=None):
+    check_bool(keepdim, "nanmean", "keepdim")
     if not self.is_floating_point():
         raise NotImplementedError(f"nanmean(): expected input to have floating point or complex dtype but got "
                                   f"{scalar_name(self.dtype)}")
@@ -611,10 +620,19 @@ def _repeats_list(repeats, n):
 def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     """Repeats each element (or slice along ``dim``) by ``repeats`` (an int or one count per element);
     ``repeat_interleave(counts)`` alone gives the indices 0, 0, .., 1, .. repeated by the counts."""
+    if output_size is not None and (isinstance(output_size, bool) or not isinstance(output_size, numbers.Integral)):
+        raise TypeError(f"repeat_interleave(): argument 'output_size' must be int, not {type(output_size).__name__}")
     if repeats is None:
+        if dim is not None:
+            raise TypeError("repeat_interleave() received an invalid combination of arguments - got (Tensor, dim=int), "
+                            "but expected one of:\n * (Tensor input, Tensor repeats, int dim = None, *, int "
+                            "output_size = None)\n * (Tensor input, int repeats, int dim = None, *, int output_size = "
+                            "None)\n * (Tensor repeats, *, int output_size = None)")
         if input.dim() > 1:
             raise RuntimeError("repeats must be 0-dim or 1-dim tensor")
         counts, _ = _repeats_list(input, input.numel())
+        if output_size is not None and output_size != sum(counts):
+            raise RuntimeError("allocated size does not match required size")
         return _index(np.repeat(np.arange(len(counts)), counts), input.device)
     if dim is None:
         input = input.reshape(-1)
@@ -627,6 +645,10 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):
     if got != n:
         raise RuntimeError(f"repeats must have the same size as input along dim, but got repeats.size(0) = {got} "
                            f"and input.size({dim}) = {n}")
+    if output_size is not None and output_size != sum(counts):
+        if isinstance(repeats, Tensor):
+            raise RuntimeError("allocated size does not match required size")
+        raise RuntimeError(f"repeat_interleave: Invalid output_size, expected {sum(counts)} but got {output_size}")
     return input.index_select(dim, _index(np.repeat(np.arange(n), counts), input.device))
 
 

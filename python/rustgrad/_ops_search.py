@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from . import _C
-from ._dtype_names import not_implemented_for
+from ._arg_check import check_bool, write_out
+from ._dtype_names import not_implemented_for, scalar_name
 from ._ops_extra import _wrap_dim
 
 Tensor = _C.Tensor
@@ -53,6 +54,9 @@ def _pack(self, values, inverse, counts, return_inverse, return_counts):
 
 
 def _unique_impl(self, consecutive, return_inverse, return_counts, dim):
+    fn = "unique_consecutive" if consecutive else "_unique2"
+    check_bool(return_inverse, fn, "return_inverse")
+    check_bool(return_counts, fn, "return_counts")
     a = _host(self)
     if dim is None:
         flat = a.reshape(-1)
@@ -82,6 +86,7 @@ def _unique_impl(self, consecutive, return_inverse, return_counts, dim):
 
 
 def _unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    check_bool(sorted, "_unique2", "sorted")  # the values always come sorted (allowed either way)
     return _unique_impl(self, False, return_inverse, return_counts, dim)
 
 
@@ -168,6 +173,22 @@ def histc(input, bins=100, min=0, max=0):  # noqa: A002
 def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None, out=None):
     """Counts, per value, the boundaries before it: ``not boundary >= v`` (left) or ``not boundary > v``
     (right), the predicates PyTorch's binary search tests (so a NaN value lands at the end, as there)."""
+    out_int32 = check_bool(out_int32, "searchsorted", "out_int32")
+    right = check_bool(right, "searchsorted", "right")
+    counts = _searchsorted(sorted_sequence, input, right, side, sorter)
+    if out_int32:
+        import rustgrad
+
+        counts = counts.to(rustgrad.int32)
+
+    def dtype_message(result, out):
+        return ("torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or Long(int64) "
+                "depending on whether out_int32 flag is True, but we got output tensor's dtype "
+                f"{scalar_name(out.dtype)} and out_int32 flag is {out_int32}")
+    return write_out(counts, out, "searchsorted", dtype_message=dtype_message)
+
+
+def _searchsorted(sorted_sequence, input, right, side, sorter):
     if side is not None:
         if side not in ("left", "right"):
             raise RuntimeError(f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}")
@@ -202,7 +223,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
     if boundaries.dim() != 1:
         raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({boundaries.dim()})")
-    return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
 
 
 __all__ = ["unique", "unique_consecutive", "bincount", "histc", "searchsorted", "bucketize"]

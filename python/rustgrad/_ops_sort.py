@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 from . import _C, return_types
+from ._arg_check import check_bool, write_out
 from ._ops_extra import _wrap_dim
 
 Tensor = _C.Tensor
@@ -98,6 +99,7 @@ def _median_k(x, d, ignore_nan):
 
 
 def _median_impl(self, dim, keepdim, ignore_nan):
+    check_bool(keepdim, "nanmedian" if ignore_nan else "median", "keepdim")
     name = "nanmedian" if ignore_nan else "median"
     if dim is None:
         if self.numel() == 0:
@@ -112,11 +114,14 @@ def _median_impl(self, dim, keepdim, ignore_nan):
 
 # ----- sort ---------------------------------------------------------------------------------------
 
-def _argsort(self, dim=-1, descending=False):
+def _argsort(self, dim=-1, descending=False, stable=False):
+    check_bool(stable, "argsort", "stable")
     return self.sort(dim=dim, descending=descending)[1]
 
 
 def _sort(self, dim=-1, descending=False, stable=False):
+    check_bool(descending, "sort", "descending")
+    check_bool(stable, "sort", "stable")  # every sort here is stable
     from .return_types import sort as Sort
 
     arr = self.detach().cpu().numpy()
@@ -128,6 +133,8 @@ def _sort(self, dim=-1, descending=False, stable=False):
 
 
 def _topk(self, k, dim=-1, largest=True, sorted=True):
+    check_bool(largest, "topk", "largest")
+    check_bool(sorted, "topk", "sorted")  # the k values always come sorted (allowed either way)
     from .return_types import topk as TopK
 
     values, indices = _sort(self, dim=dim, descending=largest)
@@ -143,6 +150,7 @@ def _nanmedian(self, dim=None, keepdim=False):
 
 
 def _kthvalue(self, k, dim=-1, keepdim=False):
+    check_bool(keepdim, "kthvalue", "keepdim")
     x, d = _prep_dim(self, dim, "kthvalue")
     k = int(k)
     n = x.shape[d]
@@ -156,6 +164,7 @@ def _kthvalue(self, k, dim=-1, keepdim=False):
 
 
 def _mode(self, dim=-1, keepdim=False):
+    check_bool(keepdim, "mode", "keepdim")
     """The most frequent value along ``dim`` (the smallest of equally frequent ones) and the index
     of its last occurrence; found on the host, then gathered (so the gradient flows)."""
     x, d = _prep_dim(self, dim, "mode")
@@ -202,6 +211,7 @@ _INTERPOLATIONS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
 def _quantile(self, q, dim=None, keepdim=False, *, interpolation="linear", ignore_nan=False):
+    check_bool(keepdim, "nanquantile" if ignore_nan else "quantile", "keepdim")
     if not self.is_floating_point():
         raise RuntimeError("quantile() input tensor must be either float or double dtype")
     if isinstance(q, Tensor):
@@ -264,11 +274,17 @@ def _quantile(self, q, dim=None, keepdim=False, *, interpolation="linear", ignor
 
 
 def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
-    return _quantile(input, q, dim, keepdim, interpolation=interpolation)
+    return write_out(_quantile(input, q, dim, keepdim, interpolation=interpolation), out, "quantile",
+                     dtype_message=_quantile_out_dtype)
 
 
 def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear", out=None):
-    return _quantile(input, q, dim, keepdim, interpolation=interpolation, ignore_nan=True)
+    return write_out(_quantile(input, q, dim, keepdim, interpolation=interpolation, ignore_nan=True), out,
+                     "nanquantile", dtype_message=_quantile_out_dtype)
+
+
+def _quantile_out_dtype(result, out):
+    return "quantile() out tensor must be same dtype as the input tensor"
 
 
 def _quantile_method(self, q, dim=None, keepdim=False, *, interpolation="linear"):

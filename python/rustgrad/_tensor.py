@@ -11,6 +11,7 @@ import types
 import weakref
 
 from . import _C
+from ._arg_check import check_bool
 from ._dtype_names import legacy_type_name
 from ._ops_arith import (
     _addcdiv, _addcdiv_, _addcmul, _addcmul_, _addmm, _isfinite, _isinf, _lerp, _lerp_, _outer, _triangle_method,
@@ -169,6 +170,7 @@ def _reduce_ex(self, protocol):
 
 
 def _type(self, dtype=None, non_blocking=False):
+    check_bool(non_blocking, "type", "non_blocking")  # copies here are synchronous either way
     if dtype is None:
         return f"rustgrad.{legacy_type_name(self.dtype)}"
     return self.to(dtype)

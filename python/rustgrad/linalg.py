@@ -9,6 +9,7 @@ import math
 import numbers
 
 from . import _C
+from ._arg_check import write_out
 from ._dtype_names import scalar_name as _scalar_name
 from ._ops_extra import _wrap_dim
 
@@ -40,6 +41,10 @@ def _cast(x, dtype, name):
 
 
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
+    return write_out(_vector_norm(x, ord, dim, keepdim, dtype), out, "linalg_vector_norm")
+
+
+def _vector_norm(x, ord, dim, keepdim, dtype):  # noqa: A002
     if isinstance(ord, str) or not isinstance(ord, numbers.Real):
         raise TypeError(f"linalg_vector_norm(): argument 'ord' must be Number, not {type(ord).__name__}")
     if not x.is_floating_point():
@@ -62,6 +67,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):  # noqa: A002
+    return write_out(_matrix_norm(A, ord, dim, keepdim, dtype), out, "linalg_matrix_norm")
+
+
+def _matrix_norm(A, ord, dim, keepdim, dtype):  # noqa: A002
     if A.dim() < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     dim = tuple(dim)
@@ -71,7 +80,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
     if d0 == d1:
         raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({dim[0]}, {dim[1]})")
     if ord == "fro":
-        return vector_norm(A, 2, (d0, d1), keepdim, dtype=dtype)
+        return _vector_norm(A, 2, (d0, d1), keepdim, dtype)
     if ord in ("nuc", 2, -2) and not isinstance(ord, bool):
         raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} needs singular values (an SVD), which rustgrad "
                                   "does not have")
@@ -91,6 +100,10 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=No
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
+    return write_out(_norm(A, ord, dim, keepdim, dtype), out, "linalg_norm")
+
+
+def _norm(A, ord, dim, keepdim, dtype):  # noqa: A002
     if dim is not None:
         dim = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
         if len(dim) not in (1, 2):
@@ -99,10 +112,10 @@ def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa
         raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be 1D or 2D. "
                            f"Got {A.dim()}D.")
     if isinstance(ord, str):
-        return matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype=dtype)
+        return _matrix_norm(A, ord, dim if dim is not None else (-2, -1), keepdim, dtype)
     if ord is not None and ((dim is not None and len(dim) == 2) or (dim is None and A.dim() == 2)):
-        return matrix_norm(A, ord, dim if dim is not None else (0, 1), keepdim, dtype=dtype)
-    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+        return _matrix_norm(A, ord, dim if dim is not None else (0, 1), keepdim, dtype)
+    return _vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype)
 
 
 __all__ = ["vector_norm", "matrix_norm", "norm"]

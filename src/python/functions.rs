@@ -57,6 +57,72 @@ fn default_dtype(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DType> {
     Ok(convert::dtype(dtype)?.unwrap_or(DType::F32))
 }
 
+/// A factory's `out=` tensor, or TypeError in PyTorch's words.
+fn out_tensor<'py>(
+    fn_name: &str,
+    out: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Option<Bound<'py, PyTensor>>> {
+    match out {
+        Some(o) if !o.is_none() => o.cast::<PyTensor>().map(|t| Some(t.clone())).map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{fn_name}(): argument 'out' must be Tensor, not {}",
+                o.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// The dtype a factory makes: `dtype=`, else the `out=` tensor's, else the default float dtype. A
+/// `dtype=` that differs from `out=`'s is PyTorch's RuntimeError.
+fn factory_dtype(dtype: Option<&Bound<'_, PyAny>>, out: Option<&Tensor>) -> PyResult<DType> {
+    match (convert::dtype(dtype)?, out) {
+        (Some(d), Some(o)) if d != o.dtype() => Err(PyRuntimeError::new_err(format!(
+            "dtype {} does not match dtype of out parameter ({})",
+            d.scalar_name(),
+            o.dtype().scalar_name()
+        ))),
+        (Some(d), _) => Ok(d),
+        (None, Some(o)) => Ok(o.dtype()),
+        (None, None) => default_dtype(None),
+    }
+}
+
+/// Writes a factory's result into `out=` and returns `out` itself: in place when the shapes
+/// agree (views of `out` see the values), else `out` takes the new tensor's data, as PyTorch's
+/// resize of an out tensor.
+fn fill_out<'py>(
+    out: Bound<'py, PyTensor>,
+    value: Tensor,
+    requires_grad: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let t = &out.get().t;
+    if t.shape() == value.shape() {
+        crate::autograd::no_grad(|| t.copy_(&value)).py()?;
+    } else {
+        t.set_data(&value);
+    }
+    if requires_grad {
+        t.set_requires_grad(true).py()?;
+    }
+    Ok(out.into_any())
+}
+
+/// `pin_memory=True` asks for page-locked host memory, which only exists with a CUDA device;
+/// without one PyTorch refuses, and so do we.
+fn check_pin_memory(pin_memory: bool) -> PyResult<()> {
+    if pin_memory && crate::backend::cuda::check_available(Device::Cuda(0)).is_err() {
+        return Err(PyRuntimeError::new_err(
+            "Found no NVIDIA driver on your system. Please check that you have an NVIDIA GPU and installed \
+             a driver from http://www.nvidia.com/Download/index.aspx",
+        ));
+    }
+    Ok(())
+}
+
 #[pyfunction]
 #[pyo3(signature = (data, *, dtype=None, device=None, requires_grad=false, pin_memory=false))]
 fn tensor(
@@ -105,23 +171,34 @@ macro_rules! factory {
     ($name:ident, $value:expr) => {
         #[pyfunction]
         #[pyo3(signature = (*size, dtype=None, device=None, requires_grad=false, out=None, layout=None, pin_memory=false))]
-        fn $name(
-            py: Python<'_>,
-            size: &Bound<'_, PyTuple>,
-            dtype: Option<&Bound<'_, PyAny>>,
-            device: Option<&Bound<'_, PyAny>>,
+        fn $name<'py>(
+            py: Python<'py>,
+            size: &Bound<'py, PyTuple>,
+            dtype: Option<&Bound<'py, PyAny>>,
+            device: Option<&Bound<'py, PyAny>>,
             requires_grad: bool,
-            out: Option<&Bound<'_, PyAny>>,
-            layout: Option<&Bound<'_, PyAny>>,
+            out: Option<&Bound<'py, PyAny>>,
+            layout: Option<&Bound<'py, PyAny>>,
             pin_memory: bool,
-        ) -> R {
-            let _ = (out, layout, pin_memory);
+        ) -> PyResult<Bound<'py, PyAny>> {
+            let name = stringify!($name);
+            super::layout::check_layout(name, layout)?;
+            check_pin_memory(pin_memory)?;
+            let out = out_tensor(name, out)?;
             let shape = convert::sizes(&convert::shape_args(size)?)?;
-            let dtype = default_dtype(dtype)?;
-            let device = convert::device(device)?.map(check_device).transpose().py()?.unwrap_or(Device::Cpu);
+            let dtype = factory_dtype(dtype, out.as_ref().map(|o| &o.get().t))?;
+            let device = convert::device(device)?
+                .or(out.as_ref().map(|o| o.get().t.device()))
+                .map(check_device)
+                .transpose()
+                .py()?
+                .unwrap_or(Device::Cpu);
             let n: usize = shape.iter().product();
             let t = compute(py, n, || Tensor::full(&shape, $value, dtype, device)).py()?;
-            finish(t, None, requires_grad)
+            match out {
+                None => Ok(Bound::new(py, finish(t, None, requires_grad)?)?.into_any()),
+                Some(out) => fill_out(out, t, requires_grad),
+            }
         }
     };
 }

@@ -11,6 +11,7 @@ mod cuda;
 mod dtype;
 mod function;
 mod functions;
+mod layout;
 mod nn;
 mod optim;
 mod serialize;
@@ -83,6 +84,7 @@ fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     autograd::register(m)?;
     function::register(m)?;
     functions::register(m)?;
+    layout::register(m)?;
     nn::register(m)?;
     optim::register(m)?;
     serialize::register(m)?;

@@ -8,6 +8,7 @@ import math
 import warnings
 
 from .. import _C
+from .._arg_check import check_bool, check_tensor
 from .._dtype_names import c_name
 from . import functional as F
 
@@ -31,6 +32,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     ``enable_gqa`` the key and value heads (dim -3) are repeated to match the query's. Rows that
     attend to nothing give 0.
     """
+    check_tensor(attn_mask, "scaled_dot_product_attention", "attn_mask")
+    is_causal = check_bool(is_causal, "scaled_dot_product_attention", "is_causal")
+    enable_gqa = check_bool(enable_gqa, "scaled_dot_product_attention", "enable_gqa")
     if query.dtype != key.dtype or query.dtype != value.dtype:
         raise RuntimeError("Expected query, key, and value to have the same dtype, but got query.dtype: "
                            f"{c_name(query.dtype)} key.dtype: {c_name(key.dtype)} and value.dtype: "

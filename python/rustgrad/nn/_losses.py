@@ -8,6 +8,7 @@ import math
 import warnings
 
 from .. import _C
+from .._arg_check import check_bool, check_float
 from .._dtype_names import require_floating, scalar_name
 from . import functional as F
 from ._reduction import _broadcast_pair, _broadcast_shape, _legacy_reduction, _reduce, _reduction, _size_warning
@@ -58,6 +59,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
 def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
     """KL divergence of log-probabilities ``input`` from ``target`` (probabilities, or log-probabilities
     with ``log_target``); 'batchmean' divides the sum by the batch size."""
+    log_target = check_bool(log_target, "kl_div", "log_target")
     if size_average is not None or reduce is not None:
         reduction_ = _legacy_reduction(size_average, reduce)
     else:
@@ -133,6 +135,7 @@ def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2, eps=1e-6, s
     """max(0, margin + d(anchor, positive) - d(anchor, negative)), d the pairwise p-norm distance
     (with ``swap``, d(anchor, negative) is the smaller of it and d(positive, negative))."""
     reduction = _reduction(reduction, size_average, reduce)
+    swap = check_bool(swap, "triplet_margin_loss", "swap", 7)
     if margin <= 0:
         raise ValueError(f"margin must be greater than 0, got {margin}")
     a_dim, p_dim, n_dim = anchor.dim(), positive.dim(), negative.dim()
@@ -186,6 +189,9 @@ def poisson_nll_loss(input, target, log_input=True, full=False, size_average=Non
                      reduction="mean"):
     """exp(input) - target * input (``log_input``), or input - target * log(input + eps); ``full`` adds
     the Stirling term target * log(target) - target + 0.5 * log(2 pi target) where target > 1."""
+    log_input = check_bool(log_input, "poisson_nll_loss", "log_input", 3)
+    full = check_bool(full, "poisson_nll_loss", "full", 4)
+    eps = check_float(eps, "poisson_nll_loss", "eps", 5)
     if size_average is not None or reduce is not None:
         reduction = _legacy_reduction(size_average, reduce)
     if reduction not in ("none", "mean", "sum"):

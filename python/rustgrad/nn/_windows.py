@@ -3,6 +3,7 @@ height), adaptive max pooling, and unfold/fold (im2col as a gather). Re-exported
 """
 
 from .. import _C
+from .._arg_check import check_bool
 from .._dtype_names import not_implemented_for
 from . import functional as F
 from .modules.utils import _list_with_default, _pair, _single
@@ -94,6 +95,7 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """1-D max pooling over (N, C, L) or (C, L) input (the 2-D op on a unit height); with
     ``return_indices`` also the argmax positions along L."""
+    ceil_mode = check_bool(ceil_mode, "max_pool1d", "ceil_mode", 6)
     if input.dim() not in (2, 3):
         raise RuntimeError("max_pool1d: Expected 2D or 3D (batch mode) tensor with optional 0 dim batch size for "
                            f"input, but got:{list(input.shape)}")
@@ -120,7 +122,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         out_len -= 1
     if out_len < 1:
         raise RuntimeError(f"max_pool1d() Invalid computed output size: {out_len}")
-    out = _C.max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), bool(ceil_mode), bool(return_indices))
+    out = _C.max_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), (1, d), ceil_mode, bool(return_indices))
     if return_indices:
         return out[0].squeeze(-2), out[1].squeeze(-2)
     return out.squeeze(-2)
@@ -129,6 +131,8 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling over (N, C, L) or (C, L) input (the 2-D op on a unit height)."""
     _check_pool1d_input(input, "avg_pool1d")
+    ceil_mode = check_bool(ceil_mode, "avg_pool1d", "ceil_mode")
+    count_include_pad = check_bool(count_include_pad, "avg_pool1d", "count_include_pad")
     k, s = _pool1d_args("avg_pool1d", kernel_size, stride)
     p = _one("padding", padding, "avg_pool1d() argument 'padding' should contain one int (got {n})")
     if s == 0:
@@ -151,7 +155,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         c = input.shape[-2]
         raise RuntimeError(f"Given input size: ({c}x1x{n}). Calculated output size: ({c}x1x{out_len}). Output size "
                            "is too small")
-    out = _C.avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), bool(ceil_mode), bool(count_include_pad), None)
+    out = _C.avg_pool2d(input.unsqueeze(-2), (1, k), (1, s), (0, p), ceil_mode, count_include_pad, None)
     return out.squeeze(-2)
 
 

@@ -13,6 +13,7 @@ import math
 import warnings
 
 from .. import _C
+from .._arg_check import check_bool as _check_bool, check_tensor as _check_tensor
 from .._dtype_names import legacy_type_name as _legacy_type_name
 from .._dtype_names import require_floating as _require_floating
 from .._dtype_names import scalar_name as _scalar_name
@@ -305,20 +306,21 @@ def _pool_stride(stride, kernel_size):
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
     return _C.max_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
-                         _pair(dilation), bool(ceil_mode), True)
+                         _pair(dilation), _check_bool(ceil_mode, "max_pool2d_with_indices", "ceil_mode", 6), True)
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """Max pooling; ``stride`` defaults to ``kernel_size``; with ``return_indices`` also the argmax
     positions (flat within each H*W plane)."""
     return _C.max_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
-                         _pair(dilation), bool(ceil_mode), bool(return_indices))
+                         _pair(dilation), _check_bool(ceil_mode, "max_pool2d", "ceil_mode", 6), bool(return_indices))
 
 
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     return _C.avg_pool2d(input, _pair(kernel_size), _pool_stride(stride, kernel_size), _pair(padding),
-                         bool(ceil_mode), bool(count_include_pad), divisor_override)
+                         _check_bool(ceil_mode, "avg_pool2d", "ceil_mode"),
+                         _check_bool(count_include_pad, "avg_pool2d", "count_include_pad"), divisor_override)
 
 
 def adaptive_avg_pool2d(input, output_size):
@@ -474,7 +476,7 @@ def dropout(input, p=0.5, training=True, inplace=False):
     """Zeroes each element with probability ``p`` and scales the rest by 1/(1-p) when training."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    out = _C.dropout(input, float(p), bool(training))
+    out = _C.dropout(input, float(p), _check_bool(training, "dropout", "train", 3))
     return _inplace_result(input, out) if inplace and training else out
 
 
@@ -488,10 +490,10 @@ def _verify_batch_size(size):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """Batch normalisation over dim 1; updates ``running_mean``/``running_var`` in place when training."""
+    training = _check_bool(training, "batch_norm", "training", 6)
     if training:
         _verify_batch_size(input.size())
-    return _C.batch_norm(input, running_mean, running_var, weight, bias, bool(training), float(momentum),
-                         float(eps))
+    return _C.batch_norm(input, running_mean, running_var, weight, bias, training, float(momentum), float(eps))
 
 
 def _affine_per_channel(out, weight, bias):
@@ -507,6 +509,8 @@ def _affine_per_channel(out, weight, bias):
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     """Normalises (N, C, *) input over each group of C / num_groups channels (and all positions),
     then ``* weight + bias`` per channel: layer_norm over the flattened groups."""
+    _check_tensor(weight, "group_norm", "weight", 3)
+    _check_tensor(bias, "group_norm", "bias", 4)
     if input.dim() < 2:
         raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.dim()}")
     n, c = input.shape[0], input.shape[1]
@@ -534,6 +538,10 @@ def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=
                   momentum=0.1, eps=1e-5):
     """Normalises each (sample, channel) plane of (N, C, *) input over its positions: batch_norm on
     a (1, N * C, *) view; running statistics (when given) are averaged over the batch."""
+    for position, (name, value) in enumerate((("weight", weight), ("bias", bias), ("running_mean", running_mean),
+                                              ("running_var", running_var)), start=2):
+        _check_tensor(value, "instance_norm", name, position)
+    use_input_stats = _check_bool(use_input_stats, "instance_norm", "use_input_stats", 6)
     if use_input_stats:
         _verify_spatial_size(input.size())
     n, c = input.shape[0], input.shape[1]

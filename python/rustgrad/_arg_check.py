@@ -1,0 +1,69 @@
+"""Type checks of optional arguments for the functions written in Python, in PyTorch's words.
+
+PyTorch's argument parser refuses a value of the wrong type ("sort(): argument 'descending' must be
+bool, not str"); a Python function that only tests the value's truth would take any object and run
+with a guess. These checks keep such arguments from being silently misread.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _C
+from ._C import Tensor
+from ._dtype_names import scalar_name
+
+
+def _where(fn, name, position):
+    at = f" (position {position})" if position is not None else ""
+    return f"{fn}(): argument '{name}'{at}"
+
+
+def check_bool(value, fn, name, position=None):
+    """``value`` as a bool; TypeError unless it is a bool (Python's or NumPy's)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise TypeError(f"{_where(fn, name, position)} must be bool, not {type(value).__name__}")
+
+
+def check_float(value, fn, name, position=None):
+    """``value`` as a float; TypeError unless it is a real number (bool excluded, as PyTorch)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    raise TypeError(f"{_where(fn, name, position)} must be float, not {type(value).__name__}")
+
+
+def write_out(result, out, fn, *, dtype_message=None):
+    """Returns ``result``, or writes it into ``out=`` and returns ``out``, as PyTorch's out= variants
+    of composite ops: the dtype must match (``dtype_message(result, out)`` words the op's error),
+    values land in out's memory when the shapes agree (recorded by autograd like any copy_), else
+    out takes the result's shape."""
+    if out is None:
+        return result
+    check_tensor(out, fn, "out")
+    if out.dtype != result.dtype:
+        raise RuntimeError(dtype_message(result, out) if dtype_message else
+                           f"Expected out tensor to have dtype {scalar_name(result.dtype).lower()}, but got "
+                           f"{scalar_name(out.dtype).lower()} instead")
+    if out.device != result.device:
+        raise RuntimeError(f"Expected out tensor to be on device {result.device}, but got {out.device} instead")
+    if tuple(out.shape) == tuple(result.shape):
+        out.copy_(result)
+    else:
+        if out.numel() != 0:
+            warnings.warn(
+                f"An output with one or more elements was resized since it had shape {list(out.shape)}, which "
+                f"does not match the required output shape {list(result.shape)}. This behavior is deprecated, "
+                "and in a future PyTorch release outputs will not be resized unless they have zero elements. "
+                "You can explicitly reuse an out tensor t by resizing it, inplace, to zero elements with "
+                "t.resize_(0).", UserWarning, stacklevel=3)
+        out.data = result.detach()
+    return out
+
+
+def check_tensor(value, fn, name, position=None):
+    """``value`` unchanged: None or a Tensor; TypeError otherwise."""
+    if value is None or isinstance(value, Tensor):
+        return value
+    raise TypeError(f"{_where(fn, name, position)} must be Tensor, not {type(value).__name__}")
