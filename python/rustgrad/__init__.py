@@ -190,3 +190,6 @@ del _name
 from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+# Module layout (issue 16): PyTorch's submodules, jit/compile as eager pass-throughs.
+from . import distributed, jit, multiprocessing, onnx  # noqa: E402
+from ._compile import compile  # noqa: E402,A004
