@@ -191,5 +191,8 @@ from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
 # Module layout (issue 16): PyTorch's submodules, jit/compile as eager pass-throughs.
-from . import distributed, jit, multiprocessing, onnx  # noqa: E402
+from . import amp, cpu, distributed, jit, multiprocessing, onnx  # noqa: E402
 from ._compile import compile  # noqa: E402,A004
+from .amp import autocast  # noqa: E402
+from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled  # noqa: E402,E501
+from .cuda import amp as _cuda_amp  # noqa: E402,F401  (rustgrad.cuda.amp)

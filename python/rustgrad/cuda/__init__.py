@@ -11,7 +11,7 @@ import importlib.util
 import os
 import sys
 
-from . import _C
+from .. import _C
 
 
 def _has_backend():
@@ -71,7 +71,7 @@ def _index(device):
     if isinstance(device, int):
         return device
     if isinstance(device, str):
-        from . import device as _device
+        from .. import device as _device
 
         device = _device(device)
     index = getattr(device, "index", None)

@@ -1,0 +1,14 @@
+"""``rustgrad.cuda.amp.autocast``: ``rustgrad.amp.autocast("cuda", ...)`` with PyTorch's deprecation warning."""
+
+import warnings
+
+from ...amp import autocast_mode
+
+
+class autocast(autocast_mode.autocast):  # noqa: N801 (PyTorch's name)
+    def __init__(self, enabled=True, dtype=None, cache_enabled=True):
+        warnings.warn("`torch.cuda.amp.autocast(args...)` is deprecated. Please use "
+                      "`torch.amp.autocast('cuda', args...)` instead.", FutureWarning, stacklevel=2)
+        if dtype is None:
+            dtype = autocast_mode._default_dtype("cuda")
+        super().__init__("cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
