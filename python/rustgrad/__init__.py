@@ -196,3 +196,10 @@ from ._compile import compile  # noqa: E402,A004
 from .amp import autocast  # noqa: E402
 from .amp.autocast_mode import get_autocast_dtype, is_autocast_enabled, set_autocast_dtype, set_autocast_enabled  # noqa: E402,E501
 from .cuda import amp as _cuda_amp  # noqa: E402,F401  (rustgrad.cuda.amp)
+# Everyday switches (issue 16): matmul precision, determinism, default device, pinned memory.
+from ._settings import (  # noqa: E402
+    are_deterministic_algorithms_enabled, get_default_device, get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled, set_default_device, set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
+from . import _pinned  # noqa: E402,F401  (Tensor.pin_memory, Tensor.is_pinned)

@@ -1,3 +1,3 @@
-"""``rustgrad.backends``: backend settings, as ``torch.backends``."""
+"""``rustgrad.backends``: backend settings and queries, as ``torch.backends``."""
 
-from . import cuda, cudnn  # noqa: F401
+from . import cpu, cuda, cudnn, mkldnn, mps, openmp  # noqa: F401

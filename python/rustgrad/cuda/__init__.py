@@ -139,3 +139,13 @@ def is_initialized():
 
 def init():
     _lazy_check()
+
+
+# Everyday switches (issue 16).
+def is_bf16_supported(including_emulation=True):
+    """Whether the current GPU computes in bfloat16: compute capability 8.0 (Ampere) and newer do it
+    natively; with ``including_emulation``, older GPUs count too (bfloat16 stored, float32 math).
+    False where CUDA cannot be used."""
+    if not is_available():
+        return False
+    return including_emulation or tuple(get_device_capability()) >= (8, 0)

@@ -22,6 +22,11 @@ class _MatmulSettings:
         else:
             type(self)._fallback = value
 
+    # rustgrad's GEMMs always accumulate in float32: reduced-precision reductions are allowed (as
+    # in PyTorch by default) but never used, so these flags change nothing.
+    allow_fp16_reduced_precision_reduction = True
+    allow_bf16_reduced_precision_reduction = True
+
     def __repr__(self):
         return f"<rustgrad.backends.cuda.matmul allow_tf32={self.allow_tf32}>"
 
