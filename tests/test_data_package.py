@@ -37,7 +37,7 @@ def test_from_imports_of_training_scripts():
 
 
 def test_names_match_pytorch():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     import torch.utils.data as tdata
 
     for name in data.__all__:
@@ -46,7 +46,6 @@ def test_names_match_pytorch():
         tmod = importlib.import_module(f"torch.utils.data.{module}")
         for name in names:
             assert hasattr(tmod, name), (module, name)
-    assert torch is not None
 
 
 CASES = [(n, r, drop) for n in (0, 1, 5, 7, 10, 12) for r in (1, 2, 3, 4, 8) for drop in (False, True)]
@@ -100,7 +99,7 @@ def test_distributed_sampler_in_a_dataloader():
 
 
 def test_distributed_sampler_errors_as_pytorch():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.data.distributed import DistributedSampler as TorchSampler
 
     for kwargs in ({"num_replicas": 2, "rank": 2}, {"num_replicas": 2, "rank": -1}):
