@@ -303,3 +303,42 @@ def test_installed_autocast_wrappers_pass_through_outside_autocast():
     # float64 tensors are never cast, autocast or not
     with rustgrad.autocast("cpu", enabled=False):
         assert (a.double() @ b.double()).dtype == rustgrad.float64
+
+
+class _Cube(rustgrad.autograd.Function):
+    seen = []
+
+    @staticmethod
+    @rustgrad.amp.custom_fwd(device_type="cpu")
+    def forward(ctx, x):
+        _Cube.seen.append(("forward", rustgrad.is_autocast_enabled("cpu")))
+        ctx.save_for_backward(x)
+        return x ** 3
+
+    @staticmethod
+    @rustgrad.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, grad):
+        _Cube.seen.append(("backward", rustgrad.is_autocast_enabled("cpu")))
+        (x,) = ctx.saved_tensors
+        return grad * 3 * x ** 2
+
+
+def test_custom_fwd_and_bwd_outside_autocast():
+    _Cube.seen.clear()
+    x = rustgrad.tensor([1.0, 2.0], requires_grad=True)
+    _Cube.apply(x).sum().backward()
+    assert x.grad.tolist() == [3.0, 12.0]
+    assert _Cube.seen == [("forward", False), ("backward", False)]
+
+
+def test_custom_fwd_errors_and_deprecated_spellings():
+    torch = pytest.importorskip("torch")
+    for lib in (torch, rustgrad):
+        with pytest.raises(TypeError, match="device_type"):
+            lib.amp.custom_fwd(lambda ctx, x: x)
+    with pytest.raises(ValueError, match="Expected `device_type` of type `str`"):
+        rustgrad.amp.custom_bwd(lambda ctx, g: g, device_type=0)
+    with pytest.warns(FutureWarning, match=r"`torch.cuda.amp.custom_fwd\(args...\)` is deprecated"):
+        rustgrad.cuda.amp.custom_fwd(lambda ctx, x: x)
+    with pytest.warns(FutureWarning, match=r"`torch.cuda.amp.custom_bwd\(args...\)` is deprecated"):
+        rustgrad.cuda.amp.custom_bwd(lambda ctx, g: g)

@@ -120,3 +120,29 @@ def test_autocast_training_step_gives_float32_gradients():
     with rustgrad.autocast("cpu"):
         F.cross_entropy(model(x), target).backward()
     np.testing.assert_allclose(model.weight.grad.numpy(), reference, rtol=5e-2, atol=5e-2)
+
+
+class _Product(rustgrad.autograd.Function):
+    @staticmethod
+    @rustgrad.amp.custom_fwd(device_type="cpu", cast_inputs=rustgrad.float32)
+    def forward(ctx, a, b):
+        _Product.inner = (a.dtype, b.dtype, rustgrad.is_autocast_enabled("cpu"), (a @ b).dtype)
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    @rustgrad.amp.custom_bwd(device_type="cpu")
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        return grad @ b.t(), a.t() @ grad
+
+
+def test_custom_fwd_cast_inputs_runs_forward_without_autocast():
+    a = rustgrad.ones(2, 2).to(rustgrad.bfloat16).requires_grad_()
+    b = rustgrad.ones(2, 2, requires_grad=True)
+    with rustgrad.autocast("cpu"):
+        out = _Product.apply(a, b)
+    assert out.dtype == rustgrad.float32
+    assert _Product.inner == (rustgrad.float32, rustgrad.float32, False, rustgrad.float32)
+    out.sum().backward()
+    assert b.grad.tolist() == [[2.0, 2.0], [2.0, 2.0]]

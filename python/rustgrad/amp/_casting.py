@@ -182,10 +182,8 @@ def install():
             grouped.setdefault((home, name), []).append((policy, device_types))
         for (home, name), entries in grouped.items():
             owner = homes[home]
-            op = owner.__dict__.get(name) if home == _TENSOR else getattr(owner, name, None)
-            if op is None and home == _TENSOR:
-                op = getattr(owner, name, None)
-            if op is None:
+            op = getattr(owner, name, None)
+            if op is None:  # an op this build does not have
                 continue
             setattr(owner, name, _merged_wrapper(op, entries))
         _installed = True

@@ -13,8 +13,8 @@ import warnings
 
 from . import _casting
 
-__all__ = ["autocast", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype", "set_autocast_enabled",
-           "set_autocast_dtype"]
+__all__ = ["autocast", "custom_fwd", "custom_bwd", "is_autocast_available", "is_autocast_enabled", "get_autocast_dtype",
+           "set_autocast_enabled", "set_autocast_dtype"]
 
 # The device types PyTorch's device strings know; any other raises PyTorch's error.
 _DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia", "xla",
@@ -157,3 +157,51 @@ class autocast:  # noqa: N801 (PyTorch's name)
                 return func(*args, **kwargs)
 
         return decorate_autocast
+
+
+def _check_device_type_arg(device_type):
+    if not isinstance(device_type, str):
+        raise ValueError(f"Expected `device_type` of type `str`, got: `{type(device_type)}`")
+
+
+def custom_fwd(fwd=None, *, device_type, cast_inputs=None):
+    """Decorates the ``forward`` of an ``autograd.Function``: it runs with the caller's autocast
+    state (noted so that ``custom_bwd`` gives ``backward`` the same), or, with ``cast_inputs``,
+    with autocast off and its floating inputs on ``device_type`` cast to ``cast_inputs`` when the
+    caller is in an autocast region."""
+    _check_device_type_arg(device_type)
+    if fwd is None:
+        return functools.partial(custom_fwd, device_type=device_type, cast_inputs=cast_inputs)
+
+    @functools.wraps(fwd)
+    def decorate_fwd(*args, **kwargs):
+        ctx = args[0]
+        ctx._dtype = get_autocast_dtype(device_type)
+        if cast_inputs is None:
+            ctx._fwd_used_autocast = is_autocast_enabled(device_type)
+            return fwd(*args, **kwargs)
+        ctx._fwd_used_autocast = False
+        if not is_autocast_enabled(device_type):
+            return fwd(*args, **kwargs)
+        with autocast(device_type=device_type, enabled=False):
+            args = [ctx] + [_casting._cast(a, cast_inputs, device_type) for a in args[1:]]
+            kwargs = {k: _casting._cast(v, cast_inputs, device_type) for k, v in kwargs.items()}
+            return fwd(*args, **kwargs)
+
+    return decorate_fwd
+
+
+def custom_bwd(bwd=None, *, device_type):
+    """Decorates the ``backward`` of an ``autograd.Function``: it runs with the autocast state its
+    ``custom_fwd`` forward ran with."""
+    _check_device_type_arg(device_type)
+    if bwd is None:
+        return functools.partial(custom_bwd, device_type=device_type)
+
+    @functools.wraps(bwd)
+    def decorate_bwd(*args, **kwargs):
+        ctx = args[0]
+        with autocast(device_type=device_type, enabled=ctx._fwd_used_autocast, dtype=ctx._dtype):
+            return bwd(*args, **kwargs)
+
+    return decorate_bwd
