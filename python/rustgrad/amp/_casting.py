@@ -180,6 +180,11 @@ def install():
         grouped = {}
         for home, name, policy, device_types in OPS:
             grouped.setdefault((home, name), []).append((policy, device_types))
+            if home == _TENSOR:
+                # The function of the same name too (``rustgrad.addmm`` ...): some are written
+                # apart from the method. Where it only calls the method, the method's wrapper
+                # sees that it is inside a listed op and does not cast again.
+                grouped.setdefault((_TORCH, name), []).append((policy, device_types))
         for (home, name), entries in grouped.items():
             owner = homes[home]
             op = getattr(owner, name, None)
