@@ -115,3 +115,12 @@ def test_distributed_sampler_errors_as_pytorch():
         data.DistributedSampler(range(4))
     assert str(ours.value) == str(theirs.value)
     assert "Default process group has not been initialized" in str(ours.value)
+
+
+def test_pin_memory_without_a_gpu_warns_as_pytorch():
+    loader = data.DataLoader(list(range(3)), pin_memory=True)
+    if rustgrad.cuda.is_available():
+        assert [b.tolist() for b in loader] == [[0], [1], [2]]
+        return
+    with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator is found"):
+        assert [b.tolist() for b in loader] == [[0], [1], [2]]

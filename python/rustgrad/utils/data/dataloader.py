@@ -126,6 +126,14 @@ class DataLoader:
         return len(self._index_sampler)
 
     def __iter__(self):
+        if self.pin_memory:
+            from ... import cuda
+
+            # rustgrad never pins host memory (see Tensor.pin_memory); without a GPU PyTorch
+            # does not either, and says so.
+            if not cuda.is_available():
+                warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device "
+                              "pinned memory won't be used.", stacklevel=2)
         if self._dataset_kind == "iterable":
             return self._iter_iterable()
         return self._iter_map()
