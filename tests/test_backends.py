@@ -135,3 +135,33 @@ def test_non_blocking_is_accepted():
     assert y.tolist() == [1.0, 1.0]
     if not NO_CUDA:
         assert x.cuda(non_blocking=True).device.type == "cuda"
+
+
+def test_sdp_switches():
+    torch = pytest.importorskip("torch")
+    cuda = rustgrad.backends.cuda
+    for name in ("flash", "mem_efficient", "math", "cudnn"):
+        assert getattr(cuda, f"{name}_sdp_enabled")() is getattr(torch.backends.cuda, f"{name}_sdp_enabled")() is True
+    cuda.enable_flash_sdp(False)
+    try:
+        assert cuda.flash_sdp_enabled() is False
+    finally:
+        cuda.enable_flash_sdp(True)
+    with pytest.raises(NotImplementedError, match="the math kernel is the only"):
+        cuda.enable_math_sdp(False)
+    for name in ("flash", "cudnn"):
+        with pytest.raises(RuntimeError) as theirs:
+            getattr(torch.backends.cuda, f"enable_{name}_sdp")("yes")
+        with pytest.raises(RuntimeError) as ours:
+            getattr(cuda, f"enable_{name}_sdp")("yes")
+        assert str(ours.value) == str(theirs.value)
+    with pytest.warns(FutureWarning, match=r"`torch.backends.cuda.sdp_kernel\(\)` is deprecated"):
+        with cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False):
+            assert not cuda.flash_sdp_enabled() and not cuda.mem_efficient_sdp_enabled() and cuda.math_sdp_enabled()
+    assert cuda.flash_sdp_enabled() and cuda.mem_efficient_sdp_enabled()
+    # The only kernel rustgrad has keeps working with the others switched off.
+    q = rustgrad.ones(1, 2, 3)
+    with pytest.warns(FutureWarning):
+        with cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False, enable_cudnn=False):
+            out = rustgrad.nn.functional.scaled_dot_product_attention(q, q, q)
+    assert out.shape == (1, 2, 3)

@@ -37,3 +37,9 @@ matmul = _MatmulSettings()
 def is_built():
     """True when this build has the CUDA backend."""
     return hasattr(_C, "_cuda_is_available")
+
+
+from .sdp import (  # noqa: E402,F401
+    cudnn_sdp_enabled, enable_cudnn_sdp, enable_flash_sdp, enable_math_sdp, enable_mem_efficient_sdp, flash_sdp_enabled,
+    math_sdp_enabled, mem_efficient_sdp_enabled, sdp_kernel,
+)
