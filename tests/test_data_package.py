@@ -12,7 +12,8 @@ HOMES = {
     "dataloader": ["DataLoader", "default_collate", "default_convert", "get_worker_info"],
     "dataset": ["Dataset", "IterableDataset", "TensorDataset", "ConcatDataset", "ChainDataset", "Subset",
                 "random_split"],
-    "sampler": ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"],
+    "sampler": ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "WeightedRandomSampler",
+                "BatchSampler"],
     "distributed": ["DistributedSampler"],
     "_utils.collate": ["default_collate", "default_convert"],
     "_utils.worker": ["get_worker_info"],
@@ -124,3 +125,41 @@ def test_pin_memory_without_a_gpu_warns_as_pytorch():
         return
     with pytest.warns(UserWarning, match="'pin_memory' argument is set as true but no accelerator is found"):
         assert [b.tolist() for b in loader] == [[0], [1], [2]]
+
+
+def test_weighted_random_sampler_draws_by_weight():
+    sampler = data.WeightedRandomSampler([0.0, 1.0, 0.0, 3.0], 8000)
+    draws = list(sampler)
+    assert len(draws) == len(sampler) == 8000
+    counts = [draws.count(i) for i in range(4)]
+    assert counts[0] == counts[2] == 0
+    assert abs(counts[3] / 8000 - 0.75) < 0.03
+    without = list(data.WeightedRandomSampler([1.0, 0.0, 2.0, 5.0], 3, replacement=False))
+    assert sorted(without) == [0, 2, 3]
+
+
+def test_weighted_random_sampler_generator_is_reproducible():
+    def draws(seed):
+        generator = rustgrad.Generator()
+        generator.manual_seed(seed)
+        return list(data.WeightedRandomSampler([1.0, 2.0, 3.0], 50, generator=generator))
+
+    assert draws(3) == draws(3)
+    assert draws(3) != draws(4)
+    loader = data.DataLoader(data.TensorDataset(rustgrad.arange(3)), batch_size=5,
+                             sampler=data.WeightedRandomSampler([0.0, 0.0, 1.0], 10))
+    assert [b[0].tolist() for b in loader] == [[2] * 5, [2] * 5]
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    (([0.1, 0.9], 0), {}), (([0.1, 0.9], True), {}), (([[0.1, 0.9]], 2), {}), (([0.1, 0.9], 2), {"replacement": 1}),
+])
+def test_weighted_random_sampler_errors_as_pytorch(args, kwargs):
+    pytest.importorskip("torch")
+    from torch.utils.data import WeightedRandomSampler as TorchSampler
+
+    with pytest.raises(ValueError) as theirs:
+        TorchSampler(*args, **kwargs)
+    with pytest.raises(ValueError) as ours:
+        data.WeightedRandomSampler(*args, **kwargs)
+    assert str(ours.value) == str(theirs.value)
