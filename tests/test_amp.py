@@ -342,3 +342,43 @@ def test_custom_fwd_errors_and_deprecated_spellings():
         rustgrad.cuda.amp.custom_fwd(lambda ctx, x: x)
     with pytest.warns(FutureWarning, match=r"`torch.cuda.amp.custom_bwd\(args...\)` is deprecated"):
         rustgrad.cuda.amp.custom_bwd(lambda ctx, g: g)
+
+
+# ----- on a CUDA device (the CI runs these on the CUDA emulator) ------------------------------------
+
+HAS_CUDA = rustgrad.cuda.is_available()
+needs_gpu = pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rustgrad.cuda._unavailable_reason()))
+
+
+def _scaler_run(device):
+    rustgrad.manual_seed(0)
+    model = nn.Linear(3, 1).to(device)
+    opt = rustgrad.optim.SGD(model.parameters(), lr=0.05)
+    scaler = rustgrad.amp.GradScaler(device, init_scale=4.0, growth_interval=2)
+    rng = np.random.default_rng(2)
+    scales, skipped = [], []
+    for step in range(6):
+        opt.zero_grad()
+        x = rustgrad.tensor(rng.standard_normal((4, 3)).astype(np.float32)).to(device)
+        loss = (model(x) ** 2).mean()
+        scaler.scale(loss).backward()
+        if step in (1, 4):
+            model.weight.grad.fill_(float("inf"))
+        skipped.append(scaler.step(opt) is None)
+        scaler.update()
+        scales.append(scaler.get_scale())
+    return scales, skipped, [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+@pytest.mark.cuda
+@needs_gpu
+def test_grad_scaler_on_cuda_matches_the_cpu_run():
+    scaler = rustgrad.amp.GradScaler()
+    assert scaler.is_enabled()
+    assert scaler.scale(rustgrad.ones(1, device="cuda")).device.type == "cuda"
+    on_gpu, on_cpu = _scaler_run("cuda"), _scaler_run("cpu")
+    assert on_gpu[0] == on_cpu[0] and on_gpu[1] == on_cpu[1]
+    assert on_gpu[1] == [False, True, False, False, True, False]
+    for a, b in zip(on_gpu[2], on_cpu[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

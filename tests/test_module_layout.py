@@ -279,3 +279,23 @@ def test_compile_decorator_checks_when_applied():
     decorator = rustgrad.compile(mode="fastest")
     with pytest.raises(RuntimeError, match="Unrecognized mode=fastest"):
         decorator(lambda x: x)
+
+
+HAS_CUDA = rustgrad.cuda.is_available()
+needs_gpu = pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rustgrad.cuda._unavailable_reason()))
+
+
+@pytest.mark.cuda
+@needs_gpu
+def test_data_parallel_on_one_gpu_moves_the_inputs():
+    rustgrad.manual_seed(0)
+    module = nn.Linear(3, 2).to("cuda")
+    wrapped = nn.DataParallel(module)
+    assert wrapped.device_ids == [0] and wrapped.output_device == 0
+    x = rustgrad.randn(4, 3)
+    out = wrapped(x)
+    assert out.device.type == "cuda"
+    np.testing.assert_allclose(out.detach().cpu().numpy(), module(x.to("cuda")).detach().cpu().numpy())
+    with pytest.raises(NotImplementedError, match="several GPUs"):
+        nn.DataParallel(module, device_ids=[0, 1])
