@@ -382,3 +382,12 @@ def test_grad_scaler_on_cuda_matches_the_cpu_run():
     assert on_gpu[1] == [False, True, False, False, True, False]
     for a, b in zip(on_gpu[2], on_cpu[2]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_is_autocast_enabled_device_type_is_checked_as_pytorch():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError) as theirs:
+        torch.is_autocast_enabled(3)
+    with pytest.raises(TypeError) as ours:
+        rustgrad.is_autocast_enabled(3)
+    assert str(ours.value) == str(theirs.value)

@@ -165,3 +165,23 @@ def test_sdp_switches():
         with cuda.sdp_kernel(enable_flash=False, enable_mem_efficient=False, enable_cudnn=False):
             out = rustgrad.nn.functional.scaled_dot_product_attention(q, q, q)
     assert out.shape == (1, 2, 3)
+
+
+def test_pinned_memory_device_argument_is_checked_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    class Bogus:
+        pass
+
+    with pytest.raises(TypeError) as theirs:
+        torch.ones(1).is_pinned(Bogus())
+    with pytest.raises(TypeError) as ours:
+        rustgrad.ones(1).is_pinned(Bogus())
+    assert str(ours.value) == str(theirs.value)
+    with pytest.warns(DeprecationWarning) as theirs:
+        assert torch.ones(1).is_pinned("cpu") is False
+    with pytest.warns(DeprecationWarning) as ours:
+        assert rustgrad.ones(1).is_pinned("cpu") is False
+    assert str(ours[0].message) == str(theirs[0].message).split(" (Triggered")[0]
+    with pytest.raises(TypeError):
+        rustgrad.ones(1).pin_memory(Bogus())

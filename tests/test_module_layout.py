@@ -281,6 +281,19 @@ def test_compile_decorator_checks_when_applied():
         decorator(lambda x: x)
 
 
+class Bogus:
+    pass
+
+
+@pytest.mark.parametrize("argument", ["fullgraph", "dynamic", "backend", "mode", "options", "name", "disable",
+                                      "recompile_limit", "isolate_recompiles", "dynamic_shapes"])
+def test_compile_refuses_arguments_of_the_wrong_type(argument):
+    with pytest.raises(TypeError, match=f"compile\\(\\): argument '{argument}' must be"):
+        rustgrad.compile(**{argument: Bogus()})
+    with pytest.raises(TypeError, match=f"compile\\(\\): argument '{argument}' must be"):
+        rustgrad.compile(nn.Linear(1, 1), **{argument: Bogus()})
+
+
 HAS_CUDA = rustgrad.cuda.is_available()
 needs_gpu = pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
     "" if HAS_CUDA else rustgrad.cuda._unavailable_reason()))

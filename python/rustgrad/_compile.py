@@ -2,7 +2,7 @@
 
 rustgrad has no graph compiler; its kernels run eagerly, so a compiled model is the model itself.
 The arguments PyTorch checks before compiling are checked the same way, so a script with a typo
-fails here as it would under PyTorch.
+fails here as it would under PyTorch; an argument of the wrong type raises TypeError at once.
 """
 
 __all__ = ["compile"]
@@ -17,6 +17,24 @@ _BACKENDS = ("inductor", "eager", "aot_eager", "aot_eager_decomp_partition", "ao
 
 class InvalidBackend(RuntimeError):
     """An unknown ``backend=`` name (``torch._dynamo.exc.InvalidBackend`` in PyTorch)."""
+
+
+def _check_types(**arguments):
+    """TypeError for an argument of the wrong type (PyTorch fails on these later, or not at all,
+    and rustgrad never uses them, so it checks them here)."""
+    expected = {
+        "fullgraph": (bool,), "dynamic": (bool, type(None)), "mode": (str, type(None)),
+        "options": (dict, type(None)), "name": (str, type(None)), "disable": (bool,),
+        "recompile_limit": (int, type(None)), "isolate_recompiles": (bool,),
+        "dynamic_shapes": (dict, tuple, list, type(None)),
+    }
+    for name, value in arguments.items():
+        if name == "backend":
+            if not (isinstance(value, str) or callable(value) or value is None):
+                raise TypeError(f"compile(): argument 'backend' must be str or callable, not {type(value).__name__}")
+        elif not isinstance(value, expected[name]) or (name == "recompile_limit" and isinstance(value, bool)):
+            kinds = " or ".join("None" if t is type(None) else t.__name__ for t in expected[name])
+            raise TypeError(f"compile(): argument '{name}' must be {kinds}, not {type(value).__name__}")
 
 
 def _check(model, backend, mode, options):
@@ -35,6 +53,9 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
             disable=False, recompile_limit=None, isolate_recompiles=False, dynamic_shapes=None):  # noqa: A001
     """Returns ``model`` itself (or, called without a model, a decorator that returns what it
     decorates): rustgrad runs every model eagerly."""
+    _check_types(fullgraph=fullgraph, dynamic=dynamic, backend=backend, mode=mode, options=options, name=name,
+                 disable=disable, recompile_limit=recompile_limit, isolate_recompiles=isolate_recompiles,
+                 dynamic_shapes=dynamic_shapes)
     if model is None:
         # The decorator form: PyTorch checks the arguments when the decorator is applied.
         def decorator(fn):

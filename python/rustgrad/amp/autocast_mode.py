@@ -55,6 +55,9 @@ def is_autocast_enabled(device_type=None):
     """Whether autocast is on for ``device_type`` in this thread (CUDA's when not given, as in PyTorch)."""
     if device_type is None:
         device_type = "cuda"
+    if not isinstance(device_type, str):
+        raise TypeError(f"is_autocast_enabled(): argument 'device_type' (position 1) must be str, not "
+                        f"{type(device_type).__name__}")
     _check_device_type(device_type)
     return _state.enabled.get(device_type, False)
 
