@@ -214,28 +214,28 @@ def _bad_inverse(lib, kind):
     return BadInverse()
 
 
+def register(lib, module, name, parametrization):
+    return lib.nn.utils.parametrize.register_parametrization(module, name, parametrization)
+
+
 ERRORS = [
-    ("no_such_tensor", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(m, "foo", scale(lib))),
+    ("no_such_tensor", lambda lib, m: register(lib, m, "foo", scale(lib))),
     ("remove_missing", lambda lib, m: lib.nn.utils.parametrize.remove_parametrizations(m, "bias")),
-    ("shape", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(m, "weight", _bad_forward(lib, "shape"))),
-    ("dtype", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(m, "weight", _bad_forward(lib, "dtype"))),
-    ("not_tensor", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(m, "weight", _bad_forward(lib, "type"))),
-    ("inverse_dtype", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(
-        m, "weight", _bad_inverse(lib, "dtype"))),
-    ("inverse_int", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(m, "weight", _bad_inverse(lib, "int"))),
-    ("inverse_element", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(
-        m, "weight", _bad_inverse(lib, "element"))),
-    ("chained_shape", lambda lib, m: lib.nn.utils.parametrize.register_parametrization(
-        lib.nn.utils.parametrize.register_parametrization(m, "weight", scale(lib)), "weight", _bad_forward(lib, "shape"))),
+    ("shape", lambda lib, m: register(lib, m, "weight", _bad_forward(lib, "shape"))),
+    ("dtype", lambda lib, m: register(lib, m, "weight", _bad_forward(lib, "dtype"))),
+    ("not_tensor", lambda lib, m: register(lib, m, "weight", _bad_forward(lib, "type"))),
+    ("inverse_dtype", lambda lib, m: register(lib, m, "weight", _bad_inverse(lib, "dtype"))),
+    ("inverse_int", lambda lib, m: register(lib, m, "weight", _bad_inverse(lib, "int"))),
+    ("inverse_element", lambda lib, m: register(lib, m, "weight", _bad_inverse(lib, "element"))),
+    ("chained_shape", lambda lib, m: register(lib, register(lib, m, "weight", scale(lib)), "weight",
+                                              _bad_forward(lib, "shape"))),
     ("empty_list", lambda lib, m: lib.nn.utils.parametrize.ParametrizationList([], lib.nn.Parameter(lib.ones(2)))),
-    ("set_without_inverse", lambda lib, m: setattr(
-        lib.nn.utils.parametrize.register_parametrization(m, "weight", symmetric(lib)), "weight", lib.ones(3, 3))),
-    ("set_wrong_dtype", lambda lib, m: setattr(
-        lib.nn.utils.parametrize.register_parametrization(m, "weight", scale(lib)), "weight",
-        lib.ones(3, 3, dtype=lib.float64))),
-    ("set_sequence_wrong_dtype", lambda lib, m: setattr(
-        lib.nn.utils.parametrize.register_parametrization(m, "weight", split_sum(lib)), "weight",
-        lib.ones(3, 3, dtype=lib.float64))),
+    ("set_without_inverse", lambda lib, m: setattr(register(lib, m, "weight", symmetric(lib)), "weight",
+                                                   lib.ones(3, 3))),
+    ("set_wrong_dtype", lambda lib, m: setattr(register(lib, m, "weight", scale(lib)), "weight",
+                                               lib.ones(3, 3, dtype=lib.float64))),
+    ("set_sequence_wrong_dtype", lambda lib, m: setattr(register(lib, m, "weight", split_sum(lib)), "weight",
+                                                        lib.ones(3, 3, dtype=lib.float64))),
 ]
 
 
@@ -388,3 +388,82 @@ def test_old_spectral_norm_matches_torch():
     assert list(m.state_dict()) == ["bias", "weight"]
     with pytest.raises(ValueError, match="spectral_norm of 'weight' not found in Linear"):
         nn.utils.remove_spectral_norm(m)
+
+
+# ----- parametrizations.orthogonal ------------------------------------------------------------------
+
+class _Holder:
+    """A module holding one float64 parameter ``weight`` of a given value, for both libraries."""
+
+    @staticmethod
+    def make(lib, value):
+        module = lib.nn.Module()
+        module.weight = lib.nn.Parameter(lib.tensor(value, dtype=lib.float64))
+        return module
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (5, 3), (3, 5), (2, 3, 3)])
+@pytest.mark.parametrize("orthogonal_map", ["matrix_exp", "cayley", "householder"])
+@pytest.mark.parametrize("use_trivialization", [True, False])
+def test_orthogonal_matches_torch(shape, orthogonal_map, use_trivialization):
+    w = rnd(*shape, seed=11)
+    m, tm = _Holder.make(rg, w), _Holder.make(torch, w)
+    nn.utils.parametrizations.orthogonal(m, orthogonal_map=orthogonal_map, use_trivialization=use_trivialization)
+    torch.nn.utils.parametrizations.orthogonal(tm, orthogonal_map=orthogonal_map,
+                                               use_trivialization=use_trivialization)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    if use_trivialization and shape[-1] != shape[-2]:
+        # A wide or tall base is completed with random columns: copy PyTorch's.
+        m.parametrizations.weight[0].base = rg.tensor(tm.parametrizations.weight[0].base.numpy())
+    noise = rnd(*tm.parametrizations.weight.original.shape, seed=12) * 0.3
+    # Off the diagonal: the householder map reads the diagonal only as the sign (+-1) of each reflector.
+    noise *= 1 - np.eye(*noise.shape[-2:])
+    with torch.no_grad():
+        tm.parametrizations.weight.original.add_(torch.tensor(noise))
+    with rg.no_grad():
+        m.parametrizations.weight.original.add_(rg.tensor(noise))
+    same(m.weight, tm.weight, atol=1e-12)
+    q = m.weight.detach().numpy()
+    gram = q @ np.swapaxes(q, -1, -2) if shape[-2] < shape[-1] else np.swapaxes(q, -1, -2) @ q
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(min(shape[-2:])), gram.shape), atol=1e-12)
+    weights = rnd(*shape, seed=13)
+    (m.weight * rg.tensor(weights)).pow(3).sum().backward()
+    (tm.weight * torch.tensor(weights)).pow(3).sum().backward()
+    same(m.parametrizations.weight.original.grad, tm.parametrizations.weight.original.grad, atol=1e-11)
+
+
+def test_orthogonal_maps_pass_gradcheck():
+    for orthogonal_map in ("matrix_exp", "cayley", "householder"):
+        m = _Holder.make(rg, rnd(4, 3, seed=2))
+        nn.utils.parametrizations.orthogonal(m, orthogonal_map=orthogonal_map, use_trivialization=False)
+        parametrization = m.parametrizations.weight[0]
+        original = m.parametrizations.weight.original
+        # The diagonal held fixed: the householder map reads it only as a sign, a step function.
+        off_diagonal = rg.tensor(1 - np.eye(4, 3))
+        diagonal = (original * (1 - off_diagonal)).detach()
+        assert gradcheck(lambda X: parametrization(X * off_diagonal + diagonal), (original,)), orthogonal_map
+
+
+def test_orthogonal_assignment_and_errors_match_torch():
+    w = rnd(3, 3, seed=4)
+    m, tm = _Holder.make(rg, w), _Holder.make(torch, w)
+    nn.utils.parametrizations.orthogonal(m)
+    torch.nn.utils.parametrizations.orthogonal(tm)
+    q = np.linalg.qr(rnd(3, 3, seed=5))[0]
+    m.weight = rg.tensor(q)
+    tm.weight = torch.tensor(q)
+    same(m.weight, tm.weight, atol=1e-12)
+    np.testing.assert_allclose(m.weight.detach().numpy(), q, atol=1e-12)
+    cases = [
+        lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), name="foo"),
+        lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), name="bias"),
+        lambda lib: lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), orthogonal_map="qr"),
+        lambda lib: setattr(lib.nn.utils.parametrizations.orthogonal(lib.nn.Linear(3, 3), use_trivialization=False),
+                            "weight", lib.eye(3)),
+    ]
+    for call in cases:
+        with pytest.raises(Exception) as expected:
+            call(torch)
+        with pytest.raises(type(expected.value)) as got:
+            call(rg)
+        assert str(got.value) == str(expected.value).replace("torch.", "rustgrad.")

@@ -1,12 +1,12 @@
-"""``rustgrad.nn.utils.parametrizations``: ``weight_norm``, ``spectral_norm`` and ``orthogonal`` built on
-``parametrize.register_parametrization``, as ``torch.nn.utils.parametrizations``."""
+"""``rustgrad.nn.utils.parametrizations``: ``weight_norm``, ``spectral_norm`` and ``orthogonal`` (in
+``_orthogonal.py``) built on ``parametrize.register_parametrization``, as ``torch.nn.utils.parametrizations``."""
 
 from ... import _C
 from ...autograd import no_grad
 from ...utils.hooks import RemovableHandle
 from .. import functional as F
 from ..modules.module import Module
-from . import parametrize
+from . import _orthogonal, parametrize
 
 __all__ = ["orthogonal", "spectral_norm", "weight_norm"]
 
@@ -141,7 +141,20 @@ def spectral_norm(module, name="weight", n_power_iterations=1, eps=1e-12, dim=No
 # ----- orthogonal ---------------------------------------------------------------------------------
 
 def orthogonal(module, name="weight", orthogonal_map=None, *, use_trivialization=True):
-    """Not available: it needs a QR decomposition and a matrix exponential or linear solve, which rustgrad
-    does not have yet."""
-    raise NotImplementedError("nn.utils.parametrizations.orthogonal is not supported by rustgrad yet (it needs "
-                              "linalg.qr and matrix_exp/solve/householder_product)")
+    """Constrains ``module.<name>`` (a matrix or batch of matrices) to orthonormal columns (rows if wide).
+    ``orthogonal_map``: "matrix_exp" (default for square), "cayley" or "householder" (default otherwise).
+    With ``use_trivialization`` the parametrized value is ``base @ map(original)``, ``base`` a buffer set at
+    registration (and on assignment) to the current value made orthogonal."""
+    weight = getattr(module, name, None)
+    if not isinstance(weight, _C.Tensor):
+        raise ValueError(f"Module '{module}' has no parameter or buffer with name '{name}'")
+    if weight.dim() < 2:
+        raise ValueError(f"Expected a matrix or batch of matrices. Got a tensor of {weight.dim()} dimensions.")
+    if orthogonal_map is None:
+        orthogonal_map = "matrix_exp" if weight.size(-2) == weight.size(-1) else "householder"
+    if orthogonal_map not in _orthogonal.MAPS:
+        raise ValueError('orthogonal_map has to be one of "matrix_exp", "cayley", "householder". '
+                         f"Got: {orthogonal_map}")
+    parametrization = _orthogonal._Orthogonal(weight, orthogonal_map, use_trivialization=use_trivialization)
+    parametrize.register_parametrization(module, name, parametrization, unsafe=True)
+    return module

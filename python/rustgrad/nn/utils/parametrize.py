@@ -16,7 +16,6 @@ from contextlib import contextmanager
 from ... import _C
 from ...autograd import no_grad
 from ..modules.container import ModuleDict, ModuleList
-from ..modules.module import Module
 from ..parameter import Parameter
 
 __all__ = ["cached", "ParametrizationList", "register_parametrization", "is_parametrized",
