@@ -340,3 +340,30 @@ def test_packed_input_errors_match_torch():
         with pytest.raises(type(expected.value)) as got:
             call(rg, packed)
         assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_sorted_packed_input_with_hx_matches_torch(mode):
+    torch.manual_seed(3)
+    tm = make(torch, mode, 3, 4, num_layers=2, bidirectional=True).double()
+    m = make(rg, mode, 3, 4, num_layers=2, bidirectional=True).double()
+    copy_weights(m, tm)
+    x, tx = both(rnd(5, 4, 3, seed=1), requires_grad=True)
+    h, th = both(rnd(4, 4, 4, seed=2), requires_grad=True)
+    c, tc = both(rnd(4, 4, 4, seed=3), requires_grad=True)
+    packed = R.pack_padded_sequence(x, rg.tensor([5, 4, 2, 1]))
+    tpacked = TR.pack_padded_sequence(tx, torch.tensor([5, 4, 2, 1]))
+    assert packed.sorted_indices is None
+    out, hidden = m(packed, (h, c) if mode == "LSTM" else h)
+    tout, thidden = tm(tpacked, (th, tc) if mode == "LSTM" else th)
+    same_packed(out, tout)
+    hidden = hidden if mode == "LSTM" else (hidden,)
+    thidden = thidden if mode == "LSTM" else (thidden,)
+    loss = (out.data ** 2).sum() + sum((s * (i + 2)).sum() for i, s in enumerate(hidden))
+    tloss = (tout.data ** 2).sum() + sum((s * (i + 2)).sum() for i, s in enumerate(thidden))
+    loss.backward()
+    tloss.backward()
+    same(x.grad, tx.grad)
+    same(h.grad, th.grad)
+    if mode == "LSTM":
+        same(c.grad, tc.grad)

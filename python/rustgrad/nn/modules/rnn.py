@@ -235,8 +235,8 @@ class RNNBase(Module):
         return _rnn_step(gi, h, w_hh, b_hh, self.mode == "RNN_RELU"), None
 
     def _forward_packed(self, input, hx):
-        """``forward`` of a ``PackedSequence``: returns (PackedSequence output, h_n, c_n or None), the hidden
-        states in the caller's batch order."""
+        """``forward`` of a ``PackedSequence``: returns (PackedSequence output, hidden), the hidden state(s)
+        in the caller's batch order."""
         data, batch_sizes, sorted_indices, unsorted_indices = input
         _check_mm_dtype(data, self._flat_weights[0])  # as PyTorch words a packed input of the wrong dtype
         lstm = self.mode == "LSTM"
@@ -254,10 +254,8 @@ class RNNBase(Module):
         self.check_forward_args(data, hx, batch_sizes)
         h0, c0 = hx if lstm else (hx, None)
         output, h_n, c_n = _run_packed(self, data, batch_sizes.tolist(), h0, c0)
-        h_n = h_n.index_select(1, unsorted_indices) if unsorted_indices is not None else h_n
-        if lstm and unsorted_indices is not None:
-            c_n = c_n.index_select(1, unsorted_indices)
-        return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), h_n, c_n
+        hidden = self.permute_hidden((h_n, c_n) if lstm else h_n, unsorted_indices)
+        return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), hidden
 
     def _run(self, input, h0, c0=None):
         """Runs every layer and direction over ``input``; returns (output, h_n, c_n or None)."""
@@ -392,8 +390,7 @@ class RNN(RNNBase):
 
     def forward(self, input, hx=None):
         if isinstance(input, PackedSequence):
-            output, hidden, _ = self._forward_packed(input, hx)
-            return output, hidden
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if not is_batched:
             if hx is not None:
@@ -438,8 +435,7 @@ class LSTM(RNNBase):
 
     def forward(self, input, hx=None):
         if isinstance(input, PackedSequence):
-            output, h_n, c_n = self._forward_packed(input, hx)
-            return output, (h_n, c_n)
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if hx is None:
             real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
@@ -473,8 +469,7 @@ class GRU(RNNBase):
 
     def forward(self, input, hx=None):
         if isinstance(input, PackedSequence):
-            output, hidden, _ = self._forward_packed(input, hx)
-            return output, hidden
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if not is_batched:
             if hx is not None:
