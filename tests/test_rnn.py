@@ -2,7 +2,6 @@
 finite differences, PyTorch parity (outputs, final states, gradients of the input, the initial states and
 every parameter; state_dict keys and reprs) and PyTorch's error messages."""
 
-import collections
 import copy
 import re
 import warnings
@@ -365,15 +364,6 @@ def test_backward_reaches_input_states_and_parameters():
     (out.sum() + h.sum() + c.sum()).backward()
     assert x.grad is not None and h0.grad is not None and c0.grad is not None
     assert all(p.grad is not None and np.abs(p.grad.detach().numpy()).sum() > 0 for p in m.parameters())
-
-
-def test_packed_sequence_is_rejected():
-    PackedSequence = collections.namedtuple("PackedSequence", ["data", "batch_sizes", "sorted_indices",
-                                                               "unsorted_indices"])
-    packed = PackedSequence(rg.randn(3, 10), rg.tensor([1, 1, 1]), None, None)
-    for m in (nn.RNN(10, 20), nn.LSTM(10, 20), nn.GRU(10, 20)):
-        with pytest.raises(NotImplementedError, match="PackedSequence input is not supported"):
-            m(packed)
 
 
 # ----- errors, worded as PyTorch's -----------------------------------------------------------------

@@ -189,6 +189,8 @@ del _name
 # Subpackages (imported last: they use the names above).
 from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
+# rustgrad.func (functional_call), from the nn.utils.rnn/parametrize work
+from . import func  # noqa: E402
 from .serialization import load, save  # noqa: E402
 # Module layout (issue 16): PyTorch's submodules, jit/compile as eager pass-throughs.
 from . import amp, cpu, distributed, jit, multiprocessing, onnx  # noqa: E402

@@ -7,7 +7,8 @@ only multiplies by ``weight_hh``.
 
 Gate layouts are PyTorch's: LSTM rows are (i, f, g, o), GRU rows are (r, z, n) with
 ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`` and ``h' = n + z * (h - n)``.
-``PackedSequence`` input is not supported (a clear error says so).
+A ``PackedSequence`` input runs step by step over its ``batch_sizes``: the rows still active shrink (or, in
+the reverse direction, grow from each sequence's own end), so every sequence stops at its own length.
 """
 
 import math
@@ -19,6 +20,7 @@ from ..._dtype_names import scalar_name as _scalar_name
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
+from ..utils.rnn import PackedSequence
 from .module import Module
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -29,13 +31,6 @@ def _check_mm_dtype(mat1, weight):
     if mat1.dtype != weight.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_scalar_name(mat1.dtype)} and "
                            f"{_scalar_name(weight.dtype)}")
-
-
-def _reject_packed(input, name):
-    if not isinstance(input, _C.Tensor) and isinstance(input, tuple) and hasattr(input, "batch_sizes"):
-        raise NotImplementedError(
-            f"{name}: PackedSequence input is not supported by rustgrad; pass a padded tensor "
-            "(seq_len, batch, input_size) (or batch_first) instead and take each sequence's outputs up to its length")
 
 
 # ----- one time step (gi = W_ih x + b_ih, already computed) -------------------------------------
@@ -175,7 +170,7 @@ class RNNBase(Module):
                                f"got {input.size(-1)}")
 
     def get_expected_hidden_size(self, input, batch_sizes):
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        mini_batch = _mini_batch(self, input, batch_sizes)
         num_directions = 2 if self.bidirectional else 1
         real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
         return (self.num_layers * num_directions, mini_batch, real_hidden_size)
@@ -212,8 +207,7 @@ class RNNBase(Module):
     # --- the computation ---
 
     def _prepare(self, input):
-        """Shared start of ``forward``: rejects packed input, checks the rank, unsqueezes unbatched input."""
-        _reject_packed(input, type(self).__name__)
+        """Shared start of ``forward`` for a tensor input: checks the rank, unsqueezes unbatched input."""
         name = "RNN" if self.mode.startswith("RNN") else self.mode
         if input.dim() not in (2, 3):
             tensor = " tensor" if name == "RNN" else ""
@@ -229,6 +223,39 @@ class RNNBase(Module):
         max_batch_size = input.size(0) if self.batch_first else input.size(1)
         return _C.zeros(self.num_layers * num_directions, max_batch_size, size, dtype=input.dtype,
                         device=input.device)
+
+    def _step(self, gi, h, c, weights):
+        """One time step of this layer type; ``gi`` is the input's gate pre-activation. Returns (h, c or None)."""
+        w_hh = weights[1]
+        b_hh = weights[3] if self.bias else None
+        if self.mode == "LSTM":
+            return _lstm_step(gi, h, c, w_hh, b_hh, weights[-1] if self.proj_size > 0 else None)
+        if self.mode == "GRU":
+            return _gru_step(gi, h, w_hh, b_hh), None
+        return _rnn_step(gi, h, w_hh, b_hh, self.mode == "RNN_RELU"), None
+
+    def _forward_packed(self, input, hx):
+        """``forward`` of a ``PackedSequence``: returns (PackedSequence output, hidden), the hidden state(s)
+        in the caller's batch order."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        _check_mm_dtype(data, self._flat_weights[0])  # as PyTorch words a packed input of the wrong dtype
+        lstm = self.mode == "LSTM"
+        if hx is None:
+            max_batch = int(batch_sizes[0])
+            num_directions = 2 if self.bidirectional else 1
+            real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
+
+            def zeros(size):
+                return _C.zeros(self.num_layers * num_directions, max_batch, size, dtype=data.dtype,
+                                device=data.device)
+            hx = (zeros(real_hidden_size), zeros(self.hidden_size)) if lstm else zeros(self.hidden_size)
+        else:
+            hx = self.permute_hidden(hx, sorted_indices)
+        self.check_forward_args(data, hx, batch_sizes)
+        h0, c0 = hx if lstm else (hx, None)
+        output, h_n, c_n = _run_packed(self, data, batch_sizes.tolist(), h0, c0)
+        hidden = self.permute_hidden((h_n, c_n) if lstm else h_n, unsorted_indices)
+        return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), hidden
 
     def _run(self, input, h0, c0=None):
         """Runs every layer and direction over ``input``; returns (output, h_n, c_n or None)."""
@@ -247,21 +274,13 @@ class RNNBase(Module):
             for direction in range(num_directions):
                 idx = layer * num_directions + direction
                 weights = self.all_weights[idx]
-                w_ih, w_hh = weights[0], weights[1]
-                b_ih, b_hh = (weights[2], weights[3]) if self.bias else (None, None)
-                w_hr = weights[-1] if self.proj_size > 0 else None
-                gi = F.linear(layer_input, w_ih, b_ih).unbind(0)
+                gi = F.linear(layer_input, weights[0], weights[2] if self.bias else None).unbind(0)
                 h = h0[idx]
                 c = c0[idx] if lstm else None
                 steps = range(seq_len) if direction == 0 else range(seq_len - 1, -1, -1)
                 out = [None] * seq_len
                 for t in steps:
-                    if lstm:
-                        h, c = _lstm_step(gi[t], h, c, w_hh, b_hh, w_hr)
-                    elif self.mode == "GRU":
-                        h = _gru_step(gi[t], h, w_hh, b_hh)
-                    else:
-                        h = _rnn_step(gi[t], h, w_hh, b_hh, self.mode == "RNN_RELU")
+                    h, c = self._step(gi[t], h, c, weights)
                     out[t] = h
                 outputs.append(_C.stack(out, 0))
                 h_n.append(h)
@@ -271,6 +290,82 @@ class RNNBase(Module):
                 layer_input = F.dropout(layer_input, self.dropout, True)
         output = layer_input.transpose(0, 1) if self.batch_first else layer_input
         return output, _C.stack(h_n, 0), (_C.stack(c_n, 0) if lstm else None)
+
+
+def _mini_batch(rnn, input, batch_sizes):
+    if batch_sizes is not None:
+        return int(batch_sizes[0])
+    return input.size(0) if rnn.batch_first else input.size(1)
+
+
+# ----- packed sequences: each sequence runs for its own length ------------------------------------------
+
+def _run_packed(rnn, data, batch_sizes, h0, c0):
+    """Every layer and direction of ``rnn`` over packed ``data`` (rows of step t: the first
+    ``batch_sizes[t]`` sequences). Returns (output data, h_n, c_n or None)."""
+    _check_mm_dtype(h0, rnn._flat_weights[1])
+    num_directions = 2 if rnn.bidirectional else 1
+    h_n, c_n = [], []
+    layer_input = data
+    for layer in range(rnn.num_layers):
+        outputs = []
+        for direction in range(num_directions):
+            idx = layer * num_directions + direction
+            weights = rnn.all_weights[idx]
+            gi = F.linear(layer_input, weights[0], weights[2] if rnn.bias else None)
+            c_init = c0[idx] if c0 is not None else None
+            run = _packed_forward_pass if direction == 0 else _packed_reverse_pass
+            out, h, c = run(rnn, gi, batch_sizes, h0[idx], c_init, weights)
+            outputs.append(out)
+            h_n.append(h)
+            c_n.append(c)
+        layer_input = outputs[0] if num_directions == 1 else _C.cat(outputs, 1)
+        if rnn.dropout != 0 and rnn.training and layer < rnn.num_layers - 1:
+            layer_input = F.dropout(layer_input, rnn.dropout, True)
+    return layer_input, _C.stack(h_n, 0), (_C.stack(c_n, 0) if c0 is not None else None)
+
+
+def _narrow_rows(state, start, length):
+    return None if state is None else state.narrow(0, start, length)
+
+
+def _packed_forward_pass(rnn, gi, batch_sizes, h, c, weights):
+    """Time runs forward; when the batch shrinks, the rows that stop keep their state as their final one."""
+    outputs, final_h, final_c = [], [], []
+    offset = 0
+    for size in batch_sizes:
+        active = h.size(0)
+        if size < active:
+            final_h.append(h.narrow(0, size, active - size))
+            final_c.append(_narrow_rows(c, size, active - size))
+            h, c = h.narrow(0, 0, size), _narrow_rows(c, 0, size)
+        h, c = rnn._step(gi.narrow(0, offset, size), h, c, weights)
+        outputs.append(h)
+        offset += size
+    final_h.append(h)
+    final_c.append(c)
+    # Rows that stopped first are the last rows of the batch: reversed, the pieces are in row order.
+    h_n = _C.cat(final_h[::-1], 0)
+    c_n = _C.cat(final_c[::-1], 0) if c is not None else None
+    return _C.cat(outputs, 0), h_n, c_n
+
+
+def _packed_reverse_pass(rnn, gi, batch_sizes, h0, c0, weights):
+    """Time runs backward; a sequence joins (from its initial state) at its own last step."""
+    offsets = [0]
+    for size in batch_sizes[:-1]:
+        offsets.append(offsets[-1] + size)
+    outputs = [None] * len(batch_sizes)
+    h = h0.narrow(0, 0, batch_sizes[-1])
+    c = _narrow_rows(c0, 0, batch_sizes[-1])
+    for t in range(len(batch_sizes) - 1, -1, -1):
+        size, active = batch_sizes[t], h.size(0)
+        if size > active:
+            h = _C.cat([h, h0.narrow(0, active, size - active)], 0)
+            c = _C.cat([c, c0.narrow(0, active, size - active)], 0) if c is not None else None
+        h, c = rnn._step(gi.narrow(0, offsets[t], size), h, c, weights)
+        outputs[t] = h
+    return _C.cat(outputs, 0), h, c
 
 
 class RNN(RNNBase):
@@ -294,6 +389,8 @@ class RNN(RNNBase):
         super().__init__(mode, *args, **kwargs)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if not is_batched:
             if hx is not None:
@@ -320,7 +417,7 @@ class LSTM(RNNBase):
         super().__init__("LSTM", *args, **kwargs)
 
     def get_expected_cell_size(self, input, batch_sizes):
-        mini_batch = input.size(0) if self.batch_first else input.size(1)
+        mini_batch = _mini_batch(self, input, batch_sizes)
         num_directions = 2 if self.bidirectional else 1
         return (self.num_layers * num_directions, mini_batch, self.hidden_size)
 
@@ -337,6 +434,8 @@ class LSTM(RNNBase):
         return hx[0].index_select(1, permutation), hx[1].index_select(1, permutation)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if hx is None:
             real_hidden_size = self.proj_size if self.proj_size > 0 else self.hidden_size
@@ -369,6 +468,8 @@ class GRU(RNNBase):
         super().__init__("GRU", *args, **kwargs)
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         input, is_batched, batch_dim = self._prepare(input)
         if not is_batched:
             if hx is not None:
