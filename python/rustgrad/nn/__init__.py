@@ -4,6 +4,6 @@
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _modules_all
 from . import functional, init, utils  # noqa: F401,E402
-from .parameter import Parameter  # noqa: E402
+from .parameter import Buffer, Parameter  # noqa: E402
 
-__all__ = ["Parameter", "functional", "init", "utils"] + list(_modules_all)
+__all__ = ["Buffer", "Parameter", "functional", "init", "utils"] + list(_modules_all)

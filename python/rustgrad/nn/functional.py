@@ -38,6 +38,18 @@ __all__ = [
     "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
     "unfold", "fold",
 ]
+# issue-16 nn coverage: the functions composed in the topic files imported at the end
+__all__ += [
+    "celu", "celu_", "selu_", "hardshrink", "softshrink", "rrelu", "rrelu_", "gumbel_softmax",
+    "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+    "conv3d", "conv_transpose1d", "conv_transpose3d", "conv_tbc",
+    "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices", "rms_norm", "local_response_norm", "bilinear", "pdist",
+    "channel_shuffle", "native_channel_shuffle", "upsample_nearest", "upsample_bilinear",
+    "multilabel_margin_loss", "triplet_margin_with_distance_loss", "embedding_bag", "ctc_loss",
+]
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -640,6 +652,13 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    # issue-16 nn coverage: the padded-dims / input-rank combinations PyTorch supports
+    if len(pad) // 2 not in (1, 2, 3) or input.dim() not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n"
+                                  "Supported combinations for non-constant padding:\n"
+                                  "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+                                  "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+                                  "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     return _pad_indexed(input, pad, mode)
 
 
@@ -768,3 +787,19 @@ from ._windows import (  # noqa: E402
     adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
     adaptive_max_pool2d_with_indices, avg_pool1d, conv1d, fold, max_pool1d, max_pool1d_with_indices, unfold,
 )
+# issue-16 nn coverage
+from ._activations import celu, celu_, gumbel_softmax, hardshrink, rrelu, rrelu_, selu_, softshrink  # noqa: E402
+from ._convs import conv3d, conv_tbc, conv_transpose1d, conv_transpose3d  # noqa: E402
+from ._ctc import ctc_loss  # noqa: E402
+from ._dropout import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: E402
+from ._embedding_bag import embedding_bag  # noqa: E402
+from ._margin_losses import multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
+from ._norms import local_response_norm, rms_norm  # noqa: E402
+from ._pairwise import bilinear, pdist  # noqa: E402
+from ._pool3d import (  # noqa: E402
+    adaptive_avg_pool3d, adaptive_max_pool3d, adaptive_max_pool3d_with_indices, avg_pool3d,
+    fractional_max_pool2d, fractional_max_pool2d_with_indices, fractional_max_pool3d,
+    fractional_max_pool3d_with_indices, lp_pool1d, lp_pool2d, lp_pool3d, max_pool3d, max_pool3d_with_indices,
+    max_unpool1d, max_unpool2d, max_unpool3d,
+)
+from ._resample import channel_shuffle, native_channel_shuffle, upsample_bilinear, upsample_nearest  # noqa: E402

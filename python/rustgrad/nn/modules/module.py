@@ -12,7 +12,7 @@ from collections import OrderedDict, namedtuple
 from ... import _C
 from ...autograd import no_grad
 from ...utils.hooks import BackwardHook, RemovableHandle
-from ..parameter import Parameter
+from ..parameter import Buffer, Parameter
 
 Tensor = _C.Tensor
 
@@ -246,7 +246,12 @@ class Module:
                 modules[name] = value
             else:
                 buffers = self.__dict__.get("_buffers")
-                if buffers is not None and name in buffers:
+                if isinstance(value, Buffer):  # issue-16 nn coverage: nn.Buffer registers itself
+                    if buffers is None:
+                        raise AttributeError("cannot assign buffer before Module.__init__() call")
+                    remove_from(self.__dict__, self._parameters, self._modules)
+                    self.register_buffer(name, value.detach(), persistent=value.persistent)
+                elif buffers is not None and name in buffers:
                     if value is not None and not isinstance(value, Tensor):
                         raise TypeError(f"cannot assign '{_typename(value)}' as buffer '{name}' "
                                         "(torch Tensor or None expected)")
