@@ -1,6 +1,6 @@
 """3-D pooling (max, average, adaptive), LP pooling, max unpooling and fractional max pooling.
 
-The windowed pools gather every window's elements from the flattened (padded) planes into a
+The windowed pools gather every window's elements from the flattened volumes into a
 trailing axis (one differentiable gather) and reduce it; the window positions are computed once
 in numpy. Re-exported by ``nn.functional``.
 """
@@ -27,32 +27,29 @@ def _pool_out_size(n, k, s, p, d, ceil_mode):
 
 
 def _window_index(sizes, kernel, stride, padding, dilation, out_sizes):
-    """Flat positions, in the padded volume, of every element of every window: (L, K) int64, and
-    the padded sizes. Windows run in row-major order, elements within a window likewise."""
-    padded = [max(n + 2 * p, (o - 1) * s + d * (k - 1) + 1 + p)
-              for n, k, s, p, d, o in zip(sizes, kernel, stride, padding, dilation, out_sizes)]
+    """Flat positions, in the unpadded volume, of every element of every window: (L, K) int64 with
+    -1 where a window element falls in the padding. Windows run in row-major order, elements
+    within a window likewise."""
     index = np.zeros((1, 1), dtype=np.int64)
-    for n_pad, k, s, d, o in zip(padded, kernel, stride, dilation, out_sizes):
-        pos = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d  # (o, k) along this dim
-        index = (index[:, None, :, None] * n_pad + pos[None, :, None, :]).reshape(index.shape[0] * o, -1)
-    return index, padded
+    inside = np.ones((1, 1), dtype=bool)
+    for n, k, s, p, d, o in zip(sizes, kernel, stride, padding, dilation, out_sizes):
+        pos = np.arange(o)[:, None] * s + np.arange(k)[None, :] * d - p  # (o, k) along this dim
+        valid = (pos >= 0) & (pos < n)
+        rows = index.shape[0] * o
+        index = (index[:, None, :, None] * n + pos[None, :, None, :]).reshape(rows, -1)
+        inside = (inside[:, None, :, None] & valid[None, :, None, :]).reshape(rows, -1)
+    return np.where(inside, index, -1)
 
 
-def _gather_windows(x, index):
+def _gather_windows(x, index, fill):
     """(N, C, *spatial) -> (N, C, L, K): the elements of the windows ``index`` (L, K) over the
-    flattened spatial dims."""
+    flattened spatial dims, ``fill`` where the index is -1 (padding). The fill is one extra element
+    gathered from, never written into the input, so no inf meets a zero in the gradient."""
     n, c = x.shape[0], x.shape[1]
     flat = x.reshape(n, c, -1)
-    idx = _C.from_numpy(index.reshape(-1)).to(x.device)
+    flat = _C.cat([flat, _C.full((n, c, 1), fill, dtype=x.dtype, device=x.device)], 2)
+    idx = _C.from_numpy(np.where(index < 0, flat.shape[2] - 1, index).reshape(-1)).to(x.device)
     return flat.index_select(2, idx).reshape(n, c, *index.shape)
-
-
-def _pad_to(x, padding, padded, value):
-    """Pads the spatial dims of x by ``padding`` on the left and up to ``padded`` on the right."""
-    pads = []
-    for n, p, total in zip(reversed(x.shape[2:]), reversed(padding), reversed(padded)):
-        pads += [p, total - n - p]
-    return F.pad(x, pads, value=value) if any(pads) else x
 
 
 def _batched(input, dims, message):
@@ -91,15 +88,12 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
         c = x.shape[1]
         raise RuntimeError(f"Given input size: ({_x([c] + sizes)}). Calculated output size: ({_x([c] + out)}). "
                            "Output size is too small")
-    index, padded = _window_index(sizes, k, s, p, d, out)
-    windows = _gather_windows(_pad_to(x, p, padded, float("-inf")), index)
-    best = windows.max(-1)
-    # Map each window's argmax back to its flat position in the unpadded D*H*W volume.
-    coords = np.unravel_index(index, padded)
-    original = np.ravel_multi_index(tuple(c - pi for c, pi in zip(coords, p)), sizes, mode="clip")
-    original_t = _C.from_numpy(original).to(x.device)
+    index = _window_index(sizes, k, s, p, d, out)
+    best = _gather_windows(x, index, float("-inf")).max(-1)
+    # Each window's argmax as its flat position in the D*H*W volume.
+    index_t = _C.from_numpy(index).to(x.device)
     n, c = x.shape[0], x.shape[1]
-    flat_idx = original_t.expand(n, c, *original.shape).gather(-1, best.indices.unsqueeze(-1)).squeeze(-1)
+    flat_idx = index_t.expand(n, c, *index.shape).gather(-1, best.indices.unsqueeze(-1)).squeeze(-1)
     values, indices = best.values.reshape(n, c, *out), flat_idx.reshape(n, c, *out)
     if not batched:
         values, indices = values.squeeze(0), indices.squeeze(0)
@@ -140,8 +134,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
         raise RuntimeError(f"input image (T: {sizes[0]} H: {sizes[1]} W: {sizes[2]}) smaller than kernel size "
                            f"(kT: {k[0]} kH: {k[1]} kW: {k[2]})")
     out = [_pool_out_size(n, ki, si, pi, 1, ceil_mode) for n, ki, si, pi in zip(sizes, k, s, p)]
-    index, padded = _window_index(sizes, k, s, p, d, out)
-    sums = _gather_windows(_pad_to(x, p, padded, 0.0), index).sum(-1)
+    sums = _gather_windows(x, _window_index(sizes, k, s, p, d, out), 0.0).sum(-1)
     if divisor_override is not None:
         result = sums / divisor_override
     else:
@@ -258,7 +251,7 @@ def _max_unpool(input, indices, kernel_size, stride, padding, output_size, dims)
         lo, hi = int(flat_idx.min().item()), int(flat_idx.max().item())
         if lo < 0 or hi >= plane:
             bad = hi if hi >= plane else lo
-            raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {_x(out_sizes)}")
+            raise RuntimeError(f"Found an invalid max index: {bad} (output volumes are of size {_x(out_sizes)})")
     out = _C.zeros(*lead, plane, dtype=input.dtype, device=input.device).scatter(-1, flat_idx, flat_in)
     return out.reshape(*lead, *out_sizes)
 
