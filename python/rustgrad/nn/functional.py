@@ -697,6 +697,11 @@ def _pad_indexed(input, pad, mode):
     for i in range(len(pad) // 2):
         d = ndim - 1 - i
         left, right = pad[2 * i], pad[2 * i + 1]
+        if mode == "circular" and (left < 0 or right < 0):
+            # Negative circular padding crops first; the rest wraps around what is left (as PyTorch).
+            crop_left, crop_right = max(-left, 0), max(-right, 0)
+            out = out.narrow(d, crop_left, out.shape[d] - crop_left - crop_right)
+            left, right = max(left, 0), max(right, 0)
         n = out.shape[d]
         if mode == "reflect" and (left >= n or right >= n):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
