@@ -5,6 +5,7 @@ index_add (the bag layout is computed on the host from the indices and offsets).
 import numpy as np
 
 from .. import _C
+from . import functional as F
 
 
 def _bag_layout(input, offsets, include_last_offset):
@@ -12,8 +13,7 @@ def _bag_layout(input, offsets, include_last_offset):
     if input.dim() == 2:
         if offsets is not None:
             raise ValueError("if input is 2D, then offsets has to be None, as input is treated is a mini-batch of "
-                             "fixed length sequences. However, found offsets of type "
-                             f"{type(offsets).__module__.split('.')[0]}.{type(offsets).__name__}")
+                             f"fixed length sequences. However, found offsets of type {type(offsets)}")
         bags, length = input.shape
         return input.reshape(-1), np.repeat(np.arange(bags), length), bags
     if input.dim() != 1:
@@ -60,9 +60,9 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are not supported yet")
-    if input.dtype not in (_C.int64, _C.int32):
+    if input.dtype != _C.int64:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-                           f"Long, Int; but got {input.dtype} instead (while checking arguments for embedding_bag)")
+                           f"Long, Int; but got torch.{F._legacy_type_name(input.dtype)} instead (while checking arguments for embedding_bag)")
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:
