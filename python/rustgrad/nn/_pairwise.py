@@ -12,8 +12,8 @@ def bilinear(input1, input2, weight, bias=None):
         raise RuntimeError(f"bilinear(): input dimensions do not match: got {input1.dim()} and {input2.dim()}")
     for i in range(input1.dim() - 1):
         if input1.shape[i] != input2.shape[i]:
-            raise RuntimeError(f"bilinear(): input batch dimensions do not match: got {input1.shape[i]} and "
-                               f"{input2.shape[i]}")
+            raise RuntimeError(f"bilinear(): input batch dimensions do not match at dim {i}: got "
+                               f"{input1.shape[i]} and {input2.shape[i]}")
     if weight.dim() != 3:
         raise RuntimeError(f"bilinear(): weight must be three-dimensional: got {weight.dim()}")
     if input1.shape[-1] != weight.shape[1]:
