@@ -62,7 +62,8 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are not supported yet")
     if input.dtype != _C.int64:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
-                           f"Long, Int; but got torch.{F._legacy_type_name(input.dtype)} instead (while checking arguments for embedding_bag)")
+                           f"Long, Int; but got torch.{F._legacy_type_name(input.dtype)} instead (while checking "
+                           "arguments for embedding_bag)")
     num = weight.shape[0]
     if padding_idx is not None:
         if not -num <= padding_idx < num:

@@ -68,6 +68,8 @@ from .pooling import (  # noqa: E402
     LPPool3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
 )
 from .sparse import EmbeddingBag  # noqa: E402
+from .data_parallel import DataParallel  # noqa: E402
+from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
 
 __all__ += [
     "CELU", "RReLU", "Hardshrink", "Softshrink", "Softmax2d", "BatchNorm3d", "SyncBatchNorm", "ChannelShuffle",
@@ -78,5 +80,6 @@ __all__ += [
     "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad3d",
     "Container", "ParameterDict", "ParameterList", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d",
     "FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d", "MaxUnpool1d",
-    "MaxUnpool2d", "MaxUnpool3d", "EmbeddingBag",
+    "MaxUnpool2d", "MaxUnpool3d", "EmbeddingBag", "DataParallel", "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions",
 ]

@@ -2,7 +2,7 @@
 
 from .. import functional as F
 from .module import Module
-from .utils import _ntuple, _pair, _single, _triple
+from .utils import _ntuple, _single
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d",
            "AdaptiveMaxPool1d", "AdaptiveMaxPool2d"]
