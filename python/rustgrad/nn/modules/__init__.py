@@ -69,6 +69,7 @@ from .pooling import (  # noqa: E402
 )
 from .sparse import EmbeddingBag  # noqa: E402
 from .data_parallel import DataParallel  # noqa: E402
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
 from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
 
 __all__ += [
@@ -81,5 +82,5 @@ __all__ += [
     "Container", "ParameterDict", "ParameterList", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d",
     "FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d", "MaxUnpool1d",
     "MaxUnpool2d", "MaxUnpool3d", "EmbeddingBag", "DataParallel", "LinearCrossEntropyLoss",
-    "LinearCrossEntropyOptions",
+    "LinearCrossEntropyOptions", "AdaptiveLogSoftmaxWithLoss",
 ]
