@@ -97,3 +97,19 @@ def test_gumbel_softmax():
     sharp = rg.tensor([[0.0, 5.0, 0.0]]).expand(1000, 3)
     assert (F.gumbel_softmax(sharp, hard=True).argmax(-1) == 1).float().mean().item() > 0.9
     assert F.gumbel_softmax(rg.randn(2, 3, 4), dim=1).shape == (2, 3, 4)
+
+
+@pytest.mark.parametrize("module, args", [("ReLU6", ()), ("ELU", (0.7,)), ("SiLU", ()), ("Softplus", (2.0, 5.0)),
+                                          ("Hardtanh", (-0.5, 0.8))])
+def test_older_activation_modules_match_torch(module, args):
+    m_rg, m_t = getattr(nn, module)(*args), getattr(torch.nn, module)(*args)
+    assert repr(m_rg) == repr(m_t)
+    check(torch, m_rg, m_t, X)
+
+
+@pytest.mark.parametrize("name, args", [("leaky_relu_", (0.2,)), ("elu_", (0.5,)), ("hardtanh_", (-0.5, 0.5))])
+def test_older_inplace_functions_match_torch(name, args):
+    x = rg.tensor(X.copy())
+    assert getattr(F, name)(x, *args) is x
+    ref = getattr(torch.nn.functional, name)(torch.tensor(X.copy()), *args)
+    np.testing.assert_allclose(x.numpy(), ref.numpy(), rtol=1e-12)

@@ -212,3 +212,31 @@ def test_max_unpool_invalid_index_matches_torch():
     tv, ti = TF.max_pool2d(torch.tensor(x), 3, 2, 1, return_indices=True)
     raises_like(torch, lambda: F.max_unpool2d(rg.tensor(tv.numpy()), rg.tensor(ti.numpy()), 3, 2, 1),
                 lambda: TF.max_unpool2d(tv, ti, 3, 2, 1))
+
+
+def test_named_entry_points_agree():
+    """The explicit names (with_indices forms, per-dimension unpool functions and modules) are the
+    same computations as the generic calls above."""
+    x = arr(1, 2, 6, 6, 6)
+    samples = rg.tensor(RNG.random((1, 2, 3)))
+    out, idx = F.fractional_max_pool3d_with_indices(rg.tensor(x), 2, output_size=3, _random_samples=samples)
+    np.testing.assert_array_equal(F.fractional_max_pool3d(rg.tensor(x), 2, output_size=3,
+                                                          _random_samples=samples).numpy(), out.numpy())
+    np.testing.assert_array_equal(nn.MaxUnpool3d(2)(*F.max_pool3d(rg.tensor(x), 2, return_indices=True)).numpy(),
+                                  F.max_unpool3d(*F.max_pool3d(rg.tensor(x), 2, return_indices=True), 2).numpy())
+    x2 = rg.tensor(arr(1, 2, 6, 6))
+    s2 = rg.tensor(RNG.random((1, 2, 2)))
+    v2, i2 = F.fractional_max_pool2d_with_indices(x2, 2, output_size=3, _random_samples=s2)
+    np.testing.assert_array_equal(F.fractional_max_pool2d(x2, 2, output_size=3, _random_samples=s2).numpy(),
+                                  v2.numpy())
+    v, i = F.max_pool2d(x2, 2, return_indices=True)
+    np.testing.assert_array_equal(nn.MaxUnpool2d(2)(v, i).numpy(), F.max_unpool2d(v, i, 2).numpy())
+    x1 = rg.tensor(arr(2, 3, 8))
+    v1, i1 = F.max_pool1d_with_indices(x1, 2)
+    np.testing.assert_array_equal(nn.MaxUnpool1d(2)(v1, i1).numpy(), F.max_unpool1d(v1, i1, 2).numpy())
+    a1, ai1 = F.adaptive_max_pool1d_with_indices(x1, 3)
+    ta1, tai1 = TF.adaptive_max_pool1d(torch.tensor(x1.numpy()), 3, return_indices=True)
+    np.testing.assert_array_equal(ai1.numpy(), tai1.numpy())
+    a2, ai2 = F.adaptive_max_pool2d_with_indices(x2, 4)
+    ta2, tai2 = TF.adaptive_max_pool2d(torch.tensor(x2.numpy()), 4, return_indices=True)
+    np.testing.assert_array_equal(ai2.numpy(), tai2.numpy())
