@@ -273,16 +273,18 @@ def max_unpool3d(input, indices, kernel_size, stride=None, padding=0, output_siz
 
 # ----- fractional max pooling ---------------------------------------------------------------------
 
-def _intervals(sample, in_size, out_size, pool, np_dtype):
-    """PyTorch's pseudo-random window starts: floor((i + u) * alpha) - floor(u * alpha), the last at
-    in_size - pool; computed in the input's precision, as PyTorch does."""
+def _intervals(samples, in_size, out_size, pool, np_dtype):
+    """PyTorch's pseudo-random window starts for each sample u (any shape S): floor((i + u) * alpha)
+    - floor(u * alpha), the last at in_size - pool; shape S + (out_size,); computed in the input's
+    precision, as PyTorch does."""
+    last = np.full(samples.shape + (1,), in_size - pool, dtype=np.int64)
     if out_size == 1:
-        return np.array([in_size - pool], dtype=np.int64)
+        return last
     alpha = np_dtype(in_size - pool) / np_dtype(out_size - 1)
-    u = np_dtype(sample)
+    u = samples.astype(np_dtype)[..., None]
     i = np.arange(out_size - 1).astype(np_dtype)
-    starts = ((i + u) * alpha).astype(np.int64) - np.int64(u * alpha)
-    return np.concatenate([starts, [in_size - pool]]).astype(np.int64)
+    starts = ((i + u) * alpha).astype(np.int64) - (u * alpha).astype(np.int64)
+    return np.concatenate([starts, last], axis=-1)
 
 
 def _fractional_max_pool(input, kernel_size, output_size, output_ratio, _random_samples, dims, name):
@@ -312,15 +314,14 @@ def _fractional_max_pool(input, kernel_size, output_size, output_ratio, _random_
     np_dtype = np.float64 if x.dtype == _C.float64 else np.float32
     # PyTorch's sample order: width first for 2-D; depth, height, width for 3-D.
     order = [1, 0] if dims == 2 else [0, 1, 2]
-    index = np.empty((n, c, int(np.prod(out)), int(np.prod(k))), dtype=np.int64)
-    for b in range(n):
-        for ch in range(c):
-            starts = [_intervals(samples[b, ch, order[i]], sizes[i], out[i], k[i], np_dtype) for i in range(dims)]
-            flat = np.zeros((1, 1), dtype=np.int64)
-            for size, st, ki in zip(sizes, starts, k):
-                pos = st[:, None] + np.arange(ki)[None, :]
-                flat = (flat[:, None, :, None] * size + pos[None, :, None, :]).reshape(flat.shape[0] * len(st), -1)
-            index[b, ch] = flat
+    # Flat positions of every window element, for all (sample, channel) planes at once: (N * C, L, K).
+    flat = np.zeros((n * c, 1, 1), dtype=np.int64)
+    for i in range(dims):
+        starts = _intervals(samples[:, :, order[i]].reshape(-1), sizes[i], out[i], k[i], np_dtype)
+        pos = starts[:, :, None] + np.arange(k[i])[None, None, :]  # (N * C, out_i, k_i)
+        rows, cols = flat.shape[1] * out[i], flat.shape[2] * k[i]
+        flat = (flat[:, :, None, :, None] * sizes[i] + pos[:, None, :, None, :]).reshape(n * c, rows, cols)
+    index = flat.reshape(n, c, *flat.shape[1:])
     idx = _C.from_numpy(index).to(x.device)
     windows = x.reshape(n, c, -1).gather(2, idx.reshape(n, c, -1)).reshape(index.shape)
     best = windows.max(-1)
