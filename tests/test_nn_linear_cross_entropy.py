@@ -92,3 +92,23 @@ def test_data_parallel_without_gpus_calls_the_module():
         assert dp.device_ids == []
         np.testing.assert_array_equal(dp(x).detach().numpy(), inner(x).detach().numpy())
     assert dp.module is inner
+
+
+def test_functional_helpers():
+    F.assert_int_or_pair(3, "kernel_size", "{} must be int or pair")
+    F.assert_int_or_pair((1, 2), "kernel_size", "{} must be int or pair")
+    with pytest.raises(AssertionError, match="kernel_size must be int or pair"):
+        F.assert_int_or_pair((1, 2, 3), "kernel_size", "{} must be int or pair")
+
+    def with_flag(x, flag=False):
+        return ("true", x)
+
+    def without_flag(x, flag=False):
+        """Doc of the false branch."""
+        return ("false", x)
+
+    fn = F.boolean_dispatch("flag", 1, False, with_flag, without_flag, "mymod", "pick")
+    assert fn(1) == ("false", 1) and fn(1, True) == ("true", 1) and fn(1, flag=True) == ("true", 1)
+    assert fn.__name__ == "pick" and fn.__module__ == "mymod" and fn.__doc__ == "Doc of the false branch."
+    ref = TF.boolean_dispatch("flag", 1, False, with_flag, without_flag, "mymod", "pick")
+    assert [ref(1), ref(1, True), ref(1, flag=True)] == [fn(1), fn(1, True), fn(1, flag=True)]

@@ -49,7 +49,7 @@ __all__ += [
     "fractional_max_pool3d_with_indices", "rms_norm", "local_response_norm", "bilinear", "pdist",
     "channel_shuffle", "native_channel_shuffle", "upsample_nearest", "upsample_bilinear",
     "multilabel_margin_loss", "triplet_margin_with_distance_loss", "embedding_bag", "ctc_loss",
-    "linear_cross_entropy",
+    "linear_cross_entropy", "assert_int_or_pair", "boolean_dispatch",
 ]
 
 
@@ -798,6 +798,7 @@ from ._activations import celu, celu_, gumbel_softmax, hardshrink, rrelu, rrelu_
 from ._convs import conv3d, conv_tbc, conv_transpose1d, conv_transpose3d  # noqa: E402
 from ._ctc import ctc_loss  # noqa: E402
 from ._dropout import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: E402
+from ._dispatch_helpers import assert_int_or_pair, boolean_dispatch  # noqa: E402
 from ._embedding_bag import embedding_bag  # noqa: E402
 from ._linear_cross_entropy import linear_cross_entropy  # noqa: E402
 from ._margin_losses import multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
