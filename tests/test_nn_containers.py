@@ -109,3 +109,76 @@ def test_buffer_registers_itself():
     b = nn.Buffer(rg.ones(2, requires_grad=True))
     assert not b.requires_grad and b.persistent and np.array_equal(b.numpy(), np.ones(2))
     assert nn.Buffer(rg.ones(1), persistent=False).persistent is False
+
+
+def test_extra_state_round_trip():
+    class Counter(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+            self.calls = 0
+
+        def get_extra_state(self):
+            return {"calls": self.calls}
+
+        def set_extra_state(self, state):
+            self.calls = state["calls"]
+
+    a = nn.Sequential(Counter())
+    a[0].calls = 7
+    sd = a.state_dict()
+    assert list(sd) == ["0._extra_state", "0.lin.weight", "0.lin.bias"]  # own state first, as PyTorch
+    b = nn.Sequential(Counter())
+    b.load_state_dict(sd)
+    assert b[0].calls == 7
+    missing = {k: v for k, v in sd.items() if k != "0._extra_state"}
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\) in state_dict: "0._extra_state"'):
+        b.load_state_dict(missing)
+    with pytest.raises(RuntimeError, match=r'Unexpected key\(s\) in state_dict: "lin._extra_state"'):
+        nn.Sequential(nn.Linear(2, 2)).load_state_dict({"0.weight": rg.ones(2, 2), "0.bias": rg.ones(2),
+                                                        "lin._extra_state": 1}, strict=True)
+    with pytest.raises(RuntimeError, match="Module.get_extra_state"):
+        nn.Linear(2, 2).get_extra_state()
+
+
+def test_public_state_dict_hooks():
+    m = nn.Linear(2, 2)
+    seen = []
+    handle = m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: sd.pop(prefix + "bias"))
+    with pytest.raises(RuntimeError, match="state_dict post-hook must return None"):
+        m.state_dict()
+    handle.remove()
+    m.register_state_dict_post_hook(lambda mod, sd, prefix, meta: seen.append(list(sd)) or None)
+    assert list(m.state_dict()) == ["weight", "bias"] and seen == [["weight", "bias"]]
+
+    def pre(module, state_dict, prefix, local_metadata, strict, missing, unexpected, errors):
+        seen.append((module is m, sorted(state_dict)))
+        state_dict[prefix + "bias"] = rg.full((2,), 3.0)
+
+    m.register_load_state_dict_pre_hook(pre)
+    m.load_state_dict({"weight": rg.ones(2, 2), "bias": rg.zeros(2)})
+    assert seen[-1] == (True, ["bias", "weight"]) and m.bias.tolist() == [3.0, 3.0]
+
+
+def test_set_submodule_to_empty_and_sequential_imul():
+    net = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    net.set_submodule("1.0", nn.Tanh())
+    assert isinstance(net[1][0], nn.Tanh)
+    net.set_submodule("1.extra", nn.ReLU())
+    assert isinstance(net[1].extra, nn.ReLU)
+    with pytest.raises(AttributeError, match="Sequential has no attribute `nothing`"):
+        net.set_submodule("1.nothing", nn.ReLU(), strict=True)
+    with pytest.raises(ValueError, match="Cannot set the submodule without a target name!"):
+        net.set_submodule("", nn.ReLU())
+    with pytest.raises(ValueError, match="`module` is not an nn.Module"):
+        net.set_submodule("0", 3)
+    lin = nn.Linear(2, 3)
+    lin.register_buffer("steps", rg.zeros(()))
+    assert lin.to_empty(device="cpu") is lin and lin.weight.shape == (3, 2) and isinstance(lin.weight, nn.Parameter)
+    seq = nn.Sequential(nn.ReLU(), nn.Tanh())
+    seq *= 3
+    ref = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Tanh())
+    ref *= 3
+    assert repr(seq) == repr(ref) and seq[2] is seq[0]
+    with pytest.raises(ValueError, match="Non-positive multiplication factor 0"):
+        seq *= 0
