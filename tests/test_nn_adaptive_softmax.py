@@ -40,7 +40,7 @@ def test_forward_matches_torch(head_bias):
 
 
 def test_log_prob_predict_and_unbatched():
-    m_rg, m_t = _pair()
+    m_rg, m_t = _pair(div_value=2.0)
     x = RNG.standard_normal((20, 8)) * 3
     np.testing.assert_allclose(m_rg.log_prob(rg.tensor(x)).detach().numpy(),
                                m_t.log_prob(torch.tensor(x)).detach().numpy(), rtol=1e-10)
