@@ -100,8 +100,56 @@ def test_errors_match_torch(call):
 
 
 def test_unsupported_options_raise():
+    with pytest.raises(NotImplementedError, match="sparse"):
+        F.embedding_bag(rg.tensor([1, 2]), rg.randn(5, 3), rg.tensor([0]), sparse=True)
     with pytest.raises(ValueError, match="if input is 2D, then offsets has to be None, as input is treated is a "
                                          "mini-batch of fixed length sequences. However, found offsets of type"):
         F.embedding_bag(rg.tensor([[1, 2]]), rg.randn(5, 3), rg.tensor([0]))
-    with pytest.raises(NotImplementedError, match="max_norm"):
-        F.embedding_bag(rg.tensor([1, 2]), rg.randn(5, 3), rg.tensor([0]), max_norm=1.0)
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean"])
+@pytest.mark.parametrize("padding_idx", [None, 4])
+def test_scale_grad_by_freq_matches_torch(mode, padding_idx):
+    _compare({"mode": mode, "scale_grad_by_freq": True, "padding_idx": padding_idx}, IDX,
+             np.array([0, 3, 6], dtype=np.int64))
+    _compare({"mode": mode, "scale_grad_by_freq": True}, IDX.reshape(2, 5))
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_max_norm_matches_torch(mode):
+    w_rg, w_t = rg.tensor(WEIGHT * 3), torch.tensor(WEIGHT * 3)
+    for norm_type in (2.0, 1.0):
+        out_rg = F.embedding_bag(rg.tensor(IDX), w_rg, rg.tensor([0, 4]), max_norm=1.5, norm_type=norm_type, mode=mode)
+        out_t = TF.embedding_bag(torch.tensor(IDX), w_t, torch.tensor([0, 4]), max_norm=1.5, norm_type=norm_type,
+                                 mode=mode)
+        np.testing.assert_allclose(out_rg.numpy(), out_t.numpy(), rtol=1e-12)
+        np.testing.assert_allclose(w_rg.numpy(), w_t.numpy(), rtol=1e-12)  # the rows renormalised in place
+    m = nn.EmbeddingBag(10, 3, max_norm=1.0)
+    m(rg.tensor([1, 2]), rg.tensor([0]))
+    assert np.linalg.norm(m.weight.detach().numpy()[[1, 2]], axis=1).max() <= 1.0 + 1e-6
+
+
+def test_max_mode_refuses_scale_grad_by_freq():
+    raises_like(torch, lambda: F.embedding_bag(rg.tensor([1, 2]), rg.randn(5, 3), rg.tensor([0]), mode="max",
+                                               scale_grad_by_freq=True),
+                lambda: TF.embedding_bag(torch.tensor([1, 2]), torch.randn(5, 3), torch.tensor([0]), mode="max",
+                                         scale_grad_by_freq=True))
+
+
+def test_embedding_max_norm_and_scale_grad_by_freq_match_torch():
+    idx = np.array([[1, 2, 1], [4, 1, 2]])
+    for kwargs in ({"max_norm": 1.0}, {"max_norm": 2.0, "norm_type": 1.0}, {"scale_grad_by_freq": True},
+                   {"scale_grad_by_freq": True, "padding_idx": 2}):
+        w_rg, w_t = rg.tensor(WEIGHT * 2, requires_grad=True), torch.tensor(WEIGHT * 2, requires_grad=True)
+        out_rg, out_t = F.embedding(rg.tensor(idx), w_rg, **kwargs), TF.embedding(torch.tensor(idx), w_t, **kwargs)
+        np.testing.assert_allclose(out_rg.detach().numpy(), out_t.detach().numpy(), rtol=1e-12)
+        g = RNG.standard_normal(tuple(out_t.shape))
+        (out_rg * rg.tensor(g)).sum().backward()
+        (out_t * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(w_rg.grad.numpy(), w_t.grad.numpy(), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(w_rg.detach().numpy(), w_t.detach().numpy(), rtol=1e-12)
+    m = nn.Embedding(10, 3, max_norm=0.5)
+    m(rg.tensor([3]))
+    assert np.linalg.norm(m.weight.detach().numpy()[3]) <= 0.5 + 1e-6
+    with pytest.raises(NotImplementedError, match="sparse"):
+        F.embedding(rg.tensor([1]), rg.randn(3, 2), sparse=True)

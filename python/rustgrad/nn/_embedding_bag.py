@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import _C
 from . import functional as F
+from ._embedding_options import renorm_rows_, scale_grad_by_freq as _scale_grad_by_freq
 
 
 def _bag_layout(input, offsets, include_last_offset):
@@ -58,8 +59,10 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
                                   "GitHub.")
     if weight.dim() != 2:
         raise ValueError(f"weight has to be a 2D Tensor, but got Tensor of dimension {weight.dim()}")
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding_bag: max_norm, scale_grad_by_freq and sparse are not supported yet")
+    if scale_grad_by_freq and mode == "max":
+        raise ValueError("max mode does not support scaling the gradient by the frequency")
+    if sparse:
+        raise NotImplementedError("embedding_bag: sparse gradients are not supported (sparse=True)")
     if input.dtype != _C.int64:
         raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
                            f"Long, Int; but got torch.{F._legacy_type_name(input.dtype)} instead (while checking "
@@ -81,7 +84,12 @@ def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale
         keep &= idx != padding_idx
     positions = np.nonzero(keep)[0]
     device = weight.device
-    rows = weight.index_select(0, _C.from_numpy(idx[positions]).to(device))
+    picked = _C.from_numpy(idx[positions]).to(device)
+    if max_norm is not None:
+        renorm_rows_(weight, flat, float(max_norm), float(norm_type))
+    rows = weight.index_select(0, picked)
+    if scale_grad_by_freq:
+        rows = _scale_grad_by_freq(rows, picked)
     bag_ids = _C.from_numpy(bag_of[positions].astype(np.int64)).to(device)
     dim = weight.shape[1]
     if mode == "max":

@@ -18,6 +18,7 @@ from .._dtype_names import require_floating as _require_floating
 from .._dtype_names import scalar_name as _scalar_name
 from ._reduction import _broadcast_pair, _broadcast_shape, _legacy_reduction, _reduction, _size_warning  # noqa: F401
 from .modules.utils import _list_with_default, _pair, _single  # noqa: F401
+from ._embedding_options import renorm_rows_, scale_grad_by_freq as _scale_grad_by_freq
 
 Tensor = _C.Tensor
 
@@ -82,13 +83,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         elif padding_idx < 0:
             assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
             padding_idx = num + padding_idx
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported yet")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported (sparse=True)")
     # index_select counts negative positions from the end; embedding refuses them (checked on the
     # host only, where it costs no device round trip).
     if not input.is_cuda and input.numel() and int(input.min()) < 0:
         raise IndexError("index out of range in self")
+    if max_norm is not None:
+        renorm_rows_(weight, input, float(max_norm), float(norm_type))
     out = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.size(1))
+    if scale_grad_by_freq:
+        out = _scale_grad_by_freq(out, input)
     if padding_idx is not None and out.requires_grad:
         # The padding row's uses pass no gradient back to it (as PyTorch's embedding_backward).
         out = _C.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
