@@ -113,3 +113,8 @@ LP = torch.randn(5, 2, 4).log_softmax(2)
 ])
 def test_errors_match_torch(call):
     raises_like(torch, lambda: call(F, rg, rg.tensor(LP.numpy())), lambda: call(TF, torch, LP))
+
+
+def test_empty_log_probs_error_matches_torch():
+    raises_like(torch, lambda: F.ctc_loss(rg.zeros(0, 2, 3), rg.tensor([[1], [1]]), [0, 0], [0, 1]),
+                lambda: TF.ctc_loss(torch.zeros(0, 2, 3), torch.tensor([[1], [1]]), [0, 0], [0, 1]))

@@ -12,7 +12,7 @@ from ._reduction import _reduction
 _LOG_ZERO = -1e30
 
 
-def _lengths(value, name):
+def _lengths(value):
     if isinstance(value, _C.Tensor):
         return [int(v) for v in value.reshape(-1).tolist()]
     if isinstance(value, int):
@@ -51,8 +51,10 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if not batched and targets.dim() == 1:
         targets = targets.unsqueeze(0)
     steps, batch, classes = lp.shape
-    in_lens = _lengths(input_lengths, "input_lengths")
-    tgt_lens = _lengths(target_lengths, "target_lengths")
+    if lp.numel() == 0:
+        raise RuntimeError("log_probs tensor must not be empty")
+    in_lens = _lengths(input_lengths)
+    tgt_lens = _lengths(target_lengths)
     if not 0 <= blank < classes:
         raise RuntimeError("blank must be in label range")
     if len(in_lens) != batch:
@@ -84,7 +86,7 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     start = np.full((batch, width), _LOG_ZERO)
     start[:, 0] = 0.0
     start[np.array(tgt_lens) > 0, 1] = 0.0
-    alpha = emit[0] + _C.from_numpy(start).to(device=device, dtype=lp.dtype) if steps > 0 else None
+    alpha = emit[0] + _C.from_numpy(start).to(device=device, dtype=lp.dtype)
     in_lens_t = _C.tensor(in_lens, dtype=_C.int64, device=device).unsqueeze(1)
     for t in range(1, steps):
         one_back = _C.cat([log_zero, alpha[:, :-1]], 1)

@@ -60,7 +60,7 @@ def _batched(input, dims, message):
 
 # ----- max_pool3d / avg_pool3d --------------------------------------------------------------------
 
-def _pool3d_args(input, kernel_size, stride, padding, dilation, name):
+def _pool3d_args(kernel_size, stride, padding, dilation, name):
     k = _triple(kernel_size)
     s = k if stride is None or (isinstance(stride, (list, tuple)) and len(stride) == 0) else _triple(stride)
     p, d = _triple(padding), _triple(dilation)
@@ -81,7 +81,7 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
     x, batched = _batched(input, 3, "non-empty 4D or 5D (batch mode) tensor expected for input")
     if not x.is_floating_point():
         raise not_implemented_for("max_pool3d_with_indices_cpu", x.dtype)
-    k, s, p, d = _pool3d_args(x, kernel_size, stride, padding, dilation, "max_pool3d")
+    k, s, p, d = _pool3d_args(kernel_size, stride, padding, dilation, "max_pool3d")
     sizes = list(x.shape[2:])
     out = [_pool_out_size(n, *a, ceil_mode) for n, *a in zip(sizes, k, s, p, d)]
     if any(o < 1 for o in out):
@@ -126,7 +126,7 @@ def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
                divisor_override=None):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W) input."""
     x, batched = _batched(input, 3, "non-empty 4D or 5D (batch mode) tensor expected for input")
-    k, s, p, d = _pool3d_args(x, kernel_size, stride, padding, 1, "avg_pool3d")
+    k, s, p, d = _pool3d_args(kernel_size, stride, padding, 1, "avg_pool3d")
     if divisor_override is not None and divisor_override == 0:
         raise RuntimeError("divisor must be not zero")
     sizes = list(x.shape[2:])
