@@ -75,10 +75,8 @@ def test_local_response_norm_gradcheck_and_errors():
 def test_cross_map_lrn2d_matches_torch(channels, size):
     m_rg, m_t = nn.CrossMapLRN2d(size, 0.3, 0.75, 2), torch.nn.CrossMapLRN2d(size, 0.3, 0.75, 2)
     assert repr(m_rg) == repr(m_t)
-    x = arr(2, channels, 3, 2)
-    np.testing.assert_allclose(m_rg(rg.tensor(x)).numpy(), m_t(torch.tensor(x)).numpy(), rtol=1e-10)
-    xt = rg.tensor(arr(1, channels, 2, 2), requires_grad=True)
-    assert gradcheck(lambda t: m_rg(t), (xt,))
+    # PyTorch's backward is its own formula (not the forward's exact derivative): matched as it is.
+    check(torch, m_rg, m_t, arr(2, channels, 3, 2), rtol=1e-9)
     raises_like(torch, lambda: m_rg(rg.randn(2, 3, 4)), lambda: m_t(torch.randn(2, 3, 4)))
 
 
