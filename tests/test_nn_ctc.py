@@ -83,11 +83,26 @@ def test_unbatched_matches_torch():
     assert tuple(out_rg.shape) == tuple(out_t.shape)
 
 
-def test_gradcheck():
+def test_gradcheck_through_log_softmax():
     lp = rg.tensor(RNG.standard_normal((5, 2, 3)), requires_grad=True)
     targets = rg.tensor([[1, 2], [1, 1]])
     assert gradcheck(lambda x: F.ctc_loss(x.log_softmax(-1), targets, [5, 5], [2, 2], reduction="sum"), (lp,))
-    assert gradcheck(lambda x: F.ctc_loss(x, targets, [5, 4], [2, 2], reduction="none"), (lp,))
+    assert gradcheck(lambda x: F.ctc_loss(x.log_softmax(-1), targets, [5, 4], [2, 2], reduction="none"), (lp,))
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_leaf_log_probs_gradient_is_pytorchs(reduction):
+    """PyTorch's documented usage: log_probs made a leaf after log_softmax. Its backward is
+    exp(log_probs) - posterior (not the derivative with respect to log_probs alone); rustgrad's too."""
+    lp = np.log(np.random.default_rng(3).dirichlet(np.ones(C), size=(T, N)))
+    a, b = rg.tensor(lp, requires_grad=True), torch.tensor(lp, requires_grad=True)
+    out_rg = F.ctc_loss(a, rg.tensor(TARGETS), INPUT_LENGTHS, TARGET_LENGTHS, reduction=reduction)
+    out_t = TF.ctc_loss(b, torch.tensor(TARGETS), INPUT_LENGTHS, TARGET_LENGTHS, reduction=reduction)
+    np.testing.assert_allclose(out_rg.detach().numpy(), out_t.detach().numpy(), rtol=1e-10)
+    g = np.random.default_rng(4).standard_normal(tuple(out_t.shape))
+    (out_rg * rg.tensor(g)).sum().backward()
+    (out_t * torch.tensor(g)).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-8, atol=1e-12)
 
 
 def test_module():

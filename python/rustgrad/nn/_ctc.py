@@ -102,6 +102,12 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     has_label = _C.from_numpy(np.array(tgt_lens) > 0).to(device)
     ends_before = _C.where(has_label, ends_before, _C.full((), _LOG_ZERO, dtype=lp.dtype, device=device))
     loss = -_logsumexp([ends_last, ends_before])
+    # PyTorch's backward returns exp(log_probs) - posterior for the frames t < input_length: the
+    # true gradient (-posterior) plus exp(log_probs). Add a term that is exactly zero forward and
+    # has that gradient, so log_probs.grad matches PyTorch's even when log_probs is a leaf.
+    frames = (_C.arange(steps, device=device).unsqueeze(1) < in_lens_t.reshape(1, batch)).to(lp.dtype)
+    mass = (lp.exp() * frames.unsqueeze(2)).sum((0, 2))
+    loss = loss + (mass - mass.detach())
     # No frames at all: only the empty target has an alignment (probability 1).
     no_frames = _C.from_numpy(np.array(in_lens) == 0).to(device)
     loss = _C.where(no_frames & ~has_label, _C.zeros((), dtype=lp.dtype, device=device), loss)
