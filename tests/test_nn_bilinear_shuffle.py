@@ -95,3 +95,9 @@ def test_deprecated_upsample_functions():
             ref = getattr(TF, name)(torch.tensor(x), **kw)
         np.testing.assert_allclose(out.numpy(), ref.numpy(), rtol=1e-10)
         assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 3.0, float("inf")])
+def test_pdist_ties_gradient_matches_torch(p):
+    rows = np.array([[1.0, 2.0], [1.0, 3.0], [0.0, 1.0], [2.5, 2.0]])  # equal |differences| in some pairs
+    check(torch, lambda x: F.pdist(x, p), lambda x: TF.pdist(x, p), rows)

@@ -52,4 +52,12 @@ def pdist(input, p=2):
         return _C.zeros(0, dtype=input.dtype, device=input.device)
     first = input.index_select(0, _C.from_numpy(rows.astype(np.int64)).to(input.device))
     second = input.index_select(0, _C.from_numpy(cols.astype(np.int64)).to(input.device))
-    return (first - second).norm(p, 1)
+    diff = first - second
+    if p == float("inf"):
+        # PyTorch's pdist passes the full gradient to every coordinate that ties for the maximum
+        # (a norm would split it): the max's value plus a zero whose gradient is that.
+        size = diff.abs()
+        top = size.max(1).values.detach()
+        ties = (size == top.unsqueeze(1)).detach().to(diff.dtype)
+        return top + ((size - size.detach()) * ties).sum(1)
+    return diff.norm(p, 1)
