@@ -19,6 +19,7 @@ from .._dtype_names import require_floating as _require_floating
 from .._dtype_names import scalar_name as _scalar_name
 from ._reduction import _broadcast_pair, _broadcast_shape, _legacy_reduction, _reduction, _size_warning  # noqa: F401
 from .modules.utils import _list_with_default, _pair, _single  # noqa: F401
+from ._embedding_options import renorm_rows_, scale_grad_by_freq as _scale_grad_by_freq
 
 Tensor = _C.Tensor
 
@@ -38,6 +39,19 @@ __all__ = [
     "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss", "multi_margin_loss",
     "adaptive_max_pool1d", "adaptive_max_pool1d_with_indices", "adaptive_max_pool2d", "adaptive_max_pool2d_with_indices",
     "unfold", "fold",
+]
+# issue-16 nn coverage: the functions composed in the topic files imported at the end
+__all__ += [
+    "celu", "celu_", "selu_", "hardshrink", "softshrink", "rrelu", "rrelu_", "gumbel_softmax",
+    "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout",
+    "conv3d", "conv_transpose1d", "conv_transpose3d", "conv_tbc",
+    "max_pool3d", "max_pool3d_with_indices", "avg_pool3d", "adaptive_avg_pool3d", "adaptive_max_pool3d",
+    "adaptive_max_pool3d_with_indices", "lp_pool1d", "lp_pool2d", "lp_pool3d", "max_unpool1d", "max_unpool2d",
+    "max_unpool3d", "fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+    "fractional_max_pool3d_with_indices", "rms_norm", "local_response_norm", "bilinear", "pdist",
+    "channel_shuffle", "native_channel_shuffle", "upsample_nearest", "upsample_bilinear",
+    "multilabel_margin_loss", "triplet_margin_with_distance_loss", "embedding_bag", "ctc_loss",
+    "linear_cross_entropy", "assert_int_or_pair", "boolean_dispatch",
 ]
 
 
@@ -70,13 +84,17 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, sca
         elif padding_idx < 0:
             assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
             padding_idx = num + padding_idx
-    if max_norm is not None or scale_grad_by_freq or sparse:
-        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported yet")
+    if sparse:
+        raise NotImplementedError("embedding: sparse gradients are not supported (sparse=True)")
     # index_select counts negative positions from the end; embedding refuses them (checked on the
     # host only, where it costs no device round trip).
     if not input.is_cuda and input.numel() and int(input.min()) < 0:
         raise IndexError("index out of range in self")
+    if max_norm is not None:
+        renorm_rows_(weight, input, float(max_norm), float(norm_type))
     out = weight.index_select(0, input.reshape(-1)).reshape(*input.shape, weight.size(1))
+    if scale_grad_by_freq:
+        out = _scale_grad_by_freq(out, input)
     if padding_idx is not None and out.requires_grad:
         # The padding row's uses pass no gradient back to it (as PyTorch's embedding_backward).
         out = _C.where((input == padding_idx).unsqueeze(-1), out.detach(), out)
@@ -648,6 +666,13 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument.')
+    # issue-16 nn coverage: the padded-dims / input-rank combinations PyTorch supports
+    if len(pad) // 2 not in (1, 2, 3) or input.dim() not in (len(pad) // 2 + 1, len(pad) // 2 + 2):
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {input.dim()}D input tensor.\n"
+                                  "Supported combinations for non-constant padding:\n"
+                                  "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+                                  "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+                                  "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
     return _pad_indexed(input, pad, mode)
 
 
@@ -686,6 +711,11 @@ def _pad_indexed(input, pad, mode):
     for i in range(len(pad) // 2):
         d = ndim - 1 - i
         left, right = pad[2 * i], pad[2 * i + 1]
+        if mode == "circular" and (left < 0 or right < 0):
+            # Negative circular padding crops first; the rest wraps around what is left (as PyTorch).
+            crop_left, crop_right = max(-left, 0), max(-right, 0)
+            out = out.narrow(d, crop_left, out.shape[d] - crop_left - crop_right)
+            left, right = max(left, 0), max(right, 0)
         n = out.shape[d]
         if mode == "reflect" and (left >= n or right >= n):
             raise RuntimeError(f"Argument #4: Padding size should be less than the corresponding input dimension, "
@@ -776,3 +806,21 @@ from ._windows import (  # noqa: E402
     adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices, adaptive_max_pool2d,
     adaptive_max_pool2d_with_indices, avg_pool1d, conv1d, fold, max_pool1d, max_pool1d_with_indices, unfold,
 )
+# issue-16 nn coverage
+from ._activations import celu, celu_, gumbel_softmax, hardshrink, rrelu, rrelu_, selu_, softshrink  # noqa: E402
+from ._convs import conv3d, conv_tbc, conv_transpose1d, conv_transpose3d  # noqa: E402
+from ._ctc import ctc_loss  # noqa: E402
+from ._dropout import alpha_dropout, dropout1d, dropout2d, dropout3d, feature_alpha_dropout  # noqa: E402
+from ._dispatch_helpers import assert_int_or_pair, boolean_dispatch  # noqa: E402
+from ._embedding_bag import embedding_bag  # noqa: E402
+from ._linear_cross_entropy import linear_cross_entropy  # noqa: E402
+from ._margin_losses import multilabel_margin_loss, triplet_margin_with_distance_loss  # noqa: E402
+from ._norms import local_response_norm, rms_norm  # noqa: E402
+from ._pairwise import bilinear, pdist  # noqa: E402
+from ._pool3d import (  # noqa: E402
+    adaptive_avg_pool3d, adaptive_max_pool3d, adaptive_max_pool3d_with_indices, avg_pool3d,
+    fractional_max_pool2d, fractional_max_pool2d_with_indices, fractional_max_pool3d,
+    fractional_max_pool3d_with_indices, lp_pool1d, lp_pool2d, lp_pool3d, max_pool3d, max_pool3d_with_indices,
+    max_unpool1d, max_unpool2d, max_unpool3d,
+)
+from ._resample import channel_shuffle, native_channel_shuffle, upsample_bilinear, upsample_nearest  # noqa: E402

@@ -3,7 +3,7 @@
 from .. import _C
 from .._C import Tensor
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "Buffer"]
 
 
 class Parameter(Tensor):
@@ -35,3 +35,15 @@ class Parameter(Tensor):
 
 def _rebuild_parameter(array, requires_grad):
     return Parameter(_C.tensor(array), requires_grad)
+
+
+class Buffer(Tensor):
+    """A Tensor that a Module registers as a buffer when assigned as an attribute (persistent, i.e.
+    in ``state_dict()``, unless ``persistent=False``). Never requires grad."""
+
+    def __new__(cls, data=None, *, persistent=True):
+        if data is None:
+            data = _C.empty(0)
+        buffer = super().__new__(cls, data.detach(), requires_grad=False)
+        buffer.persistent = persistent
+        return buffer

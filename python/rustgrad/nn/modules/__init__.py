@@ -1,5 +1,6 @@
 """The module classes of ``rustgrad.nn``."""
 
+from .activation import (CELU, RReLU, Hardshrink, Softshrink, Softmax2d)  # issue-16 nn coverage
 from .activation import (ELU, GELU, GLU, SELU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax,
                          Mish, MultiheadAttention, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softmin, Softplus,
                          Softsign, Tanh, Tanhshrink, Threshold)
@@ -46,4 +47,40 @@ __all__ += [
     "CosineEmbeddingLoss", "MarginRankingLoss", "TripletMarginLoss", "HingeEmbeddingLoss", "SoftMarginLoss",
     "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss", "MultiMarginLoss",
     "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "Fold", "Unfold",
+]
+
+# issue-16 nn coverage: the layers added for PyTorch parity
+from .batchnorm import BatchNorm3d, SyncBatchNorm  # noqa: E402
+from .channelshuffle import ChannelShuffle  # noqa: E402
+from .conv import Conv3d, ConvTranspose1d, ConvTranspose3d  # noqa: E402
+from .dropout import AlphaDropout, Dropout1d, Dropout2d, Dropout3d, FeatureAlphaDropout  # noqa: E402
+from .instancenorm import InstanceNorm3d  # noqa: E402
+from .linear import Bilinear  # noqa: E402
+from .loss import CTCLoss, MultiLabelMarginLoss, NLLLoss2d, TripletMarginWithDistanceLoss  # noqa: E402
+from .normalization import CrossMapLRN2d, LocalResponseNorm, RMSNorm  # noqa: E402
+from .padding import (  # noqa: E402
+    CircularPad1d, CircularPad2d, CircularPad3d, ConstantPad1d, ConstantPad3d, ReflectionPad1d, ReflectionPad2d,
+    ReflectionPad3d, ReplicationPad1d, ReplicationPad2d, ReplicationPad3d, ZeroPad1d, ZeroPad3d,
+)
+from .param_containers import Container, ParameterDict, ParameterList  # noqa: E402
+from .pooling import (  # noqa: E402
+    AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, FractionalMaxPool2d, FractionalMaxPool3d, LPPool1d, LPPool2d,
+    LPPool3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+)
+from .sparse import EmbeddingBag  # noqa: E402
+from .data_parallel import DataParallel  # noqa: E402
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
+
+__all__ += [
+    "CELU", "RReLU", "Hardshrink", "Softshrink", "Softmax2d", "BatchNorm3d", "SyncBatchNorm", "ChannelShuffle",
+    "Conv3d", "ConvTranspose1d", "ConvTranspose3d", "AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "FeatureAlphaDropout", "InstanceNorm3d", "Bilinear", "CTCLoss", "MultiLabelMarginLoss", "NLLLoss2d",
+    "TripletMarginWithDistanceLoss", "CrossMapLRN2d", "LocalResponseNorm", "RMSNorm", "CircularPad1d",
+    "CircularPad2d", "CircularPad3d", "ConstantPad1d", "ConstantPad3d", "ReflectionPad1d", "ReflectionPad2d",
+    "ReflectionPad3d", "ReplicationPad1d", "ReplicationPad2d", "ReplicationPad3d", "ZeroPad1d", "ZeroPad3d",
+    "Container", "ParameterDict", "ParameterList", "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d",
+    "FractionalMaxPool2d", "FractionalMaxPool3d", "LPPool1d", "LPPool2d", "LPPool3d", "MaxPool3d", "MaxUnpool1d",
+    "MaxUnpool2d", "MaxUnpool3d", "EmbeddingBag", "DataParallel", "LinearCrossEntropyLoss",
+    "LinearCrossEntropyOptions", "AdaptiveLogSoftmaxWithLoss",
 ]

@@ -87,6 +87,17 @@ class Sequential(Module):
 
     __rmul__ = __mul__
 
+    def __imul__(self, other):
+        if not isinstance(other, int):
+            raise TypeError(f"unsupported operand type(s) for *: {type(self)} and {type(other)}")
+        if other <= 0:
+            raise ValueError(f"Non-positive multiplication factor {other} for {type(self)}")
+        original = len(self)
+        for repeat in range(1, other):
+            for i in range(original):
+                self.add_module(str(repeat * original + i), self._modules[str(i)])
+        return self
+
     def pop(self, key):
         v = self[key]
         del self[key]

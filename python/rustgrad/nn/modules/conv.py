@@ -7,9 +7,9 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-from .utils import _pair, _reverse_repeat_tuple, _single
+from .utils import _pair, _reverse_repeat_tuple, _single, _triple
 
-__all__ = ["Conv1d", "Conv2d", "ConvTranspose2d"]
+__all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"]
 
 
 class _ConvNd(Module):
@@ -135,9 +135,27 @@ class Conv2d(_ConvNd):
         return self._conv_forward(input, self.weight, self.bias)
 
 
-class ConvTranspose2d(_ConvNd):
-    """2-D transposed convolution over (N, C_in, H, W) or (C_in, H, W) input with a
-    (C_in, C_out / groups, kh, kw) weight: the gradient of a Conv2d with respect to its input."""
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) input with a
+    (C_out, C_in / groups, kD, kH, kW) weight."""
+
+    _ntuple = staticmethod(_triple)
+
+    def _conv_forward(self, input, weight, bias):
+        if self.padding_mode != "zeros":
+            return F.conv3d(F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode), weight, bias,
+                            self.stride, _triple(0), self.dilation, self.groups)
+        return F.conv3d(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+
+class _ConvTransposeNd(_ConvNd):
+    """Transposed convolution: the gradient of a convolution with respect to its input, with a
+    (C_in, C_out / groups, *kernel) weight."""
+
+    _dims = 2
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
                  bias=True, dilation=1, padding_mode="zeros", device=None, dtype=None):
@@ -146,8 +164,8 @@ class ConvTranspose2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          padding_mode, device, dtype)
         self.transposed = True
-        self.output_padding = _pair(output_padding)
-        # The transposed weight: (in, out / groups, kh, kw), initialised as PyTorch's.
+        self.output_padding = self._ntuple(output_padding)
+        # The transposed weight: (in, out / groups, *kernel), initialised as PyTorch's.
         self.weight = Parameter(_C.empty((in_channels, out_channels // groups, *self.kernel_size), device=device,
                                          dtype=dtype))
         self.reset_parameters()
@@ -155,7 +173,7 @@ class ConvTranspose2d(_ConvNd):
     def _output_padding(self, input, output_size, stride, padding, kernel_size, num_spatial_dims, dilation=None):
         """The output_padding that gives ``output_size`` (PyTorch's rule), else the module's."""
         if output_size is None:
-            return _pair(self.output_padding)
+            return self._ntuple(self.output_padding)
         has_batch_dim = input.dim() == num_spatial_dims + 2
         num_non_spatial_dims = 2 if has_batch_dim else 1
         output_size = list(output_size)
@@ -179,7 +197,29 @@ class ConvTranspose2d(_ConvNd):
         return tuple(output_size[d] - min_sizes[d] for d in range(num_spatial_dims))
 
     def forward(self, input, output_size=None):
-        output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size, 2,
-                                              self.dilation)
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding, output_padding,
-                                  self.groups, self.dilation)
+        output_padding = self._output_padding(input, output_size, self.stride, self.padding, self.kernel_size,
+                                              self._dims, self.dilation)
+        return self._transposed_conv(input, self.weight, self.bias, self.stride, self.padding, output_padding,
+                                     self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution over (N, C_in, L) or (C_in, L) input."""
+
+    _ntuple, _dims = staticmethod(_single), 1
+    _transposed_conv = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution over (N, C_in, H, W) or (C_in, H, W) input with a
+    (C_in, C_out / groups, kh, kw) weight: the gradient of a Conv2d with respect to its input."""
+
+    _ntuple, _dims = staticmethod(_pair), 2
+    _transposed_conv = staticmethod(F.conv_transpose2d)
+
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution over (N, C_in, D, H, W) or (C_in, D, H, W) input."""
+
+    _ntuple, _dims = staticmethod(_triple), 3
+    _transposed_conv = staticmethod(F.conv_transpose3d)

@@ -56,3 +56,39 @@ class Linear(Module):
 class NonDynamicallyQuantizableLinear(Linear):
     """A ``Linear`` under another name: ``MultiheadAttention.out_proj`` (PyTorch uses the name to keep
     the layer out of dynamic quantisation; here it only shows in reprs)."""
+
+
+# ----- issue-16 nn coverage: Bilinear -------------------------------------------------------------
+
+__all__ += ["Bilinear"]
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b, with an (out, in1, in2) weight and (out,) bias, both U(-1/sqrt(in1), 1/sqrt(in1))."""
+
+    __constants__ = ["in1_features", "in2_features", "out_features"]
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in1_features = in1_features
+        self.in2_features = in2_features
+        self.out_features = out_features
+        self.weight = Parameter(_C.empty((out_features, in1_features, in2_features), device=device, dtype=dtype))
+        if bias:
+            self.bias = Parameter(_C.empty(out_features, device=device, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.weight.size(1))
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
