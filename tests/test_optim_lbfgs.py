@@ -196,3 +196,44 @@ def test_float32_model_converges():
     for _ in range(3):
         opt.step(closure)
     assert closure().item() < 1e-8
+
+
+def test_loading_pytorchs_state_continues_as_pytorch():
+    torch = pytest.importorskip("torch")
+
+    def setup(lib):
+        x = lib.tensor([-1.5, 2.0], dtype=lib.float64, requires_grad=True)
+        opt = lib.optim.LBFGS([x], line_search_fn="strong_wolfe", max_iter=4)
+        rows = []
+
+        def closure():
+            opt.zero_grad()
+            loss = (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+            loss.backward()
+            rows.append(np.r_[x.detach().numpy(), loss.item()])
+            return loss
+
+        return x, opt, closure, rows
+
+    x_t, opt_t, closure_t, rows_t = setup(torch)
+    opt_t.step(closure_t)
+    x_m, opt_m, closure_m, rows_m = setup(rg)
+    with rg.no_grad():
+        x_m.copy_(rg.tensor(x_t.detach().numpy().copy()))
+
+    def conv(v):
+        if isinstance(v, torch.Tensor):
+            return rg.tensor(v.numpy().copy())
+        if isinstance(v, list):
+            return [conv(u) for u in v]
+        if isinstance(v, dict):
+            return {k: conv(u) for k, u in v.items()}
+        return v
+
+    opt_m.load_state_dict(conv(copy.deepcopy(opt_t.state_dict())))
+    del rows_t[:]
+    for _ in range(2):
+        opt_t.step(closure_t)
+        opt_m.step(closure_m)
+    assert len(rows_m) == len(rows_t)
+    np.testing.assert_allclose(np.array(rows_m), np.array(rows_t), rtol=1e-10, atol=1e-10)
