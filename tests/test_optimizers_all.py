@@ -321,3 +321,39 @@ def test_muon_orthogonalizes_the_update():
     o = _zeropower_via_newtonschulz(g, (3.4445, -4.775, 2.0315), 5, 1e-7).numpy()
     singular_values = np.linalg.svd(o, compute_uv=False)
     assert o.shape == (6, 4) and np.all((singular_values > 0.5) & (singular_values < 1.5))
+
+
+# ----- devices ------------------------------------------------------------------------------------
+
+HAS_CUDA = rg.cuda.is_available()
+needs_gpu = pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rg.cuda._unavailable_reason()))
+DEVICE_CASES = [PARITY[i] for i in (1, 4, 7, 10, 13, 17, 21)] + [("Muon", dict(lr=0.02)), ("LBFGS", dict(
+    line_search_fn="strong_wolfe", max_iter=5))]
+
+
+@pytest.mark.cuda
+@needs_gpu
+@pytest.mark.parametrize("name,kw", DEVICE_CASES, ids=[n for n, _ in DEVICE_CASES])
+def test_optimizer_on_cuda_matches_cpu(name, kw):
+    rg.manual_seed(3)
+    bias = name != "Muon"
+    cpu = nn.Sequential(nn.Linear(3, 5, bias=bias), nn.Tanh(), nn.Linear(5, 2, bias=bias)).double()
+    gpu = copy.deepcopy(cpu).to("cuda")
+    opts = [getattr(rg.optim, name)(m.parameters(), **kw) for m in (cpu, gpu)]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 2))
+        for model, opt, device in ((cpu, opts[0], "cpu"), (gpu, opts[1], "cuda")):
+            xt, yt = rg.tensor(x, device=device), rg.tensor(y, device=device)
+
+            def closure(model=model, opt=opt, xt=xt, yt=yt):
+                opt.zero_grad()
+                loss = ((model(xt) - yt) ** 2).mean()
+                loss.backward()
+                return loss
+
+            opt.step(closure)
+    for p, q in zip(cpu.parameters(), gpu.parameters()):
+        assert q.device.type == "cuda"
+        np.testing.assert_allclose(q.cpu().detach().numpy(), p.detach().numpy(), rtol=1e-9, atol=1e-12)

@@ -11,6 +11,7 @@ mod cuda;
 mod dtype;
 mod function;
 mod functions;
+mod memory_format;
 mod nn;
 mod optim;
 mod serialize;
