@@ -58,6 +58,9 @@ from ._legacy import BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTenso
 from ._sampling import multinomial
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo
+# optim: memory formats and the complex/sparse queries PyTorch's optimizers use
+from ._memory_format import channels_last, channels_last_3d, contiguous_format, memory_format, preserve_format
+from ._tensor import is_complex
 from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 
 float = float32  # noqa: A001
@@ -150,7 +153,7 @@ def equal(input, other):
 
 
 def clone(input, *, memory_format=None):
-    return input.clone()
+    return input.clone(memory_format=memory_format)
 
 
 def max(input, *args, **kwargs):  # noqa: A001

@@ -48,6 +48,18 @@ class RemovableHandle:
         self.remove()
 
 
+def _is_complex_method(self):
+    """Whether the dtype is complex (never, in rustgrad)."""
+    return bool(getattr(self.dtype, "is_complex", False))
+
+
+def is_complex(input):
+    """``rustgrad.is_complex``: whether ``input``'s dtype is complex."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"is_complex(): argument 'input' (position 1) must be Tensor, not {type(input).__name__}")
+    return input.is_complex()
+
+
 def _repr(self):
     return tensor_repr(self)
 
@@ -284,6 +296,9 @@ _METHODS = {
     "histc": _histc,
     # _sampling.py
     "multinomial": multinomial,
+    # optim: rustgrad has no complex dtypes and no sparse layouts
+    "is_complex": _is_complex_method,
+    "is_sparse": property(lambda self: False, doc="False: rustgrad tensors are always dense (strided)."),
 }
 
 for _name, _fn in _METHODS.items():

@@ -6,6 +6,7 @@ use pyo3::types::{PySequence, PyTuple};
 
 use super::convert::{self, Arg};
 use super::dtype::PyGenerator;
+use super::memory_format;
 use super::tensor::{check_device, PyTensor};
 use super::{compute, IntoPy};
 use crate::ops::Operand;
@@ -249,8 +250,8 @@ macro_rules! like_factory {
         #[pyfunction]
         #[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
         fn $name(input: &Bound<'_, PyAny>, dtype: Option<&Bound<'_, PyAny>>, device: Option<&Bound<'_, PyAny>>, requires_grad: bool, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-            let _ = memory_format;
             let src = convert::tensor(input, "input")?;
+            memory_format::check(memory_format, stringify!($name), src.ndim())?;
             let (dtype, device) = like_opts(&src, dtype, device)?;
             finish(Tensor::full(&src.shape(), $value, dtype, device).py()?, None, requires_grad)
         }
@@ -261,15 +262,17 @@ like_factory!(ones_like, Scalar::Int(1));
 like_factory!(empty_like, Scalar::Int(0));
 
 #[pyfunction]
-#[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (input, fill_value, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn full_like(
     input: &Bound<'_, PyAny>,
     fill_value: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
     let src = convert::tensor(input, "input")?;
+    memory_format::check(memory_format, "full_like", src.ndim())?;
     let (dtype, device) = like_opts(&src, dtype, device)?;
     let value = convert::scalar(fill_value)
         .ok_or_else(|| PyTypeError::new_err("fill_value must be a number"))?;
@@ -352,14 +355,16 @@ random_factory!(rand, false);
 random_factory!(randn, true);
 
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn rand_like(
     input: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
     let src = convert::tensor(input, "input")?;
+    memory_format::check(memory_format, "rand_like", src.ndim())?;
     let (dtype, device) = like_opts(&src, dtype, device)?;
     finish(
         Tensor::rand(&src.shape(), dtype, device, None).py()?,
@@ -369,14 +374,16 @@ fn rand_like(
 }
 
 #[pyfunction]
-#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false))]
+#[pyo3(signature = (input, *, dtype=None, device=None, requires_grad=false, memory_format=None))]
 fn randn_like(
     input: &Bound<'_, PyAny>,
     dtype: Option<&Bound<'_, PyAny>>,
     device: Option<&Bound<'_, PyAny>>,
     requires_grad: bool,
+    memory_format: Option<&Bound<'_, PyAny>>,
 ) -> R {
     let src = convert::tensor(input, "input")?;
+    memory_format::check(memory_format, "randn_like", src.ndim())?;
     let (dtype, device) = like_opts(&src, dtype, device)?;
     finish(
         Tensor::randn(&src.shape(), dtype, device, None).py()?,

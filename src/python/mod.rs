@@ -12,6 +12,7 @@ mod dtype;
 mod function;
 mod functions;
 mod layout;
+mod memory_format;
 mod nn;
 mod optim;
 mod serialize;

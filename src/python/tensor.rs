@@ -19,6 +19,7 @@ use pyo3::IntoPyObjectExt;
 use super::autograd::PyNode;
 use super::convert::{self, Arg};
 use super::dtype::{PyDType, PyDevice};
+use super::memory_format;
 use super::{compute, IntoPy};
 use crate::storage::{DType, Device, Storage};
 use crate::tensor::{Scalar, Tensor};
@@ -530,7 +531,7 @@ impl PyTensor {
     }
     #[pyo3(signature = (memory_format=None))]
     fn cpu(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-        let _ = memory_format;
+        memory_format::check(memory_format, "cpu", self.t.ndim())?;
         Ok(self.t.to_device(Device::Cpu).py()?.into())
     }
     #[pyo3(signature = (device=None, non_blocking=false))]

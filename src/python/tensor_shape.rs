@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use super::convert;
+use super::memory_format;
 use super::tensor::PyTensor;
 use super::{compute, IntoPy};
 
@@ -165,12 +166,12 @@ impl PyTensor {
     }
     #[pyo3(signature = (memory_format=None))]
     fn contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-        let _ = memory_format;
+        memory_format::check(memory_format, "contiguous", self.t.ndim())?;
         Ok(self.t.contiguous().py()?.into())
     }
     #[pyo3(signature = (*, memory_format=None))]
     fn clone(&self, py: Python<'_>, memory_format: Option<&Bound<'_, PyAny>>) -> R {
-        let _ = memory_format;
+        memory_format::check(memory_format, "clone", self.t.ndim())?;
         Ok(compute(py, self.work(), || self.t.copy()).py()?.into())
     }
 }

@@ -244,3 +244,35 @@ def sparse_(tensor, sparsity, std=0.01, generator=None):
             mask[zero_indices, col_idx] = 0
         tensor.mul_(_C.from_numpy(mask).to(dtype=tensor.dtype, device=tensor.device))
     return tensor
+
+
+def _deprecated_alias(func):
+    """The pre-underscore name of ``func`` (``nn.init.uniform`` for ``uniform_``): warns, then calls it."""
+    new_name = func.__name__
+    old_name = new_name[:-1]
+
+    def deprecated(*args, **kwargs):
+        warnings.warn(
+            f"`nn.init.{old_name}` is now deprecated in favor of `nn.init.{new_name}`.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return func(*args, **kwargs)
+
+    deprecated.__name__ = old_name
+    deprecated.__qualname__ = old_name
+    deprecated.__doc__ = f"{old_name}(...): deprecated alias of :func:`{new_name}` (warns FutureWarning)."
+    return deprecated
+
+
+uniform = _deprecated_alias(uniform_)
+normal = _deprecated_alias(normal_)
+constant = _deprecated_alias(constant_)
+eye = _deprecated_alias(eye_)
+dirac = _deprecated_alias(dirac_)
+xavier_uniform = _deprecated_alias(xavier_uniform_)
+xavier_normal = _deprecated_alias(xavier_normal_)
+kaiming_uniform = _deprecated_alias(kaiming_uniform_)
+kaiming_normal = _deprecated_alias(kaiming_normal_)
+orthogonal = _deprecated_alias(orthogonal_)
+sparse = _deprecated_alias(sparse_)
