@@ -153,3 +153,21 @@ def test_stateless_functional_call_is_deprecated():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         rg.func.functional_call(m, {"bias": rg.zeros(2)}, rg.zeros(1, 2))
+
+
+def test_functional_call_on_a_parametrized_module():
+    class Scale(nn.Module):
+        def forward(self, X):
+            return X * 2
+
+        def right_inverse(self, X):
+            return X / 2
+    m = nn.Linear(2, 2, bias=False)
+    nn.utils.parametrize.register_parametrization(m, "weight", Scale())
+    before = m.weight.detach().clone()
+    w = rg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    # By the parametrized name (stored through right_inverse, as PyTorch does) and by the original's name.
+    assert rg.func.functional_call(m, {"weight": w}, rg.eye(2)).tolist() == [[1.0, 3.0], [2.0, 4.0]]
+    assert rg.func.functional_call(m, {"parametrizations.weight.original": w}, rg.eye(2)).tolist() == \
+        [[2.0, 6.0], [4.0, 8.0]]
+    np.testing.assert_allclose(m.weight.detach().numpy(), before.numpy())

@@ -467,3 +467,18 @@ def test_orthogonal_assignment_and_errors_match_torch():
         with pytest.raises(type(expected.value)) as got:
             call(rg)
         assert str(got.value) == str(expected.value).replace("torch.", "rustgrad.")
+
+
+def test_state_dict_of_a_parametrized_torch_module_loads():
+    tm = torch.nn.Linear(3, 3).double()
+    TP.register_parametrization(tm, "weight", symmetric(torch))
+    torch.nn.utils.parametrizations.spectral_norm(tm, name="weight")
+    m = nn.Linear(3, 3).double()
+    P.register_parametrization(m, "weight", symmetric(rg))
+    nn.utils.parametrizations.spectral_norm(m, name="weight")
+    m.load_state_dict({k: rg.tensor(v.numpy()) for k, v in tm.state_dict().items()})
+    m.eval()
+    tm.eval()
+    same(m.weight, tm.weight)
+    x = rnd(2, 3, seed=6)
+    same(m(rg.tensor(x)), tm(torch.tensor(x)))

@@ -63,6 +63,11 @@ def _swapped(module, tensors):
         for dotted, tensor in tensors.items():
             owner_path, _, name = dotted.rpartition(".")
             owner = module.get_submodule(owner_path)
+            if isinstance(getattr(type(owner), name, None), property):
+                # A parametrized tensor: assigning stores its right inverse, as in PyTorch.
+                restore.append((owner, name, getattr(owner, name)))
+                setattr(owner, name, tensor)
+                continue
             for registry in (owner._parameters, owner._buffers):
                 if name in registry:
                     restore.append((registry, name, registry[name]))
@@ -75,7 +80,9 @@ def _swapped(module, tensors):
         yield
     finally:
         for registry, name, previous in reversed(restore):
-            if previous is _MISSING:
+            if not isinstance(registry, dict):
+                setattr(registry, name, previous)
+            elif previous is _MISSING:
                 del registry[name]
             else:
                 registry[name] = previous
