@@ -2,6 +2,7 @@
 selu_, gumbel_softmax. Re-exported by ``nn.functional``."""
 
 from .. import _C
+from .._arg_check import check_bool
 from .._dtype_names import not_implemented_for
 from . import functional as F
 
@@ -49,6 +50,7 @@ def softshrink(input, lambd=0.5):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Leaky ReLU whose negative slope is drawn uniformly from [lower, upper] per element when
     training, and is (lower + upper) / 2 otherwise."""
+    training = check_bool(training, "rrelu_" if inplace else "rrelu", "training", None if inplace else 4)
     if lower > upper:
         raise RuntimeError("Lower bound should be less than or equal to the upper bound")
     _require_float(input, "leaky_relu_cpu")

@@ -4,6 +4,7 @@ channel-wise form. Re-exported by ``nn.functional``."""
 import warnings
 
 from .. import _C
+from .._arg_check import check_bool
 from . import functional as F
 
 # The negative saturation of SELU (scale * alpha), the value alpha dropout drops to.
@@ -28,6 +29,9 @@ def _keep_mask(input, p, feature):
 
 def _dropout_impl(input, p, training, inplace, feature, alpha):
     _check_p(p)
+    fn = {(False, False): "dropout", (True, False): "feature_dropout", (False, True): "alpha_dropout",
+          (True, True): "feature_alpha_dropout"}[feature, alpha]
+    training = check_bool(training, fn, "train", 3)
     if p == 0 or not training or input.numel() == 0:
         return input
     if alpha and not input.is_floating_point():

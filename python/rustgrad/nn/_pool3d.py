@@ -8,6 +8,7 @@ in numpy. Re-exported by ``nn.functional``.
 import numpy as np
 
 from .. import _C
+from .._arg_check import check_bool
 from .._dtype_names import not_implemented_for
 from . import functional as F
 from ._windows import _adaptive_max_along
@@ -78,6 +79,7 @@ def _pool3d_args(kernel_size, stride, padding, dilation, name):
 
 def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
+    ceil_mode = check_bool(ceil_mode, "max_pool3d_with_indices", "ceil_mode", 6)
     x, batched = _batched(input, 3, "non-empty 4D or 5D (batch mode) tensor expected for input")
     if not x.is_floating_point():
         raise not_implemented_for("max_pool3d_with_indices_cpu", x.dtype)
@@ -103,6 +105,7 @@ def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def max_pool3d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
     """3-D max pooling over (N, C, D, H, W) or (C, D, H, W) input; with ``return_indices`` also the
     argmax positions (flat within each D*H*W volume)."""
+    ceil_mode = check_bool(ceil_mode, "max_pool3d", "ceil_mode", 6)
     values, indices = max_pool3d_with_indices(input, kernel_size, stride, padding, dilation, ceil_mode)
     return (values, indices) if return_indices else values
 
@@ -125,6 +128,8 @@ def _avg_divisors(sizes, k, s, p, out, count_include_pad):
 def avg_pool3d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None):
     """3-D average pooling over (N, C, D, H, W) or (C, D, H, W) input."""
+    ceil_mode = check_bool(ceil_mode, "avg_pool3d", "ceil_mode")
+    count_include_pad = check_bool(count_include_pad, "avg_pool3d", "count_include_pad")
     x, batched = _batched(input, 3, "non-empty 4D or 5D (batch mode) tensor expected for input")
     k, s, p, d = _pool3d_args(kernel_size, stride, padding, 1, "avg_pool3d")
     if divisor_override is not None and divisor_override == 0:
