@@ -181,7 +181,7 @@ def test_file_objects():
     buf = io.BytesIO()
     rustgrad.save(sd, buf)
     buf.seek(0)
-    assert struct.unpack("<Q", buf.getvalue()[:8])[0] < len(buf.getvalue())
+    assert buf.getvalue()[:4] == b"PK\x03\x04"  # PyTorch's zip format for file objects
     back = rustgrad.load(buf)
     assert_same(sd["x"], back["x"])
 
