@@ -20,6 +20,8 @@ _TABLE = [
     ("BFloat16Storage", "bfloat16", 2, None),
     ("FloatStorage", "float32", 4, np.float32),
     ("DoubleStorage", "float64", 8, np.float64),
+    ("ComplexFloatStorage", "complex64", 8, np.complex64),
+    ("ComplexDoubleStorage", "complex128", 16, np.complex128),
 ]
 
 
