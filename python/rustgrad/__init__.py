@@ -189,3 +189,6 @@ del _name
 from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 from .serialization import load, save  # noqa: E402
+
+# DLPack exchange (rustgrad.from_dlpack; Tensor.__dlpack__ is attached in _tensor.py)
+from ._dlpack import from_dlpack  # noqa: E402
