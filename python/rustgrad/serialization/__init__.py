@@ -10,9 +10,11 @@ containers, numbers, strings and allow-listed globals, and never runs code from 
 package names them); a path ending in ``.safetensors`` given to ``save`` is written that way too.
 """
 
+import io
 import os
 import pickle
 import tempfile
+import warnings
 
 from . import _safetensors_format, _torch_reader, _torch_writer
 from ._safetensors_format import load_file, save_file
@@ -31,6 +33,7 @@ __all__ = [
 
 DEFAULT_PROTOCOL = 2
 _ZIP_MAGIC = b"PK\x03\x04"
+_PICKLE_PROTO = b"\x80"  # PyTorch's legacy (pre-1.6) format is a bare pickle stream
 
 
 def _is_path(f):
@@ -146,14 +149,18 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         _check_pickle_module(pickle_module, "load")
     if mmap and not _is_path(f):
         raise ValueError("f must be a file path in order to use the mmap argument")
+    if pickle_load_args and weights_only:
+        warnings.warn("pickle_load_args only works if `weights_only=False`.")
     restore_location = _restore_location(map_location)
     pickle_load_args.setdefault("encoding", "utf-8")
     if _is_path(f):
         with open(os.fspath(f), "rb") as fileobj:
-            if fileobj.read(4) == _ZIP_MAGIC:
+            start = fileobj.read(4)
+            if start == _ZIP_MAGIC:
                 fileobj.seek(0)
                 mmap_path = os.fspath(f) if mmap else None
                 return _torch_reader.read(fileobj, restore_location, weights_only, pickle_load_args, mmap_path)
+        _refuse_legacy_format(start)
         if mmap:
             raise NotImplementedError("rustgrad.load: mmap=True for a safetensors checkpoint")
         return _safetensors_format.load(f, map_location)
@@ -163,11 +170,18 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
     if isinstance(start, str):
         raise TypeError("rustgrad.load needs a binary file object (opened with 'rb')")
     if not (hasattr(f, "seekable") and f.seekable()):
-        import io
-
         f = io.BytesIO(start + f.read())
     else:
         f.seek(-len(start), os.SEEK_CUR)
     if start == _ZIP_MAGIC:
         return _torch_reader.read(f, restore_location, weights_only, pickle_load_args)
+    _refuse_legacy_format(start)
     return _safetensors_format.load(f, map_location)
+
+
+def _refuse_legacy_format(start):
+    if start.startswith(_PICKLE_PROTO):
+        raise NotImplementedError(
+            "rustgrad.load: this is PyTorch's legacy (pre-1.6, _use_new_zipfile_serialization=False) "
+            "checkpoint format, which rustgrad does not read; load it in PyTorch and save it again"
+        )
