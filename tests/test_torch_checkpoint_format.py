@@ -82,6 +82,7 @@ def test_storage_records_are_64_byte_aligned(tmp_path):
                 )
                 assert start % 64 == 0
                 assert raw[start : start + info.file_size] == zf.read(info)
+    assert torch.load(path, mmap=True)["b"].tolist() == [0.0] * 5
 
 
 def test_torch_loads_a_state_dict_with_weights_only():

@@ -382,6 +382,10 @@ fn storage_over(
             };
             Ok(Storage::new(StorageData::Cuda(s)))
         }
+        #[cfg(not(feature = "cuda"))]
+        K_DL_CUDA => Err(PyBufferError::new_err(
+            "a CUDA DLPack tensor, but this rustgrad was built without CUDA support",
+        )),
         other => Err(PyBufferError::new_err(format!(
             "Unsupported DLPack device type {other}: rustgrad takes CPU and CUDA tensors"
         ))),

@@ -202,6 +202,7 @@ impl CudaDevice {
     ///
     /// # Safety
     /// `ptr` must address `bytes` bytes of this device's memory for as long as `owner` lives.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
     pub unsafe fn external(
         self: &Arc<Self>,
         ptr: u64,
@@ -218,6 +219,7 @@ impl CudaDevice {
 
     /// Waits for all work on every stream of this device's context (work another library queued
     /// on its own streams included).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
     pub fn synchronize_context(&self) -> Result<()> {
         self.check_usable()?;
         self.rt.synchronize_context().map_err(|e| self.fault(e))

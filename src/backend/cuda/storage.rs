@@ -38,6 +38,7 @@ impl CudaStorage {
     ///
     /// # Safety
     /// `ptr` must address `len` elements of `dtype` in `dev`'s memory for as long as `owner` lives.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
     pub(crate) unsafe fn from_external(
         dev: &Arc<CudaDevice>,
         ptr: u64,

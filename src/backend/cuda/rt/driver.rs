@@ -453,6 +453,7 @@ impl RtDevice {
     }
 
     /// Waits for all work on every stream of the context (`cuCtxSynchronize`).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
     pub(crate) fn synchronize_context(&self) -> R<()> {
         self.bind()?;
         // SAFETY: our context is current after bind.
