@@ -181,7 +181,7 @@ def test_file_objects():
     buf = io.BytesIO()
     rustgrad.save(sd, buf)
     buf.seek(0)
-    assert struct.unpack("<Q", buf.getvalue()[:8])[0] < len(buf.getvalue())
+    assert buf.getvalue()[:4] == b"PK\x03\x04"  # PyTorch's zip format for file objects
     back = rustgrad.load(buf)
     assert_same(sd["x"], back["x"])
 
@@ -422,3 +422,19 @@ def test_corrupt_structure_metadata(structure, tmp_path):
     path.write_bytes(file_bytes({"__metadata__": {"rustgrad.structure": structure}}))
     with pytest.raises(RuntimeError, match="rustgrad.load"):
         rustgrad.load(path)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not rustgrad.cuda.is_available(), reason="no usable CUDA device")
+def test_cuda_tensors_in_the_torch_format():
+    x = rustgrad.arange(6.0, device="cuda").reshape(2, 3)
+    buf = io.BytesIO()
+    rustgrad.save({"x": x, "t": x.t(), "p": rustgrad.nn.Parameter(x.clone())}, buf)
+    buf.seek(0)
+    back = rustgrad.load(buf)
+    assert back["x"].device.type == "cuda" and back["x"].tolist() == x.tolist()
+    assert back["t"].device.type == "cuda" and back["t"].tolist() == x.t().tolist()
+    assert isinstance(back["p"], rustgrad.nn.Parameter) and back["p"].device.type == "cuda"
+    buf.seek(0)
+    on_cpu = rustgrad.load(buf, map_location="cpu")
+    assert on_cpu["x"].device.type == "cpu" and on_cpu["x"].tolist() == x.tolist()

@@ -208,3 +208,6 @@ from ._settings import (  # noqa: E402
     use_deterministic_algorithms,
 )
 from . import _pinned  # noqa: E402,F401  (Tensor.pin_memory, Tensor.is_pinned)
+
+# DLPack exchange (rustgrad.from_dlpack; Tensor.__dlpack__ is attached in _tensor.py)
+from ._dlpack import from_dlpack  # noqa: E402

@@ -12,6 +12,7 @@ import weakref
 
 from . import _C
 from ._arg_check import check_bool
+from ._dlpack import _dlpack, _dlpack_device
 from ._dtype_names import legacy_type_name
 from ._ops_arith import (
     _addcdiv, _addcdiv_, _addcmul, _addcmul_, _addmm, _isfinite, _isinf, _lerp, _lerp_, _outer, _triangle_method,
@@ -227,6 +228,9 @@ _METHODS = {
     "__reversed__": _reversed,
     "__array_priority__": 1000,
     "register_hook": _register_hook,
+    # _dlpack.py (DLPack exchange)
+    "__dlpack__": _dlpack,
+    "__dlpack_device__": _dlpack_device,
     "register_post_accumulate_grad_hook": _register_post_accumulate_grad_hook,
     "new_tensor": _new_tensor,
     "new_zeros": _new_factory(_C.zeros),

@@ -8,6 +8,7 @@ mod autograd;
 mod convert;
 #[cfg(feature = "cuda")]
 mod cuda;
+mod dlpack;
 mod dtype;
 mod function;
 mod functions;
@@ -89,6 +90,7 @@ fn c_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn::register(m)?;
     optim::register(m)?;
     serialize::register(m)?;
+    dlpack::register(m)?;
     #[cfg(feature = "cuda")]
     cuda::register(m)?;
     Ok(())

@@ -1,4 +1,4 @@
 """Utilities: ``rustgrad.utils.data`` (datasets and the DataLoader), ``rustgrad.utils.checkpoint``
-(activation checkpointing) and hook handles."""
+(activation checkpointing), ``rustgrad.utils.dlpack`` and hook handles."""
 
-from . import checkpoint, data, hooks  # noqa: F401
+from . import checkpoint, data, dlpack, hooks  # noqa: F401

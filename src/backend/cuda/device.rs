@@ -116,11 +116,13 @@ pub(crate) fn host_reads() -> u64 {
     HOST_READS.with(|c| c.get())
 }
 
-/// Device memory owned by a tensor storage; freed (stream-ordered) on drop.
+/// Device memory owned by a tensor storage; freed (stream-ordered) on drop, unless it belongs to
+/// another library (a DLPack producer) that `owner` keeps it alive for.
 pub(crate) struct DeviceBuffer {
     ptr: u64,
     bytes: usize,
     dev: Arc<CudaDevice>,
+    owner: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl DeviceBuffer {
@@ -137,7 +139,7 @@ impl DeviceBuffer {
 
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
-        if self.bytes > 0 {
+        if self.bytes > 0 && self.owner.is_none() {
             self.dev.rt.free(self.ptr);
             self.dev.allocated.fetch_sub(self.bytes, Ordering::Relaxed);
         }
@@ -165,6 +167,7 @@ impl CudaDevice {
                 ptr: 0,
                 bytes: 0,
                 dev: self.clone(),
+                owner: None,
             });
         }
         self.check_usable()?;
@@ -191,7 +194,35 @@ impl CudaDevice {
             ptr,
             bytes,
             dev: self.clone(),
+            owner: None,
         })
+    }
+
+    /// Wraps `bytes` of device memory at `ptr` that `owner` keeps alive (never freed by us).
+    ///
+    /// # Safety
+    /// `ptr` must address `bytes` bytes of this device's memory for as long as `owner` lives.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
+    pub unsafe fn external(
+        self: &Arc<Self>,
+        ptr: u64,
+        bytes: usize,
+        owner: Box<dyn std::any::Any + Send + Sync>,
+    ) -> DeviceBuffer {
+        DeviceBuffer {
+            ptr,
+            bytes,
+            dev: self.clone(),
+            owner: Some(owner),
+        }
+    }
+
+    /// Waits for all work on every stream of this device's context (work another library queued
+    /// on its own streams included).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
+    pub fn synchronize_context(&self) -> Result<()> {
+        self.check_usable()?;
+        self.rt.synchronize_context().map_err(|e| self.fault(e))
     }
 
     /// A failed driver call (an allocation other than out of memory, a function lookup): the

@@ -34,6 +34,23 @@ impl CudaStorage {
         Ok(s)
     }
 
+    /// Storage over `len` elements of device memory that `owner` keeps alive (DLPack import).
+    ///
+    /// # Safety
+    /// `ptr` must address `len` elements of `dtype` in `dev`'s memory for as long as `owner` lives.
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
+    pub(crate) unsafe fn from_external(
+        dev: &Arc<CudaDevice>,
+        ptr: u64,
+        dtype: DType,
+        len: usize,
+        owner: Box<dyn std::any::Any + Send + Sync>,
+    ) -> CudaStorage {
+        // SAFETY: forwarded to the caller.
+        let buf = unsafe { dev.external(ptr, len * dtype.size_in_bytes(), owner) };
+        CudaStorage { buf, dtype, len }
+    }
+
     pub fn dtype(&self) -> DType {
         self.dtype
     }

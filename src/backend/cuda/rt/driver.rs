@@ -452,6 +452,14 @@ impl RtDevice {
         )
     }
 
+    /// Waits for all work on every stream of the context (`cuCtxSynchronize`).
+    #[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the DLPack bindings
+    pub(crate) fn synchronize_context(&self) -> R<()> {
+        self.bind()?;
+        // SAFETY: our context is current after bind.
+        check(unsafe { sys::cuCtxSynchronize() }, "cuCtxSynchronize")
+    }
+
     /// (free, total) device memory.
     pub(crate) fn mem_info(&self) -> R<(usize, usize)> {
         self.bind()?;

@@ -1,4 +1,6 @@
-"""Checkpoints in the safetensors format: ``rustgrad.save`` and ``rustgrad.load``.
+"""Checkpoints in the safetensors format: what ``rustgrad.save`` wrote before it wrote PyTorch's
+format (still written for a path ending in ``.safetensors``, and still loaded), and the
+``save_file`` / ``load_file`` pair of the ``safetensors`` package.
 
 ``save(obj, f)`` takes a state dict (a dict of tensors) or any nesting of dicts, lists and tuples
 holding tensors, numbers, strings, booleans and None (an optimizer's state dict, a training
@@ -18,10 +20,10 @@ import os
 import tempfile
 from collections import OrderedDict
 
-from . import _C
-from ._C import Tensor
+from .. import _C
+from .._C import Tensor
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "save_file", "load_file"]
 
 # Metadata keys: PyTorch-style loaders (transformers) look for "format"; the structure is ours.
 _FORMAT_KEY = "format"
@@ -136,7 +138,7 @@ class _Decoder:
         parameter = None
         if node.get("P"):
             try:
-                from .nn import Parameter as parameter
+                from ..nn import Parameter as parameter
             except ImportError:
                 parameter = None
         if parameter is not None:
@@ -287,3 +289,24 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=True, mmap=No
         raise RuntimeError("rustgrad.load: the checkpoint's structure metadata is nested too deeply") from None
     except (TypeError, ValueError, KeyError, AttributeError) as e:
         raise RuntimeError(f"rustgrad.load: the checkpoint's structure metadata is corrupt ({e})") from None
+
+
+def save_file(tensors, filename, metadata=None):
+    """Writes a dict of named tensors to a safetensors file (``safetensors.torch.save_file``)."""
+    if not isinstance(tensors, dict):
+        raise TypeError(f"save_file expects a dict of tensors, got {type(tensors).__name__}")
+    for name, t in tensors.items():
+        if not isinstance(name, str):
+            raise TypeError(f"save_file: tensor names must be str, got {type(name).__name__}")
+        if not isinstance(t, Tensor):
+            raise TypeError(f"save_file: {name!r} is a {type(t).__name__}, not a tensor")
+    metadata = {} if metadata is None else metadata
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise TypeError("save_file: metadata must be a dict of str to str")
+    _C._save_safetensors({k: t.detach() for k, t in tensors.items()}, dict(metadata), os.fspath(filename))
+
+
+def load_file(filename, device="cpu"):
+    """Reads a safetensors file into a dict of named tensors on ``device`` (``safetensors.torch.load_file``)."""
+    tensors, _ = _C._load_safetensors(os.fspath(filename))
+    return {name: t.to(device) for name, t in tensors.items()}
