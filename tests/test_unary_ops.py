@@ -38,12 +38,25 @@ REFERENCE = {
     "erf": (_erf, "any", True, False),
     "logical_not": (np.logical_not, "any", False, True),
     "isnan": (np.isnan, "any", False, True),
+    # special functions (more cases in test_special.py)
+    "lgamma": (np.vectorize(math.lgamma), "positive", True, False),
+    "digamma": (lambda x: _torch_reference("digamma", x), "positive", True, False),
+    "erfinv": (lambda x: _torch_reference("erfinv", x), "unit", True, False),
+    "erfc": (np.vectorize(math.erfc), "any", True, False),
 }
+
+
+def _torch_reference(name, x):
+    """PyTorch's float64 result, where neither NumPy nor the math module has the function."""
+    torch = pytest.importorskip("torch")
+    return getattr(torch, name)(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def _inputs(domain, dtype=np.float64, seed=0):
     x = np.random.default_rng(seed).uniform(-2.5, 2.5, size=(3, 7))
-    if domain == "positive":
+    if domain == "unit":
+        x = x / 2.6  # inside (-1, 1)
+    elif domain == "positive":
         x = np.abs(x) + 0.1
     elif domain in ("nonzero", "fractional"):
         # Away from the kinks and jumps (0, and the integers for the rounding ops), so that
