@@ -198,3 +198,15 @@ def test_samplers_on_the_cuda_device():
     assert r.device.type == "cuda" and abs(r.mean().item() - 12) < 5 * math.sqrt(12 / N)
     e = rg.empty(N, device="cuda").exponential_(2.0)
     assert e.device.type == "cuda" and abs(e.mean().item() - 0.5) < 5 * 0.5 / math.sqrt(N)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rg.cuda._unavailable_reason()))
+def test_gamma_draws_and_gradient_on_the_cuda_device():
+    alpha = rg.full((N,), 3.0, device="cuda", requires_grad=True)
+    draws = rg._standard_gamma(alpha)
+    assert draws.device.type == "cuda" and abs(draws.mean().item() - 3.0) < 5 * math.sqrt(3.0 / N)
+    draws.mean().backward()
+    # The mean of the reparameterized gradients estimates d E[x] / d alpha = 1.
+    assert alpha.grad.device.type == "cuda" and abs(alpha.grad.sum().item() - 1.0) < 0.01

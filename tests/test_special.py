@@ -12,8 +12,6 @@ import rustgrad.special as S
 
 torch = pytest.importorskip("torch")
 
-HAS_CUDA = rg.cuda.is_available()
-
 
 def _pair(values):
     x = np.asarray(values, dtype=np.float64)
@@ -165,17 +163,6 @@ def test_float32_results_match_torch():
     for name in ("lgamma", "digamma", "erfc"):
         np.testing.assert_allclose(getattr(rg, name)(rg.tensor(x)).numpy(),
                                    getattr(torch, name)(torch.tensor(x)).numpy(), rtol=2e-6, atol=2e-6)
-
-
-@pytest.mark.cuda
-@pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
-    "" if HAS_CUDA else rg.cuda._unavailable_reason()))
-def test_cuda_special_functions_match_the_cpu():
-    x = rg.tensor(np.concatenate([np.linspace(-6.3, -0.2, 13), np.linspace(0.05, 40, 30)]))
-    for f in (rg.lgamma, rg.digamma, rg.erfc, lambda t: t.polygamma(1), lambda t: t.polygamma(3)):
-        np.testing.assert_allclose(f(x.cuda()).cpu().numpy(), f(x).numpy(), rtol=1e-12, atol=1e-12)
-    y = rg.tensor(np.linspace(-0.999, 0.999, 41))
-    np.testing.assert_allclose(rg.erfinv(y.cuda()).cpu().numpy(), rg.erfinv(y).numpy(), rtol=1e-12, atol=1e-12)
 
 
 def test_incomplete_gamma_matches_torch_and_its_edges():

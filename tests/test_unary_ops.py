@@ -123,3 +123,14 @@ def test_cuda_matches_the_cpu(name):
         out.sum().backward()
         outd.sum().backward()
         np.testing.assert_allclose(xd.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rg.cuda._unavailable_reason()))
+def test_cuda_special_functions_match_the_cpu_over_wide_ranges():
+    x = rg.tensor(np.concatenate([np.linspace(-6.3, -0.2, 13), np.linspace(0.05, 40, 30)]))
+    for f in (rg.lgamma, rg.digamma, rg.erfc, lambda t: t.polygamma(1), lambda t: t.polygamma(3)):
+        np.testing.assert_allclose(f(x.cuda()).cpu().numpy(), f(x).numpy(), rtol=1e-12, atol=1e-12)
+    y = rg.tensor(np.concatenate([np.linspace(-0.999, 0.999, 41), [1 - 1e-12, -1 + 1e-15]]))
+    np.testing.assert_allclose(rg.erfinv(y.cuda()).cpu().numpy(), rg.erfinv(y).numpy(), rtol=1e-12, atol=1e-12)
