@@ -158,7 +158,8 @@ KL_PAIRS = [
     ("OneHotCategorical", "OneHotCategorical"), ("Gamma", "Gamma"), ("Beta", "Beta"), ("Dirichlet", "Dirichlet"),
     ("Exponential", "Exponential"), ("Laplace", "Laplace"), ("Poisson", "Poisson"), ("Independent", "Independent"),
     ("MultivariateNormal_tril", "MultivariateNormal_precision"), ("Uniform", "Normal"), ("Exponential", "Gamma"),
-    ("Gamma", "Exponential"), ("Normal", "Laplace"), ("Uniform", "Uniform"),
+    ("Gamma", "Exponential"), ("Normal", "Laplace"), ("Uniform", "Uniform"), ("Binomial", "Binomial"),
+    ("Cauchy", "Cauchy"),
 ]
 
 
@@ -361,3 +362,10 @@ def test_rsample_gradients_estimate_the_derivative_of_the_mean(family):
         expected = (-2 * 1.5 ** 2 / 7 ** 2, 2 * 1.5 * 9 / 7)  # d/d(df, scale) of scale^2 df / (df - 2)
         got = (float(g_df), float(g_scale))
     np.testing.assert_allclose(got, expected, rtol=0.03, atol=2e-3)
+
+
+def test_binomial_kl_needs_as_many_trials_in_p():
+    p, q = D.Binomial(3, rg.tensor([0.4])), D.Binomial(5, rg.tensor([0.4]))
+    with pytest.raises(NotImplementedError, match="KL between Binomials where q.total_count > p.total_count"):
+        D.kl_divergence(p, q)
+    assert D.kl_divergence(q, p).item() == math.inf

@@ -8,6 +8,8 @@ from ..nn.functional import softplus as _softplus
 from ..special import xlogy
 from .bernoulli import Bernoulli
 from .beta import Beta
+from .binomial import Binomial
+from .cauchy import Cauchy
 from .categorical import Categorical
 from .dirichlet import Dirichlet
 from .exponential import Exponential
@@ -110,6 +112,23 @@ def _kl_beta_beta(p, q):
     t4 = (p.concentration0 - q.concentration0) * p.concentration0.digamma()
     t5 = (sum_q - sum_p) * sum_p.digamma()
     return t1 - t2 + t3 + t4 + t5
+
+
+@register_kl(Binomial, Binomial)
+def _kl_binomial_binomial(p, q):
+    # n KL(Bernoulli(p) || Bernoulli(q)) for equal counts; infinite where p has more trials.
+    if bool((p.total_count < q.total_count).any()):
+        raise NotImplementedError("KL between Binomials where q.total_count > p.total_count is not implemented")
+    per_trial = p.probs * (p.logits - q.logits) + (-p.probs).log1p() - (-q.probs).log1p()
+    kl = p.total_count * per_trial
+    return kl.masked_fill(p.total_count > q.total_count, math.inf)
+
+
+@register_kl(Cauchy, Cauchy)
+def _kl_cauchy_cauchy(p, q):
+    # The closed form of Chyzak and Nielsen (2019).
+    spread = (p.scale + q.scale).pow(2) + (p.loc - q.loc).pow(2)
+    return spread.log() - (4 * p.scale * q.scale).log()
 
 
 @register_kl(Categorical, Categorical)
