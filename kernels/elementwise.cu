@@ -60,6 +60,122 @@ template <typename T> RG_DEV T gelu_tanh(T x) {
     return (T)0.5 * x * ((T)1 + rg_tanh(k * (x + (T)0.044715 * x * x * x)));
 }
 
+// ----- special functions (as src/backend/cpu/special.rs, in double) ---------------------------
+
+RG_DEV double rg_digamma(double x) {
+    const double pi = 3.141592653589793;
+    if (x == 0.0) return signbit(x) ? 1.0 / 0.0 : -1.0 / 0.0;
+    double shift = 0.0;
+    if (x < 0.0) {
+        if (x == floor(x)) return 0.0 / 0.0;
+        shift = -pi / tan(pi * x);  // reflection: psi(x) = psi(1 - x) - pi cot(pi x)
+        x = 1.0 - x;
+    }
+    if (x != x || x == 1.0 / 0.0) return x;
+    while (x < 10.0) {
+        shift -= 1.0 / x;
+        x += 1.0;
+    }
+    double r = 1.0 / (x * x);
+    double series = r * (1.0 / 12.0 - r * (1.0 / 120.0 - r * (1.0 / 252.0 - r * (1.0 / 240.0
+                    - r * (1.0 / 132.0 - r * (691.0 / 32760.0 - r / 12.0))))));
+    return shift + log(x) - 0.5 / x - series;
+}
+
+RG_DEV double rg_zeta(double s, double q) {
+    const double den[12] = {12.0, -720.0, 30240.0, -1209600.0, 47900160.0, -1892437580.3183792,
+                            74724249600.0, -2950130727918.164, 116467828143500.67,
+                            -4597978722407473.0, 1.8152105401943546e17, -7.166165256175667e18};
+    const double eps = 2.220446049250313e-16;
+    if (s == 1.0) return 1.0 / 0.0;
+    if (s < 1.0 || s != s || q != q) return 0.0 / 0.0;
+    if (q <= 0.0) {
+        if (q == floor(q)) return 1.0 / 0.0;
+        if (s != floor(s)) return 0.0 / 0.0;
+    }
+    double sum = pow(q, -s), a = q, term = 0.0;
+    int i = 0;
+    while (i < 9 || a <= 9.0) {
+        i += 1;
+        a += 1.0;
+        term = pow(a, -s);
+        sum += term;
+        if (fabs(term / sum) < eps) return sum;
+    }
+    double w = a;
+    sum += term * w / (s - 1.0) - 0.5 * term;
+    double rising = 1.0, k = 0.0;
+    for (int j = 0; j < 12; j++) {
+        rising *= s + k;
+        term /= w;
+        double t = rising * term / den[j];
+        sum += t;
+        if (fabs(t / sum) < eps) break;
+        k += 1.0;
+        rising *= s + k;
+        term /= w;
+        k += 1.0;
+    }
+    return sum;
+}
+
+RG_DEV double rg_polygamma(int n, double x) {
+    const double pi = 3.141592653589793;
+    if (n == 0) return rg_digamma(x);
+    double reflected = 0.0, sign = 1.0;
+    if (n == 1 && x < 0.5) {
+        double s = sin(pi * x);  // psi1(x) = pi^2 / sin^2(pi x) - psi1(1 - x)
+        reflected = pi * pi / (s * s);
+        sign = -1.0;
+        x = 1.0 - x;
+    }
+    double factorial = 1.0;
+    for (int k = 2; k <= n; k++) factorial *= (double)k;
+    double odd = (n % 2 == 1) ? 1.0 : -1.0;
+    return reflected + sign * odd * factorial * rg_zeta((double)n + 1.0, x);
+}
+
+RG_DEV double rg_erfinv(double y) {
+    if (y != y || y < -1.0 || y > 1.0) return 0.0 / 0.0;
+    if (y == 1.0 || y == -1.0) return y / 0.0;
+    if (y == 0.0) return y;
+    double t = 1.0 - fabs(y);
+    if (t < 1e-8) {  // deep tail: asymptotic guess, then Newton on ln erfc(x) = ln t
+        double l = -log(t), x = sqrt(l);
+        for (int it = 0; it < 2; it++) {
+            double g = l - log(x * 1.7724538509055159);
+            x = sqrt(g > 0.25 ? g : 0.25);
+        }
+        for (int it = 0; it < 3; it++) {
+            double e = erfc(x);
+            double slope = -1.1283791670955126 * exp(-x * x) / e;
+            x -= (log(e) + l) / slope;
+        }
+        return y < 0.0 ? -x : x;
+    }
+    double w = -log((1.0 - y) * (1.0 + y)), p;
+    if (w < 5.0) {
+        w -= 2.5;
+        p = 2.81022636e-08;
+        p = 3.43273939e-07 + p * w; p = -3.5233877e-06 + p * w; p = -4.39150654e-06 + p * w;
+        p = 0.00021858087 + p * w; p = -0.00125372503 + p * w; p = -0.00417768164 + p * w;
+        p = 0.246640727 + p * w; p = 1.50140941 + p * w;
+    } else {
+        w = sqrt(w) - 3.0;
+        p = -0.000200214257;
+        p = 0.000100950558 + p * w; p = 0.00134934322 + p * w; p = -0.00367342844 + p * w;
+        p = 0.00573950773 + p * w; p = -0.0076224613 + p * w; p = 0.00943887047 + p * w;
+        p = 1.00167406 + p * w; p = 2.83297682 + p * w;
+    }
+    double x = p * y;
+    for (int it = 0; it < 2; it++) {  // Halley steps on erf(x) - y
+        double err = y > 0.5 ? (1.0 - y) - erfc(x) : (y < -0.5 ? erfc(-x) - (1.0 + y) : erf(x) - y);
+        double u = err / (1.1283791670955126 * exp(-x * x));
+        x -= u / (1.0 + x * u);
+    }
+    return x;
+}
+
 template <typename T> RG_DEV T unary_float(int op, T v, const UParams& p) {
     switch (op) {
         case U_NEG: return -v;
@@ -86,6 +202,12 @@ template <typename T> RG_DEV T unary_float(int op, T v, const UParams& p) {
         case U_GELU_TANH: return gelu_tanh(v);
         case U_SILU: return v * rg_sigmoid(v);
         case U_ERF: return rg_erf(v);
+        // special functions
+        case U_LGAMMA: return (T)lgamma((double)v);
+        case U_DIGAMMA: return (T)rg_digamma((double)v);
+        case U_ERFINV: return (T)rg_erfinv((double)v);
+        case U_ERFC: return (T)erfc((double)v);
+        case U_POLYGAMMA: return (T)rg_polygamma((int)p.p0, (double)v);
         case U_LEAKY_RELU: return v > (T)0 ? v : v * (T)p.p0;
         case U_ELU: return v > (T)0 ? v : (T)p.p0 * rg_expm1(v);
         case U_SOFTPLUS: {

@@ -41,6 +41,7 @@ fn unary_ops_forward_and_backward() {
         U::GeluTanh,
         U::Silu,
         U::Erf,
+        U::Erfc,
         U::LeakyRelu(0.1),
         U::Elu(1.5),
         U::Softplus {
@@ -77,6 +78,10 @@ fn unary_ops_forward_and_backward() {
             U::Log1p,
             U::Reciprocal,
             U::PowScalar(0.5),
+            U::Lgamma,
+            U::Digamma,
+            U::Polygamma(1),
+            U::Polygamma(2),
         ] {
             check(
                 &format!("{op:?} {shape:?}"),
@@ -87,6 +92,15 @@ fn unary_ops_forward_and_backward() {
             );
         }
     }
+    // erfinv inside (-1, 1).
+    let u = randn(&[1000], 8).tanh().unwrap().mul_scalar(0.9).unwrap();
+    check(
+        "erfinv",
+        &[u],
+        |t| rustgrad::ops::unary::unary_op(U::Erfinv, &t[0]),
+        F32.0,
+        F32.1,
+    );
     // A transposed (non-contiguous) input and float64.
     let x = randn(&[33, 7], 5).transpose(0, 1).unwrap();
     check(

@@ -38,12 +38,25 @@ REFERENCE = {
     "erf": (_erf, "any", True, False),
     "logical_not": (np.logical_not, "any", False, True),
     "isnan": (np.isnan, "any", False, True),
+    # special functions (more cases in test_special.py)
+    "lgamma": (np.vectorize(math.lgamma), "positive", True, False),
+    "digamma": (lambda x: _torch_reference("digamma", x), "positive", True, False),
+    "erfinv": (lambda x: _torch_reference("erfinv", x), "unit", True, False),
+    "erfc": (np.vectorize(math.erfc), "any", True, False),
 }
+
+
+def _torch_reference(name, x):
+    """PyTorch's float64 result, where neither NumPy nor the math module has the function."""
+    torch = pytest.importorskip("torch")
+    return getattr(torch, name)(torch.from_numpy(np.asarray(x, dtype=np.float64))).numpy()
 
 
 def _inputs(domain, dtype=np.float64, seed=0):
     x = np.random.default_rng(seed).uniform(-2.5, 2.5, size=(3, 7))
-    if domain == "positive":
+    if domain == "unit":
+        x = x / 2.6  # inside (-1, 1)
+    elif domain == "positive":
         x = np.abs(x) + 0.1
     elif domain in ("nonzero", "fractional"):
         # Away from the kinks and jumps (0, and the integers for the rounding ops), so that
@@ -110,3 +123,14 @@ def test_cuda_matches_the_cpu(name):
         out.sum().backward()
         outd.sum().backward()
         np.testing.assert_allclose(xd.grad.cpu().numpy(), x.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not HAS_CUDA, reason="no usable CUDA device: " + (
+    "" if HAS_CUDA else rg.cuda._unavailable_reason()))
+def test_cuda_special_functions_match_the_cpu_over_wide_ranges():
+    x = rg.tensor(np.concatenate([np.linspace(-6.3, -0.2, 13), np.linspace(0.05, 40, 30)]))
+    for f in (rg.lgamma, rg.digamma, rg.erfc, lambda t: t.polygamma(1), lambda t: t.polygamma(3)):
+        np.testing.assert_allclose(f(x.cuda()).cpu().numpy(), f(x).numpy(), rtol=1e-12, atol=1e-12)
+    y = rg.tensor(np.concatenate([np.linspace(-0.999, 0.999, 41), [1 - 1e-12, -1 + 1e-15]]))
+    np.testing.assert_allclose(rg.erfinv(y.cuda()).cpu().numpy(), rg.erfinv(y).numpy(), rtol=1e-12, atol=1e-12)

@@ -204,13 +204,17 @@ template <typename T> inline T __ldg(const T* p) { return *p; }
 using std::ceil;
 using std::cos;
 using std::erf;
+using std::erfc;
 using std::exp;
 using std::expm1;
 using std::fabs;
 using std::floor;
 using std::fmod;
 using std::log;
+using std::lgamma;
 using std::log1p;
+using std::signbit;
+using std::tan;
 using std::pow;
 using std::rint;
 using std::sin;

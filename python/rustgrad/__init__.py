@@ -56,6 +56,27 @@ from ._ops_search import (  # noqa: F401
 )
 from ._legacy import BoolTensor, DoubleTensor, FloatTensor, IntTensor, LongTensor
 from ._sampling import multinomial
+# sampling and special functions (issue 16)
+from ._sampling_elementwise import bernoulli, poisson
+from ._gamma_sampling import _sample_dirichlet, _standard_gamma, _standard_gamma_grad
+
+
+def polygamma(n, input, *, out=None):
+    """The n-th derivative of the digamma function, elementwise (``input.polygamma(n)``)."""
+    result = input.polygamma(n)
+    return result if out is None else out.copy_(result)
+
+
+def xlogy(input, other, *, out=None):
+    """``input * log(other)``, 0 where ``input`` is 0 (``rustgrad.special.xlogy``)."""
+    return special.xlogy(input, other, out=out)
+
+
+def mvlgamma(input, p, *, out=None):
+    """The multivariate log-gamma function (``rustgrad.special.multigammaln``)."""
+    return special.multigammaln(input, p, out=out)
+
+
 from ._tensor_str import set_printoptions
 from ._type_info import finfo, iinfo
 # optim: memory formats and the complex/sparse queries PyTorch's optimizers use
@@ -194,6 +215,7 @@ from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402
 # rustgrad.func (functional_call), from the nn.utils.rnn/parametrize work
 from . import func  # noqa: E402
+from . import distributions, special  # noqa: E402  (issue 16)
 from .serialization import load, save  # noqa: E402
 # Module layout (issue 16): PyTorch's submodules, jit/compile as eager pass-throughs.
 from . import amp, cpu, distributed, jit, multiprocessing, onnx  # noqa: E402

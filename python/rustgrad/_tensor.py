@@ -23,12 +23,24 @@ from ._ops_extra import (
 )
 from ._ops_search import _bincount, _histc, _unique, _unique_consecutive
 from ._sampling import multinomial
+from ._sampling_elementwise import (  # sampling and special functions (issue 16)
+    _bernoulli_, _bernoulli_method, _cauchy_, _exponential_, _geometric_, _log_normal_, _random_,
+)
 from ._ops_sort import (
     _argsort, _kthvalue, _median, _mode, _movedim, _nanmedian, _nanquantile, _quantile_method, _sort, _topk, msort,
 )
 from ._tensor_str import tensor_repr
 
 Tensor = _C.Tensor
+
+
+def _special_method(name):
+    """A method that calls ``rustgrad.special.<name>(self, ...)`` (imported late: special imports us)."""
+    def method(self, *args, **kwargs):
+        from . import special
+        return getattr(special, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
 
 
 class RemovableHandle:
@@ -303,6 +315,22 @@ _METHODS = {
     # optim: rustgrad has no complex dtypes and no sparse layouts
     "is_complex": _is_complex_method,
     "is_sparse": property(lambda self: False, doc="False: rustgrad tensors are always dense (strided)."),
+    # sampling (_sampling_elementwise.py) and special functions (special.py)
+    "bernoulli": _bernoulli_method,
+    "bernoulli_": _bernoulli_,
+    "exponential_": _exponential_,
+    "geometric_": _geometric_,
+    "cauchy_": _cauchy_,
+    "log_normal_": _log_normal_,
+    "random_": _random_,
+    "lgamma_": _inplace(Tensor.lgamma),
+    "digamma_": _inplace(Tensor.digamma),
+    "erfinv_": _inplace(Tensor.erfinv),
+    "erfc_": _inplace(Tensor.erfc),
+    "polygamma_": _inplace(Tensor.polygamma),
+    "xlogy": _special_method("xlogy"),
+    "xlogy_": _inplace(_special_method("xlogy")),
+    "mvlgamma": _special_method("multigammaln"),
 }
 
 for _name, _fn in _METHODS.items():

@@ -67,6 +67,15 @@ macro_rules! unary_ops {
                 LogicalNot logical_not "U_LOGICAL_NOT" none nothing test,
                 /// NaN test (bool result).
                 IsNan isnan "U_ISNAN" none nothing test,
+                // special functions (backend/cpu/special.rs)
+                /// ln|Γ(x)|.
+                Lgamma lgamma "U_LGAMMA" "LgammaBackward0" input float,
+                /// The digamma function d/dx ln Γ(x).
+                Digamma digamma "U_DIGAMMA" "DigammaBackward0" input float,
+                /// The inverse error function.
+                Erfinv erfinv "U_ERFINV" "ErfinvBackward0" output float,
+                /// The complementary error function `1 - erf(x)`.
+                Erfc erfc "U_ERFC" "ErfcBackward0" input float,
             }
             others {
                 /// SiLU (swish): `x * sigmoid(x)`.
@@ -87,6 +96,8 @@ macro_rules! unary_ops {
                 RPowScalar(f64) "U_RPOW_SCALAR" "PowBackward1" output float,
                 /// `x` clamped into `[min, max]` (either bound optional).
                 Clamp { min: Option<f64>, max: Option<f64> } "U_CLAMP" "ClampBackward1" input any,
+                /// The n-th derivative of digamma (a special function).
+                Polygamma(u32) "U_POLYGAMMA" "PolygammaBackward0" input float,
             }
         }
     };

@@ -204,6 +204,22 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                         .exp()?
                         .mul_scalar(std::f64::consts::FRAC_2_SQRT_PI)?,
                 )?,
+                // special functions
+                UnaryOp::Lgamma => g.mul(&s().digamma()?)?,
+                UnaryOp::Digamma => g.mul(&s().polygamma(1)?)?,
+                UnaryOp::Polygamma(n) => g.mul(&s().polygamma(n as i64 + 1)?)?,
+                // d erfinv(y) / dy = √π / 2 · e^(erfinv(y)²), from the saved output.
+                UnaryOp::Erfinv => g.mul(
+                    &s().square()?
+                        .exp()?
+                        .mul_scalar(std::f64::consts::PI.sqrt() / 2.0)?,
+                )?,
+                UnaryOp::Erfc => g.mul(
+                    &s().square()?
+                        .neg()?
+                        .exp()?
+                        .mul_scalar(-std::f64::consts::FRAC_2_SQRT_PI)?,
+                )?,
                 UnaryOp::LogicalNot | UnaryOp::IsNan => return Ok(vec![None]),
             };
             Ok(vec![Some(gx)])
@@ -244,6 +260,12 @@ impl Tensor {
             return self.pow(&e);
         }
         unary_op(UnaryOp::PowScalar(exponent), self)
+    }
+    /// The n-th derivative of the digamma function (`polygamma(0, x)` is `digamma(x)`).
+    pub fn polygamma(&self, n: i64) -> Result<Tensor> {
+        let n = u32::try_from(n)
+            .map_err(|_| Error::runtime("polygamma(n, x) does not support negative n."))?;
+        unary_op(UnaryOp::Polygamma(n), self)
     }
     /// Clamps into `[min, max]` (either bound optional).
     pub fn clamp(&self, min: Option<f64>, max: Option<f64>) -> Result<Tensor> {

@@ -390,6 +390,12 @@ impl PyTensor {
     fn clamp_max(&self, py: Python<'_>, max: f64) -> R {
         self.clamp(py, None, Some(max))
     }
+    /// A special function: the n-th derivative of digamma.
+    fn polygamma(&self, py: Python<'_>, n: i64) -> R {
+        Ok(compute(py, self.work(), || self.t.polygamma(n))
+            .py()?
+            .into())
+    }
 
     // ----- matrix products -----------------------------------------------------------------------
 

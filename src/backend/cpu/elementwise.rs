@@ -1,9 +1,9 @@
 //! Elementwise kernels: unary maps, broadcast binary maps, `where`, casts and strided copies.
 
-use crate::backend::cpu::math;
 use crate::backend::cpu::simd::vectorized;
 use crate::backend::cpu::strided::RowPlan;
 use crate::backend::cpu::threads::par_split_mut;
+use crate::backend::cpu::{math, special};
 use crate::backend::{BinaryOp, UnaryOp};
 use crate::error::{Error, Result};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Element, Float};
@@ -195,6 +195,12 @@ fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Resul
         UnaryOp::GeluTanh => map!(|v: T| T::from_f64(gelu_tanh(v.to_f64()))),
         UnaryOp::Silu => map!(|v: T| v * v.sigmoid()),
         UnaryOp::Erf => map!(|v: T| T::from_f64(math::erf(v.to_f64()))),
+        // special functions
+        UnaryOp::Lgamma => map!(|v: T| T::from_f64(special::lgamma(v.to_f64()))),
+        UnaryOp::Digamma => map!(|v: T| T::from_f64(special::digamma(v.to_f64()))),
+        UnaryOp::Erfinv => map!(|v: T| T::from_f64(special::erfinv(v.to_f64()))),
+        UnaryOp::Erfc => map!(|v: T| T::from_f64(special::erfc(v.to_f64()))),
+        UnaryOp::Polygamma(n) => map!(move |v: T| T::from_f64(special::polygamma(n, v.to_f64()))),
         UnaryOp::LeakyRelu(slope) => {
             let s = c(slope);
             map!(move |v: T| if v > zero { v } else { v * s })

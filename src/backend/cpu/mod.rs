@@ -11,5 +11,6 @@ pub mod peak;
 pub mod random;
 pub mod reduce;
 pub mod simd;
+pub mod special;
 pub mod strided;
 pub mod threads;

@@ -119,6 +119,7 @@ pub(super) fn unary_code(op: UnaryOp) -> (i32, UParams) {
         UnaryOp::PowScalar(e) => p(e, 0.0),
         UnaryOp::RPowScalar(b) => p(b, 0.0),
         UnaryOp::Clamp { min, max } => clamp_params(min, max),
+        UnaryOp::Polygamma(n) => p(n as f64, 0.0),
         _ => UParams::default(),
     };
     (op.code(), params)
