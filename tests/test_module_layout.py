@@ -310,5 +310,5 @@ def test_data_parallel_on_one_gpu_moves_the_inputs():
     out = wrapped(x)
     assert out.device.type == "cuda"
     np.testing.assert_allclose(out.detach().cpu().numpy(), module(x.to("cuda")).detach().cpu().numpy())
-    with pytest.raises(NotImplementedError, match="several GPUs"):
+    with pytest.raises(NotImplementedError, match="more than one device"):
         nn.DataParallel(module, device_ids=[0, 1])
