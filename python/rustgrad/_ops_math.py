@@ -37,7 +37,9 @@ def _float(x):
 
 def _require_tensor(fn_name, value, arg="input"):
     if not isinstance(value, Tensor):
-        raise TypeError(f"{fn_name}(): argument '{arg}' (position 1) must be Tensor, not {type(value).__name__}")
+        position = 1 if arg == "input" else 2
+        raise TypeError(f"{fn_name}(): argument '{arg}' (position {position}) must be Tensor, not "
+                        f"{type(value).__name__}")
 
 
 def _promote_float(a, b):
@@ -83,7 +85,10 @@ def copysign(input, other, *, out=None):
     _require_tensor("copysign", input)
     x, o = _promote_float(input, _as_tensor(other, input))
     negative = signbit(o.detach())
-    return _C.where(negative, -x.abs(), x.abs())
+    # ``other`` gets a zero gradient (not None), as in PyTorch: a +0 term linked to it, kept away from
+    # its infinities and NaNs (x - +0 is x, signed zeros included).
+    zero_link = _C.where(o.isfinite(), o, _C.zeros_like(o)).abs() * 0
+    return _C.where(negative, -x.abs(), x.abs()) - zero_link
 
 
 def deg2rad(input, *, out=None):
@@ -125,14 +130,23 @@ def _float_power_(self, exponent):
 
 
 def _nan_aware_pick(input, other, keep_input):
-    """``input`` where ``keep_input`` or ``other`` is NaN, else ``other`` (the gradient follows the pick)."""
-    return _C.where(keep_input | other.isnan(), input, other)
+    """``input`` where ``keep_input`` or ``other`` is NaN, else ``other``. The gradient follows the pick,
+    and is shared half and half at finite ties, as PyTorch's."""
+    picked = _C.where(keep_input | other.isnan(), input, other)
+    if not picked.is_floating_point():
+        return picked
+    tie = (input == other) & input.isfinite()
+    # At a tie both differences below are exactly +0, so the value stays ``input`` (its sign of zero
+    # too: x - +0 is x), and each side gets half the gradient.
+    shared = input - (input - input.detach()) * 0.5 - (other.detach() - other) * 0.5
+    return _C.where(tie, shared, picked)
 
 
 def fmax(input, other, *, out=None):
     """Elementwise maximum that ignores NaN (NaN only where both are NaN)."""
     _no_out(out, "fmax")
     _require_tensor("fmax", input)
+    _require_tensor("fmax", other, "other")
     return _nan_aware_pick(input, other, input >= other)
 
 
@@ -140,6 +154,7 @@ def fmin(input, other, *, out=None):
     """Elementwise minimum that ignores NaN (NaN only where both are NaN)."""
     _no_out(out, "fmin")
     _require_tensor("fmin", input)
+    _require_tensor("fmin", other, "other")
     return _nan_aware_pick(input, other, input <= other)
 
 
@@ -150,15 +165,16 @@ def heaviside(input, values, *, out=None):
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
     if input.dtype != values.dtype:
-        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes")
+        raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
     step = (input > 0).to(input.dtype)
     return _C.where(input == 0, values, step)
 
 
-def _require_integral(fn_name, *tensors):
+def _require_integral(kernel_name, *tensors):
+    """PyTorch's refusal of float operands by its integer-only kernels (``kernel_name`` is the kernel's)."""
     for t in tensors:
         if t.is_floating_point():
-            raise RuntimeError(f'"{fn_name}_cpu" not implemented for \'{scalar_name(t.dtype)}\'')
+            raise NotImplementedError(f'"{kernel_name}_cpu" not implemented for \'{scalar_name(t.dtype)}\'')
 
 
 def gcd(input, other, *, out=None):
@@ -253,7 +269,7 @@ def sgn(input, *, out=None):
 
 # ----- bitwise ops --------------------------------------------------------------------------------
 
-def _bitwise(fn_name, np_fn, logical):
+def _bitwise(fn_name, kernel_name, np_fn, logical):
     """A bitwise op of integer or bool tensors: bool operands go through the logical op; integers are
     computed exactly on the host (there is no integer bitwise kernel yet) and moved back."""
 
@@ -261,9 +277,7 @@ def _bitwise(fn_name, np_fn, logical):
         _no_out(out, fn_name)
         _require_tensor(fn_name, input)
         other_t = _as_tensor(other, input)
-        for t in (input, other_t):
-            if t.is_floating_point():
-                raise RuntimeError(f'"{fn_name}_cpu" not implemented for \'{scalar_name(t.dtype)}\'')
+        _require_integral(kernel_name, input, other_t)
         if logical is not None and input.dtype == _C.bool and other_t.dtype == _C.bool:
             return getattr(input, logical)(other_t)
         a = input.detach().cpu().numpy().astype(np.int64)
@@ -285,18 +299,17 @@ def _shift(np_fn):
     return shift
 
 
-bitwise_and = _bitwise("bitwise_and", np.bitwise_and, "logical_and")
-bitwise_or = _bitwise("bitwise_or", np.bitwise_or, "logical_or")
-bitwise_xor = _bitwise("bitwise_xor", np.bitwise_xor, "logical_xor")
-bitwise_left_shift = _bitwise("bitwise_left_shift", _shift(np.left_shift), None)
-bitwise_right_shift = _bitwise("bitwise_right_shift", _shift(np.right_shift), None)
+bitwise_and = _bitwise("bitwise_and", "bitwise_and", np.bitwise_and, "logical_and")
+bitwise_or = _bitwise("bitwise_or", "bitwise_or", np.bitwise_or, "logical_or")
+bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor", np.bitwise_xor, "logical_xor")
+bitwise_left_shift = _bitwise("bitwise_left_shift", "lshift", _shift(np.left_shift), None)
+bitwise_right_shift = _bitwise("bitwise_right_shift", "rshift", _shift(np.right_shift), None)
 
 
 def bitwise_not(input, *, out=None):
     _no_out(out, "bitwise_not")
     _require_tensor("bitwise_not", input)
-    if input.is_floating_point():
-        raise RuntimeError(f'"bitwise_not_cpu" not implemented for \'{scalar_name(input.dtype)}\'')
+    _require_integral("bitwise_not", input)
     if input.dtype == _C.bool:
         return input.logical_not()
     return -input - 1  # two's complement: ~x == -x - 1

@@ -9,6 +9,7 @@ sum_to_size, narrow_copy, fill_diagonal_, and the small predicates (is_same_size
 import numbers
 
 from . import _C
+from ._dtype_names import scalar_name
 from ._ops_extra import _index, _wrap_dim
 
 Tensor = _C.Tensor
@@ -101,7 +102,7 @@ def ravel(input):
 
 def _flat_index(index, numel):
     if index.dtype != _C.int64:
-        raise RuntimeError(f"take(): Expected a long tensor for index, but got {_dtype_name(index.dtype)}")
+        raise RuntimeError(f"take(): Expected a long tensor for index, but got {scalar_name(index.dtype)}")
     if numel == 0 and index.numel():
         raise IndexError("take(): tried to take from an empty tensor")
     bad = (index >= numel) | (index < -numel)
@@ -109,10 +110,6 @@ def _flat_index(index, numel):
         first = int(index[bad][0].item()) if hasattr(index[bad], "item") else int(index.max().item())
         raise IndexError(f"out of range: tried to access index {first} on a tensor of {numel} elements.")
     return _C.where(index < 0, index + numel, index)
-
-
-def _dtype_name(dtype):
-    return str(dtype).replace("rustgrad.", "").capitalize()
 
 
 def take(input, index):
@@ -169,13 +166,25 @@ def _along(index, dim, like):
 
 
 def _check_index(fn_name, index, dim, size):
-    if index.dim() > 1:
-        raise IndexError(f"{fn_name}(): Index is supposed to be a vector")
-    if index.dtype != _C.int64:
-        raise IndexError(f"{fn_name}(): Expected dtype int64 for index")
+    """``index`` (a vector or scalar of int64 positions along ``dim``) as non-negative positions, with
+    PyTorch's messages for index_fill and index_copy."""
+    if fn_name == "index_fill":
+        if index.dim() > 1:
+            raise RuntimeError("Index has to be a vector/scalar")
+        if index.dtype != _C.int64:
+            raise IndexError("index_fill_(): Expected dtype int64 for index.")
+        prefix = ""
+    else:
+        if index.dim() > 1:
+            raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.dim()})")
+        if index.dtype != _C.int64:
+            raise RuntimeError(f"index_copy_(): Expected a long tensor for index, but got {scalar_name(index.dtype)}")
+        prefix = "index_copy_(): "
     index = index.reshape(-1)
-    if index.numel() and bool(((index >= size) | (index < -size)).any()):
-        raise IndexError(f"index out of range in self")
+    bad = (index >= size) | (index < -size)
+    if index.numel() and bool(bad.any()):
+        first = int(index.masked_select(bad)[0].item())
+        raise IndexError(f"{prefix}index {first} is out of bounds for dimension {dim} with size {size}")
     return _C.where(index < 0, index + size, index)
 
 
@@ -230,6 +239,10 @@ def index_put(self, indices, values, accumulate=False):
     inner = 1
     for s in rest:
         inner *= s
+    if isinstance(values, Tensor) and values.dtype != self.dtype:
+        raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                           f"{scalar_name(self.dtype)} for the destination and {scalar_name(values.dtype)} for the "
+                           "source.")
     flat = self.reshape(-1, *rest) if rest else self.reshape(-1)
     pick_shape = list(linear.shape) + rest
     vals = values.to(self.dtype).expand(*pick_shape).reshape(-1, *rest) if rest else \
@@ -245,7 +258,7 @@ def masked_scatter(self, mask, source):
     """``self`` with the positions where ``mask`` is True filled, in order, from ``source``'s elements."""
     if mask.dtype != _C.bool:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
-                           f"{_dtype_name(mask.dtype)}")
+                           f"{scalar_name(mask.dtype)}")
     shape = _C.broadcast_shapes(self.shape, mask.shape) if hasattr(_C, "broadcast_shapes") else self.shape
     m = mask.expand(*shape)
     x = self.expand(*shape)
@@ -337,8 +350,7 @@ def _sum_to_size(self, *size):
     size = list(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else list(size)
     lead = self.dim() - len(size)
     if lead < 0 or any(s != 1 and s != self.size(lead + i) for i, s in enumerate(size)):
-        raise RuntimeError(f"size {{{', '.join(map(str, size))}}} is not expandable to size "
-                           f"{{{', '.join(map(str, self.shape))}}}.")
+        raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(self.shape)}}}.")
     out = self.sum(list(range(lead)), keepdim=False) if lead else self
     for i, s in enumerate(size):
         if s == 1 and out.size(i) != 1:
@@ -411,7 +423,8 @@ def _mH(self):
 
 def _H(self):
     if self.dim() not in (0, 2):
-        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.dim()}-D tensor.")
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.dim()}-D tensor. For batches of "
+                           "matrices, consider using tensor.mH")
     return self.t() if self.dim() == 2 else self
 
 
