@@ -119,6 +119,8 @@ def diagflat(input, offset=0):
 
 def renorm(input, p, dim, maxnorm):
     """Each sub-tensor along ``dim`` with a ``p``-norm above ``maxnorm`` scaled down to ``maxnorm``."""
+    if input.dim() < 2:
+        raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.dim()} dimensions")
     if not input.is_floating_point():
         raise RuntimeError(f"renorm: expected a floating point input but got {scalar_name(input.dtype)}")
     if p <= 0:
@@ -129,13 +131,13 @@ def renorm(input, p, dim, maxnorm):
     others = [i for i in range(input.dim()) if i != d]
     norms = input.abs().pow(p).sum(others, keepdim=True).pow(1.0 / p) if others else input.abs()
     factor = _C.where(norms > maxnorm, maxnorm / (norms + 1e-7), _C.ones_like(norms))
-    return input * factor.detach()
+    return input * factor
 
 
 def cov(input, *, correction=1, fweights=None, aweights=None):
     """The covariance of the rows (variables) over the columns (observations)."""
     if input.dim() > 2:
-        raise ValueError(f"cov(): expected input to have two or fewer dimensions but got an input with "
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                          f"{input.dim()} dimensions")
     x = input.reshape(1, -1) if input.dim() < 2 else input
     x = x if x.is_floating_point() else x.to(_C.float32)
@@ -143,11 +145,13 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     w = None
     if fweights is not None:
         if fweights.is_floating_point():
-            raise RuntimeError("cov(): expected fweights to have integral dtype")
+            raise RuntimeError(f"cov(): expected fweights to have integral dtype but got fweights with "
+                               f"{scalar_name(fweights.dtype)} dtype")
         w = fweights
     if aweights is not None:
         if not aweights.is_floating_point():
-            raise RuntimeError("cov(): expected aweights to have floating point dtype")
+            raise RuntimeError(f"cov(): expected aweights to have floating point dtype but got aweights with "
+                               f"{scalar_name(aweights.dtype)} dtype")
         w = aweights if w is None else w * aweights
     if w is None:
         w_sum = float(n)
@@ -203,7 +207,9 @@ def _new(self, *args, device=None):
     if len(args) == 1 and not isinstance(args[0], numbers.Integral):
         data = args[0]
         if isinstance(data, Tensor):
-            return data.detach().to(self.dtype).to(device)
+            if data.dtype != self.dtype:
+                raise TypeError(f"expected {self.dtype} (got {data.dtype})")
+            return data.detach().to(device)
         if isinstance(data, (tuple, list)) and not data:
             return _C.empty(0, dtype=self.dtype, device=device)
         if isinstance(data, (tuple, list)) and all(isinstance(s, numbers.Integral) for s in data) and \
