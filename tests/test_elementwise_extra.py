@@ -25,8 +25,9 @@ def both(fn):
     return fn(rg, rg.tensor), fn(torch, torch.tensor)
 
 
-def assert_same(ours, theirs, tol=1e-7):
+def assert_same(ours, theirs):
     assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    tol = 1e-12 if ours.dtype == rg.float64 else 1e-6
     assert tuple(ours.shape) == tuple(theirs.shape)
     np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=tol, atol=tol, equal_nan=True)
     # The sign of zero too (copysign, atan2 and signbit tell -0.0 from 0.0).

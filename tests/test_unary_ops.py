@@ -38,6 +38,19 @@ REFERENCE = {
     "erf": (_erf, "any", True, False),
     "logical_not": (np.logical_not, "any", False, True),
     "isnan": (np.isnan, "any", False, True),
+    # Trigonometric, hyperbolic, base-2 and base-10 functions (tmethods).
+    "tan": (np.tan, "unit", True, False),
+    "asin": (np.arcsin, "unit", True, False),
+    "acos": (np.arccos, "unit", True, False),
+    "atan": (np.arctan, "any", True, False),
+    "sinh": (np.sinh, "any", True, False),
+    "cosh": (np.cosh, "any", True, False),
+    "asinh": (np.arcsinh, "any", True, False),
+    "acosh": (np.arccosh, "above_one", True, False),
+    "atanh": (np.arctanh, "unit", True, False),
+    "exp2": (np.exp2, "any", True, False),
+    "log2": (np.log2, "positive", True, False),
+    "log10": (np.log10, "positive", True, False),
 }
 
 
@@ -45,6 +58,10 @@ def _inputs(domain, dtype=np.float64, seed=0):
     x = np.random.default_rng(seed).uniform(-2.5, 2.5, size=(3, 7))
     if domain == "positive":
         x = np.abs(x) + 0.1
+    elif domain == "unit":
+        x = x / 2.8  # inside (-1, 1), away from the poles of asin, acos and atanh at +-1
+    elif domain == "above_one":
+        x = np.abs(x) + 1.1
     elif domain in ("nonzero", "fractional"):
         # Away from the kinks and jumps (0, and the integers for the rounding ops), so that
         # finite differences see a smooth function.

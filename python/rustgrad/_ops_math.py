@@ -62,11 +62,16 @@ def atan2(input, other, *, out=None):
     x_zero = x == 0
     safe_x = _C.where(x_zero, _C.ones_like(x), x)
     base = (y / safe_x).atan()
-    half_turn = _C.where(signbit(y), -math.pi, math.pi).to(y.dtype)
+    # The constants in y's dtype (a Python float in ``where`` would round them to float32).
+    pi = _C.full_like(y, math.pi)
+    half_turn = _C.where(signbit(y), -pi, pi)
     left = _C.where(x < 0, base + half_turn, base)
-    on_axis = _C.where(y == 0, _C.where(signbit(x), half_turn, y * 0), _C.where(y > 0, math.pi / 2, -math.pi / 2))
+    quarter = _C.where(y > 0, pi * 0.5, pi * -0.5)
+    on_axis = _C.where(y == 0, _C.where(signbit(x), half_turn, y * 0), quarter)
     # At x == 0 the value is +-pi/2, and the gradient comes from y / (x^2 + y^2) = 1 / y through atan.
-    at_zero = on_axis.to(y.dtype) + (x - x.detach()) * _C.where(y == 0, 0.0, -1.0 / _C.where(y == 0, 1.0, y))
+    # (Subtracting a +0 keeps the sign of a zero angle: atan2(-0.0, 0.0) is -0.0.)
+    slope = _C.where(y == 0, 0.0, -1.0 / _C.where(y == 0, 1.0, y))
+    at_zero = on_axis - (x.detach() - x) * slope
     return _C.where(x_zero, at_zero, left)
 
 
