@@ -213,5 +213,20 @@ def test_inplace_on_a_leaf_that_requires_grad_raises():
         x.tan_()
 
 
+def test_heaviside_joins_the_graph_and_its_backward_raises_as_in_pytorch():
+    for m in (rg, torch):
+        x = m.tensor([0.0, 1.0], requires_grad=True)
+        y = m.heaviside(x, m.tensor([0.5, 0.5]))
+        assert y.requires_grad
+        with pytest.raises(RuntimeError, match="derivative for aten::heaviside is not implemented"):
+            y.sum().backward()
+
+
+def test_positive_of_bool_raises_as_in_pytorch():
+    for m in (rg, torch):
+        with pytest.raises(NotImplementedError, match="on a bool tensor is not supported"):
+            m.positive(m.tensor([True]))
+
+
 def test_math_constants():
     assert rg.deg2rad(rg.tensor([180.0])).item() == pytest.approx(math.pi)

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _C
 from ._dtype_names import scalar_name
+from .autograd.function import Function
 
 Tensor = _C.Tensor
 
@@ -171,8 +172,19 @@ def heaviside(input, values, *, out=None):
         raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
     if input.dtype != values.dtype:
         raise RuntimeError("heaviside is not yet implemented for tensors with different dtypes.")
-    step = (input > 0).to(input.dtype)
-    return _C.where(input == 0, values, step)
+    return _Heaviside.apply(input, values)
+
+
+class _Heaviside(Function):
+    """The step function: its result joins the graph, and a backward through it raises, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, input, values):
+        return _C.where(input == 0, values, (input > 0).to(input.dtype))
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("derivative for aten::heaviside is not implemented")
 
 
 def _require_integral(kernel_name, *tensors):
@@ -262,7 +274,7 @@ def isreal(input):
 def positive(input):
     _require_tensor("positive", input)
     if input.dtype == _C.bool:
-        raise TypeError("The `+` operator, on a bool tensor is not supported.")
+        raise NotImplementedError("The `+` operator, on a bool tensor is not supported.")
     return input
 
 
