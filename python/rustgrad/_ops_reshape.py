@@ -10,6 +10,7 @@ import numbers
 
 from . import _C
 from ._dtype_names import scalar_name
+from ._ops_arith import _broadcast_shapes
 from ._ops_extra import _index, _wrap_dim
 
 Tensor = _C.Tensor
@@ -107,7 +108,7 @@ def _flat_index(index, numel):
         raise IndexError("take(): tried to take from an empty tensor")
     bad = (index >= numel) | (index < -numel)
     if index.numel() and bool(bad.any()):
-        first = int(index[bad][0].item()) if hasattr(index[bad], "item") else int(index.max().item())
+        first = int(index.masked_select(bad)[0].item())
         raise IndexError(f"out of range: tried to access index {first} on a tensor of {numel} elements.")
     return _C.where(index < 0, index + numel, index)
 
@@ -196,7 +197,8 @@ def index_fill(self, dim, index, value):
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
                            f"{value.dim()} dimension(s).")
     if self.dim() == 0:
-        return _C.where(_C.tensor(index.numel() > 0, device=self.device), value, self) if index.numel() else self.clone()
+        return _C.full_like(self, value.item() if isinstance(value, Tensor) else value) if index.numel() \
+            else self.clone()
     shape = [1] * self.dim()
     shape[d] = self.size(d)
     hit = _C.zeros(self.size(d), dtype=_C.bool, device=self.device)
@@ -259,7 +261,7 @@ def masked_scatter(self, mask, source):
     if mask.dtype != _C.bool:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{scalar_name(mask.dtype)}")
-    shape = _C.broadcast_shapes(self.shape, mask.shape) if hasattr(_C, "broadcast_shapes") else self.shape
+    shape = _broadcast_shapes(self, mask)
     m = mask.expand(*shape)
     x = self.expand(*shape)
     order = m.reshape(-1).long().cumsum(0) - 1
@@ -392,7 +394,8 @@ def _is_nonzero(self):
 
 
 def _is_signed(self):
-    return self.dtype != _C.bool
+    # bool and uint8 are PyTorch's unsigned dtypes (by name: uint8 may not exist in this build).
+    return str(self.dtype).rsplit(".", 1)[-1] not in ("bool", "uint8")
 
 
 def _dim_order(self, *, ambiguity_check=False):
@@ -447,7 +450,7 @@ FUNCTIONS = {
     "unsafe_chunk": lambda t, c, dim=0: t.chunk(c, dim), "adjoint": _mH,
     "unsafe_split_with_sizes": split_with_sizes, "argwhere": lambda t: t.nonzero(),
     "conj": _identity, "resolve_conj": _identity, "resolve_neg": _identity, "conj_physical": lambda t: t.clone(),
-    "is_conj": _false, "is_neg": _false, "is_inference": lambda t: False,
+    "is_conj": _false, "is_neg": _false,
 }
 
 METHODS = dict(FUNCTIONS)
