@@ -345,6 +345,9 @@ def _inplace(fn, name):
 
     def method(self, *args, **kwargs):
         result = fn(self, *args, **kwargs)
+        if not isinstance(result, Tensor):  # a comparison handed NotImplemented back
+            kinds = ", ".join(type(a).__name__ for a in args)
+            raise TypeError(f"{name}_() received an invalid combination of arguments - got ({kinds})")
         if result.is_floating_point() and not self.is_floating_point():
             raise RuntimeError(f"result type {scalar_name(result.dtype)} can't be cast to the desired output "
                                f"type {scalar_name(self.dtype)}")

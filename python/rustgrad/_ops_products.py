@@ -8,6 +8,7 @@ import numbers
 import warnings
 
 from . import _C
+from ._args import int_arg, tensor_arg
 from ._dtype_names import scalar_name
 from ._ops_extra import _wrap_dim
 
@@ -16,6 +17,7 @@ Tensor = _C.Tensor
 
 def mv(input, vec, *, out=None):
     _no_out(out, "mv")
+    tensor_arg("mv", vec, "vec", 1)
     if input.dim() != 2 or vec.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.dim()}, {vec.dim()}")
     if input.size(1) != vec.size(0):
@@ -34,11 +36,15 @@ def _scaled_sum(self, product, beta, alpha):
 
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
     _no_out(out, "addmv")
+    tensor_arg("addmv", mat, "mat", 1)
+    tensor_arg("addmv", vec, "vec", 2)
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     _no_out(out, "addr")
+    tensor_arg("addr", vec1, "vec1", 1)
+    tensor_arg("addr", vec2, "vec2", 2)
     if vec1.dim() != 1 or vec2.dim() != 1:
         raise RuntimeError(f"addr: Expected 1-D argument vec1, but got {vec1.dim()}-D" if vec1.dim() != 1 else
                            f"addr: Expected 1-D argument vec2, but got {vec2.dim()}-D")
@@ -48,6 +54,7 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
 def inner(input, other, *, out=None):
     """Sum of products over the last dims (``dot`` for vectors; a scalar operand scales)."""
     _no_out(out, "inner")
+    tensor_arg("inner", other, "other", 1)
     if input.dim() == 0 or other.dim() == 0:
         return input * other
     if input.size(-1) != other.size(-1):
@@ -60,18 +67,21 @@ def inner(input, other, *, out=None):
 
 def vdot(input, other, *, out=None):
     _no_out(out, "vdot")
+    tensor_arg("vdot", other, "other", 1)
     if input.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
     return input.dot(other)
 
 
 def ger(input, vec2):
+    tensor_arg("ger", vec2, "vec2", 1)
     return input.outer(vec2)
 
 
 def cross(input, other, dim=None, *, out=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None, as PyTorch does)."""
     _no_out(out, "cross")
+    tensor_arg("cross", other, "other", 1)
     if input.dim() != other.dim():
         raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
     if dim is None:
@@ -93,6 +103,7 @@ def cross(input, other, dim=None, *, out=None):
 
 def matrix_power(input, n):
     """``input`` multiplied by itself ``n`` times (identity for n == 0), by repeated squaring."""
+    n = int_arg("matrix_power", n, "n", 1)
     if input.dim() < 2 or input.size(-1) != input.size(-2):
         raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but they are "
                            f"{input.size(-2) if input.dim() >= 2 else 1} by {input.size(-1) if input.dim() else 1} "
@@ -114,11 +125,17 @@ def matrix_power(input, n):
 
 
 def diagflat(input, offset=0):
+    offset = int_arg("diagflat", offset, "offset", 1)
     return input.reshape(-1).diag(offset)
 
 
 def renorm(input, p, dim, maxnorm):
     """Each sub-tensor along ``dim`` with a ``p``-norm above ``maxnorm`` scaled down to ``maxnorm``."""
+    for name, value, position in (("p", p, 1), ("maxnorm", maxnorm, 3)):
+        if not isinstance(value, numbers.Real):
+            raise TypeError(f"renorm(): argument '{name}' (position {position}) must be Number, not "
+                            f"{type(value).__name__}")
+    dim = int_arg("renorm", dim, "dim", 2)
     if input.dim() < 2:
         raise RuntimeError(f"renorm: input needs at least 2 dimensions, got {input.dim()} dimensions")
     if not input.is_floating_point():
@@ -139,6 +156,9 @@ def cov(input, *, correction=1, fweights=None, aweights=None):
     if input.dim() > 2:
         raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an input with "
                          f"{input.dim()} dimensions")
+    for name, value in (("fweights", fweights), ("aweights", aweights)):
+        if value is not None:
+            tensor_arg("cov", value, name, 2)
     x = input.reshape(1, -1) if input.dim() < 2 else input
     x = x if x.is_floating_point() else x.to(_C.float32)
     n = x.size(1)
@@ -194,6 +214,7 @@ def _hardshrink(self, lambd=0.5):
 
 
 def _prelu(self, weight):
+    tensor_arg("prelu", weight, "weight", 1)
     from .nn import functional as F
 
     return F.prelu(self, weight)
@@ -220,6 +241,7 @@ def _new(self, *args, device=None):
 
 
 def _is_set_to(self, other):
+    tensor_arg("is_set_to", other, "tensor", 1)
     return (self.data_ptr() == other.data_ptr() and tuple(self.shape) == tuple(other.shape)
             and self.stride() == other.stride() and self.storage_offset() == other.storage_offset())
 

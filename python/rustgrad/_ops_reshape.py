@@ -6,9 +6,11 @@ sum_to_size, narrow_copy, fill_diagonal_, and the small predicates (is_same_size
 ``METHODS`` is what python/rustgrad/_tensor.py attaches.
 """
 
+import builtins
 import numbers
 
 from . import _C
+from ._args import int_arg, int_list_arg, tensor_arg
 from ._dtype_names import scalar_name
 from ._ops_arith import _broadcast_shapes
 from ._ops_extra import _index, _wrap_dim
@@ -23,7 +25,8 @@ def _arange(n, device, start=0, step=1):
 def unfold(self, dimension, size, step):
     """Every window of ``size`` elements ``step`` apart along ``dimension``, as a new last dim."""
     ndim = self.dim()
-    d = _wrap_dim(dimension, ndim)
+    d = _wrap_dim(int_arg("unfold", dimension, "dimension", 1), ndim)
+    size, step = int_arg("unfold", size, "size", 2), int_arg("unfold", step, "step", 3)
     length = self.size(d) if ndim else 1
     if size > length:
         raise RuntimeError(f"maximum size for tensor at dimension {d} is {length} but size is {size}")
@@ -52,7 +55,7 @@ def tensor_split(input, indices_or_sections, dim=0):
         else:
             indices_or_sections = indices_or_sections.tolist()
     if isinstance(indices_or_sections, numbers.Integral):
-        n = int(indices_or_sections)
+        n = int_arg("tensor_split", indices_or_sections, "sections", 1)
         if n <= 0:
             raise RuntimeError(f"number of sections must be larger than 0, got {n}")
         base, extra = divmod(length, n)
@@ -62,7 +65,11 @@ def tensor_split(input, indices_or_sections, dim=0):
             bounds.append((start, start + size))
             start += size
     else:
-        cuts = [min(max(c + length if c < 0 else c, 0), length) for c in indices_or_sections]
+        if not isinstance(indices_or_sections, (tuple, list)):
+            raise TypeError(f"tensor_split(): argument 'indices' (position 1) must be tuple of ints, not "
+                            f"{type(indices_or_sections).__name__}")
+        cuts = [min(max(c + length if c < 0 else c, 0), length)
+                for c in int_list_arg("tensor_split", indices_or_sections, "indices", 1)]
         edges = [0] + cuts + [length]
         bounds = [(a, max(a, b)) for a, b in zip(edges, edges[1:])]
     return tuple(input.narrow(d, a, b - a) for a, b in bounds)
@@ -74,7 +81,8 @@ def _split_by_dim(name, dim, min_dims):
             raise RuntimeError(f"torch.{name} requires a tensor with at least {min_dims} dimension, but got a "
                                f"tensor with {input.dim()} dimensions!")
         d = 0 if name == "hsplit" and input.dim() == 1 else dim
-        if isinstance(indices_or_sections, numbers.Integral) and input.size(d) % indices_or_sections:
+        if isinstance(indices_or_sections, numbers.Integral) and (
+                indices_or_sections == 0 or input.size(d) % indices_or_sections):
             raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but the size of the "
                                f"dimension {input.size(d)} is not divisible by the split_size "
                                f"{indices_or_sections}!")
@@ -101,7 +109,8 @@ def ravel(input):
     return input.reshape(-1)
 
 
-def _flat_index(index, numel):
+def _flat_index(index, numel, fn_name="take"):
+    tensor_arg(fn_name, index, "index", 1)
     if index.dtype != _C.int64:
         raise RuntimeError(f"take(): Expected a long tensor for index, but got {scalar_name(index.dtype)}")
     if numel == 0 and index.numel():
@@ -120,9 +129,10 @@ def take(input, index):
 
 
 def take_along_dim(input, indices, dim=None):
+    tensor_arg("take_along_dim", indices, "indices", 1)
     if dim is None:
         return take(input, indices)
-    d = _wrap_dim(dim, input.dim())
+    d = _wrap_dim(int_arg("take_along_dim", dim, "dim", 2), input.dim())
     shape = list(_broadcast(input.shape, indices.shape, d))
     in_shape, idx_shape = list(shape), list(shape)
     in_shape[d], idx_shape[d] = input.size(d), indices.size(d)
@@ -147,8 +157,8 @@ def _broadcast(a, b, skip):
 
 def put(input, index, source, accumulate=False):
     """``input`` (read as 1-D) with ``source`` written (or added) at ``index``."""
-    idx = _flat_index(index, input.numel()).reshape(-1)
-    src = source.reshape(-1).to(input.dtype)
+    idx = _flat_index(index, input.numel(), "put").reshape(-1)
+    src = tensor_arg("put", source, "source", 2).reshape(-1).to(input.dtype)
     if src.numel() != idx.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of elements, but got "
                            f"source.numel() = {src.numel()}, index.numel() = {idx.numel()}")
@@ -169,6 +179,7 @@ def _along(index, dim, like):
 def _check_index(fn_name, index, dim, size):
     """``index`` (a vector or scalar of int64 positions along ``dim``) as non-negative positions, with
     PyTorch's messages for index_fill and index_copy."""
+    tensor_arg(fn_name, index, "index", 2)
     if fn_name == "index_fill":
         if index.dim() > 1:
             raise RuntimeError("Index has to be a vector/scalar")
@@ -191,7 +202,9 @@ def _check_index(fn_name, index, dim, size):
 
 def index_fill(self, dim, index, value):
     """``self`` with the slices at ``index`` along ``dim`` set to ``value``."""
-    d = _wrap_dim(dim, self.dim())
+    d = _wrap_dim(int_arg("index_fill", dim, "dim", 1), self.dim())
+    if not isinstance(value, (Tensor, numbers.Number)):
+        raise TypeError(f"index_fill(): argument 'value' (position 3) must be Number, not {type(value).__name__}")
     index = _check_index("index_fill", index, d, self.size(d) if self.dim() else 1)
     if isinstance(value, Tensor) and value.dim() != 0:
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
@@ -212,7 +225,8 @@ def index_fill(self, dim, index, value):
 
 def index_copy(self, dim, index, source):
     """``self`` with the slices at ``index`` along ``dim`` replaced by ``source``'s slices."""
-    d = _wrap_dim(dim, self.dim())
+    d = _wrap_dim(int_arg("index_copy", dim, "dim", 1), self.dim())
+    tensor_arg("index_copy", source, "source", 3)
     index = _check_index("index_copy", index, d, self.size(d) if self.dim() else 1)
     if self.dim() == 0:
         return source.reshape(()).clone()
@@ -227,6 +241,9 @@ def index_put(self, indices, values, accumulate=False):
     """``self`` with ``values`` written (or added) at the positions the tuple ``indices`` picks."""
     if not isinstance(indices, (tuple, list)):
         raise TypeError("index_put(): argument 'indices' must be tuple of Tensors")
+    for i in indices:
+        tensor_arg("index_put", i, "indices", 1)
+    tensor_arg("index_put", values, "values", 2)
     if len(indices) > self.dim():
         raise IndexError(f"too many indices for tensor of dimension {self.dim()} (got {len(indices)})")
     # The linear position of each picked element of the leading dims, broadcast like advanced indexing.
@@ -258,6 +275,8 @@ def index_put(self, indices, values, accumulate=False):
 
 def masked_scatter(self, mask, source):
     """``self`` with the positions where ``mask`` is True filled, in order, from ``source``'s elements."""
+    tensor_arg("masked_scatter", mask, "mask", 1)
+    tensor_arg("masked_scatter", source, "source", 2)
     if mask.dtype != _C.bool:
         raise RuntimeError(f"masked_scatter_ only supports boolean masks, but got mask with dtype "
                            f"{scalar_name(mask.dtype)}")
@@ -277,7 +296,9 @@ def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
     own values out of the reduction."""
     if reduce not in ("sum", "prod", "mean", "amax", "amin"):
         raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, got {reduce}")
-    d = _wrap_dim(dim, self.dim())
+    d = _wrap_dim(int_arg("scatter_reduce", dim, "dim", 1), self.dim())
+    tensor_arg("scatter_reduce", index, "index", 2)
+    tensor_arg("scatter_reduce", src, "src", 3)
     hit = _C.zeros_like(self).scatter(d, index, _C.ones_like(src)).bool()
     if reduce in ("sum", "mean"):
         base = self if include_self else self.masked_fill(hit, 0)
@@ -293,7 +314,9 @@ def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
 
 
 def select_scatter(input, src, dim, index):
-    d = _wrap_dim(dim, input.dim())
+    tensor_arg("select_scatter", src, "src", 1)
+    d = _wrap_dim(int_arg("select_scatter", dim, "dim", 2), input.dim())
+    index = int_arg("select_scatter", index, "index", 3)
     size = input.size(d)
     if not -size <= index < size:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(input.shape)} at "
@@ -302,13 +325,21 @@ def select_scatter(input, src, dim, index):
 
 
 def slice_scatter(input, src, dim=0, start=None, end=None, step=1):
-    d = _wrap_dim(dim, input.dim())
+    tensor_arg("slice_scatter", src, "src", 1)
+    d = _wrap_dim(int_arg("slice_scatter", dim, "dim", 2), input.dim())
+    start = None if start is None else int_arg("slice_scatter", start, "start", 3)
+    end = None if end is None else int_arg("slice_scatter", end, "end", 4)
+    step = int_arg("slice_scatter", step, "step", 5)
+    if step <= 0:
+        raise RuntimeError("slice step must be positive")
     positions = list(range(input.size(d)))[slice(start, end, step)]
     return index_copy(input, d, _index(positions, input.device), src)
 
 
 def rot90(input, k=1, dims=(0, 1)):
     """Rotates by 90 degrees ``k`` times in the plane ``dims``, from the first axis toward the second."""
+    k = int_arg("rot90", k, "k", 1)
+    dims = int_list_arg("rot90", dims, "dims", 2)
     if len(dims) != 2:
         raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
     if input.dim() < 2:
@@ -339,17 +370,19 @@ def flipud(input):
 
 
 def tile(input, dims):
-    dims = list(dims) if isinstance(dims, (tuple, list)) else [dims]
+    dims = int_list_arg("tile", dims, "dims", 1)
     dims = [1] * (input.dim() - len(dims)) + dims
     return input.reshape([1] * (len(dims) - input.dim()) + list(input.shape)).repeat(*dims)
 
 
 def broadcast_to(input, size):
+    size = int_list_arg("broadcast_to", size, "size", 1)
     return input.expand(*size)
 
 
 def _sum_to_size(self, *size):
     size = list(size[0]) if len(size) == 1 and isinstance(size[0], (tuple, list)) else list(size)
+    size = int_list_arg("sum_to_size", size, "size", 1)
     lead = self.dim() - len(size)
     if lead < 0 or any(s != 1 and s != self.size(lead + i) for i, s in enumerate(size)):
         raise RuntimeError(f"size {{{list(size)}}} is not expandable to size {{{list(self.shape)}}}.")
@@ -361,6 +394,8 @@ def _sum_to_size(self, *size):
 
 
 def _narrow_copy(self, dim, start, length):
+    dim, start, length = (int_arg("narrow_copy", v, n, i + 1) for i, (v, n) in
+                          enumerate(((dim, "dim"), (start, "start"), (length, "length"))))
     return self.narrow(dim, start, length).clone()
 
 
@@ -382,6 +417,7 @@ def _fill_diagonal_(self, fill_value, wrap=False):
 
 
 def _is_same_size(self, other):
+    tensor_arg("is_same_size", other, "other", 1)
     return tuple(self.shape) == tuple(other.shape)
 
 
@@ -415,6 +451,9 @@ def _inplace(fn):
 
 def _map_(self, tensor, callable):
     """``self[i] = callable(self[i], tensor[i])`` element by element on the host (CPU tensors, as PyTorch)."""
+    tensor_arg("map_", tensor, "tensor", 1)
+    if not builtins.callable(callable):
+        raise TypeError(f"map_(): argument 'callable' must be callable, not {type(callable).__name__}")
     other = tensor.expand(*self.shape)
     values = [callable(a, b) for a, b in zip(self.reshape(-1).tolist(), other.reshape(-1).tolist())]
     return self.copy_(_C.tensor(values, dtype=self.dtype).reshape(self.shape))

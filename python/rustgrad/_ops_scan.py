@@ -5,6 +5,7 @@ logcumsumexp, std_mean/var_mean, diff, dist. ``METHODS`` is what python/rustgrad
 from collections import namedtuple
 
 from . import _C
+from ._args import int_arg, int_list_arg, tensor_arg
 from ._ops_extra import _wrap_dim
 from .autograd.function import Function
 
@@ -19,7 +20,7 @@ def _dims(dim, ndim):
     """``dim`` (an int, a sequence, or () for every dim) as sorted non-negative dims."""
     if dim is None or (isinstance(dim, (tuple, list)) and len(dim) == 0):
         return list(range(ndim))
-    dims = [_wrap_dim(d, ndim) for d in (dim if isinstance(dim, (tuple, list)) else [dim])]
+    dims = [_wrap_dim(d, ndim) for d in int_list_arg("amax", dim, "dim", 1)]
     for i, d in enumerate(dims):
         if d in dims[:i]:
             raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
@@ -90,6 +91,7 @@ def _slices(x, dim):
 
 def _scan(x, dim, step):
     """out[0] = x[0], out[i] = step(out[i-1], x[i]) along ``dim`` (differentiable through ``step``)."""
+    dim = int_arg("scan", dim, "dim", 1)
     if x.dim() == 0:
         return x.clone()
     dim = _wrap_dim(dim, x.dim())
@@ -118,6 +120,7 @@ def logcumsumexp(input, dim, *, out=None):
 
 def _cumulative_extreme(input, dim, largest):
     """(values, indices) of the running max (min): a tie or a NaN moves the index forward, as in PyTorch."""
+    dim = int_arg("cummax" if largest else "cummin", dim, "dim", 1)
     if input.dim() == 0:
         return input.clone(), _C.zeros_like(input, dtype=_C.int64)
     dim = _wrap_dim(dim, input.dim())
@@ -180,9 +183,13 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
     """The n-th forward difference along ``dim`` (with ``prepend``/``append`` joined first)."""
     if input.dim() == 0:
         raise RuntimeError("diff expects input to be at least one-dimensional")
+    n = int_arg("diff", n, "n", 1)
     if n < 0:
         raise RuntimeError(f"order must be non-negative but got {n}")
-    dim = _wrap_dim(dim, input.dim())
+    dim = _wrap_dim(int_arg("diff", dim, "dim", 2), input.dim())
+    for name, value, position in (("prepend", prepend, 3), ("append", append, 4)):
+        if value is not None:
+            tensor_arg("diff", value, name, position)
     parts = [t for t in (prepend, input, append) if t is not None]
     x = _C.cat(parts, dim) if len(parts) > 1 else input
     for _ in range(n):
@@ -198,6 +205,7 @@ def diff(input, n=1, dim=-1, prepend=None, append=None):
 
 def dist(input, other, p=2):
     """The p-norm of ``input - other``."""
+    tensor_arg("dist", other, "other", 1)
     return (input - other).norm(p)
 
 
