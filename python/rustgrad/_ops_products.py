@@ -83,7 +83,7 @@ def cross(input, other, dim=None, *, out=None):
     _no_out(out, "cross")
     tensor_arg("cross", other, "other", 1)
     if input.dim() != other.dim():
-        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+        raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
     if dim is None:
         warnings.warn("Using torch.cross without specifying the dim arg is deprecated.\nPlease either pass the dim "
                       "explicitly or simply use torch.linalg.cross.\nThe default value of dim will change to agree "
@@ -141,7 +141,7 @@ def renorm(input, p, dim, maxnorm):
     if not input.is_floating_point():
         raise RuntimeError(f"renorm: expected a floating point input but got {scalar_name(input.dtype)}")
     if p <= 0:
-        raise RuntimeError(f"renorm: non-positive-norm not supported")
+        raise RuntimeError("renorm: non-positive-norm not supported")
     if maxnorm < 0:
         raise RuntimeError(f"renorm: expected maxnorm to be >= 0 but got {maxnorm}")
     d = _wrap_dim(dim, input.dim())

@@ -465,8 +465,8 @@ def _mH(self):
 
 def _H(self):
     if self.dim() not in (0, 2):
-        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.dim()}-D tensor. For batches of "
-                           "matrices, consider using tensor.mH")
+        raise RuntimeError(f"tensor.H is only supported on matrices (2-D tensors). Got {self.dim()}-D tensor. "
+                           "For batches of matrices, consider using tensor.mH")
     return self.t() if self.dim() == 2 else self
 
 
