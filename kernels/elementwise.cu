@@ -190,6 +190,19 @@ template <typename T> RG_DEV T unary_float(int op, T v, const UParams& p) {
         case U_SIN: return rg_sin(v);
         case U_COS: return rg_cos(v);
         case U_TANH: return rg_tanh(v);
+        // Trigonometric, hyperbolic, base-2 and base-10 functions (tmethods).
+        case U_TAN: return rg_tan(v);
+        case U_ASIN: return rg_asin(v);
+        case U_ACOS: return rg_acos(v);
+        case U_ATAN: return rg_atan(v);
+        case U_SINH: return rg_sinh(v);
+        case U_COSH: return rg_cosh(v);
+        case U_ASINH: return rg_asinh(v);
+        case U_ACOSH: return rg_acosh(v);
+        case U_ATANH: return rg_atanh(v);
+        case U_EXP2: return rg_exp2(v);
+        case U_LOG2: return rg_log2(v);
+        case U_LOG10: return rg_log10(v);
         case U_SIGMOID: return rg_sigmoid(v);
         case U_LOG1P: return rg_log1p(v);
         case U_EXPM1: return rg_expm1(v);

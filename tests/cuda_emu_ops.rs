@@ -42,6 +42,11 @@ fn unary_ops_forward_and_backward() {
         U::Silu,
         U::Erf,
         U::Erfc,
+        U::Atan,
+        U::Sinh,
+        U::Cosh,
+        U::Asinh,
+        U::Exp2,
         U::LeakyRelu(0.1),
         U::Elu(1.5),
         U::Softplus {
@@ -82,6 +87,8 @@ fn unary_ops_forward_and_backward() {
             U::Digamma,
             U::Polygamma(1),
             U::Polygamma(2),
+            U::Log2,
+            U::Log10,
         ] {
             check(
                 &format!("{op:?} {shape:?}"),
@@ -91,6 +98,24 @@ fn unary_ops_forward_and_backward() {
                 F32.1,
             );
         }
+        // Ops defined on (-1, 1), and acosh above 1.
+        let u = x.tanh().unwrap().mul_scalar(0.9).unwrap();
+        for op in [U::Tan, U::Asin, U::Acos, U::Atanh] {
+            check(
+                &format!("{op:?} {shape:?}"),
+                &[u.clone()],
+                |t| rustgrad::ops::unary::unary_op(op, &t[0]),
+                F32.0,
+                F32.1,
+            );
+        }
+        check(
+            &format!("Acosh {shape:?}"),
+            &[p.add_scalar(1.0).unwrap()],
+            |t| rustgrad::ops::unary::unary_op(U::Acosh, &t[0]),
+            F32.0,
+            F32.1,
+        );
     }
     // erfinv inside (-1, 1).
     let u = randn(&[1000], 8).tanh().unwrap().mul_scalar(0.9).unwrap();

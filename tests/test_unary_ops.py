@@ -43,6 +43,19 @@ REFERENCE = {
     "digamma": (lambda x: _torch_reference("digamma", x), "positive", True, False),
     "erfinv": (lambda x: _torch_reference("erfinv", x), "unit", True, False),
     "erfc": (np.vectorize(math.erfc), "any", True, False),
+    # Trigonometric, hyperbolic, base-2 and base-10 functions (tmethods).
+    "tan": (np.tan, "unit", True, False),
+    "asin": (np.arcsin, "unit", True, False),
+    "acos": (np.arccos, "unit", True, False),
+    "atan": (np.arctan, "any", True, False),
+    "sinh": (np.sinh, "any", True, False),
+    "cosh": (np.cosh, "any", True, False),
+    "asinh": (np.arcsinh, "any", True, False),
+    "acosh": (np.arccosh, "above_one", True, False),
+    "atanh": (np.arctanh, "unit", True, False),
+    "exp2": (np.exp2, "any", True, False),
+    "log2": (np.log2, "positive", True, False),
+    "log10": (np.log10, "positive", True, False),
 }
 
 
@@ -55,9 +68,11 @@ def _torch_reference(name, x):
 def _inputs(domain, dtype=np.float64, seed=0):
     x = np.random.default_rng(seed).uniform(-2.5, 2.5, size=(3, 7))
     if domain == "unit":
-        x = x / 2.6  # inside (-1, 1)
+        x = x / 2.8  # inside (-1, 1), away from the poles of asin, acos, atanh and erfinv at +-1
     elif domain == "positive":
         x = np.abs(x) + 0.1
+    elif domain == "above_one":
+        x = np.abs(x) + 1.1
     elif domain in ("nonzero", "fractional"):
         # Away from the kinks and jumps (0, and the integers for the rounding ops), so that
         # finite differences see a smooth function.

@@ -210,6 +210,14 @@ for _name in list(_C.UNARY_OPS) + [
     globals()[_name] = _method(_name)
 del _name
 
+# Elementwise math, scans and reductions, shape and index ops (the issue-16 coverage), and the aliases.
+from . import _ops_math as _m, _ops_products as _p, _ops_reshape as _r, _ops_scan as _s  # noqa: E402
+
+globals().update({**_m.FUNCTIONS, **_s.FUNCTIONS, **_r.FUNCTIONS, **_p.FUNCTIONS})
+for _alias in _m.ALIASES:
+    globals()[_alias] = _method(_alias)
+del _alias, _m, _p, _r, _s
+
 # Subpackages (imported last: they use the names above).
 from . import autograd, backends, cuda, linalg, return_types  # noqa: E402
 from . import nn, optim, utils  # noqa: E402

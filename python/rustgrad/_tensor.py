@@ -333,6 +333,12 @@ _METHODS = {
     "mvlgamma": _special_method("multigammaln"),
 }
 
+# Elementwise math, scans and reductions, shape and index ops (the issue-16 Tensor-method coverage).
+from . import _ops_math, _ops_products, _ops_reshape, _ops_scan, _sampling_inplace  # noqa: E402
+
+_METHODS.update({**_ops_math.METHODS, **_ops_scan.METHODS, **_ops_reshape.METHODS, **_ops_products.METHODS,
+                 **_sampling_inplace.METHODS})
+
 for _name, _fn in _METHODS.items():
     if isinstance(vars(Tensor).get(_name), _RUST_DESCRIPTORS):
         raise RuntimeError(f"Tensor.{_name} is defined in Rust: a method is defined in one place")

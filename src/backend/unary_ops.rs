@@ -45,6 +45,31 @@ macro_rules! unary_ops {
                 Cos cos "U_COS" "CosBackward0" input float,
                 /// Hyperbolic tangent.
                 Tanh tanh "U_TANH" "TanhBackward0" output float,
+                // Trigonometric, hyperbolic, base-2 and base-10 functions (tmethods).
+                /// Tangent.
+                Tan tan "U_TAN" "TanBackward0" output float,
+                /// Inverse sine.
+                Asin asin "U_ASIN" "AsinBackward0" input float,
+                /// Inverse cosine.
+                Acos acos "U_ACOS" "AcosBackward0" input float,
+                /// Inverse tangent.
+                Atan atan "U_ATAN" "AtanBackward0" input float,
+                /// Hyperbolic sine.
+                Sinh sinh "U_SINH" "SinhBackward0" input float,
+                /// Hyperbolic cosine.
+                Cosh cosh "U_COSH" "CoshBackward0" input float,
+                /// Inverse hyperbolic sine.
+                Asinh asinh "U_ASINH" "AsinhBackward0" input float,
+                /// Inverse hyperbolic cosine.
+                Acosh acosh "U_ACOSH" "AcoshBackward0" input float,
+                /// Inverse hyperbolic tangent.
+                Atanh atanh "U_ATANH" "AtanhBackward0" input float,
+                /// `2^x`.
+                Exp2 exp2 "U_EXP2" "Exp2Backward0" output float,
+                /// Base-2 logarithm.
+                Log2 log2 "U_LOG2" "Log2Backward0" input float,
+                /// Base-10 logarithm.
+                Log10 log10 "U_LOG10" "Log10Backward0" input float,
                 /// Logistic sigmoid.
                 Sigmoid sigmoid "U_SIGMOID" "SigmoidBackward0" output float,
                 /// `ln(1 + x)`.

@@ -115,6 +115,19 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
                 UnaryOp::Rsqrt => g.mul(&s().pow_scalar(3.0)?.mul_scalar(-0.5)?)?,
                 UnaryOp::Sin => g.mul(&s().cos()?)?,
                 UnaryOp::Cos => g.mul(&s().sin()?.neg()?)?,
+                // Trigonometric, hyperbolic, base-2 and base-10 functions (tmethods).
+                UnaryOp::Tan => g.mul(&s().mul(s())?.add_scalar(1.0)?)?,
+                UnaryOp::Asin => g.mul(&s().mul(s())?.rsub_scalar(1.0)?.rsqrt()?)?,
+                UnaryOp::Acos => g.mul(&s().mul(s())?.rsub_scalar(1.0)?.rsqrt()?.neg()?)?,
+                UnaryOp::Atan => g.div(&s().mul(s())?.add_scalar(1.0)?)?,
+                UnaryOp::Sinh => g.mul(&s().cosh()?)?,
+                UnaryOp::Cosh => g.mul(&s().sinh()?)?,
+                UnaryOp::Asinh => g.mul(&s().mul(s())?.add_scalar(1.0)?.rsqrt()?)?,
+                UnaryOp::Acosh => g.mul(&s().mul(s())?.add_scalar(-1.0)?.rsqrt()?)?,
+                UnaryOp::Atanh => g.div(&s().mul(s())?.rsub_scalar(1.0)?)?,
+                UnaryOp::Exp2 => g.mul(&s().mul_scalar(std::f64::consts::LN_2)?)?,
+                UnaryOp::Log2 => g.div(&s().mul_scalar(std::f64::consts::LN_2)?)?,
+                UnaryOp::Log10 => g.div(&s().mul_scalar(std::f64::consts::LN_10)?)?,
                 UnaryOp::Tanh => fused_grad(BinaryOp::TanhBackward, g, s(), || {
                     g.mul(&s().mul(s())?.rsub_scalar(1.0)?)
                 })?,
