@@ -154,9 +154,11 @@ def _random_(self, from_=None, to=None, *, generator=None, **kwargs):
     if kwargs:
         raise TypeError(f"random_() got an unexpected keyword argument '{next(iter(kwargs))}'")
     if to is None and from_ is not None:
-        from_, to = 0, from_
+        from_, to = 0, from_  # random_(to)
     if from_ is None:
-        from_, to = 0, _random_range(self.dtype)
+        from_ = 0
+    if to is None:
+        to = _random_range(self.dtype)
     for name, v in (("from", from_), ("to", to)):
         if not isinstance(v, int) or isinstance(v, bool):
             raise TypeError(f"random_(): argument '{name}' must be int, not {type(v).__name__}")

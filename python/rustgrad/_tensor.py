@@ -334,10 +334,9 @@ _METHODS = {
 }
 
 # Elementwise math, scans and reductions, shape and index ops (the issue-16 Tensor-method coverage).
-from . import _ops_math, _ops_products, _ops_reshape, _ops_scan, _sampling_inplace  # noqa: E402
+from . import _ops_math, _ops_products, _ops_reshape, _ops_scan  # noqa: E402
 
-_METHODS.update({**_ops_math.METHODS, **_ops_scan.METHODS, **_ops_reshape.METHODS, **_ops_products.METHODS,
-                 **_sampling_inplace.METHODS})
+_METHODS.update({**_ops_math.METHODS, **_ops_scan.METHODS, **_ops_reshape.METHODS, **_ops_products.METHODS})
 
 for _name, _fn in _METHODS.items():
     if isinstance(vars(Tensor).get(_name), _RUST_DESCRIPTORS):
