@@ -8,7 +8,7 @@ import numbers
 import warnings
 
 from . import _C
-from ._args import int_arg, tensor_arg
+from ._arg_check import int_arg, tensor_arg
 from ._dtype_names import scalar_name
 from ._ops_extra import _wrap_dim
 

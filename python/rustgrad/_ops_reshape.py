@@ -10,7 +10,7 @@ import builtins
 import numbers
 
 from . import _C
-from ._args import int_arg, int_list_arg, tensor_arg
+from ._arg_check import int_arg, int_list_arg, tensor_arg
 from ._dtype_names import scalar_name
 from ._ops_arith import _broadcast_shapes
 from ._ops_extra import _index, _wrap_dim

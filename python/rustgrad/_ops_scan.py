@@ -5,7 +5,7 @@ logcumsumexp, std_mean/var_mean, diff, dist. ``METHODS`` is what python/rustgrad
 from collections import namedtuple
 
 from . import _C
-from ._args import int_arg, int_list_arg, tensor_arg
+from ._arg_check import int_arg, int_list_arg, tensor_arg
 from ._ops_extra import _wrap_dim
 from .autograd.function import Function
 
