@@ -81,3 +81,20 @@ def test_is_sparse_and_is_complex_match_pytorch():
         with pytest.raises(TypeError, match=re.escape(
                 "is_complex(): argument 'input' (position 1) must be Tensor, not int")):
             lib.is_complex(1)
+
+
+def test_is_contiguous_in_each_memory_format_as_pytorch():
+    torch = pytest.importorskip("torch")
+    for lib in (rg, torch):
+        x = lib.zeros(2, 3, 4, 5)
+        nhwc = x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+        got = [x.is_contiguous(memory_format=lib.channels_last), nhwc.is_contiguous(memory_format=lib.channels_last),
+               nhwc.is_contiguous(), x.is_contiguous(memory_format=lib.preserve_format),
+               lib.zeros(3).is_contiguous(memory_format=lib.channels_last),
+               lib.zeros(1, 3, 1, 1).is_contiguous(memory_format=lib.channels_last),
+               lib.zeros(1, 2, 3, 4, 5).permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3)
+               .is_contiguous(memory_format=lib.channels_last_3d)]
+        assert got == [False, True, False, True, False, True, True]
+    with pytest.raises(TypeError, match=r"^is_contiguous\(\): argument 'memory_format' must be "
+                                        r"rustgrad.memory_format, not int$"):
+        rg.zeros(2).is_contiguous(memory_format=3)

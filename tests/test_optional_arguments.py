@@ -100,9 +100,10 @@ def test_no_optional_argument_takes_a_value_it_cannot_use():
                 and arg not in TRUTHY_IN_PYTORCH and (fn, arg) not in ACCEPTED_AS_IN_PYTORCH]
     assert accepted == []
     # An inconvertible value is a TypeError (a few arguments name choices and raise ValueError or
-    # RuntimeError as PyTorch does), never an AttributeError from deep inside.
+    # RuntimeError as PyTorch does; an option rustgrad lacks raises NotImplementedError naming it),
+    # never an AttributeError from deep inside.
     odd = [(fn, arg, outcome) for fn, arg, outcome in results
-           if outcome not in ("accepted", "TypeError", "ValueError", "RuntimeError")]
+           if outcome not in ("accepted", "TypeError", "ValueError", "RuntimeError", "NotImplementedError")]
     assert odd == [("rustgrad.compile", "model", "AssertionError"),  # PyTorch's own assert
                    ("F.huber_loss", "weight", "AttributeError"),  # as PyTorch, which calls weight.size()
                    ("F.multi_margin_loss", "weight", "AttributeError")]  # as PyTorch: weight.dim()
@@ -259,3 +260,23 @@ def test_repeat_interleave_output_size_is_checked():
         rustgrad.repeat_interleave(x, output_size=5)
     with pytest.raises(RuntimeError, match="^repeat_interleave: Invalid output_size, expected 4 but got 5$"):
         rustgrad.repeat_interleave(x, 2, output_size=5)
+
+
+def test_out_variants_of_the_python_written_ops():
+    x = rustgrad.tensor([[3.0, 1.0, 2.0], [0.5, 4.0, 1.5]])
+    out = rustgrad.empty(3)
+    assert rustgrad.amax(x, 0, out=out) is out and out.tolist() == [3.0, 4.0, 2.0]
+    values, indices = rustgrad.empty(2, 3), rustgrad.empty(2, 3, dtype=rustgrad.int64)
+    result = rustgrad.cummax(x, 1, out=(values, indices))
+    assert result.values is values and result.indices is indices
+    assert values.tolist() == [[3.0, 3.0, 3.0], [0.5, 4.0, 4.0]] and indices.tolist() == [[0, 0, 0], [0, 1, 1]]
+    with pytest.raises(TypeError, match=r"^cummax\(\): argument 'out' must be tuple of 2 Tensors, not Tensor$"):
+        rustgrad.cummax(x, 1, out=values)
+    out = rustgrad.empty(2, 3)
+    assert rustgrad.special.gammaln(x, out=out) is out
+    np.testing.assert_allclose(out.numpy(), np.vectorize(__import__("math").lgamma)(x.numpy()), rtol=1e-6)
+    assert rustgrad.polygamma(1, x, out=out) is out
+    assert rustgrad.atan2(x, x, out=out) is out
+    np.testing.assert_allclose(out.numpy(), np.full((2, 3), np.pi / 4), rtol=1e-6)
+    with pytest.raises(RuntimeError, match="^Expected out tensor to have dtype float, but got long instead$"):
+        rustgrad.atan2(x, x, out=rustgrad.empty(2, 3, dtype=rustgrad.int64))

@@ -63,8 +63,7 @@ from ._gamma_sampling import _sample_dirichlet, _standard_gamma, _standard_gamma
 
 def polygamma(n, input, *, out=None):
     """The n-th derivative of the digamma function, elementwise (``input.polygamma(n)``)."""
-    result = input.polygamma(n)
-    return result if out is None else out.copy_(result)
+    return special.polygamma(n, input, out=out)
 
 
 def xlogy(input, other, *, out=None):

@@ -5,6 +5,7 @@ bool, not str"); a Python function that only tests the value's truth would take 
 with a guess. These checks keep such arguments from being silently misread.
 """
 
+import functools
 import numbers
 import warnings
 
@@ -38,9 +39,14 @@ def write_out(result, out, fn, *, dtype_message=None):
     """Returns ``result``, or writes it into ``out=`` and returns ``out``, as PyTorch's out= variants
     of composite ops: the dtype must match (``dtype_message(result, out)`` words the op's error),
     values land in out's memory when the shapes agree (recorded by autograd like any copy_), else
-    out takes the result's shape."""
+    out takes the result's shape. A tuple result (values, indices) goes into a tuple of outs."""
     if out is None:
         return result
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"{fn}(): argument 'out' must be tuple of {len(result)} Tensors, not "
+                            f"{type(out).__name__}")
+        return type(result)(*(write_out(r, o, fn, dtype_message=dtype_message) for r, o in zip(result, out)))
     check_tensor(out, fn, "out")
     if out.dtype != result.dtype:
         raise RuntimeError(dtype_message(result, out) if dtype_message else
@@ -60,6 +66,16 @@ def write_out(result, out, fn, *, dtype_message=None):
                 "t.resize_(0).", UserWarning, stacklevel=3)
         out.data = result.detach()
     return out
+
+
+def with_out(fn_name):
+    """Gives a function written without ``out=`` its out= variant (see ``write_out``)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def out_variant(*args, out=None, **kwargs):
+            return write_out(fn(*args, **kwargs), out, fn_name)
+        return out_variant
+    return wrap
 
 
 def check_tensor(value, fn, name, position=None):

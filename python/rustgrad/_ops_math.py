@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import _C
+from ._arg_check import with_out
 from ._dtype_names import scalar_name
 from .autograd.function import Function
 
@@ -54,9 +55,9 @@ def _promote_float(a, b):
 
 # ----- two-operand float functions ----------------------------------------------------------------
 
+@with_out("atan2")
 def atan2(input, other, *, out=None):
     """The angle of the point (other, input), in (-pi, pi]; its gradient is (x, -y) / (x^2 + y^2)."""
-    _no_out(out, "atan2")
     _require_tensor("atan2", input)
     y, x = _promote_float(input, _as_tensor(other, input))
     # atan(y / x) with a safe denominator, so that the unused branch at x == 0 has finite gradients.
@@ -76,18 +77,18 @@ def atan2(input, other, *, out=None):
     return _C.where(x_zero, at_zero, left)
 
 
+@with_out("signbit")
 def signbit(input, *, out=None):
     """True where the sign bit is set: negative numbers, -0.0 and -inf (bool result)."""
-    _no_out(out, "signbit")
     _require_tensor("signbit", input)
     if not input.is_floating_point():
         return input < 0
     return (input < 0) | ((input == 0) & ((1.0 / input) < 0))
 
 
+@with_out("copysign")
 def copysign(input, other, *, out=None):
     """|input| with the sign of ``other`` (float result)."""
-    _no_out(out, "copysign")
     _require_tensor("copysign", input)
     x, o = _promote_float(input, _as_tensor(other, input))
     negative = signbit(o.detach())
@@ -97,19 +98,19 @@ def copysign(input, other, *, out=None):
     return _C.where(negative, -x.abs(), x.abs()) - zero_link
 
 
+@with_out("deg2rad")
 def deg2rad(input, *, out=None):
-    _no_out(out, "deg2rad")
     return _float(input) * (math.pi / 180.0)
 
 
+@with_out("rad2deg")
 def rad2deg(input, *, out=None):
-    _no_out(out, "rad2deg")
     return _float(input) * (180.0 / math.pi)
 
 
+@with_out("logaddexp2")
 def logaddexp2(input, other, *, out=None):
     """log2(2^input + 2^other), through logaddexp of the natural-log scaled operands."""
-    _no_out(out, "logaddexp2")
     _require_tensor("logaddexp2", input)
     if not isinstance(other, Tensor):
         raise TypeError(f"logaddexp2(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
@@ -117,9 +118,9 @@ def logaddexp2(input, other, *, out=None):
     return (x * math.log(2.0)).logaddexp(o * math.log(2.0)) / math.log(2.0)
 
 
+@with_out("float_power")
 def float_power(input, exponent, *, out=None):
     """``input ** exponent`` computed in float64 (PyTorch's double-precision power)."""
-    _no_out(out, "float_power")
     if not isinstance(input, Tensor):
         return _as_tensor(exponent, exponent).to(_C.float64).__rpow__(float(input))
     base = input.to(_C.float64)
@@ -148,25 +149,25 @@ def _nan_aware_pick(input, other, keep_input):
     return _C.where(tie, shared, picked)
 
 
+@with_out("fmax")
 def fmax(input, other, *, out=None):
     """Elementwise maximum that ignores NaN (NaN only where both are NaN)."""
-    _no_out(out, "fmax")
     _require_tensor("fmax", input)
     _require_tensor("fmax", other, "other")
     return _nan_aware_pick(input, other, input >= other)
 
 
+@with_out("fmin")
 def fmin(input, other, *, out=None):
     """Elementwise minimum that ignores NaN (NaN only where both are NaN)."""
-    _no_out(out, "fmin")
     _require_tensor("fmin", input)
     _require_tensor("fmin", other, "other")
     return _nan_aware_pick(input, other, input <= other)
 
 
+@with_out("heaviside")
 def heaviside(input, values, *, out=None):
     """0 where input < 0, ``values`` where input == 0, 1 where input > 0."""
-    _no_out(out, "heaviside")
     _require_tensor("heaviside", input)
     if not isinstance(values, Tensor):
         raise TypeError(f"heaviside(): argument 'values' (position 2) must be Tensor, not {type(values).__name__}")
@@ -194,9 +195,9 @@ def _require_integral(kernel_name, *tensors):
             raise NotImplementedError(f'"{kernel_name}_cpu" not implemented for \'{scalar_name(t.dtype)}\'')
 
 
+@with_out("gcd")
 def gcd(input, other, *, out=None):
     """Greatest common divisor of integers (non-negative; gcd(0, 0) = 0), by Euclid's algorithm."""
-    _no_out(out, "gcd")
     _require_tensor("gcd", input)
     other = _as_tensor(other, input)
     _require_integral("gcd", input, other)
@@ -209,9 +210,9 @@ def gcd(input, other, *, out=None):
     return a
 
 
+@with_out("lcm")
 def lcm(input, other, *, out=None):
     """Least common multiple of integers (non-negative; 0 where either is 0)."""
-    _no_out(out, "lcm")
     _require_tensor("lcm", input)
     other = _as_tensor(other, input)
     _require_integral("lcm", input, other)
@@ -220,27 +221,27 @@ def lcm(input, other, *, out=None):
     return (input.floor_divide(safe_g) * other).abs()
 
 
+@with_out("ldexp")
 def ldexp(input, other, *, out=None):
     """``input * 2 ** other`` (float result)."""
-    _no_out(out, "ldexp")
     _require_tensor("ldexp", input)
     other = _as_tensor(other, input)
     return _float(input) * _float(other).exp2()
 
 
+@with_out("sinc")
 def sinc(input, *, out=None):
     """sin(pi x) / (pi x), 1 at 0 (float result)."""
-    _no_out(out, "sinc")
     x = _float(input)
     zero = x == 0
     px = _C.where(zero, _C.ones_like(x), x) * math.pi
     return _C.where(zero, _C.ones_like(x), px.sin() / px)
 
 
+@with_out("nan_to_num")
 def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (the dtype's largest and
     lowest finite values by default)."""
-    _no_out(out, "nan_to_num")
     _require_tensor("nan_to_num", input)
     if not input.is_floating_point():
         return input.clone()
@@ -253,14 +254,14 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):
     return _C.where(input == -math.inf, neginf, x).to(input.dtype)
 
 
+@with_out("isposinf")
 def isposinf(input, *, out=None):
-    _no_out(out, "isposinf")
     _require_tensor("isposinf", input)
     return input == math.inf if input.is_floating_point() else _C.zeros_like(input, dtype=_C.bool)
 
 
+@with_out("isneginf")
 def isneginf(input, *, out=None):
-    _no_out(out, "isneginf")
     _require_tensor("isneginf", input)
     return input == -math.inf if input.is_floating_point() else _C.zeros_like(input, dtype=_C.bool)
 
@@ -278,9 +279,9 @@ def positive(input):
     return input
 
 
+@with_out("sgn")
 def sgn(input, *, out=None):
     """The sign (for real tensors ``sign``)."""
-    _no_out(out, "sgn")
     return input.sign()
 
 
@@ -290,8 +291,8 @@ def _bitwise(fn_name, kernel_name, np_fn, logical):
     """A bitwise op of integer or bool tensors: bool operands go through the logical op; integers are
     computed exactly on the host (there is no integer bitwise kernel yet) and moved back."""
 
+    @with_out(fn_name)
     def op(input, other, *, out=None):
-        _no_out(out, fn_name)
         _require_tensor(fn_name, input)
         other_t = _as_tensor(other, input)
         _require_integral(kernel_name, input, other_t)
@@ -323,8 +324,8 @@ bitwise_left_shift = _bitwise("bitwise_left_shift", "lshift", _shift(np.left_shi
 bitwise_right_shift = _bitwise("bitwise_right_shift", "rshift", _shift(np.right_shift), None)
 
 
+@with_out("bitwise_not")
 def bitwise_not(input, *, out=None):
-    _no_out(out, "bitwise_not")
     _require_tensor("bitwise_not", input)
     _require_integral("bitwise_not", input)
     if input.dtype == _C.bool:
@@ -333,11 +334,6 @@ def bitwise_not(input, *, out=None):
 
 
 # ----- helpers for the tables ---------------------------------------------------------------------
-
-def _no_out(out, fn_name):
-    if out is not None:
-        raise NotImplementedError(f"{fn_name}(): the out= argument is not supported by rustgrad")
-
 
 def _inplace(fn, name):
     """``x.name_(...)``: the op's result written into ``x``; PyTorch refuses a result dtype that

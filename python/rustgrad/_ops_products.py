@@ -8,15 +8,15 @@ import numbers
 import warnings
 
 from . import _C
-from ._arg_check import int_arg, tensor_arg
+from ._arg_check import int_arg, tensor_arg, with_out
 from ._dtype_names import scalar_name
 from ._ops_extra import _wrap_dim
 
 Tensor = _C.Tensor
 
 
+@with_out("mv")
 def mv(input, vec, *, out=None):
-    _no_out(out, "mv")
     tensor_arg("mv", vec, "vec", 1)
     if input.dim() != 2 or vec.dim() != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.dim()}, {vec.dim()}")
@@ -34,15 +34,15 @@ def _scaled_sum(self, product, beta, alpha):
     return scaled + (self if beta == 1 else self * beta)
 
 
+@with_out("addmv")
 def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):
-    _no_out(out, "addmv")
     tensor_arg("addmv", mat, "mat", 1)
     tensor_arg("addmv", vec, "vec", 2)
     return _scaled_sum(input, mv(mat, vec), beta, alpha)
 
 
+@with_out("addr")
 def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
-    _no_out(out, "addr")
     tensor_arg("addr", vec1, "vec1", 1)
     tensor_arg("addr", vec2, "vec2", 2)
     if vec1.dim() != 1 or vec2.dim() != 1:
@@ -51,9 +51,9 @@ def addr(input, vec1, vec2, *, beta=1, alpha=1, out=None):
     return _scaled_sum(input, vec1.outer(vec2), beta, alpha)
 
 
+@with_out("inner")
 def inner(input, other, *, out=None):
     """Sum of products over the last dims (``dot`` for vectors; a scalar operand scales)."""
-    _no_out(out, "inner")
     tensor_arg("inner", other, "other", 1)
     if input.dim() == 0 or other.dim() == 0:
         return input * other
@@ -65,8 +65,8 @@ def inner(input, other, *, out=None):
     return tensordot(input, other, dims=([-1], [-1]))
 
 
+@with_out("vdot")
 def vdot(input, other, *, out=None):
-    _no_out(out, "vdot")
     tensor_arg("vdot", other, "other", 1)
     if input.dim() != 1 or other.dim() != 1:
         raise RuntimeError(f"1D tensors expected, but got {input.dim()}D and {other.dim()}D tensors")
@@ -78,9 +78,9 @@ def ger(input, vec2):
     return input.outer(vec2)
 
 
+@with_out("cross")
 def cross(input, other, dim=None, *, out=None):
     """The 3-vector cross product along ``dim`` (the first dim of size 3 when None, as PyTorch does)."""
-    _no_out(out, "cross")
     tensor_arg("cross", other, "other", 1)
     if input.dim() != other.dim():
         raise RuntimeError("linalg.cross: inputs must have the same number of dimensions.")
@@ -249,11 +249,6 @@ def _is_set_to(self, other):
 def _not_on(_self):
     """rustgrad tensors live on the CPU or a CUDA device only."""
     return False
-
-
-def _no_out(out, fn_name):
-    if out is not None:
-        raise NotImplementedError(f"{fn_name}(): the out= argument is not supported by rustgrad")
 
 
 def _inplace(fn):

@@ -10,7 +10,7 @@ import builtins
 import numbers
 
 from . import _C
-from ._arg_check import int_arg, int_list_arg, tensor_arg
+from ._arg_check import check_bool, int_arg, int_list_arg, tensor_arg
 from ._dtype_names import scalar_name
 from ._ops_arith import _broadcast_shapes
 from ._ops_extra import _index, _wrap_dim
@@ -400,6 +400,7 @@ def _narrow_copy(self, dim, start, length):
 
 
 def _fill_diagonal_(self, fill_value, wrap=False):
+    wrap = check_bool(wrap, "fill_diagonal_", "wrap")
     if self.dim() < 2:
         raise RuntimeError("dimensions must larger than 1")
     if self.dim() > 2 and len(set(self.shape)) != 1:

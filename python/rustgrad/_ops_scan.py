@@ -5,7 +5,7 @@ logcumsumexp, std_mean/var_mean, diff, dist. ``METHODS`` is what python/rustgrad
 from collections import namedtuple
 
 from . import _C
-from ._arg_check import int_arg, int_list_arg, tensor_arg
+from ._arg_check import check_bool, int_arg, int_list_arg, tensor_arg, with_out
 from ._ops_extra import _wrap_dim
 from .autograd.function import Function
 
@@ -63,18 +63,21 @@ def _squeeze_dims(x, dims):
     return x
 
 
+@with_out("amax")
 def amax(input, dim=(), keepdim=False, *, out=None):
-    _no_out(out, "amax")
+    keepdim = check_bool(keepdim, "amax", "keepdim")
     return _Extreme.apply(input, _dims(dim, input.dim()) if input.dim() else [], keepdim, True)
 
 
+@with_out("amin")
 def amin(input, dim=(), keepdim=False, *, out=None):
-    _no_out(out, "amin")
+    keepdim = check_bool(keepdim, "amin", "keepdim")
     return _Extreme.apply(input, _dims(dim, input.dim()) if input.dim() else [], keepdim, False)
 
 
+@with_out("aminmax")
 def aminmax(input, *, dim=None, keepdim=False, out=None):
-    _no_out(out, "aminmax")
+    keepdim = check_bool(keepdim, "aminmax", "keepdim")
     if dim is None and keepdim and input.dim() > 0:
         dims = list(range(input.dim()))
     else:
@@ -104,16 +107,16 @@ def _scan(x, dim, step):
     return _C.cat(out, dim)
 
 
+@with_out("cumprod")
 def cumprod(input, dim, *, dtype=None, out=None):
-    _no_out(out, "cumprod")
     x = input if dtype is None else input.to(dtype)
     if x.dtype == _C.bool:
         x = x.long()
     return _scan(x, dim, lambda acc, v: acc * v)
 
 
+@with_out("logcumsumexp")
 def logcumsumexp(input, dim, *, out=None):
-    _no_out(out, "logcumsumexp")
     x = input if input.is_floating_point() else input.to(_C.float32)
     return _scan(x, dim, lambda acc, v: acc.logaddexp(v))
 
@@ -140,13 +143,13 @@ def _cumulative_extreme(input, dim, largest):
     return input.gather(dim, idx), idx
 
 
+@with_out("cummax")
 def cummax(input, dim, *, out=None):
-    _no_out(out, "cummax")
     return cummax_result(*_cumulative_extreme(input, dim, True))
 
 
+@with_out("cummin")
 def cummin(input, dim, *, out=None):
-    _no_out(out, "cummin")
     return cummin_result(*_cumulative_extreme(input, dim, False))
 
 
@@ -163,6 +166,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _var_args(dim, unbiased, keepdim, correction):
     if isinstance(dim, bool):  # var_mean(x, False): the legacy ``unbiased`` position
         dim, unbiased = None, dim
+    if unbiased is not None:
+        check_bool(unbiased, "var_mean", "unbiased")
     if unbiased is not None and correction is not None:
         raise RuntimeError("var_mean: Only one of unbiased and correction can be specified")
     if correction is None:
@@ -215,11 +220,6 @@ class _C_no_grad:
 
     def __exit__(self, *exc):
         _C._set_grad_enabled(self.prev)
-
-
-def _no_out(out, fn_name):
-    if out is not None:
-        raise NotImplementedError(f"{fn_name}(): the out= argument is not supported by rustgrad")
 
 
 def _inplace_scan(fn):

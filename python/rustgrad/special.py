@@ -9,6 +9,7 @@ import math
 import numbers
 
 from . import _C
+from ._arg_check import write_out
 from ._incomplete_gamma import gammainc, gammaincc
 
 __all__ = [
@@ -18,10 +19,6 @@ __all__ = [
 ]
 
 _SQRT_HALF = math.sqrt(0.5)
-
-
-def _out(result, out):
-    return result if out is None else out.copy_(result)
 
 
 def _tensor(x, like=None):
@@ -42,12 +39,12 @@ def _floating(x):
 
 def gammaln(input, *, out=None):
     """ln|Gamma(x)|."""
-    return _out(input.lgamma(), out)
+    return write_out(input.lgamma(), out, "special_gammaln")
 
 
 def digamma(input, *, out=None):
     """d/dx ln Gamma(x)."""
-    return _out(input.digamma(), out)
+    return write_out(input.digamma(), out, "special_digamma")
 
 
 psi = digamma
@@ -55,7 +52,7 @@ psi = digamma
 
 def polygamma(n, input, *, out=None):
     """The n-th derivative of digamma."""
-    return _out(input.polygamma(n), out)
+    return write_out(input.polygamma(n), out, "special_polygamma")
 
 
 def multigammaln(input, p, *, out=None):
@@ -67,47 +64,47 @@ def multigammaln(input, p, *, out=None):
     x = _floating(input)
     shifts = _C.arange(p, dtype=x.dtype, device=x.device) * -0.5
     total = (x.unsqueeze(-1) + shifts).lgamma().sum(-1)
-    return _out(total + p * (p - 1) / 4 * math.log(math.pi), out)
+    return write_out(total + p * (p - 1) / 4 * math.log(math.pi), out, "special_multigammaln")
 
 
 def erf(input, *, out=None):
-    return _out(input.erf(), out)
+    return write_out(input.erf(), out, "special_erf")
 
 
 def erfc(input, *, out=None):
-    return _out(input.erfc(), out)
+    return write_out(input.erfc(), out, "special_erfc")
 
 
 def erfinv(input, *, out=None):
-    return _out(input.erfinv(), out)
+    return write_out(input.erfinv(), out, "special_erfinv")
 
 
 def expit(input, *, out=None):
     """The logistic sigmoid."""
-    return _out(input.sigmoid(), out)
+    return write_out(input.sigmoid(), out, "special_expit")
 
 
 def exp2(input, *, out=None):
     """2 ** x."""
-    return _out(_floating(input).mul(math.log(2.0)).exp(), out)
+    return write_out(_floating(input).mul(math.log(2.0)).exp(), out, "special_exp2")
 
 
 def expm1(input, *, out=None):
-    return _out(input.expm1(), out)
+    return write_out(input.expm1(), out, "special_expm1")
 
 
 def log1p(input, *, out=None):
-    return _out(input.log1p(), out)
+    return write_out(input.log1p(), out, "special_log1p")
 
 
 def logit(input, eps=None, *, out=None):
-    return _out(input.logit(eps), out)
+    return write_out(input.logit(eps), out, "special_logit")
 
 
 def ndtr(input, *, out=None):
     """The standard normal CDF, through erfc so that the lower tail keeps its precision."""
     x = _floating(input)
-    return _out((x * -_SQRT_HALF).erfc() * 0.5, out)
+    return write_out((x * -_SQRT_HALF).erfc() * 0.5, out, "special_ndtr")
 
 
 def ndtri(input, *, out=None):
@@ -128,7 +125,7 @@ def ndtri(input, *, out=None):
         x = x - (log_cdf - log_q) * (log_cdf - log_density).exp()
     x = _C.where(lower, x, -x)
     edges = (p * 2 - 1).erfinv() * math.inf  # -inf at 0, inf at 1, NaN outside [0, 1] and at NaN
-    return _out(_C.where(inner, x, edges), out)
+    return write_out(_C.where(inner, x, edges), out, "special_ndtri")
 
 
 def log_ndtr(input, *, out=None):
@@ -143,7 +140,7 @@ def log_ndtr(input, *, out=None):
     asymptotic = far * far * -0.5 - (-far).log() - 0.5 * math.log(2 * math.pi) + series.log()
     direct = ndtr(x.where(lower_direct, 0.0)).log()
     upper_value = (-ndtr(-x.where(upper, 0.0))).log1p()
-    return _out(_C.where(upper, upper_value, _C.where(lower_direct, direct, asymptotic)), out)
+    return write_out(_C.where(upper, upper_value, _C.where(lower_direct, direct, asymptotic)), out, "special_log_ndtr")
 
 
 def xlogy(input, other, *, out=None):
@@ -153,7 +150,7 @@ def xlogy(input, other, *, out=None):
     x, y = _floating(x), _floating(y)
     product = x * y.log()
     zero = (x == 0) & ~y.isnan()
-    return _out(product.where(~zero, 0.0), out)
+    return write_out(product.where(~zero, 0.0), out, "special_xlogy")
 
 
 def xlog1py(input, other, *, out=None):
@@ -163,7 +160,7 @@ def xlog1py(input, other, *, out=None):
     x, y = _floating(x), _floating(y)
     product = x * y.log1p()
     zero = (x == 0) & ~y.isnan()
-    return _out(product.where(~zero, 0.0), out)
+    return write_out(product.where(~zero, 0.0), out, "special_xlog1py")
 
 
 def entr(input, *, out=None):
@@ -173,7 +170,7 @@ def entr(input, *, out=None):
     value = -x * x.where(positive, 1.0).log()
     value = value.where(positive, 0.0)
     value = value.where(~(x < 0), -math.inf)
-    return _out(value.where(~x.isnan(), x), out)
+    return write_out(value.where(~x.isnan(), x), out, "special_entr")
 
 
 def sinc(input, *, out=None):
@@ -181,14 +178,14 @@ def sinc(input, *, out=None):
     x = _floating(input)
     zero = x == 0
     angle = x.where(~zero, 1.0) * math.pi
-    return _out((angle.sin() / angle).where(~zero, 1.0), out)
+    return write_out((angle.sin() / angle).where(~zero, 1.0), out, "special_sinc")
 
 
 def round(input, *, decimals=0, out=None):  # noqa: A001 (torch.special's name)
     if decimals == 0:
-        return _out(input.round(), out)
+        return write_out(input.round(), out, "special_round")
     scale = 10.0 ** decimals
-    return _out((input * scale).round() / scale, out)
+    return write_out((input * scale).round() / scale, out, "special_round")
 
 
 def softmax(input, dim, *, dtype=None):
@@ -200,4 +197,4 @@ def log_softmax(input, dim, *, dtype=None):
 
 
 def logsumexp(input, dim, keepdim=False, *, out=None):
-    return _out(input.logsumexp(dim, keepdim), out)
+    return write_out(input.logsumexp(dim, keepdim), out, "special_logsumexp")

@@ -198,9 +198,13 @@ impl PyTensor {
         self.t.storage_offset()
     }
     #[pyo3(signature = (memory_format=None))]
-    fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> bool {
-        let _ = memory_format;
-        self.t.is_contiguous()
+    fn is_contiguous(&self, memory_format: Option<&Bound<'_, PyAny>>) -> PyResult<bool> {
+        super::memory_format::is_contiguous_as(
+            memory_format,
+            &self.t.shape(),
+            &self.t.strides(),
+            self.t.is_contiguous(),
+        )
     }
     fn is_floating_point(&self) -> bool {
         self.t.dtype().is_floating_point()
