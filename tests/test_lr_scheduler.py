@@ -502,3 +502,18 @@ def test_plateau_errors(kwargs, exc, msg):
         rustgrad.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs)
     with pytest.raises(TypeError, match="list is not an Optimizer"):
         rustgrad.optim.lr_scheduler.ReduceLROnPlateau([])
+
+
+def test_multiplicative_lr_matches_pytorch():
+    torch = pytest.importorskip("torch")
+    factor = lambda epoch: 0.9 if epoch % 2 else 0.5  # noqa: E731
+    opt, _ = make_optimizer(lr=0.1)
+    ours = lr_scheduler.MultiplicativeLR(opt, lr_lambda=factor)
+    theirs_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    theirs = torch.optim.lr_scheduler.MultiplicativeLR(theirs_opt, lr_lambda=factor)
+    for _ in range(6):
+        ours.optimizer.step()
+        ours.step()
+        theirs_opt.step()
+        theirs.step()
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr(), rel=1e-12)
