@@ -23,8 +23,8 @@ use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
 use crate::error::{fmt_shape, Error, Result};
-use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device};
 use crate::storage::narrow::{bf16, f16, U8};
+use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device};
 use crate::tensor::Tensor;
 
 /// The largest header we read (the `safetensors` crate's limit).
@@ -247,7 +247,10 @@ enum FileType {
 
 impl FileType {
     fn parse(name: &str) -> Option<FileType> {
-        if let Some(d) = DType::ALL.into_iter().find(|d| d.safetensors_name() == name) {
+        if let Some(d) = DType::ALL
+            .into_iter()
+            .find(|d| d.safetensors_name() == name)
+        {
             return Some(FileType::Native(d));
         }
         Some(match name {

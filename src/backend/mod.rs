@@ -103,9 +103,7 @@ fn widened_integer(x: &Tensor) -> Result<Tensor> {
 /// Reduces sorted `dims` of `x`; the result has the kept dims.
 pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor> {
     let x = &match op {
-        ReduceOp::Sum | ReduceOp::Prod | ReduceOp::ArgMax | ReduceOp::ArgMin => {
-            widened_integer(x)?
-        }
+        ReduceOp::Sum | ReduceOp::Prod | ReduceOp::ArgMax | ReduceOp::ArgMin => widened_integer(x)?,
         _ => x.clone(),
     };
     let in_shape = x.shape();

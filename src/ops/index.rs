@@ -77,14 +77,7 @@ fn long_index(index: &Tensor, message: &str) -> Result<Tensor> {
 impl Tensor {
     /// `self[spec]`, as Python's `__getitem__` does it.
     pub fn index(&self, spec: &[TensorIndex]) -> Result<Tensor> {
-        let spec = spec
-            .iter()
-            .map(|entry| match entry {
-                TensorIndex::Tensor(t) => Ok(TensorIndex::Tensor(normalized_index(t)?)),
-                other => Ok(other.clone()),
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let (view, advanced) = self.apply_basic_indexing(&spec)?;
+        let (view, advanced) = self.apply_basic_indexing(spec)?;
         if advanced.iter().all(|a| a.is_none()) {
             return Ok(view);
         }
@@ -94,6 +87,13 @@ impl Tensor {
     /// Applies ints, slices, None and Ellipsis as views; returns the view and, per dim of the view,
     /// the tensor index still to apply.
     fn apply_basic_indexing(&self, spec: &[TensorIndex]) -> Result<(Tensor, Vec<Option<Tensor>>)> {
+        let spec = &spec
+            .iter()
+            .map(|entry| match entry {
+                TensorIndex::Tensor(t) => Ok(TensorIndex::Tensor(normalized_index(t)?)),
+                other => Ok(other.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let nd = self.ndim();
         let consumed: usize = spec
             .iter()

@@ -422,11 +422,7 @@ fn from_numpy_copy(arr: &Bound<'_, PyUntypedArray>, dtype: Option<DType>) -> PyR
 /// NumPy's name for `dtype`; bfloat16 has none (PyTorch's TypeError).
 pub fn numpy_name(dtype: DType) -> PyResult<&'static str> {
     Ok(match dtype {
-        DType::BF16 => {
-            return Err(PyTypeError::new_err(
-                "Got unsupported ScalarType BFloat16",
-            ))
-        }
+        DType::BF16 => return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16")),
         DType::Bool => "bool",
         other => other.name(),
     })

@@ -348,9 +348,7 @@ impl PyTensor {
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shape = self.t.shape();
         match self.t.dtype() {
-            d if d.is_floating_point() => {
-                nested_list(py, &self.t.to_vec::<f64>().py()?, &shape)
-            }
+            d if d.is_floating_point() => nested_list(py, &self.t.to_vec::<f64>().py()?, &shape),
             DType::Bool => {
                 let v: Vec<bool> = self
                     .t

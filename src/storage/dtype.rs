@@ -124,7 +124,11 @@ impl DType {
                 _ => other,
             },
             (Category::Integral, Category::Integral) => {
-                let (a, b) = if self == U8 { (other, self) } else { (self, other) };
+                let (a, b) = if self == U8 {
+                    (other, self)
+                } else {
+                    (self, other)
+                };
                 match (a, b) {
                     // uint8 with a signed type: a signed type wider than 8 bits.
                     (I8, U8) => I16,
