@@ -290,7 +290,7 @@ impl CpuStorage {
 
     /// Raw pointer to the first byte (for zero-copy export to NumPy).
     pub fn as_ptr(&self) -> *const u8 {
-        with_buffer!(self, b => b.as_ptr() as *const u8)
+        with_buffer!(self, b => b.as_ptr().cast::<u8>())
     }
 }
 

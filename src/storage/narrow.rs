@@ -28,7 +28,7 @@ pub fn f64_to_i32_wrapping(v: f64) -> i32 {
 /// Float to int64 as x86's truncating conversion does: `i64::MIN` when NaN or out of range.
 #[inline]
 pub fn f64_to_i64_wrapping(v: f64) -> i64 {
-    if v >= -9_223_372_036_854_775_808.0 && v < 9_223_372_036_854_775_808.0 {
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v) {
         v as i64
     } else {
         i64::MIN
