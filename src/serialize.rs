@@ -771,11 +771,13 @@ mod tests {
     }
 
     #[test]
-    fn narrow_types_widen_on_load() {
+    fn file_dtypes_load_as_ours_and_wide_unsigned_as_int64() {
         let h = r#"{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"i":{"dtype":"I8","shape":[2],"data_offsets":[6,8]},"u":{"dtype":"U16","shape":[1],"data_offsets":[8,10]}}"#;
         // 1.0, -2.0, 2^-24 in half precision; -1, 5 as i8; 65535 as u16.
         let data = [0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0xff, 0x05, 0xff, 0xff];
         let (t, _) = load_bytes("widen", &file_with(h, &data)).unwrap();
+        let dtypes: Vec<DType> = t.iter().map(|(_, x)| x.dtype()).collect();
+        assert_eq!(dtypes, vec![DType::F16, DType::I8, DType::I64]);
         assert_eq!(
             t[0].1.to_vec::<f32>().unwrap(),
             vec![1.0, -2.0, 2f32.powi(-24)]
