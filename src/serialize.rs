@@ -23,6 +23,7 @@ use safetensors::tensor::{Metadata, TensorInfo};
 use safetensors::Dtype;
 
 use crate::error::{fmt_shape, Error, Result};
+use crate::storage::narrow::{bf16, f16, U8};
 use crate::storage::{Buffer, CpuElement, CpuStorage, DType, Device};
 use crate::tensor::Tensor;
 
@@ -121,7 +122,13 @@ fn file_dtype(d: DType) -> Dtype {
     match d {
         DType::F32 => Dtype::F32,
         DType::F64 => Dtype::F64,
+        DType::F16 => Dtype::F16,
+        DType::BF16 => Dtype::BF16,
         DType::I64 => Dtype::I64,
+        DType::I32 => Dtype::I32,
+        DType::I16 => Dtype::I16,
+        DType::I8 => Dtype::I8,
+        DType::U8 => Dtype::U8,
         DType::Bool => Dtype::BOOL,
     }
 }
@@ -155,12 +162,10 @@ fn write_elements(
             Ok(())
         }
     }
-    match s {
-        CpuStorage::F32(b) => typed(w, &b.as_slice()[range]),
-        CpuStorage::F64(b) => typed(w, &b.as_slice()[range]),
-        CpuStorage::I64(b) => typed(w, &b.as_slice()[range]),
-        CpuStorage::Bool(b) => typed(w, &b.as_slice()[range]),
-    }
+    crate::with_dtype!(s.dtype(), T => {
+        let v = s.slice::<T>().map_err(std::io::Error::other)?;
+        typed(w, &v[range])
+    })
 }
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -236,56 +241,28 @@ fn io_error(e: std::io::Error, path: &Path) -> Error {
 enum FileType {
     /// Stored as one of ours.
     Native(DType),
-    /// Widened on load: half floats to float32, narrow integers to int64.
-    F16,
-    BF16,
-    Int {
-        bytes: usize,
-        signed: bool,
-    },
+    /// Unsigned integers wider than a byte: widened to int64 on load.
+    Unsigned { bytes: usize },
 }
 
 impl FileType {
     fn parse(name: &str) -> Option<FileType> {
+        if let Some(d) = DType::ALL
+            .into_iter()
+            .find(|d| d.safetensors_name() == name)
+        {
+            return Some(FileType::Native(d));
+        }
         Some(match name {
-            "F64" => FileType::Native(DType::F64),
-            "F32" => FileType::Native(DType::F32),
-            "I64" => FileType::Native(DType::I64),
-            "BOOL" => FileType::Native(DType::Bool),
-            "F16" => FileType::F16,
-            "BF16" => FileType::BF16,
-            "I32" => FileType::Int {
-                bytes: 4,
-                signed: true,
-            },
-            "I16" => FileType::Int {
-                bytes: 2,
-                signed: true,
-            },
-            "I8" => FileType::Int {
-                bytes: 1,
-                signed: true,
-            },
-            "U32" => FileType::Int {
-                bytes: 4,
-                signed: false,
-            },
-            "U16" => FileType::Int {
-                bytes: 2,
-                signed: false,
-            },
-            "U8" => FileType::Int {
-                bytes: 1,
-                signed: false,
-            },
+            "U32" => FileType::Unsigned { bytes: 4 },
+            "U16" => FileType::Unsigned { bytes: 2 },
             _ => return None,
         })
     }
     fn size(self) -> usize {
         match self {
             FileType::Native(d) => d.size_in_bytes(),
-            FileType::F16 | FileType::BF16 => 2,
-            FileType::Int { bytes, .. } => bytes,
+            FileType::Unsigned { bytes } => bytes,
         }
     }
 }
@@ -526,41 +503,15 @@ fn read_tensor(
         FileType::Native(d) => Ok(crate::with_dtype!(d, T => {
             Tensor::from_buffer(read_native::<T>(r, numel, path, bad)?, &e.shape)
         })),
-        ty => {
+        FileType::Unsigned { bytes } => {
             let raw = read_bytes(r, (e.end - e.begin) as usize, path, bad)?;
-            match ty {
-                FileType::F16 | FileType::BF16 => {
-                    let half = raw
-                        .chunks_exact(2)
-                        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-                    let buf = if ty == FileType::F16 {
-                        Buffer::from_iter_exact(numel, half.map(f16_to_f32))?
-                    } else {
-                        Buffer::from_iter_exact(
-                            numel,
-                            half.map(|h| f32::from_bits((h as u32) << 16)),
-                        )?
-                    };
-                    Ok(Tensor::from_buffer(buf, &e.shape))
-                }
-                FileType::Int { bytes, signed } => {
-                    let ints = raw.chunks_exact(bytes).map(|c| {
-                        let mut b = [0u8; 8];
-                        b[..bytes].copy_from_slice(c);
-                        let v = u64::from_le_bytes(b);
-                        if signed {
-                            // Sign-extend from `bytes` bytes.
-                            let shift = 64 - 8 * bytes as u32;
-                            ((v << shift) as i64) >> shift
-                        } else {
-                            v as i64
-                        }
-                    });
-                    let buf = Buffer::<i64>::from_iter_exact(numel, ints)?;
-                    Ok(Tensor::from_buffer(buf, &e.shape))
-                }
-                FileType::Native(_) => Err(Error::internal("native dtype")),
-            }
+            let ints = raw.chunks_exact(bytes).map(|c| {
+                let mut b = [0u8; 8];
+                b[..bytes].copy_from_slice(c);
+                u64::from_le_bytes(b) as i64
+            });
+            let buf = Buffer::<i64>::from_iter_exact(numel, ints)?;
+            Ok(Tensor::from_buffer(buf, &e.shape))
         }
     }
 }
@@ -611,25 +562,6 @@ fn read_bytes(
     Ok(v)
 }
 
-/// IEEE half precision to single precision (exact).
-fn f16_to_f32(h: u16) -> f32 {
-    let sign = ((h >> 15) as u32) << 31;
-    let exp = ((h >> 10) & 0x1f) as u32;
-    let frac = (h & 0x3ff) as u32;
-    let bits = match (exp, frac) {
-        (0, 0) => sign,
-        (0, f) => {
-            // Subnormal: value = f * 2^-24, exactly representable in f32.
-            let v = f as f32 * f32::from_bits(0x3380_0000); // 2^-24
-            return if sign != 0 { -v } else { v };
-        }
-        (0x1f, 0) => sign | 0x7f80_0000,
-        (0x1f, f) => sign | 0x7f80_0000 | (f << 13) | 0x0040_0000,
-        (e, f) => sign | ((e + 112) << 23) | (f << 13),
-    };
-    f32::from_bits(bits)
-}
-
 /// Little-endian encoding of element types.
 // Read and written element by element on big-endian hosts only (little-endian ones copy bytes).
 #[cfg_attr(target_endian = "little", allow(dead_code))]
@@ -652,7 +584,16 @@ macro_rules! le_bytes {
         }
     )*};
 }
-le_bytes!(f32, f64, i64, u8);
+le_bytes!(f32, f64, i64, u8, i32, i16, i8, f16, bf16);
+
+impl LeBytes for U8 {
+    fn put_le(self, out: &mut Vec<u8>) {
+        out.push(self.0);
+    }
+    fn from_le(b: &[u8]) -> Self {
+        U8(b[0])
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -830,11 +771,13 @@ mod tests {
     }
 
     #[test]
-    fn narrow_types_widen_on_load() {
+    fn file_dtypes_load_as_ours_and_wide_unsigned_as_int64() {
         let h = r#"{"h":{"dtype":"F16","shape":[3],"data_offsets":[0,6]},"i":{"dtype":"I8","shape":[2],"data_offsets":[6,8]},"u":{"dtype":"U16","shape":[1],"data_offsets":[8,10]}}"#;
         // 1.0, -2.0, 2^-24 in half precision; -1, 5 as i8; 65535 as u16.
         let data = [0x00, 0x3c, 0x00, 0xc0, 0x01, 0x00, 0xff, 0x05, 0xff, 0xff];
         let (t, _) = load_bytes("widen", &file_with(h, &data)).unwrap();
+        let dtypes: Vec<DType> = t.iter().map(|(_, x)| x.dtype()).collect();
+        assert_eq!(dtypes, vec![DType::F16, DType::I8, DType::I64]);
         assert_eq!(
             t[0].1.to_vec::<f32>().unwrap(),
             vec![1.0, -2.0, 2f32.powi(-24)]

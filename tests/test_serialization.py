@@ -91,9 +91,9 @@ def test_safetensors_files_from_elsewhere_load(tmp_path):
     assert isinstance(back, OrderedDict) and set(back) == set(arrays)
     np.testing.assert_array_equal(back["w"].numpy(), arrays["w"])
     np.testing.assert_array_equal(back["ids"].numpy(), arrays["ids"])
-    assert back["half"].dtype == rustgrad.float32
+    assert back["half"].dtype == rustgrad.float16
     np.testing.assert_array_equal(back["half"].numpy(), [1.5, -2.0])
-    assert back["i32"].dtype == rustgrad.int64
+    assert back["i32"].dtype == rustgrad.int32
     np.testing.assert_array_equal(back["i32"].numpy(), [-7, 9])
 
 
@@ -120,6 +120,45 @@ def test_every_dtype_round_trips_exactly(tmp_path):
     for k, v in values.items():
         assert back[k].dtype == v.dtype
         np.testing.assert_array_equal(back[k].numpy(), v.numpy())
+
+
+STORAGE_DTYPES = ["float16", "bfloat16", "uint8", "int8", "int16", "int32"]
+
+
+def test_storage_dtypes_round_trip(tmp_path):
+    values = {name: rustgrad.tensor([[0.1, -2.5, 7.0], [255.0, 65504.0, -1.0]]).to(getattr(rustgrad, name))
+              for name in STORAGE_DTYPES}
+    rustgrad.save(values, tmp_path / "s.safetensors")
+    back = rustgrad.load(tmp_path / "s.safetensors")
+    for k, v in values.items():
+        assert back[k].dtype == v.dtype
+        assert back[k].tolist() == v.tolist()
+
+
+def test_storage_dtypes_from_the_safetensors_package(tmp_path):
+    st = pytest.importorskip("safetensors.numpy")
+    arrays = {name: np.array([[1, -2, 3], [100, 0, 7]]).astype(name) for name in ("float16", "int8", "int16", "int32")}
+    arrays["uint8"] = np.array([0, 200, 255], dtype=np.uint8)
+    st.save_file(arrays, str(tmp_path / "n.safetensors"))
+    back = rustgrad.load(tmp_path / "n.safetensors")
+    for k, a in arrays.items():
+        assert back[k].dtype == getattr(rustgrad, k)
+        np.testing.assert_array_equal(back[k].numpy(), a)
+    # Files we write open there with the same dtypes (bfloat16 through torch, which has one).
+    mine = {k: rustgrad.from_numpy(a) for k, a in arrays.items()}
+    rustgrad.save(mine, tmp_path / "m.safetensors")
+    again = st.load_file(str(tmp_path / "m.safetensors"))
+    for k, a in arrays.items():
+        assert again[k].dtype == a.dtype
+        np.testing.assert_array_equal(again[k], a)
+    torch = pytest.importorskip("torch")
+    st_torch = pytest.importorskip("safetensors.torch")
+    bf = torch.tensor([0.1, -3.0, 1e38, 7.0], dtype=torch.bfloat16)
+    st_torch.save_file({"bf": bf}, str(tmp_path / "bf.safetensors"))
+    ours = rustgrad.load(tmp_path / "bf.safetensors")["bf"]
+    assert ours.dtype == rustgrad.bfloat16 and ours.tolist() == bf.tolist()
+    rustgrad.save({"bf": ours}, tmp_path / "bf2.safetensors")
+    assert st_torch.load_file(str(tmp_path / "bf2.safetensors"))["bf"].tolist() == bf.tolist()
 
 
 def test_nested_optimizer_checkpoint(tmp_path):

@@ -15,7 +15,7 @@ def test_dtype_inference_as_pytorch():
     assert rg.tensor([]).dtype == rg.float32
     assert rg.tensor([[1, 2], [3, 4]]).shape == (2, 2)
     assert rg.tensor(np.zeros((2, 3), dtype=np.float64)).dtype == rg.float64
-    assert rg.tensor(np.zeros(2, dtype=np.int32)).dtype == rg.int64
+    assert rg.tensor(np.zeros(2, dtype=np.int32)).dtype == rg.int32
     assert rg.tensor([1, 2], dtype=rg.float64).dtype == rg.float64
     assert rg.tensor(np.float32(2.5)).item() == 2.5
     assert rg.tensor(np.array(3)).shape == () and rg.tensor(np.array(3.5)).item() == 3.5

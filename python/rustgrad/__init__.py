@@ -41,6 +41,13 @@ from ._C import (
 )
 from ._C import bool, float32, float64, int64  # noqa: A004 (PyTorch's names)
 from ._C import layout, strided
+# dtypes: the storage dtypes, their aliases, promotion and the default dtype.
+from ._C import bfloat16, float16, int8, int16, int32, uint8  # noqa: F401
+from ._C import can_cast, get_default_dtype, promote_types, result_type, set_default_dtype  # noqa: F401
+from ._legacy import BFloat16Tensor, ByteTensor, CharTensor, HalfTensor, ShortTensor  # noqa: F401
+half = float16
+short = int16
+int = int32  # noqa: A001
 from ._size import Size
 from . import _tensor  # noqa: F401  (attaches the Tensor methods written in Python)
 from ._ops_arith import addcdiv, addcmul, addmm, lerp, outer, tril, triu
@@ -86,9 +93,6 @@ from .autograd import enable_grad, inference_mode, no_grad, set_grad_enabled
 float = float32  # noqa: A001
 double = float64
 long = int64
-# rustgrad has one integer dtype; PyTorch's 32-bit names map to it.
-int = int64  # noqa: A001
-int32 = int64
 
 __version__ = "0.1.0"
 
@@ -137,12 +141,6 @@ class _DefaultGenerator:
 
 
 _default_generator = default_generator = _DefaultGenerator()
-
-
-def get_default_dtype():
-    """The dtype of new floating-point tensors: always ``rustgrad.float32`` (there is no
-    ``set_default_dtype``)."""
-    return float32
 
 
 def is_tensor(obj):

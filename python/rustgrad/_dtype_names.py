@@ -6,10 +6,26 @@
 # dtype -> (scalar-type name, C++ type name, legacy tensor-type name), keyed by the name after the dot.
 _NAMES = {
     "bool": ("Bool", "bool", "BoolTensor"),
+    "uint8": ("Byte", "unsigned char", "ByteTensor"),
+    "int8": ("Char", "signed char", "CharTensor"),
+    "int16": ("Short", "short int", "ShortTensor"),
+    "int32": ("Int", "int", "IntTensor"),
     "int64": ("Long", "long int", "LongTensor"),
+    "float16": ("Half", "c10::Half", "HalfTensor"),
+    "bfloat16": ("BFloat16", "c10::BFloat16", "BFloat16Tensor"),
     "float32": ("Float", "float", "FloatTensor"),
     "float64": ("Double", "double", "DoubleTensor"),
 }
+
+
+def from_legacy_type_name(text):
+    """``'torch.HalfTensor'`` (or ``'rustgrad.HalfTensor'``, ``'HalfTensor'``) -> ``'float16'``;
+    None for other text."""
+    short = text.rsplit(".", 1)[-1]
+    for dtype_name, row in _NAMES.items():
+        if row[2] == short:
+            return dtype_name
+    return None
 
 
 def name(dtype):

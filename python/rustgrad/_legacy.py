@@ -1,15 +1,17 @@
-"""PyTorch's legacy typed constructors: ``FloatTensor``, ``DoubleTensor``, ``LongTensor``,
-``IntTensor``, ``BoolTensor``.
+"""PyTorch's legacy typed constructors: ``FloatTensor``, ``DoubleTensor``, ``HalfTensor``,
+``BFloat16Tensor``, ``LongTensor``, ``IntTensor``, ``ShortTensor``, ``CharTensor``, ``ByteTensor``,
+``BoolTensor``.
 
 Each is a class only for ``isinstance`` (a CPU tensor of that dtype is an instance); calling it
 builds a plain ``rustgrad.Tensor`` by ``Tensor(...)``'s rules in that dtype: sizes give a tensor of
 that shape (zeros; PyTorch leaves it uninitialized), data (lists, arrays) is converted, a tensor
-is returned as an alias. ``IntTensor`` is int64 here, as ``rustgrad.int32`` is.
+is returned as an alias.
 """
 
 from . import _C
 
-__all__ = ["FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor"]
+__all__ = ["FloatTensor", "DoubleTensor", "HalfTensor", "BFloat16Tensor", "LongTensor", "IntTensor",
+           "ShortTensor", "CharTensor", "ByteTensor", "BoolTensor"]
 
 
 class _LegacyTensorType(type):
@@ -27,6 +29,11 @@ def _legacy_type(name, dtype):
 
 FloatTensor = _legacy_type("FloatTensor", _C.float32)
 DoubleTensor = _legacy_type("DoubleTensor", _C.float64)
+HalfTensor = _legacy_type("HalfTensor", _C.float16)
+BFloat16Tensor = _legacy_type("BFloat16Tensor", _C.bfloat16)
 LongTensor = _legacy_type("LongTensor", _C.int64)
-IntTensor = _legacy_type("IntTensor", _C.int64)
+IntTensor = _legacy_type("IntTensor", _C.int32)
+ShortTensor = _legacy_type("ShortTensor", _C.int16)
+CharTensor = _legacy_type("CharTensor", _C.int8)
+ByteTensor = _legacy_type("ByteTensor", _C.uint8)
 BoolTensor = _legacy_type("BoolTensor", _C.bool)

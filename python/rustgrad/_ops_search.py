@@ -217,7 +217,8 @@ def _searchsorted(sorted_sequence, input, right, side, sorter):
     else:
         sb, vb = s.unsqueeze(-2), v.unsqueeze(-1)  # (..., 1, n) against (..., m, 1)
     hit = (sb > vb if right else sb >= vb).logical_not()
-    return hit.long().sum(-1)
+    counts = hit.long().sum(-1)
+    return counts.int() if out_int32 else counts
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):

@@ -124,7 +124,12 @@ def _sort(self, dim=-1, descending=False, stable=False):
     check_bool(stable, "sort", "stable")  # every sort here is stable
     from .return_types import sort as Sort
 
-    arr = self.detach().cpu().numpy()
+    src = self.detach().cpu()
+    if src.dtype == _C.bfloat16:  # no NumPy dtype; float32 holds it exactly
+        src = src.float()
+    arr = src.numpy()
+    if arr.dtype == np.uint8:  # negated below: unsigned values would wrap
+        arr = arr.astype(np.int16)
     order = np.argsort(-arr if descending else arr, axis=dim, kind="stable")
     idx = _C.from_numpy(np.ascontiguousarray(order.astype(np.int64)))
     if self.device.type != "cpu":

@@ -198,6 +198,15 @@ def _type(self, dtype=None, non_blocking=False):
     check_bool(non_blocking, "type", "non_blocking")  # copies here are synchronous either way
     if dtype is None:
         return f"rustgrad.{legacy_type_name(self.dtype)}"
+    if isinstance(dtype, str):
+        from ._dtype_names import from_legacy_type_name
+
+        name = from_legacy_type_name(dtype)
+        if name is None:
+            raise ValueError(f"invalid type: '{dtype}'")
+        dtype = getattr(_C, name)
+    elif isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), _C.dtype):
+        dtype = dtype.dtype  # a legacy class: x.type(rustgrad.HalfTensor)
     return self.to(dtype)
 
 

@@ -146,7 +146,7 @@ def tensor_repr(t, prefix="tensor("):
         body = _format_nested(nested, fmt, indent, len(shape))
     if t.device.type != "cpu":
         suffixes.append(f"device='{t.device}'")
-    if dtype not in (_C.float32, _C.int64, _C.bool):
+    if dtype not in (_C.get_default_dtype(), _C.int64, _C.bool):
         suffixes.append(f"dtype={dtype!r}")
     elif dtype == _C.int64 and t.numel() == 0 and floating is False and len(shape) == 1:
         suffixes.append(f"dtype={dtype!r}")

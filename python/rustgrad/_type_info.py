@@ -8,12 +8,19 @@ from ._dtype_names import name as dtype_name
 
 __all__ = ["finfo", "iinfo"]
 
-# bits, eps, max, tiny (= smallest_normal), resolution: IEEE-754 binary32 and binary64.
+# bits, eps, max, tiny (= smallest_normal), resolution: IEEE-754 binary16, binary32, binary64 and
+# bfloat16 (binary32's exponent with 8 significand bits).
 _FLOAT_INFO = {
+    "float16": (16, 2.0 ** -10, (2.0 - 2.0 ** -10) * 2.0 ** 15, 2.0 ** -14, 0.001),
+    "bfloat16": (16, 2.0 ** -7, (2.0 - 2.0 ** -7) * 2.0 ** 127, 2.0 ** -126, 0.01),
     "float32": (32, 2.0 ** -23, (2.0 - 2.0 ** -23) * 2.0 ** 127, 2.0 ** -126, 1e-06),
     "float64": (64, 2.0 ** -52, (2.0 - 2.0 ** -52) * 2.0 ** 1023, 2.0 ** -1022, 1e-15),
 }
 _INT_INFO = {
+    "uint8": (8, 0, 2 ** 8 - 1),
+    "int8": (8, -(2 ** 7), 2 ** 7 - 1),
+    "int16": (16, -(2 ** 15), 2 ** 15 - 1),
+    "int32": (32, -(2 ** 31), 2 ** 31 - 1),
     "int64": (64, -(2 ** 63), 2 ** 63 - 1),
 }
 
@@ -34,7 +41,7 @@ class finfo:
 
     def __init__(self, type=None):
         if type is None:
-            type = _C.float32
+            type = _C.get_default_dtype()
         _check_dtype("finfo", type)
         name = dtype_name(type)
         if name not in _FLOAT_INFO:
@@ -61,7 +68,6 @@ class finfo:
 class iinfo:
     """Limits of an integer dtype: ``bits``, ``min``, ``max`` and ``dtype`` (the name).
 
-    rustgrad has one integer dtype, int64 (``rustgrad.int32`` is another name for it).
     """
 
     def __init__(self, type):

@@ -69,6 +69,76 @@ pub struct Held {
     layout: Layout,
 }
 
+impl Held {
+    /// This operand with a storage dtype (float16, int32...) widened to its compute dtype: the
+    /// whole storage is converted, so the layout still addresses it. Kernels below the seam only
+    /// see compute dtypes; [`Narrowing`] converts their results back.
+    fn widened(self, narrowing: &mut Narrowing) -> Result<Held> {
+        let dtype = self.storage.dtype();
+        if !dtype.is_storage_only() {
+            return Ok(self);
+        }
+        narrowing.note(dtype);
+        let whole = Layout::contiguous(&[self.storage.len()]);
+        let data = self.storage.read_recursive();
+        let wide = run_on_backend!(self.storage.device(), B => {
+            B::cast(View::new(storage::<B>(&data)?, &whole), dtype.compute_dtype())
+        });
+        drop(data);
+        Ok(Held {
+            storage: std::sync::Arc::new(Storage::new(wide)),
+            layout: self.layout,
+        })
+    }
+}
+
+/// The storage dtypes among a kernel's operands, by compute dtype: a result in float32 goes
+/// back to the operands' half type, a result in int64 to their small integer type.
+#[derive(Default)]
+pub struct Narrowing {
+    to_half: Option<crate::storage::DType>,
+    to_small_int: Option<crate::storage::DType>,
+}
+
+impl Narrowing {
+    pub const NONE: Narrowing = Narrowing {
+        to_half: None,
+        to_small_int: None,
+    };
+
+    fn note(&mut self, dtype: crate::storage::DType) {
+        let slot = if dtype.is_floating_point() {
+            &mut self.to_half
+        } else {
+            &mut self.to_small_int
+        };
+        slot.get_or_insert(dtype);
+    }
+
+    /// `data` in its operands' storage dtype when it is in their compute dtype.
+    pub fn restore(&self, data: StorageData) -> Result<StorageData> {
+        let dtype = match &data {
+            StorageData::Cpu(c) => c.dtype(),
+            StorageData::Cuda(c) => c.dtype(),
+        };
+        let target = match dtype {
+            crate::storage::DType::F32 => self.to_half,
+            crate::storage::DType::I64 => self.to_small_int,
+            _ => None,
+        };
+        let Some(target) = target else {
+            return Ok(data);
+        };
+        fn narrow<S: super::kernels::MemoryKernels>(s: &S, to: crate::storage::DType) -> Result<S> {
+            S::cast(View::new(s, &Layout::contiguous(&[s.len()])), to)
+        }
+        Ok(match &data {
+            StorageData::Cpu(c) => StorageData::Cpu(narrow(c, target)?),
+            StorageData::Cuda(c) => StorageData::Cuda(narrow(c, target)?),
+        })
+    }
+}
+
 /// A held operand with its storage read-locked.
 pub struct Locked<'a> {
     data: RwLockReadGuard<'a, StorageData>,
@@ -76,10 +146,12 @@ pub struct Locked<'a> {
     device: Device,
 }
 
-/// What `run!` takes as an operand: a tensor, or an optional one.
-pub trait Operand {
+/// What `run!` takes as an operand: a tensor, or an optional one. `hold_wide` holds it with a
+/// storage dtype widened (noting it in `narrowing`); `hold` as it is (conversions, copies).
+pub trait Operand: Sized {
     type Held;
     fn hold(self) -> Self::Held;
+    fn hold_wide(self, narrowing: &mut Narrowing) -> Result<Self::Held>;
 }
 
 impl Operand for &Tensor {
@@ -90,6 +162,9 @@ impl Operand for &Tensor {
             storage: body.storage,
             layout: body.layout,
         }
+    }
+    fn hold_wide(self, narrowing: &mut Narrowing) -> Result<Held> {
+        self.hold().widened(narrowing)
     }
 }
 
@@ -102,12 +177,18 @@ impl Operand for (&Tensor, &Layout) {
             layout: self.1.clone(),
         }
     }
+    fn hold_wide(self, narrowing: &mut Narrowing) -> Result<Held> {
+        self.hold().widened(narrowing)
+    }
 }
 
 impl Operand for Option<&Tensor> {
     type Held = Option<Held>;
     fn hold(self) -> Option<Held> {
         self.map(Operand::hold)
+    }
+    fn hold_wide(self, narrowing: &mut Narrowing) -> Result<Option<Held>> {
+        self.map(|t| t.hold_wide(narrowing)).transpose()
     }
 }
 
@@ -198,60 +279,67 @@ pub fn common_device(devices: &[Option<Device>]) -> Result<Device> {
     }
 }
 
-/// A kernel's result with each backend storage made device-neutral.
+/// A kernel's result with each backend storage made device-neutral (and narrowed back to its
+/// operands' storage dtype, see [`Narrowing`]).
 pub trait KernelOutput<S> {
     type Data;
-    fn into_data(self) -> Self::Data;
+    fn into_data(self, narrowing: &Narrowing) -> Result<Self::Data>;
 }
 
 // Any backend may return host storage (a download).
 impl<S> KernelOutput<S> for crate::storage::CpuStorage {
     type Data = StorageData;
-    fn into_data(self) -> StorageData {
-        StorageData::Cpu(self)
+    fn into_data(self, narrowing: &Narrowing) -> Result<StorageData> {
+        narrowing.restore(StorageData::Cpu(self))
     }
 }
 
 impl KernelOutput<super::cuda::CudaStorage> for super::cuda::CudaStorage {
     type Data = StorageData;
-    fn into_data(self) -> StorageData {
-        StorageData::Cuda(self)
+    fn into_data(self, narrowing: &Narrowing) -> Result<StorageData> {
+        narrowing.restore(StorageData::Cuda(self))
     }
 }
 
 impl<S> KernelOutput<S> for () {
     type Data = ();
-    fn into_data(self) {}
+    fn into_data(self, _: &Narrowing) -> Result<()> {
+        Ok(())
+    }
 }
 
 impl<S, A: KernelOutput<S>> KernelOutput<S> for Option<A> {
     type Data = Option<A::Data>;
-    fn into_data(self) -> Self::Data {
-        self.map(A::into_data)
+    fn into_data(self, narrowing: &Narrowing) -> Result<Self::Data> {
+        self.map(|a| a.into_data(narrowing)).transpose()
     }
 }
 
 impl<S, A: KernelOutput<S>, B: KernelOutput<S>> KernelOutput<S> for (A, B) {
     type Data = (A::Data, B::Data);
-    fn into_data(self) -> Self::Data {
-        (self.0.into_data(), self.1.into_data())
+    fn into_data(self, n: &Narrowing) -> Result<Self::Data> {
+        Ok((self.0.into_data(n)?, self.1.into_data(n)?))
     }
 }
 
 impl<S, A: KernelOutput<S>, B: KernelOutput<S>, C: KernelOutput<S>> KernelOutput<S> for (A, B, C) {
     type Data = (A::Data, B::Data, C::Data);
-    fn into_data(self) -> Self::Data {
-        (self.0.into_data(), self.1.into_data(), self.2.into_data())
+    fn into_data(self, n: &Narrowing) -> Result<Self::Data> {
+        Ok((
+            self.0.into_data(n)?,
+            self.1.into_data(n)?,
+            self.2.into_data(n)?,
+        ))
     }
 }
 
 impl<S, A: KernelOutput<S>> KernelOutput<S> for super::kernels::WeightSum<A> {
     type Data = super::kernels::WeightSum<A::Data>;
-    fn into_data(self) -> Self::Data {
-        match self {
+    fn into_data(self, n: &Narrowing) -> Result<Self::Data> {
+        Ok(match self {
             super::kernels::WeightSum::Total(v) => super::kernels::WeightSum::Total(v),
-            super::kernels::WeightSum::Rows(s) => super::kernels::WeightSum::Rows(s.into_data()),
-        }
+            super::kernels::WeightSum::Rows(s) => super::kernels::WeightSum::Rows(s.into_data(n)?),
+        })
     }
 }
 
@@ -261,8 +349,8 @@ pub struct Host<T>(pub T);
 
 impl<S, T> KernelOutput<S> for Host<T> {
     type Data = T;
-    fn into_data(self) -> T {
-        self.0
+    fn into_data(self, _: &Narrowing) -> Result<T> {
+        Ok(self.0)
     }
 }
 
@@ -271,19 +359,24 @@ pub fn tensor(data: StorageData, shape: &[usize]) -> Tensor {
     Tensor::from_storage(Storage::new(data), shape)
 }
 
-/// Runs `$body` with `$B` bound to the storage type of `$device`'s backend.
+/// Runs `$body` with `$B` bound to the storage type of `$device`'s backend (results narrowed
+/// by `narrowing`, none by default).
 macro_rules! run_on_backend {
-    ($device:expr, $B:ident => $body:expr) => {{
+    ($device:expr, $B:ident => $body:expr) => {
+        $crate::backend::dispatch::run_on_backend!(
+            $device, &$crate::backend::dispatch::Narrowing::NONE, $B => $body)
+    };
+    ($device:expr, $narrowing:expr, $B:ident => $body:expr) => {{
         #[allow(unused_imports)]
         use $crate::backend::kernels::*;
         match $device {
             $crate::storage::Device::Cpu => {
                 type $B = $crate::storage::CpuStorage;
-                $crate::backend::dispatch::KernelOutput::<$B>::into_data($body?)
+                $crate::backend::dispatch::KernelOutput::<$B>::into_data($body?, $narrowing)?
             }
             $crate::storage::Device::Cuda(_) => {
                 type $B = $crate::backend::cuda::CudaStorage;
-                $crate::backend::dispatch::KernelOutput::<$B>::into_data($body?)
+                $crate::backend::dispatch::KernelOutput::<$B>::into_data($body?, $narrowing)?
             }
         }
     }};
@@ -294,7 +387,28 @@ macro_rules! run_on_backend {
 /// backend's storage type and each name to a [`View`] (an `Option<View>` for an optional
 /// operand). Operands on two devices are PyTorch's device-mismatch error. The value is the
 /// kernel's result made device-neutral; an error returns from the enclosing function.
+///
+/// Operands of a storage dtype (float16, int32...) are widened to their compute dtype first,
+/// and results in that compute dtype are narrowed back (see [`Narrowing`]): the one place where
+/// those dtypes meet kernels. An op whose result stays wide where an operand is narrow (the
+/// int64 sum of an int32 tensor, indices) widens that operand itself before calling.
 macro_rules! run {
+    ($B:ident : $($v:ident = $t:expr),+ => $body:expr) => {{
+        #[allow(unused_imports)]
+        use $crate::backend::dispatch::{Lock as _, Operand as _, Viewable as _};
+        let mut narrowing = $crate::backend::dispatch::Narrowing::default();
+        $( let $v = $crate::backend::dispatch::Operand::hold_wide($t, &mut narrowing)?; )+
+        $( let $v = $v.lock(); )+
+        let device = $crate::backend::dispatch::common_device(&[$($v.device()),+])?;
+        $crate::backend::dispatch::run_on_backend!(device, &narrowing, $B => {
+            $( let $v = $v.view::<$B>()?; )+
+            $body
+        })
+    }};
+}
+
+/// `run!` for kernels that take every dtype as it is (conversions, transfers).
+macro_rules! run_native {
     ($B:ident : $($v:ident = $t:expr),+ => $body:expr) => {{
         #[allow(unused_imports)]
         use $crate::backend::dispatch::{Lock as _, Operand as _, Viewable as _};
@@ -316,4 +430,4 @@ macro_rules! run_on {
     }};
 }
 
-pub(crate) use {run, run_on, run_on_backend};
+pub(crate) use {run, run_native, run_on, run_on_backend};

@@ -27,7 +27,7 @@ pub(crate) mod unary_ops;
 
 pub use cpu::peak::fma_peak_flops;
 pub use cpu::threads::{num_threads, set_num_threads};
-pub(crate) use dispatch::{run, run_on, tensor, View, ViewMut};
+pub(crate) use dispatch::{run, run_native, run_on, tensor, View, ViewMut};
 pub use kinds::{BinaryOp, Draw, PointLoss, ReduceOp, UnaryOp};
 
 use crate::error::{Error, Result};
@@ -75,12 +75,37 @@ pub(crate) fn where_(cond: &Tensor, a: &Tensor, b: &Tensor, shape: &[usize]) -> 
 
 /// A contiguous copy of `x` converted to `dtype` (also how `contiguous()` copies).
 pub(crate) fn cast(x: &Tensor, dtype: DType) -> Result<Tensor> {
-    let data = run!(B: x = x => B::cast(x, dtype));
+    let data = run_native!(B: x = x => B::cast(x, dtype));
     Ok(tensor(data, &x.shape()))
+}
+
+/// `x` in its compute dtype, for kernels whose result stays wide where `x` is a storage dtype
+/// (the int64 sum of an int32 tensor, indices); `run!` would narrow it back.
+pub(crate) fn widened(x: &Tensor) -> Result<Tensor> {
+    let dtype = x.dtype();
+    if dtype.is_storage_only() {
+        cast(x, dtype.compute_dtype())
+    } else {
+        Ok(x.clone())
+    }
+}
+
+/// `x` widened when it is a small integer (whose sums, products and indices are int64); half
+/// tensors keep their dtype (their sums are half).
+fn widened_integer(x: &Tensor) -> Result<Tensor> {
+    if x.dtype().is_floating_point() {
+        Ok(x.clone())
+    } else {
+        widened(x)
+    }
 }
 
 /// Reduces sorted `dims` of `x`; the result has the kept dims.
 pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor> {
+    let x = &match op {
+        ReduceOp::Sum | ReduceOp::Prod | ReduceOp::ArgMax | ReduceOp::ArgMin => widened_integer(x)?,
+        _ => x.clone(),
+    };
     let in_shape = x.shape();
     let n_red: usize = dims.iter().map(|&d| in_shape[d]).product();
     let name = match op {
@@ -105,6 +130,7 @@ pub(crate) fn reduce(op: ReduceOp, x: &Tensor, dims: &[usize]) -> Result<Tensor>
 
 /// Cumulative sum along `dim` (from the end when `reverse`) in `x`'s dtype; contiguous result.
 pub(crate) fn cumsum(x: &Tensor, dim: usize, reverse: bool) -> Result<Tensor> {
+    let x = &widened_integer(x)?;
     let data = run!(B: x = x => B::cumsum(x, dim, reverse));
     Ok(tensor(data, &x.shape()))
 }
@@ -119,8 +145,16 @@ pub(crate) fn extreme_along(x: &Tensor, dim: usize, want_max: bool) -> Result<(T
         )));
     }
     shape.remove(dim);
-    let (v, i) = run!(B: x = x => B::extreme_along(x, dim, want_max));
-    Ok((tensor(v, &shape), tensor(i, &shape)))
+    // The indices stay int64: widen an integer input here and narrow only the values.
+    let wide = widened_integer(x)?;
+    let (v, i) = run!(B: x = &wide => B::extreme_along(x, dim, want_max));
+    let values = tensor(v, &shape);
+    let values = if values.dtype() == x.dtype() {
+        values
+    } else {
+        cast(&values, x.dtype())?
+    };
+    Ok((values, tensor(i, &shape)))
 }
 
 /// Batched `a @ b` over layouts already broadcast in their batch dims.
@@ -206,7 +240,7 @@ pub(crate) fn to_device(x: &Tensor, device: Device) -> Result<Tensor> {
     }
     let host = match x.device() {
         Device::Cpu => x.clone(),
-        _ => tensor(run!(B: x = x => B::download(x)), &x.shape()),
+        _ => tensor(run_native!(B: x = x => B::download(x)), &x.shape()),
     };
     if device == Device::Cpu {
         return Ok(host);

@@ -27,7 +27,7 @@ fn node_name(op: BinaryOp) -> Option<&'static str> {
 fn compute_dtype(op: BinaryOp, promoted: DType) -> Result<DType> {
     Ok(match op {
         // True division always gives floats.
-        BinaryOp::Div if !promoted.is_floating_point() => DType::F32,
+        BinaryOp::Div if !promoted.is_floating_point() => DType::default_float(),
         BinaryOp::Sub if promoted == DType::Bool => {
             return Err(Error::runtime(
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or `logical_xor()` operator instead.",

@@ -55,6 +55,25 @@ fn check_index_dtype(t: &Tensor) -> Result<()> {
     Ok(())
 }
 
+/// An indexing tensor as the kernels take it: int32 becomes int64 and uint8 (PyTorch's
+/// deprecated byte mask) bool; other dtypes are left for `check_index_dtype` to refuse.
+fn normalized_index(t: &Tensor) -> Result<Tensor> {
+    match t.dtype() {
+        DType::I32 => t.to_dtype(DType::I64),
+        DType::U8 => t.to_dtype(DType::Bool),
+        _ => Ok(t.clone()),
+    }
+}
+
+/// The int64 form of an int32 or int64 `index` of `op` (PyTorch's dim-wise index ops take both).
+fn long_index(index: &Tensor, message: &str) -> Result<Tensor> {
+    match index.dtype() {
+        DType::I64 => Ok(index.clone()),
+        DType::I32 => index.to_dtype(DType::I64),
+        _ => Err(Error::runtime(message)),
+    }
+}
+
 impl Tensor {
     /// `self[spec]`, as Python's `__getitem__` does it.
     pub fn index(&self, spec: &[TensorIndex]) -> Result<Tensor> {
@@ -68,6 +87,13 @@ impl Tensor {
     /// Applies ints, slices, None and Ellipsis as views; returns the view and, per dim of the view,
     /// the tensor index still to apply.
     fn apply_basic_indexing(&self, spec: &[TensorIndex]) -> Result<(Tensor, Vec<Option<Tensor>>)> {
+        let spec = &spec
+            .iter()
+            .map(|entry| match entry {
+                TensorIndex::Tensor(t) => Ok(TensorIndex::Tensor(normalized_index(t)?)),
+                other => Ok(other.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
         let nd = self.ndim();
         let consumed: usize = spec
             .iter()
@@ -194,7 +220,11 @@ impl Tensor {
         values: &Tensor,
         accumulate: bool,
     ) -> Result<Tensor> {
-        let plan = AdvancedPlan::new(self, indices)?;
+        let indices = indices
+            .iter()
+            .map(|i| i.as_ref().map(normalized_index).transpose())
+            .collect::<Result<Vec<_>>>()?;
+        let plan = AdvancedPlan::new(self, &indices)?;
         let permuted = self.permute(&plan.perm_i64())?;
         // Values broadcast to the result shape of indexing, then into leading form.
         let target_shape = plan.result_shape(&self.shape());
@@ -213,10 +243,10 @@ impl Tensor {
     /// Rows of `dim` picked by the 1-D int64 `index`.
     pub fn index_select(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         common_device(&[self, index])?;
-        ensure!(
-            index.dtype() == DType::I64,
-            Error::runtime("index_select(): Expected dtype int32 or int64 for index")
-        );
+        let index = &long_index(
+            index,
+            "index_select(): Expected dtype int32 or int64 for index",
+        )?;
         ensure!(
             index.ndim() <= 1,
             Error::index("index_select(): Index is supposed to be a vector")
@@ -262,6 +292,13 @@ impl Tensor {
         let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         common_device(&[self, index, src])?;
+        let index = &long_index(
+            index,
+            &format!(
+                "index_add_(): Expected dtype int32/int64 for index but got: {}",
+                index.dtype().scalar_name()
+            ),
+        )?;
         let src_c = src.to_dtype(self.dtype())?;
         let mut expect = shape.clone();
         expect[d] = index.numel();
@@ -296,10 +333,7 @@ impl Tensor {
     /// `out[i][j] = self[i][index[i][j]]` (dim 1), the index's shape.
     pub fn gather(&self, dim: i64, index: &Tensor) -> Result<Tensor> {
         common_device(&[self, index])?;
-        ensure!(
-            index.dtype() == DType::I64,
-            Error::runtime("gather(): Expected dtype int64 for index")
-        );
+        let index = &long_index(index, "gather(): Expected dtype int32/int64 for index")?;
         let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
@@ -351,10 +385,7 @@ impl Tensor {
         accumulate: bool,
     ) -> Result<Tensor> {
         common_device(&[self, index, src])?;
-        ensure!(
-            index.dtype() == DType::I64,
-            Error::runtime("scatter(): Expected dtype int64 for index")
-        );
+        let index = &long_index(index, "scatter(): Expected dtype int32/int64 for index")?;
         let d = normalize_existing_dim(dim, self.ndim())?;
         let shape = self.shape();
         let ishape = index.shape();
@@ -414,7 +445,8 @@ impl Tensor {
     /// is there already, and the result moved back.
     pub fn nonzero(&self) -> Result<Tensor> {
         let nd = self.ndim();
-        let host = self.to_device(Device::Cpu)?;
+        // Widened first: the coordinates are int64 whatever the dtype.
+        let host = crate::backend::widened(&self.to_device(Device::Cpu)?)?;
         let (data, n) = run!(B: x = &host => B::nonzero(x));
         tensor(data, &[n, nd]).to_device(self.device())
     }

@@ -144,7 +144,7 @@ impl Tensor {
         // The result dtype must fit in self (PyTorch refuses int_tensor.add_(1.5)).
         let rt = result_type(&[Operand::Tensor(self), other]);
         let rt = if op == BinaryOp::Div && !rt.is_floating_point() {
-            crate::DType::F32
+            crate::DType::default_float()
         } else {
             rt
         };

@@ -52,7 +52,7 @@ pub fn result_type(operands: &[Operand<'_>]) -> DType {
             (h, _) => h,
         }
     }
-    combine(dim, combine(zero, wrapped)).unwrap_or(DType::F32)
+    combine(dim, combine(zero, wrapped)).unwrap_or_else(DType::default_float)
 }
 
 /// The common device of `tensors`, with PyTorch's message when they differ.
@@ -86,7 +86,7 @@ pub(crate) fn float_dtype(dtype: DType) -> DType {
     if dtype.category() == Category::Floating {
         dtype
     } else {
-        DType::F32
+        DType::default_float()
     }
 }
 

@@ -165,9 +165,10 @@ impl Tensor {
     /// `dtype` says otherwise), floats in their own dtype. The gradient is the reversed
     /// cumulative sum of the output's.
     pub fn cumsum(&self, dim: i64, dtype: Option<DType>) -> Result<Tensor> {
-        let dtype = dtype.unwrap_or(match self.dtype() {
-            DType::F32 | DType::F64 => self.dtype(),
-            _ => DType::I64,
+        let dtype = dtype.unwrap_or(if self.dtype().is_floating_point() {
+            self.dtype()
+        } else {
+            DType::I64
         });
         let x = self.to_dtype(dtype)?;
         let scalar = x.ndim() == 0;
@@ -340,13 +341,24 @@ impl Tensor {
     /// True when every element is nonzero (over `dims`, all when empty).
     pub fn all_dims(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims(dims, self.ndim())?;
-        self.detach().reduce_op(ReduceOp::All, &d, keepdim)
+        let out = self.detach().reduce_op(ReduceOp::All, &d, keepdim)?;
+        self.truth_dtype(out)
     }
 
     /// True when some element is nonzero.
     pub fn any_dims(&self, dims: &[i64], keepdim: bool) -> Result<Tensor> {
         let d = reduce_dims(dims, self.ndim())?;
-        self.detach().reduce_op(ReduceOp::Any, &d, keepdim)
+        let out = self.detach().reduce_op(ReduceOp::Any, &d, keepdim)?;
+        self.truth_dtype(out)
+    }
+
+    /// all/any of a uint8 tensor are uint8 in PyTorch (bool for every other dtype).
+    fn truth_dtype(&self, out: Tensor) -> Result<Tensor> {
+        if self.dtype() == DType::U8 {
+            out.to_dtype(DType::U8)
+        } else {
+            Ok(out)
+        }
     }
 
     /// `log(sum(exp(x)))` over `dims`, computed stably.

@@ -78,7 +78,7 @@ pub fn unary_op(op: UnaryOp, x: &Tensor) -> Result<Tensor> {
         x.clone()
     } else {
         // Integer inputs of float functions compute in the default float dtype, as PyTorch does.
-        x.to_dtype(DType::F32)?
+        x.to_dtype(DType::default_float())?
     };
     let out = backend::unary(op, &input)?;
     let (name, needs) = meta(op);

@@ -359,10 +359,10 @@ fn walk(obj: &Bound<'_, PyAny>, depth: usize, out: &mut Nested) -> PyResult<()> 
 fn infer_dtype(values: &[Scalar]) -> DType {
     let mut d = DType::Bool;
     for v in values {
-        d = d.max(v.default_dtype());
+        d = d.promote(v.default_dtype());
     }
     if values.is_empty() {
-        DType::F32
+        DType::default_float()
     } else {
         d
     }
@@ -382,7 +382,12 @@ fn numpy_dtype(arr: &Bound<'_, PyUntypedArray>) -> Option<DType> {
     match (d.kind(), d.itemsize()) {
         (b'f', 4) => Some(DType::F32),
         (b'f', 8) => Some(DType::F64),
-        (b'f', 2) => Some(DType::F32),
+        (b'f', 2) => Some(DType::F16),
+        (b'i', 1) => Some(DType::I8),
+        (b'i', 2) => Some(DType::I16),
+        (b'i', 4) => Some(DType::I32),
+        (b'u', 1) => Some(DType::U8),
+        // Wider unsigned types have no dtype here: copies hold them as int64.
         (b'i', _) | (b'u', _) => Some(DType::I64),
         (b'b', 1) => Some(DType::Bool),
         _ => None,
@@ -399,12 +404,7 @@ fn from_numpy_copy(arr: &Bound<'_, PyUntypedArray>, dtype: Option<DType>) -> PyR
     })?;
     let np = arr.py().import("numpy")?;
     let target = dtype.unwrap_or(ours);
-    let np_name = match ours {
-        DType::F32 => "float32",
-        DType::F64 => "float64",
-        DType::I64 => "int64",
-        DType::Bool => "bool",
-    };
+    let np_name = numpy_name(ours)?;
     // np.array keeps 0-d arrays 0-d (ascontiguousarray would make them 1-d).
     let kwargs = pyo3::types::PyDict::new(arr.py());
     kwargs.set_item("dtype", np_name)?;
@@ -419,6 +419,15 @@ fn from_numpy_copy(arr: &Bound<'_, PyUntypedArray>, dtype: Option<DType>) -> PyR
     }
 }
 
+/// NumPy's name for `dtype`; bfloat16 has none (PyTorch's TypeError).
+pub fn numpy_name(dtype: DType) -> PyResult<&'static str> {
+    Ok(match dtype {
+        DType::BF16 => return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16")),
+        DType::Bool => "bool",
+        other => other.name(),
+    })
+}
+
 /// Keeps the NumPy array alive as long as our storage uses its memory.
 struct NumpyOwner(#[allow(dead_code)] Py<PyAny>);
 
@@ -431,7 +440,7 @@ pub fn from_numpy_shared(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
         Some(d) if d.size_in_bytes() == arr.dtype().itemsize() => d,
         _ => {
             return Err(PyTypeError::new_err(format!(
-                "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, int64, and bool.",
+                "can't convert np.ndarray of type numpy.{}. The only supported types are: float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, uint16, uint8, and bool.",
                 arr.dtype().typeobj().name().map(|n| n.to_string()).unwrap_or_default()
             )))
         }

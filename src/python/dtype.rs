@@ -23,7 +23,7 @@ impl PyDType {
     }
     #[getter]
     fn is_signed(&self) -> bool {
-        self.dtype != DType::Bool
+        self.dtype.is_signed()
     }
     #[getter]
     fn itemsize(&self) -> usize {
@@ -176,7 +176,86 @@ impl PyGenerator {
     }
 }
 
+/// `dtype` argument `name` (position `pos`) of `func`, with PyTorch's TypeError otherwise.
+fn dtype_arg(func: &str, name: &str, pos: usize, obj: &Bound<'_, PyAny>) -> PyResult<DType> {
+    obj.cast::<PyDType>().map(|d| d.get().dtype).map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{func}(): argument '{name}' (position {pos}) must be torch.dtype, not {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
+/// `torch.promote_types`: the smallest dtype both convert to.
+#[pyfunction]
+fn promote_types(type1: &Bound<'_, PyAny>, type2: &Bound<'_, PyAny>) -> PyResult<PyDType> {
+    let a = dtype_arg("promote_types", "type1", 1, type1)?;
+    let b = dtype_arg("promote_types", "type2", 2, type2)?;
+    Ok(PyDType {
+        dtype: a.promote(b),
+    })
+}
+
+/// `torch.can_cast`: whether PyTorch's casting rules allow `from_` to be written into `to`.
+#[pyfunction]
+#[pyo3(signature = (from_, to))]
+fn can_cast(from_: &Bound<'_, PyAny>, to: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let a = dtype_arg("can_cast", "from_", 1, from_)?;
+    let b = dtype_arg("can_cast", "to", 2, to)?;
+    Ok(crate::ops::can_cast(a, b))
+}
+
+/// `torch.result_type(tensor_or_number, tensor_or_number)`: the dtype of an arithmetic op's
+/// result, with the priority of dimensioned tensors, 0-dim tensors and numbers.
+#[pyfunction]
+fn result_type(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> PyResult<PyDType> {
+    let (Some(x), Some(y)) = (super::convert::arg(a), super::convert::arg(b)) else {
+        let name = |o: &Bound<'_, PyAny>| {
+            o.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        };
+        return Err(PyTypeError::new_err(format!(
+            "result_type() received an invalid combination of arguments - got ({}, {})",
+            name(a),
+            name(b)
+        )));
+    };
+    Ok(PyDType {
+        dtype: crate::ops::result_type(&[x.operand(), y.operand()]),
+    })
+}
+
+/// `torch.get_default_dtype`.
+#[pyfunction]
+fn get_default_dtype() -> PyDType {
+    PyDType {
+        dtype: DType::default_float(),
+    }
+}
+
+/// `torch.set_default_dtype`: float32, float64, float16 or bfloat16.
+#[pyfunction]
+fn set_default_dtype(d: &Bound<'_, PyAny>) -> PyResult<()> {
+    let message = "only floating-point types are supported as the default type";
+    let dtype = d
+        .cast::<PyDType>()
+        .map_err(|_| PyTypeError::new_err(format!("invalid dtype object: {message}")))?
+        .get()
+        .dtype;
+    DType::set_default_float(dtype).map_err(|_| PyTypeError::new_err(message))
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(promote_types, m)?)?;
+    m.add_function(wrap_pyfunction!(can_cast, m)?)?;
+    m.add_function(wrap_pyfunction!(result_type, m)?)?;
+    m.add_function(wrap_pyfunction!(get_default_dtype, m)?)?;
+    m.add_function(wrap_pyfunction!(set_default_dtype, m)?)?;
     m.add_class::<PyDType>()?;
     m.add_class::<PyDevice>()?;
     m.add_class::<PyGenerator>()?;

@@ -55,7 +55,7 @@ fn finish(t: Tensor, device: Option<Device>, requires_grad: bool) -> R {
 }
 
 fn default_dtype(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<DType> {
-    Ok(convert::dtype(dtype)?.unwrap_or(DType::F32))
+    Ok(convert::dtype(dtype)?.unwrap_or_else(DType::default_float))
 }
 
 /// A factory's `out=` tensor, or TypeError in PyTorch's words.
@@ -292,7 +292,7 @@ pub fn random_like(
     let dtype = if t.dtype().is_floating_point() {
         t.dtype()
     } else {
-        DType::F32
+        DType::default_float()
     };
     let shape = t.shape();
     let draw = |g: Option<&mut crate::tensor::random::Generator>| {
@@ -489,7 +489,7 @@ fn arange(
         }
     };
     let inferred = if nums.iter().any(|s| matches!(s, Scalar::Float(_))) {
-        DType::F32
+        DType::default_float()
     } else {
         DType::I64
     };

@@ -119,7 +119,7 @@ impl PyTensor {
     #[new]
     #[pyo3(signature = (*args, requires_grad=false))]
     fn py_new(args: &Bound<'_, PyTuple>, requires_grad: bool) -> PyResult<Self> {
-        let t = legacy_new(args, DType::F32)?;
+        let t = legacy_new(args, DType::default_float())?;
         if requires_grad {
             t.set_requires_grad(true).py()?;
         }
@@ -353,8 +353,7 @@ impl PyTensor {
     fn tolist<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let shape = self.t.shape();
         match self.t.dtype() {
-            DType::F32 | DType::F64 => nested_list(py, &self.t.to_vec::<f64>().py()?, &shape),
-            DType::I64 => nested_list(py, &self.t.to_vec::<i64>().py()?, &shape),
+            d if d.is_floating_point() => nested_list(py, &self.t.to_vec::<f64>().py()?, &shape),
             DType::Bool => {
                 let v: Vec<bool> = self
                     .t
@@ -365,6 +364,7 @@ impl PyTensor {
                     .collect();
                 nested_list(py, &v, &shape)
             }
+            _ => nested_list(py, &self.t.to_vec::<i64>().py()?, &shape),
         }
     }
     /// A NumPy array sharing this tensor's memory (CPU tensors only).
@@ -518,7 +518,22 @@ impl PyTensor {
         Ok(self.t.to_dtype(DType::I64).py()?.into())
     }
     fn int(&self) -> R {
-        Ok(self.t.to_dtype(DType::I64).py()?.into())
+        Ok(self.t.to_dtype(DType::I32).py()?.into())
+    }
+    fn short(&self) -> R {
+        Ok(self.t.to_dtype(DType::I16).py()?.into())
+    }
+    fn char(&self) -> R {
+        Ok(self.t.to_dtype(DType::I8).py()?.into())
+    }
+    fn byte(&self) -> R {
+        Ok(self.t.to_dtype(DType::U8).py()?.into())
+    }
+    fn half(&self) -> R {
+        Ok(self.t.to_dtype(DType::F16).py()?.into())
+    }
+    fn bfloat16(&self) -> R {
+        Ok(self.t.to_dtype(DType::BF16).py()?.into())
     }
     fn bool(&self) -> R {
         Ok(self.t.to_dtype(DType::Bool).py()?.into())
@@ -644,8 +659,8 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
     let strides: Vec<usize> = layout.strides().to_vec();
     let offset = layout.offset();
     macro_rules! view {
-        ($t:ty, $slice:expr) => {{
-            let base: *const $t = $slice.as_ptr();
+        ($t:ty, $base:expr) => {{
+            let base: *const $t = $base;
             // SAFETY: the view covers elements of the storage (offset and strides come from the
             // tensor's layout), which `container` keeps alive as long as the array.
             let view = unsafe {
@@ -659,12 +674,24 @@ fn numpy_view<'py>(py: Python<'py>, t: &Tensor) -> PyResult<Bound<'py, PyAny>> {
         }};
     }
     let arr = match cpu {
-        crate::storage::CpuStorage::F32(b) => view!(f32, b.as_slice()),
-        crate::storage::CpuStorage::F64(b) => view!(f64, b.as_slice()),
-        crate::storage::CpuStorage::I64(b) => view!(i64, b.as_slice()),
+        crate::storage::CpuStorage::F32(b) => view!(f32, b.as_ptr()),
+        crate::storage::CpuStorage::F64(b) => view!(f64, b.as_ptr()),
+        crate::storage::CpuStorage::I64(b) => view!(i64, b.as_ptr()),
+        crate::storage::CpuStorage::I32(b) => view!(i32, b.as_ptr()),
+        crate::storage::CpuStorage::I16(b) => view!(i16, b.as_ptr()),
+        crate::storage::CpuStorage::I8(b) => view!(i8, b.as_ptr()),
+        // Bool, uint8 and float16 elements are viewed as their bits and given NumPy's dtype.
         crate::storage::CpuStorage::Bool(b) => {
-            let u8s = view!(u8, b.as_slice());
+            let u8s = view!(u8, b.as_ptr());
             return u8s.call_method1("view", ("bool",));
+        }
+        crate::storage::CpuStorage::U8(b) => view!(u8, b.as_ptr() as *const u8),
+        crate::storage::CpuStorage::F16(b) => {
+            let bits = view!(u16, b.as_ptr() as *const u16);
+            return bits.call_method1("view", ("float16",));
+        }
+        crate::storage::CpuStorage::BF16(_) => {
+            return Err(PyTypeError::new_err("Got unsupported ScalarType BFloat16"))
         }
     };
     Ok(arr)

@@ -8,6 +8,7 @@ use std::ptr::NonNull;
 use crate::error::{Error, Result};
 use crate::storage::dtype::{DType, Element};
 use crate::storage::host_cache;
+use crate::storage::narrow::{bf16, f16, U8};
 
 pub(super) const ALIGN: usize = 64;
 
@@ -184,6 +185,12 @@ pub enum CpuStorage {
     F64(Buffer<f64>),
     I64(Buffer<i64>),
     Bool(Buffer<u8>),
+    F16(Buffer<f16>),
+    BF16(Buffer<bf16>),
+    U8(Buffer<U8>),
+    I8(Buffer<i8>),
+    I16(Buffer<i16>),
+    I32(Buffer<i32>),
 }
 
 /// Converts between `CpuStorage` and the typed buffer of one element type.
@@ -220,24 +227,41 @@ impl_cpu_element!(f32, F32);
 impl_cpu_element!(f64, F64);
 impl_cpu_element!(i64, I64);
 impl_cpu_element!(u8, Bool);
+impl_cpu_element!(f16, F16);
+impl_cpu_element!(bf16, BF16);
+impl_cpu_element!(U8, U8);
+impl_cpu_element!(i8, I8);
+impl_cpu_element!(i16, I16);
+impl_cpu_element!(i32, I32);
+
+/// Runs `$body` with `$b` bound to the typed buffer inside a `CpuStorage`, whatever its dtype.
+macro_rules! with_buffer {
+    ($s:expr, $b:ident => $body:expr) => {
+        match $s {
+            CpuStorage::F32($b) => $body,
+            CpuStorage::F64($b) => $body,
+            CpuStorage::I64($b) => $body,
+            CpuStorage::Bool($b) => $body,
+            CpuStorage::F16($b) => $body,
+            CpuStorage::BF16($b) => $body,
+            CpuStorage::U8($b) => $body,
+            CpuStorage::I8($b) => $body,
+            CpuStorage::I16($b) => $body,
+            CpuStorage::I32($b) => $body,
+        }
+    };
+}
 
 impl CpuStorage {
     pub fn dtype(&self) -> DType {
-        match self {
-            CpuStorage::F32(_) => DType::F32,
-            CpuStorage::F64(_) => DType::F64,
-            CpuStorage::I64(_) => DType::I64,
-            CpuStorage::Bool(_) => DType::Bool,
+        fn of<T: Element>(_: &Buffer<T>) -> DType {
+            T::DTYPE
         }
+        with_buffer!(self, b => of(b))
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            CpuStorage::F32(b) => b.len(),
-            CpuStorage::F64(b) => b.len(),
-            CpuStorage::I64(b) => b.len(),
-            CpuStorage::Bool(b) => b.len(),
-        }
+        with_buffer!(self, b => b.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -266,12 +290,7 @@ impl CpuStorage {
 
     /// Raw pointer to the first byte (for zero-copy export to NumPy).
     pub fn as_ptr(&self) -> *const u8 {
-        match self {
-            CpuStorage::F32(b) => b.as_ptr() as *const u8,
-            CpuStorage::F64(b) => b.as_ptr() as *const u8,
-            CpuStorage::I64(b) => b.as_ptr() as *const u8,
-            CpuStorage::Bool(b) => b.as_ptr(),
-        }
+        with_buffer!(self, b => b.as_ptr().cast::<u8>())
     }
 }
 

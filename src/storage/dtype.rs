@@ -2,11 +2,19 @@
 
 use std::fmt;
 
-/// The element type of a tensor. Order is the promotion order (bool < int64 < float32 < float64).
+/// The element type of a tensor. F16, BF16, U8, I8, I16 and I32 are *storage* dtypes: kernels
+/// compute them in their compute dtype (F32 for the half types, I64 for the small integers; see
+/// [`DType::compute_dtype`]) and the device seam converts at its edges.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DType {
     Bool,
+    U8,
+    I8,
+    I16,
+    I32,
     I64,
+    F16,
+    BF16,
     F32,
     F64,
 }
@@ -19,39 +27,130 @@ pub enum Category {
     Floating,
 }
 
+/// The default dtype of new floating-point tensors (`set_default_dtype`), as a `DType` index.
+static DEFAULT_FLOAT: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(8);
+
 impl DType {
-    pub const ALL: [DType; 4] = [DType::F32, DType::F64, DType::I64, DType::Bool];
+    pub const ALL: [DType; 10] = [
+        DType::F32,
+        DType::F64,
+        DType::F16,
+        DType::BF16,
+        DType::U8,
+        DType::I8,
+        DType::I16,
+        DType::I32,
+        DType::I64,
+        DType::Bool,
+    ];
+
+    /// The dtype of new floating-point tensors made without `dtype=` (float32 unless changed).
+    pub fn default_float() -> DType {
+        let i = DEFAULT_FLOAT.load(std::sync::atomic::Ordering::Relaxed);
+        DType::ALL
+            .into_iter()
+            .find(|d| *d as u8 == i)
+            .unwrap_or(DType::F32)
+    }
+
+    /// Sets the default floating-point dtype (PyTorch allows the four float dtypes).
+    pub fn set_default_float(dtype: DType) -> crate::error::Result<()> {
+        if !dtype.is_floating_point() {
+            return Err(crate::error::Error::type_error(
+                "only floating-point types are supported as the default type",
+            ));
+        }
+        DEFAULT_FLOAT.store(dtype as u8, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
 
     pub fn size_in_bytes(self) -> usize {
         match self {
-            DType::Bool => 1,
+            DType::Bool | DType::U8 | DType::I8 => 1,
+            DType::I16 | DType::F16 | DType::BF16 => 2,
+            DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 => 8,
-            DType::F32 => 4,
         }
     }
 
     pub fn is_floating_point(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        self.category() == Category::Floating
+    }
+
+    /// Whether the type has negative values (PyTorch's `dtype.is_signed`).
+    pub fn is_signed(self) -> bool {
+        !matches!(self, DType::Bool | DType::U8)
     }
 
     pub fn category(self) -> Category {
         match self {
             DType::Bool => Category::Bool,
-            DType::I64 => Category::Integral,
-            DType::F32 | DType::F64 => Category::Floating,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 | DType::I64 => Category::Integral,
+            DType::F16 | DType::BF16 | DType::F32 | DType::F64 => Category::Floating,
         }
     }
 
-    /// The smallest dtype both operands convert to (PyTorch's `promote_types`).
+    /// The dtype kernels compute this one in: float32 for the half types, int64 for the small
+    /// integers, itself otherwise.
+    pub fn compute_dtype(self) -> DType {
+        match self {
+            DType::F16 | DType::BF16 => DType::F32,
+            DType::U8 | DType::I8 | DType::I16 | DType::I32 => DType::I64,
+            d => d,
+        }
+    }
+
+    /// True for the dtypes that are stored but computed in a wider one.
+    pub fn is_storage_only(self) -> bool {
+        self.compute_dtype() != self
+    }
+
+    /// The smallest dtype both operands convert to (PyTorch's `promote_types`): the higher
+    /// category wins; within integers the wider type (uint8 with a signed type needs one that
+    /// holds both ranges); within floats the wider type, and float16 with bfloat16 is float32.
     pub fn promote(self, other: DType) -> DType {
-        self.max(other)
+        use DType::*;
+        if self == other {
+            return self;
+        }
+        match (self.category(), other.category()) {
+            (Category::Bool, _) => other,
+            (_, Category::Bool) => self,
+            (Category::Floating, Category::Integral) => self,
+            (Category::Integral, Category::Floating) => other,
+            (Category::Floating, Category::Floating) => match (self, other) {
+                (F16, BF16) | (BF16, F16) => F32,
+                _ if self.size_in_bytes() >= other.size_in_bytes() => self,
+                _ => other,
+            },
+            (Category::Integral, Category::Integral) => {
+                let (a, b) = if self == U8 {
+                    (other, self)
+                } else {
+                    (self, other)
+                };
+                match (a, b) {
+                    // uint8 with a signed type: a signed type wider than 8 bits.
+                    (I8, U8) => I16,
+                    (_, U8) => a,
+                    _ if a.size_in_bytes() >= b.size_in_bytes() => a,
+                    _ => b,
+                }
+            }
+        }
     }
 
     /// The name after `torch.`/`rustgrad.` ("float32").
     pub fn name(self) -> &'static str {
         match self {
             DType::Bool => "bool",
+            DType::U8 => "uint8",
+            DType::I8 => "int8",
+            DType::I16 => "int16",
+            DType::I32 => "int32",
             DType::I64 => "int64",
+            DType::F16 => "float16",
+            DType::BF16 => "bfloat16",
             DType::F32 => "float32",
             DType::F64 => "float64",
         }
@@ -61,7 +160,13 @@ impl DType {
     pub fn scalar_name(self) -> &'static str {
         match self {
             DType::Bool => "Bool",
+            DType::U8 => "Byte",
+            DType::I8 => "Char",
+            DType::I16 => "Short",
+            DType::I32 => "Int",
             DType::I64 => "Long",
+            DType::F16 => "Half",
+            DType::BF16 => "BFloat16",
             DType::F32 => "Float",
             DType::F64 => "Double",
         }
@@ -71,26 +176,45 @@ impl DType {
     pub fn legacy_name(self) -> &'static str {
         match self {
             DType::Bool => "torch.BoolTensor",
+            DType::U8 => "torch.ByteTensor",
+            DType::I8 => "torch.CharTensor",
+            DType::I16 => "torch.ShortTensor",
+            DType::I32 => "torch.IntTensor",
             DType::I64 => "torch.LongTensor",
+            DType::F16 => "torch.HalfTensor",
+            DType::BF16 => "torch.BFloat16Tensor",
             DType::F32 => "torch.FloatTensor",
             DType::F64 => "torch.DoubleTensor",
         }
     }
 
-    /// The safetensors / NumPy name ("F32").
+    /// The safetensors name ("F32").
     pub fn safetensors_name(self) -> &'static str {
         match self {
             DType::Bool => "BOOL",
+            DType::U8 => "U8",
+            DType::I8 => "I8",
+            DType::I16 => "I16",
+            DType::I32 => "I32",
             DType::I64 => "I64",
+            DType::F16 => "F16",
+            DType::BF16 => "BF16",
             DType::F32 => "F32",
             DType::F64 => "F64",
         }
     }
 
+    /// A dtype by its name or PyTorch alias ("float16", "half").
     pub fn from_name(name: &str) -> Option<DType> {
         Some(match name {
             "float32" | "float" => DType::F32,
             "float64" | "double" => DType::F64,
+            "float16" | "half" => DType::F16,
+            "bfloat16" => DType::BF16,
+            "uint8" => DType::U8,
+            "int8" => DType::I8,
+            "int16" | "short" => DType::I16,
+            "int32" | "int" => DType::I32,
             "int64" | "long" => DType::I64,
             "bool" => DType::Bool,
             _ => return None,
@@ -184,7 +308,7 @@ impl Element for i64 {
     const DTYPE: DType = DType::I64;
     #[inline]
     fn from_f64(v: f64) -> Self {
-        v as i64
+        crate::storage::narrow::f64_to_i64_wrapping(v)
     }
     #[inline]
     fn to_f64(self) -> f64 {
@@ -375,7 +499,8 @@ use crate::backend::cpu::math;
 impl_float!(f32, exp: math::exp_f32, tanh: math::tanh_f32, sigmoid: math::sigmoid_f32);
 impl_float!(f64, exp: f64::exp, tanh: f64::tanh, sigmoid: math::sigmoid);
 
-/// Runs `$body` with `$T` bound to the Rust element type of `$dtype`.
+/// Runs `$body` with `$T` bound to the Rust element type of `$dtype` (every dtype: for kernels
+/// that only move or convert elements).
 #[macro_export]
 macro_rules! with_dtype {
     ($dtype:expr, $T:ident => $body:expr) => {
@@ -395,6 +520,64 @@ macro_rules! with_dtype {
             $crate::DType::Bool => {
                 type $T = u8;
                 $body
+            }
+            $crate::DType::F16 => {
+                type $T = $crate::storage::narrow::f16;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = $crate::storage::narrow::bf16;
+                $body
+            }
+            $crate::DType::U8 => {
+                type $T = $crate::storage::narrow::U8;
+                $body
+            }
+            $crate::DType::I8 => {
+                type $T = i8;
+                $body
+            }
+            $crate::DType::I16 => {
+                type $T = i16;
+                $body
+            }
+            $crate::DType::I32 => {
+                type $T = i32;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$T` bound to the element type of a compute dtype (float32, float64, int64,
+/// bool: what computing kernels see, the seam having widened storage dtypes); an internal error
+/// for a storage dtype.
+#[macro_export]
+macro_rules! with_compute_dtype {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+            $crate::DType::Bool => {
+                type $T = u8;
+                $body
+            }
+            other => {
+                return Err($crate::error::Error::internal(format!(
+                    "a kernel was given {other} data, which the seam computes in {}",
+                    other.compute_dtype()
+                ))
+                .into())
             }
         }
     };

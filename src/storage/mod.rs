@@ -7,6 +7,7 @@
 pub mod cpu;
 pub mod dtype;
 pub mod host_cache;
+pub mod narrow;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};

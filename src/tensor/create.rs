@@ -229,9 +229,16 @@ fn random_fill(
     let numel = checked_numel(shape)?;
     // Check the device before drawing, so a failed call leaves the generator untouched.
     backend::check_available(device)?;
-    let (key, start) = reserve(generator, numel * draw.words_per_value(dtype));
-    let data = backend::run_on!(device, B => B::random(device, numel, dtype, draw, key, start));
-    Ok(backend::tensor(data, shape))
+    // Storage dtypes draw in their compute dtype (the same values as it) and are rounded once.
+    let wide = dtype.compute_dtype();
+    let (key, start) = reserve(generator, numel * draw.words_per_value(wide));
+    let data = backend::run_on!(device, B => B::random(device, numel, wide, draw, key, start));
+    let drawn = backend::tensor(data, shape);
+    if wide == dtype {
+        Ok(drawn)
+    } else {
+        backend::cast(&drawn, dtype)
+    }
 }
 
 fn reserve(generator: Option<&mut Generator>, words: usize) -> (u64, u64) {

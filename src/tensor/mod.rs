@@ -104,7 +104,7 @@ impl Scalar {
         match self {
             Scalar::Bool(_) => DType::Bool,
             Scalar::Int(_) => DType::I64,
-            Scalar::Float(_) => DType::F32,
+            Scalar::Float(_) => DType::default_float(),
         }
     }
     pub fn cast<T: Element>(self) -> T {
@@ -319,9 +319,9 @@ impl Tensor {
             )));
         }
         Ok(match self.dtype() {
-            DType::F32 | DType::F64 => Scalar::Float(self.to_vec::<f64>()?[0]),
-            DType::I64 => Scalar::Int(self.to_vec::<i64>()?[0]),
             DType::Bool => Scalar::Bool(self.to_vec::<u8>()?[0] != 0),
+            d if d.is_floating_point() => Scalar::Float(self.to_vec::<f64>()?[0]),
+            _ => Scalar::Int(self.to_vec::<i64>()?[0]),
         })
     }
 

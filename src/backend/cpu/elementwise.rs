@@ -149,7 +149,13 @@ pub fn unary(op: UnaryOp, src: &CpuStorage, layout: &Layout) -> Result<CpuStorag
         CpuStorage::F64(b) => float_unary(op, b.as_slice(), layout),
         CpuStorage::I64(b) => int_unary(op, b.as_slice(), layout),
         CpuStorage::Bool(b) => bool_unary(op, b.as_slice(), layout),
+        other => Err(storage_dtype_here(other.dtype())),
     }
+}
+
+/// A storage dtype reached a computing kernel (the seam widens them first).
+fn storage_dtype_here(dtype: DType) -> Error {
+    Error::internal(format!("a CPU kernel was given {dtype} data"))
 }
 
 fn float_unary<T: Float + CpuElement>(op: UnaryOp, x: &[T], l: &Layout) -> Result<CpuStorage> {
@@ -586,14 +592,14 @@ pub fn cast(src: &CpuStorage, layout: &Layout, dtype: DType) -> Result<CpuStorag
     })
 }
 
-/// Converts one element as PyTorch does (floats truncate toward zero into ints; nonzero is true).
+/// Converts one element as PyTorch does: floats truncate toward zero into ints (as C casts do,
+/// see `storage::narrow`), integers wrap, half types round to nearest even, nonzero is true.
 #[inline]
 pub fn convert<S: Element, D: Element>(v: S) -> D {
-    match (S::DTYPE, D::DTYPE) {
-        (DType::I64, DType::I64) | (DType::Bool, DType::I64) | (DType::I64, DType::Bool) => {
-            D::from_i64(v.to_i64())
-        }
-        _ => D::from_f64(v.to_f64()),
+    if S::DTYPE.is_floating_point() {
+        D::from_f64(v.to_f64())
+    } else {
+        D::from_i64(v.to_i64())
     }
 }
 

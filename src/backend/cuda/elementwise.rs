@@ -227,7 +227,23 @@ fn check_binary(op: BinaryOp, dtype: DType) -> Result<()> {
             )),
             other => Err(not_for(other, dtype)),
         },
+        other => Err(storage_dtype_here(other)),
     }
+}
+
+/// A storage dtype reached a computing kernel (the seam widens them first).
+fn storage_dtype_here(dtype: DType) -> Error {
+    Error::internal(format!("a CUDA kernel was given {dtype} data"))
+}
+
+/// Copies and fills of the storage dtypes have no CUDA kernels yet.
+fn check_memory_dtype(dtype: DType) -> Result<()> {
+    if dtype.is_storage_only() {
+        return Err(Error::not_implemented(format!(
+            "{dtype} tensors on CUDA: converting or filling them is not implemented yet"
+        )));
+    }
+    Ok(())
 }
 
 fn internal_mismatch(a: DType, b: DType) -> Error {
@@ -398,6 +414,8 @@ pub(crate) fn copy_strided(
             }
         }
     }
+    check_memory_dtype(dst.dtype())?;
+    check_memory_dtype(src.dtype())?;
     match Geo::new(dl.shape(), &[dl, sl]) {
         Some(g) => {
             let mut a = Args::new();
@@ -450,11 +468,12 @@ fn fill_view(dst: &CudaStorage, layout: &Layout, value: Scalar) -> Result<()> {
     }
     let dev = dst.device();
     let dtype = dst.dtype();
+    check_memory_dtype(dtype)?;
     let zero = match dtype {
         DType::F32 => value.cast::<f32>().to_bits() == 0,
         DType::F64 => value.cast::<f64>().to_bits() == 0,
         DType::I64 => value.cast::<i64>() == 0,
-        DType::Bool => value.cast::<u8>() == 0,
+        _ => value.cast::<u8>() == 0,
     };
     if zero {
         if let Some(r) = layout.contiguous_range() {
@@ -473,7 +492,7 @@ fn fill_view(dst: &CudaStorage, layout: &Layout, value: Scalar) -> Result<()> {
         DType::F32 => a.f32(value.cast::<f32>()),
         DType::F64 => a.f64(value.cast::<f64>()),
         DType::I64 => a.i64(value.cast::<i64>()),
-        DType::Bool => a.i32(value.cast::<u8>() as i32),
+        _ => a.i32(value.cast::<u8>() as i32),
     };
     a.ptr(dst.ptr());
     launch_1d(

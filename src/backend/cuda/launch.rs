@@ -29,13 +29,15 @@ pub(crate) type PerDtype = [&'static str; 4];
 /// [`PerDtype`], each with its 64-bit-index twin (`_w`) second.
 pub(crate) type PerDtypeWide = [[&'static str; 2]; 4];
 
-/// Index of a dtype in kernel-name tables: f32, f64, i64, u8 (bool).
+/// Index of a dtype in kernel-name tables: f32, f64, i64, u8 (bool). Computing kernels only
+/// see these (the seam widens storage dtypes); copies and fills refuse storage dtypes before
+/// they get here, so a storage dtype is given its compute dtype's kernels.
 pub(crate) fn dtype_index(d: DType) -> usize {
-    match d {
-        DType::F32 => 0,
+    match d.compute_dtype() {
         DType::F64 => 1,
         DType::I64 => 2,
         DType::Bool => 3,
+        _ => 0,
     }
 }
 

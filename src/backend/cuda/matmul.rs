@@ -135,10 +135,11 @@ pub(crate) fn plan(
         }
         DType::F64 => ("gemm_f64", "gemm_splitk_f64", 64),
         DType::I64 => ("gemm_i64", "gemm_splitk_i64", 64),
-        DType::Bool => {
-            return Err(Error::not_implemented(
-                "\"addmm_cuda\" not implemented for 'Bool'",
-            ))
+        other => {
+            return Err(Error::not_implemented(format!(
+                "\"addmm_cuda\" not implemented for '{}'",
+                other.scalar_name()
+            )))
         }
     };
     let blocks = tiles(m, tile) * tiles(n, tile);
