@@ -177,9 +177,7 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     right = check_bool(right, "searchsorted", "right")
     counts = _searchsorted(sorted_sequence, input, right, side, sorter)
     if out_int32:
-        import rustgrad
-
-        counts = counts.to(rustgrad.int32)
+        counts = counts.to(_C.int32)
 
     def dtype_message(result, out):
         return ("torch.searchsorted(): output tensor's dtype is wrong, it can only be Int(int32) or Long(int64) "
@@ -217,8 +215,7 @@ def _searchsorted(sorted_sequence, input, right, side, sorter):
     else:
         sb, vb = s.unsqueeze(-2), v.unsqueeze(-1)  # (..., 1, n) against (..., m, 1)
     hit = (sb > vb if right else sb >= vb).logical_not()
-    counts = hit.long().sum(-1)
-    return counts.int() if out_int32 else counts
+    return hit.long().sum(-1)
 
 
 def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):
