@@ -415,3 +415,12 @@ def test_legacy_typed_constructors():
         t = cls([1, 2])
         assert t.dtype == rd(name) and isinstance(t, cls)
         assert not isinstance(rg.zeros(1), cls)
+
+
+def test_dtypes_pickle_and_deepcopy_as_themselves():
+    import copy
+    import pickle
+
+    for dtype in (rg.float32, rg.float16, rg.bfloat16, rg.int32, rg.uint8, rg.bool):
+        assert pickle.loads(pickle.dumps(dtype)) is dtype
+        assert copy.deepcopy({"dtype": dtype})["dtype"] is dtype

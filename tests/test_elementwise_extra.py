@@ -230,3 +230,19 @@ def test_positive_of_bool_raises_as_in_pytorch():
 
 def test_math_constants():
     assert rg.deg2rad(rg.tensor([180.0])).item() == pytest.approx(math.pi)
+
+
+def test_bitwise_operators_on_integer_tensors_are_bitwise():
+    """`a & b` of integer tensors is bitwise (it used to be the logical and: [True, True])."""
+    torch = pytest.importorskip("torch")
+    for lib in (rg, torch):
+        a, b = lib.tensor([6, 3, -8]), lib.tensor([3, 5, 7])
+        got = [(a & b).tolist(), (a | b).tolist(), (a ^ b).tolist(), (a & 1).tolist(), (1 | a).tolist(),
+               (~a).tolist(), (lib.tensor([True, False]) & lib.tensor([True, True])).tolist(),
+               (lib.tensor([1, 2], dtype=lib.int32) & lib.tensor([3, 3], dtype=lib.uint8)).dtype == lib.int32]
+        assert got == [[2, 1, 0], [7, 7, -1], [5, 6, -1], [0, 1, 0], [7, 3, -7], [-7, -4, 7], [True, False], True]
+    with pytest.raises(TypeError, match=r"^~ \(operator.invert\) is only implemented on integer and Boolean-type "
+                                        r"tensors$"):
+        ~rg.tensor([1.0])
+    with pytest.raises(NotImplementedError, match="\"bitwise_and_cpu\" not implemented for 'Float'"):
+        rg.tensor([1.0]) & rg.tensor([2.0])

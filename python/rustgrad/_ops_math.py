@@ -300,7 +300,9 @@ def _bitwise(fn_name, kernel_name, np_fn, logical):
             return getattr(input, logical)(other_t)
         a = input.detach().cpu().numpy().astype(np.int64)
         b = other_t.detach().cpu().numpy().astype(np.int64)
-        return _C.from_numpy(np.ascontiguousarray(np_fn(a, b))).to(input.device)
+        # Computed in int64, then stored in PyTorch's result dtype (wrapping as its kernels do).
+        dtype = _C.result_type(input, other)
+        return _C.from_numpy(np.ascontiguousarray(np_fn(a, b))).to(device=input.device, dtype=dtype)
 
     op.__name__ = fn_name
     return op

@@ -32,8 +32,10 @@ impl PyDType {
     fn __repr__(&self) -> String {
         format!("rustgrad.{}", self.dtype.name())
     }
-    fn __reduce__(&self) -> (String,) {
-        (self.dtype.name().to_string(),)
+    /// Pickled as the module attribute of its name (`rustgrad.float32`), so it unpickles as the
+    /// same object.
+    fn __reduce__(&self) -> &'static str {
+        self.dtype.name()
     }
 }
 

@@ -38,6 +38,32 @@ impl PyTensor {
         PyTensor::from(out).into_py_any(py)
     }
 
+    /// `&`, `|`, `^`: two bool operands take the logical kernel; integers (and the errors for
+    /// floats) go to the bitwise functions written in Python (`rustgrad.bitwise_and`, ...), so an
+    /// integer `a & b` is bitwise, never a logical truth value.
+    fn bitwise(
+        slf: &Bound<'_, Self>,
+        op: BinaryOp,
+        name: &str,
+        other: &Bound<'_, PyAny>,
+        reflected: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let Some(arg) = convert::arg(other) else {
+            return Ok(py.NotImplemented());
+        };
+        let other_is_bool = match &arg {
+            Arg::Tensor(t) => t.dtype() == DType::Bool,
+            Arg::Scalar(s) => matches!(s, Scalar::Bool(_)),
+        };
+        if slf.get().t.dtype() == DType::Bool && other_is_bool {
+            return slf.get().binop(py, op, other, reflected);
+        }
+        // The three ops commute, so `1 & t` is `bitwise_and(t, 1)`.
+        let out = py.import("rustgrad")?.getattr(name)?.call1((slf, other))?;
+        Ok(out.unbind())
+    }
+
     /// `self op= other` in place; returns self.
     fn inplace(slf: &Bound<'_, Self>, op: BinaryOp, other: &Bound<'_, PyAny>) -> PyResult<()> {
         inplace_arg(slf, op, convert::arg_or_err(other, "other")?)
@@ -183,23 +209,23 @@ impl PyTensor {
         let other = other.get().t.clone();
         PyTensor::from(compute(py, self.work(), || other.matmul(&self.t)).py()?).into_py_any(py)
     }
-    fn __and__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalAnd, o, false)
+    fn __and__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalAnd, "bitwise_and", o, false)
     }
-    fn __rand__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalAnd, o, true)
+    fn __rand__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalAnd, "bitwise_and", o, true)
     }
-    fn __or__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalOr, o, false)
+    fn __or__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalOr, "bitwise_or", o, false)
     }
-    fn __ror__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalOr, o, true)
+    fn __ror__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalOr, "bitwise_or", o, true)
     }
-    fn __xor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalXor, o, false)
+    fn __xor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalXor, "bitwise_xor", o, false)
     }
-    fn __rxor__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.binop(py, BinaryOp::LogicalXor, o, true)
+    fn __rxor__(slf: &Bound<'_, Self>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        Self::bitwise(slf, BinaryOp::LogicalXor, "bitwise_xor", o, true)
     }
     fn __eq__(&self, py: Python<'_>, o: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         self.binop(py, BinaryOp::Eq, o, false)
@@ -248,13 +274,23 @@ impl PyTensor {
     fn __abs__(&self, py: Python<'_>) -> R {
         self.unary(py, UnaryOp::Abs)
     }
-    fn __invert__(&self, py: Python<'_>) -> R {
-        if self.t.dtype() != DType::Bool {
+    fn __invert__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let dtype = slf.get().t.dtype();
+        if dtype.is_floating_point() {
             return Err(PyTypeError::new_err(
-                "~ (bitwise_not) is only supported on bool tensors",
+                "~ (operator.invert) is only implemented on integer and Boolean-type tensors",
             ));
         }
-        self.unary(py, UnaryOp::LogicalNot)
+        if dtype != DType::Bool {
+            // Integers: bitwise, in Python's bitwise_not.
+            return Ok(py
+                .import("rustgrad")?
+                .getattr("bitwise_not")?
+                .call1((slf,))?
+                .unbind());
+        }
+        slf.get().unary(py, UnaryOp::LogicalNot)?.into_py_any(py)
     }
 
     // ----- arithmetic methods --------------------------------------------------------------------
