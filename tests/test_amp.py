@@ -365,7 +365,9 @@ def _scaler_run(device):
         scaler.scale(loss).backward()
         if step in (1, 4):
             model.weight.grad.fill_(float("inf"))
-        skipped.append(scaler.step(opt) is None)
+        before = model.weight.detach().cpu().numpy().copy()
+        scaler.step(opt)  # returns the optimizer's step() result (None) whether or not it stepped
+        skipped.append(bool((model.weight.detach().cpu().numpy() == before).all()))
         scaler.update()
         scales.append(scaler.get_scale())
     return scales, skipped, [p.detach().cpu().numpy() for p in model.parameters()]
