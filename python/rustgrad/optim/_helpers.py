@@ -6,7 +6,7 @@ from ..autograd import enable_grad
 
 def _scalar_tensor(value):
     """A 0-dim float32 CPU tensor, PyTorch's type for per-parameter scalar state (``step``, ``eta``,
-    ``mu_product``...) while the default dtype is float32 (rustgrad's only default)."""
+    ``mu_product``...)."""
     return _C.tensor(float(value), dtype=_C.float32)
 
 
@@ -21,6 +21,27 @@ def _check_lr(lr, message="Invalid learning rate: {}"):
         raise ValueError("Tensor lr must be 1-element")
     if not 0.0 <= lr:
         raise ValueError(message.format(lr))
+
+
+def _check_adam_args(betas, eps, weight_decay):
+    """PyTorch's checks of the Adam family's eps, betas and weight_decay, in its order."""
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+def _restore_group_defaults(optimizer, scalar_keys=("step",), **defaults):
+    """``__setstate__``'s work: options missing from an older state dict's groups get their
+    defaults, and number-valued scalar state becomes a tensor."""
+    for group in optimizer.param_groups:
+        for key, value in defaults.items():
+            group.setdefault(key, value)
+    _step_tensors_to_tensor(optimizer, scalar_keys)
 
 
 def _evaluate_closure(closure):

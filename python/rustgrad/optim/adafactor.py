@@ -3,7 +3,7 @@
 from .. import _C
 from .._type_info import finfo
 from ..linalg import vector_norm
-from ._helpers import _check_lr, _evaluate_closure, _scalar_tensor, _step_tensors_to_tensor
+from ._helpers import _check_lr, _evaluate_closure, _restore_group_defaults, _scalar_tensor
 from .optimizer import Optimizer, _to_scalar, _use_grad
 
 __all__ = ["Adafactor"]
@@ -53,9 +53,7 @@ class Adafactor(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-        _step_tensors_to_tensor(self)
+        _restore_group_defaults(self, foreach=None)
 
     @_use_grad
     def step(self, closure=None):

@@ -1,7 +1,9 @@
 """NAdam (PyTorch's ``torch.optim.NAdam``), as in-place tensor ops per parameter."""
 
 from .. import _C
-from ._helpers import _check_lr, _evaluate_closure, _reject_differentiable, _scalar_tensor, _step_tensors_to_tensor
+from ._helpers import (
+    _check_adam_args, _check_lr, _evaluate_closure, _reject_differentiable, _restore_group_defaults, _scalar_tensor,
+)
 from .optimizer import Optimizer, _to_scalar, _use_grad
 
 __all__ = ["NAdam"]
@@ -30,14 +32,7 @@ class NAdam(Optimizer):
         differentiable=False,
     ):
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(betas, eps, weight_decay)
         if not 0.0 <= momentum_decay:
             raise ValueError(f"Invalid momentum_decay value: {momentum_decay}")
         _reject_differentiable(differentiable)
@@ -57,13 +52,15 @@ class NAdam(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-        _step_tensors_to_tensor(self, ("step", "mu_product"))
+        _restore_group_defaults(
+            self,
+            ("step", "mu_product"),
+            maximize=False,
+            foreach=None,
+            capturable=False,
+            differentiable=False,
+            decoupled_weight_decay=False,
+        )
 
     @_use_grad
     def step(self, closure=None):

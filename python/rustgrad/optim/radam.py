@@ -3,7 +3,9 @@
 import math
 
 from .. import _C
-from ._helpers import _check_lr, _evaluate_closure, _reject_differentiable, _scalar_tensor, _step_tensors_to_tensor
+from ._helpers import (
+    _check_adam_args, _check_lr, _evaluate_closure, _reject_differentiable, _restore_group_defaults, _scalar_tensor,
+)
 from .optimizer import Optimizer, _to_scalar, _use_grad
 
 __all__ = ["RAdam"]
@@ -31,14 +33,7 @@ class RAdam(Optimizer):
         differentiable=False,
     ):
         _check_lr(lr)
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_adam_args(betas, eps, weight_decay)
         _reject_differentiable(differentiable)
         defaults = {
             "lr": lr,
@@ -55,13 +50,14 @@ class RAdam(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("capturable", False)
-        _step_tensors_to_tensor(self)
+        _restore_group_defaults(
+            self,
+            foreach=None,
+            maximize=False,
+            differentiable=False,
+            decoupled_weight_decay=False,
+            capturable=False,
+        )
 
     @_use_grad
     def step(self, closure=None):

@@ -1,7 +1,7 @@
 """Rprop (PyTorch's ``torch.optim.Rprop``), as in-place tensor ops per parameter."""
 
 from .. import _C
-from ._helpers import _check_lr, _evaluate_closure, _reject_differentiable, _scalar_tensor, _step_tensors_to_tensor
+from ._helpers import _check_lr, _evaluate_closure, _reject_differentiable, _restore_group_defaults, _scalar_tensor
 from .optimizer import Optimizer, _to_scalar, _use_grad
 
 __all__ = ["Rprop"]
@@ -45,12 +45,7 @@ class Rprop(Optimizer):
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
-        _step_tensors_to_tensor(self)
+        _restore_group_defaults(self, foreach=None, maximize=False, differentiable=False, capturable=False)
 
     @_use_grad
     def step(self, closure=None):
