@@ -549,41 +549,6 @@ macro_rules! with_dtype {
     };
 }
 
-/// Runs `$body` with `$T` bound to the element type of a compute dtype (float32, float64, int64,
-/// bool: what computing kernels see, the seam having widened storage dtypes); an internal error
-/// for a storage dtype.
-#[macro_export]
-macro_rules! with_compute_dtype {
-    ($dtype:expr, $T:ident => $body:expr) => {
-        match $dtype {
-            $crate::DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            $crate::DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            $crate::DType::I64 => {
-                type $T = i64;
-                $body
-            }
-            $crate::DType::Bool => {
-                type $T = u8;
-                $body
-            }
-            other => {
-                return Err($crate::error::Error::internal(format!(
-                    "a kernel was given {other} data, which the seam computes in {}",
-                    other.compute_dtype()
-                ))
-                .into())
-            }
-        }
-    };
-}
-
-/// Runs `$body` with `$T` bound to the float type of `$dtype`, or returns `$err` for other dtypes.
 #[macro_export]
 macro_rules! with_float_dtype {
     ($dtype:expr, $T:ident => $body:expr, else $err:expr) => {

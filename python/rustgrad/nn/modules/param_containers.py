@@ -1,13 +1,13 @@
 """ParameterList and ParameterDict (parameters held in a list / an ordered dict, registered so the
 owning module sees them) and the deprecated Container."""
 
-import operator
 import warnings
 from collections import OrderedDict
 from collections import abc as container_abcs
 
 from ... import _C
 from ..parameter import Parameter
+from .container import ModuleList
 from .module import Module
 
 __all__ = ["ParameterList", "ParameterDict", "Container"]
@@ -38,13 +38,7 @@ class ParameterList(Module):
         if values is not None:
             self += values
 
-    def _get_abs_string_index(self, idx):
-        idx = operator.index(idx)
-        if not (-len(self) <= idx < len(self)):
-            raise IndexError(f"index {idx} is out of range")
-        if idx < 0:
-            idx += len(self)
-        return str(idx)
+    _get_abs_string_index = ModuleList._get_abs_string_index
 
     def __getitem__(self, idx):
         if isinstance(idx, slice):
